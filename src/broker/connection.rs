@@ -1,0 +1,408 @@
+//! One network connection: the CONNECT handshake, then a loop that decodes what the client sends, writes
+//! what the router queues, and enforces keepalive and the PUBREL timeout.
+//!
+//! The connection owns no session state (the router does); it owns the socket, its buffers and its
+//! timers. Everything it writes comes through one ordered queue, so CONNACK precedes redeliveries and an
+//! acknowledgement held behind a store barrier is never overtaken by later output.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Profile};
+use crate::mqtt::{
+    ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, decode,
+};
+use crate::onenet::auth::{Decision, Lookup, decide};
+use crate::onenet::registry::{Device, Product};
+use crate::store::{Db, NewDevice, StoreError};
+
+use super::message::{ConnTx, Ending, Login, Outbound, RouterMsg};
+
+/// What every connection task shares.
+pub(crate) struct ConnCtx {
+    pub cfg: Arc<Config>,
+    /// The router's mailbox. Bounded: when the router is behind, readers wait, and TCP slows publishers.
+    pub router: mpsc::Sender<RouterMsg>,
+    pub db: Db,
+    /// Store watermark; see `Outbound::Barrier`.
+    pub committed: watch::Receiver<u64>,
+    pub shutdown: CancellationToken,
+    pub next_conn_id: AtomicU64,
+    /// Authenticated connections now open (CONNACK 3 past `max_connections`).
+    pub online: AtomicUsize,
+}
+
+struct DbLookup<'a>(&'a Db);
+
+impl Lookup for DbLookup<'_> {
+    type Error = StoreError;
+    fn product(&self, id: &str) -> Result<Option<Product>, StoreError> {
+        self.0.product(id)
+    }
+    fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
+        self.0.device(id)
+    }
+}
+
+/// Decrements the online count however the connection ends.
+struct OnlineGuard<'a>(&'a AtomicUsize);
+impl Drop for OnlineGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn write_packet(stream: &mut TcpStream, p: &Packet) {
+    if let Ok(bytes) = p.to_bytes() {
+        let _ = stream.write_all(&bytes).await;
+    }
+}
+
+/// Runs one connection to its end.
+pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<ConnCtx>) {
+    let _ = stream.set_nodelay(true);
+    let mut inbuf = BytesMut::with_capacity(4096);
+    let Some(connect) = read_connect(&mut stream, &mut inbuf, remote, &ctx).await else {
+        return;
+    };
+    // Admission: the registry is SQLite, so it runs off the async threads.
+    let cfg = ctx.cfg.clone();
+    let db = ctx.db.clone();
+    let decision = tokio::task::spawn_blocking(move || {
+        let d = decide(cfg.profile, &connect, cfg.auto_register, &DbLookup(&db));
+        (d, connect)
+    })
+    .await;
+    let Ok((decision, mut connect)) = decision else { return };
+    let refuse = |code: ConnectReturnCode| Packet::ConnAck(ConnAck { session_present: false, code });
+    let namespace = match decision {
+        Err(e) => {
+            tracing::error!(%remote, error = %e, "registry unavailable during CONNECT: CONNACK 3");
+            write_packet(&mut stream, &refuse(ConnectReturnCode::ServerUnavailable)).await;
+            return;
+        }
+        Ok(Decision::Close(why)) => {
+            tracing::warn!(%remote, client = %connect.client_id, "CONNECT refused without CONNACK: {why}");
+            return;
+        }
+        Ok(Decision::Refuse(code, why)) => {
+            tracing::warn!(%remote, client = %connect.client_id, code = code as u8, "CONNECT refused: {why}");
+            write_packet(&mut stream, &refuse(code)).await;
+            return;
+        }
+        Ok(Decision::Accept { namespace, register, method }) => {
+            if let Some((id, auth_info)) = register {
+                let db = ctx.db.clone();
+                let product = namespace.clone();
+                let added = tokio::task::spawn_blocking(move || {
+                    db.add_device(NewDevice {
+                        product_id: product,
+                        id: Some(id),
+                        name: None,
+                        auth_info: Some(auth_info),
+                        auto_registered: true,
+                    })
+                })
+                .await;
+                match added {
+                    Ok(Ok(d)) => tracing::info!(device = %d.id, product = %d.product_id, "new device auto-registered"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK 4");
+                        write_packet(&mut stream, &refuse(ConnectReturnCode::BadUserNameOrPassword)).await;
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            }
+            tracing::debug!(%remote, client = %connect.client_id, ?method, "CONNECT accepted");
+            namespace
+        }
+    };
+    if ctx.online.fetch_add(1, Ordering::SeqCst) >= ctx.cfg.limits.max_connections {
+        ctx.online.fetch_sub(1, Ordering::SeqCst);
+        tracing::warn!(%remote, "connection limit reached: CONNACK 3");
+        write_packet(&mut stream, &refuse(ConnectReturnCode::ServerUnavailable)).await;
+        return;
+    }
+    let _online = OnlineGuard(&ctx.online);
+    if connect.client_id.is_empty() {
+        // MQTT 3.1.1 §3.1.3.1: the server assigns an id to an empty one (clean session 1 only, checked by auth).
+        connect.client_id = format!("auto-{}", crate::onenet::registry::generate_secret(12));
+    }
+    let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let keep_alive = connect.keep_alive;
+    let client_id = connect.client_id.clone();
+    let login = Login {
+        conn: ConnTx { id, tx },
+        client_id: connect.client_id,
+        namespace,
+        clean_session: connect.clean_session,
+        keep_alive,
+        will: connect.will,
+        remote,
+    };
+    if ctx.router.send(RouterMsg::Login(Box::new(login))).await.is_err() {
+        return;
+    }
+    tracing::info!(%remote, client = %client_id, keep_alive, "connected");
+    let (rd, wr) = stream.into_split();
+    let mut conn = Conn {
+        id,
+        ctx: ctx.clone(),
+        rd,
+        wr,
+        inbuf,
+        outbuf: BytesMut::with_capacity(4096),
+        rx,
+        keep_alive: (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500)),
+        pubrel_waits: VecDeque::new(),
+        held: VecDeque::new(),
+        barrier: None,
+        connack_sent: false,
+        client_id,
+    };
+    let ending = conn.run().await;
+    tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
+    let _ = ctx.router.send(RouterMsg::Closed { conn: id, ending }).await;
+}
+
+/// Waits for CONNECT (at most `connect_timeout`). `onenet` drops other packets before it (spec §3.2);
+/// `mqtt` closes [MQTT-3.1.0-1].
+async fn read_connect(
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    remote: SocketAddr,
+    ctx: &ConnCtx,
+) -> Option<Box<Connect>> {
+    let deadline = Instant::now() + ctx.cfg.limits.connect_timeout;
+    loop {
+        match decode(inbuf, ctx.cfg.limits.max_packet) {
+            Ok(Some(d)) => match d.packet {
+                Packet::Connect(c) => return Some(c),
+                other if ctx.cfg.profile == Profile::OneNet => {
+                    tracing::warn!(%remote, packet = other.packet_type().name(), "packet before CONNECT dropped (spec §3.2)");
+                }
+                other => {
+                    tracing::warn!(%remote, packet = other.packet_type().name(),
+                        "[MQTT-3.1.0-1] the first packet must be CONNECT: connection closed");
+                    return None;
+                }
+            },
+            Ok(None) => match tokio::time::timeout_at(deadline, stream.read_buf(inbuf)).await {
+                Err(_) => {
+                    tracing::warn!(%remote, "no CONNECT within {:?}: connection closed", ctx.cfg.limits.connect_timeout);
+                    return None;
+                }
+                Ok(Ok(0)) | Ok(Err(_)) => return None,
+                Ok(Ok(_)) => {}
+            },
+            Err(e) => {
+                tracing::warn!(%remote, "malformed packet before CONNECT: {e}");
+                return None;
+            }
+        }
+    }
+}
+
+struct Conn {
+    id: u64,
+    ctx: Arc<ConnCtx>,
+    rd: OwnedReadHalf,
+    wr: tokio::net::tcp::OwnedWriteHalf,
+    inbuf: BytesMut,
+    outbuf: BytesMut,
+    rx: mpsc::UnboundedReceiver<Outbound>,
+    keep_alive: Option<Duration>,
+    /// PUBREC sent, PUBREL awaited: (packet id, deadline), oldest first.
+    pubrel_waits: VecDeque<(Pid, Instant)>,
+    /// Output waiting behind `barrier`.
+    held: VecDeque<Outbound>,
+    barrier: Option<u64>,
+    /// OneNET drops what a client sends before CONNACK (spec §3.2).
+    connack_sent: bool,
+    client_id: String,
+}
+
+enum Flow {
+    Continue,
+    Stop(Ending),
+}
+
+impl Conn {
+    async fn run(&mut self) -> Ending {
+        let mut batch = Vec::with_capacity(256);
+        let mut committed = self.ctx.committed.clone();
+        let mut ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+        let shutdown = self.ctx.shutdown.clone();
+        loop {
+            let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
+            let flow = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
+                n = self.rx.recv_many(&mut batch, 256), if self.barrier.is_none() => {
+                    if n == 0 {
+                        Flow::Stop(Ending::ClosedByBroker)
+                    } else {
+                        self.held.extend(batch.drain(..));
+                        self.drain_output(&committed)
+                    }
+                }
+                _ = wait_committed(&mut committed, self.barrier), if self.barrier.is_some() => {
+                    self.barrier = None;
+                    self.drain_output(&committed)
+                }
+                r = self.rd.read_buf(&mut self.inbuf) => match r {
+                    Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
+                    Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
+                    Ok(_) => {
+                        ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                        self.read_packets().await
+                    }
+                },
+                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() => Flow::Stop(Ending::Abnormal(format!(
+                    "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
+                ))),
+                _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
+                    let pid = self.pubrel_waits.front().map(|(p, _)| p.get()).unwrap_or(0);
+                    Flow::Stop(Ending::Abnormal(format!(
+                        "PUBREL for packet id {pid} not received within {:?} (spec §5)", self.ctx.cfg.limits.pubrel_timeout
+                    )))
+                }
+            };
+            if !self.outbuf.is_empty() {
+                if let Err(e) = self.wr.write_all(&self.outbuf).await {
+                    return Ending::Abnormal(format!("socket error: {e}"));
+                }
+                self.outbuf.clear();
+            }
+            if let Flow::Stop(e) = flow {
+                let _ = self.wr.shutdown().await;
+                return e;
+            }
+        }
+    }
+
+    /// Encodes queued output up to the first barrier that is not yet committed.
+    fn drain_output(&mut self, committed: &watch::Receiver<u64>) -> Flow {
+        while let Some(o) = self.held.pop_front() {
+            match o {
+                Outbound::Barrier(n) => {
+                    if *committed.borrow() < n {
+                        self.barrier = Some(n);
+                        return Flow::Continue;
+                    }
+                }
+                Outbound::Packet(p) => {
+                    match &p {
+                        Packet::ConnAck(_) => self.connack_sent = true,
+                        Packet::PubRec(pid) => self
+                            .pubrel_waits
+                            .push_back((*pid, Instant::now() + self.ctx.cfg.limits.pubrel_timeout)),
+                        _ => {}
+                    }
+                    self.encode(&p);
+                }
+                Outbound::Publish { msg, qos, pid, dup, retain } => {
+                    let qos_pid = match pid {
+                        Some(pid) => QosPid::from_parts(qos, pid),
+                        None => QosPid::AtMostOnce,
+                    };
+                    self.encode(&Packet::Publish(Publish {
+                        dup,
+                        qos_pid,
+                        retain,
+                        topic: msg.topic.clone(),
+                        payload: msg.payload.clone(),
+                    }));
+                }
+                Outbound::Close(reason) => {
+                    tracing::info!(client = %self.client_id, ?reason, "closing connection");
+                    return Flow::Stop(Ending::ClosedByBroker);
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn encode(&mut self, p: &Packet) {
+        if let Err(e) = p.encode(&mut self.outbuf) {
+            tracing::error!(client = %self.client_id, packet = p.packet_type().name(), "cannot encode: {e}");
+        }
+    }
+
+    /// Decodes every complete packet in the input buffer and acts on it.
+    async fn read_packets(&mut self) -> Flow {
+        loop {
+            let d = match decode(&mut self.inbuf, self.ctx.cfg.limits.max_packet) {
+                Ok(Some(d)) => d,
+                Ok(None) => return Flow::Continue,
+                Err(e) => return Flow::Stop(Ending::Abnormal(format!("malformed packet: {e}"))),
+            };
+            if let Some(c) = d.conformance {
+                tracing::warn!(client = %self.client_id, "conformance: {c}");
+            }
+            if !self.connack_sent && self.ctx.cfg.profile == Profile::OneNet {
+                tracing::warn!(client = %self.client_id, packet = d.packet.packet_type().name(),
+                    "packet sent before CONNACK dropped (spec §3.2)");
+                continue;
+            }
+            let id = self.id;
+            let msg = match d.packet {
+                Packet::PingReq => {
+                    self.encode(&Packet::PingResp);
+                    continue;
+                }
+                Packet::Disconnect => return Flow::Stop(Ending::Graceful),
+                Packet::Publish(publish) => RouterMsg::Publish { conn: id, publish },
+                Packet::PubAck(pid) => RouterMsg::PubAck { conn: id, pid },
+                Packet::PubRec(pid) => RouterMsg::PubRec { conn: id, pid },
+                Packet::PubRel(pid) => {
+                    self.pubrel_waits.retain(|(p, _)| *p != pid);
+                    RouterMsg::PubRel { conn: id, pid }
+                }
+                Packet::PubComp(pid) => RouterMsg::PubComp { conn: id, pid },
+                Packet::Subscribe(s) => RouterMsg::Subscribe { conn: id, pid: s.pid, filters: s.filters },
+                Packet::Unsubscribe(u) => RouterMsg::Unsubscribe { conn: id, pid: u.pid, filters: u.filters },
+                Packet::Connect(_) => {
+                    return Flow::Stop(Ending::Abnormal("[MQTT-3.1.0-2] a second CONNECT is a protocol violation".into()));
+                }
+                other => {
+                    return Flow::Stop(Ending::Abnormal(format!(
+                        "{} is sent by servers only: protocol violation",
+                        other.packet_type().name()
+                    )));
+                }
+            };
+            if self.ctx.router.send(msg).await.is_err() {
+                return Flow::Stop(Ending::ClosedByBroker);
+            }
+        }
+    }
+}
+
+async fn wait_committed(rx: &mut watch::Receiver<u64>, barrier: Option<u64>) {
+    let n = barrier.unwrap_or(0);
+    if rx.wait_for(|c| *c >= n).await.is_err() {
+        // The writer is gone (shutdown): nothing will commit; park until the shutdown branch fires.
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,135 @@
+//! What flows between connection tasks and the router.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::mqtt::{LastWill, Pid, Publish, QoS, TopicFilter, TopicName};
+
+/// Identifies one network connection (a session outlives many of them).
+pub type ConnId = u64;
+
+/// An application message as routed: shared by every subscriber it goes to, so fan-out clones an `Arc`,
+/// not the payload.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Message {
+    pub topic: TopicName,
+    pub payload: Bytes,
+}
+
+/// Why the broker closes a connection itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Another connection logged in with the same client id (spec §3.3).
+    TakenOver,
+    /// An operator kicked the device from the console or API.
+    Kicked,
+    /// The broker is shutting down.
+    Shutdown,
+    /// A protocol rule was broken; the text says which.
+    Protocol(String),
+}
+
+/// Output for one connection, written in order. The router is the main producer.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Any control packet.
+    Packet(crate::mqtt::Packet),
+    /// A PUBLISH built from a shared message (no copy of topic or payload per subscriber).
+    Publish {
+        msg: Arc<Message>,
+        qos: QoS,
+        pid: Option<Pid>,
+        dup: bool,
+        retain: bool,
+    },
+    /// Hold everything after this until the store's committed watermark reaches the number:
+    /// an acknowledgement that promises durability must not overtake the commit.
+    Barrier(u64),
+    /// Close the connection after writing what came before.
+    Close(CloseReason),
+}
+
+/// The router's handle to one connection.
+#[derive(Debug, Clone)]
+pub struct ConnTx {
+    pub id: ConnId,
+    pub tx: mpsc::UnboundedSender<Outbound>,
+}
+
+impl ConnTx {
+    /// Sends; a closed connection is simply gone (its task reports the disconnect).
+    pub fn send(&self, o: Outbound) {
+        let _ = self.tx.send(o);
+    }
+}
+
+/// A connection that passed authentication and asks the router for its session.
+#[derive(Debug)]
+pub struct Login {
+    pub conn: ConnTx,
+    pub client_id: String,
+    /// Product id in `onenet`, empty in `mqtt`: topics are scoped by it.
+    pub namespace: String,
+    pub clean_session: bool,
+    pub keep_alive: u16,
+    pub will: Option<LastWill>,
+    pub remote: SocketAddr,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// DISCONNECT received: the will is discarded.
+    Graceful,
+    /// Anything else (keepalive expiry, socket error, protocol error): the will is published.
+    Abnormal(String),
+    /// Closed by the broker on the router's request (takeover, kick, shutdown): no will.
+    ClosedByBroker,
+}
+
+/// Inputs of the router task.
+#[derive(Debug)]
+pub enum RouterMsg {
+    Login(Box<Login>),
+    Publish { conn: ConnId, publish: Publish },
+    PubAck { conn: ConnId, pid: Pid },
+    PubRec { conn: ConnId, pid: Pid },
+    PubRel { conn: ConnId, pid: Pid },
+    PubComp { conn: ConnId, pid: Pid },
+    Subscribe { conn: ConnId, pid: Pid, filters: Vec<(TopicFilter, QoS)> },
+    Unsubscribe { conn: ConnId, pid: Pid, filters: Vec<TopicFilter> },
+    Closed { conn: ConnId, ending: Ending },
+    /// Service-handle queries and actions.
+    Sessions(oneshot::Sender<Vec<SessionInfo>>),
+    Retained(oneshot::Sender<Vec<RetainedInfo>>),
+    Kick { client_id: String, done: oneshot::Sender<bool> },
+}
+
+/// A session as the console and API see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionInfo {
+    pub client_id: String,
+    pub namespace: String,
+    pub online: bool,
+    pub remote: Option<String>,
+    pub clean_session: bool,
+    pub keep_alive: u16,
+    pub subscriptions: Vec<(String, u8)>,
+    pub inflight: usize,
+    pub queued: usize,
+    pub messages_in: u64,
+    pub messages_out: u64,
+}
+
+/// A retained message as the console and API see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RetainedInfo {
+    pub namespace: String,
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub from_will_of: Option<String>,
+}

@@ -1,0 +1,40 @@
+//! The MQTT broker: TCP listener, one task per connection, one router task that owns all routing state.
+//!
+//! ```text
+//!  socket ─► connection task ──RouterMsg──► router ──StoreOp──► store writer thread (group commit)
+//!  socket ◄─ connection task ◄──Outbound─── router        watermark ─┘ (releases held acks)
+//! ```
+
+mod connection;
+pub mod message;
+pub(crate) mod retained;
+pub(crate) mod router;
+pub(crate) mod session;
+pub(crate) mod subscriptions;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+pub(crate) use connection::ConnCtx;
+pub use message::{Message, RetainedInfo, SessionInfo};
+
+/// Accepts connections until shutdown, each on its own tracked task.
+pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnCtx>, tracker: TaskTracker) {
+    loop {
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((stream, remote)) => {
+                    tracker.spawn(connection::serve(stream, remote, ctx.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}

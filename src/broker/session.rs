@@ -1,0 +1,280 @@
+//! One client's session (MQTT 3.1.1 §3.1.2.4, OneNET spec §3.2): subscriptions, deliveries in flight and
+//! waiting, packet-id allocation, QoS 2 messages held until PUBREL, and the will. It outlives connections
+//! when clean session is 0, and every change to such a session is mirrored to the store.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::mqtt::{LastWill, Packet, Pid, QoS, TopicFilter};
+use crate::store::{StoreOp, StoreTx};
+
+use super::message::{ConnTx, Message, Outbound};
+
+/// A QoS 1/2 delivery owed to this session. `seq` orders deliveries and keys them in the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub seq: u64,
+    pub msg: Arc<Message>,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlightState {
+    /// QoS 1 sent, waiting for PUBACK.
+    AwaitAck,
+    /// QoS 2 sent, waiting for PUBREC.
+    AwaitRec,
+    /// PUBREL sent, waiting for PUBCOMP.
+    AwaitComp,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub pid: Pid,
+    pub delivery: Delivery,
+    pub state: FlightState,
+}
+
+/// Limits a session applies to itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionLimits {
+    pub inflight_window: usize,
+    pub max_queued: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub client_id: Arc<str>,
+    pub namespace: String,
+    /// Clean session 0: survives disconnects and restarts, mirrored to the store.
+    pub persistent: bool,
+    /// The live connection, if any. `None` = offline.
+    pub conn: Option<ConnTx>,
+    pub remote: Option<SocketAddr>,
+    pub keep_alive: u16,
+    pub will: Option<LastWill>,
+    /// Filter text → (filter, requested QoS).
+    pub subscriptions: BTreeMap<String, (TopicFilter, QoS)>,
+    /// Sent, not yet fully acknowledged; oldest first.
+    pub inflight: VecDeque<InFlight>,
+    /// Waiting for room in the window (or for the client to come back).
+    pub queue: VecDeque<Delivery>,
+    /// QoS 2 messages received and PUBREC'd, routed on PUBREL: pid → (message, retain flag).
+    pub incoming: HashMap<u16, (Arc<Message>, bool)>,
+    pub next_seq: u64,
+    next_pid: u16,
+    pub messages_in: u64,
+    pub messages_out: u64,
+    pub dropped: u64,
+}
+
+impl Session {
+    pub fn new(client_id: Arc<str>, namespace: String, persistent: bool) -> Session {
+        Session {
+            client_id,
+            namespace,
+            persistent,
+            conn: None,
+            remote: None,
+            keep_alive: 0,
+            will: None,
+            subscriptions: BTreeMap::new(),
+            inflight: VecDeque::new(),
+            queue: VecDeque::new(),
+            incoming: HashMap::new(),
+            next_seq: 1,
+            next_pid: 1,
+            messages_in: 0,
+            messages_out: 0,
+            dropped: 0,
+        }
+    }
+
+    pub fn online(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    fn send(&mut self, o: Outbound) {
+        if let Some(c) = &self.conn {
+            c.send(o);
+        }
+    }
+
+    fn client(&self) -> String {
+        self.client_id.to_string()
+    }
+
+    /// Delivers `msg` at `qos`: QoS 0 goes out at once if online (and is dropped if not); QoS 1/2 is
+    /// owed until acknowledged, kept in the store for a persistent session.
+    pub fn deliver(
+        &mut self,
+        msg: Arc<Message>,
+        qos: QoS,
+        retain: bool,
+        store: &StoreTx,
+        limits: SessionLimits,
+    ) {
+        if qos == QoS::AtMostOnce {
+            if self.online() {
+                self.messages_out += 1;
+                self.send(Outbound::Publish {
+                    msg,
+                    qos,
+                    pid: None,
+                    dup: false,
+                    retain,
+                });
+            }
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.persistent {
+            store.send(StoreOp::Enqueue {
+                client_id: self.client(),
+                seq,
+                topic: msg.topic.as_str().to_string(),
+                payload: msg.payload.clone(),
+                qos: qos as u8,
+                retain,
+            });
+        }
+        self.queue.push_back(Delivery {
+            seq,
+            msg,
+            qos,
+            retain,
+        });
+        if self.queue.len() > limits.max_queued {
+            if let Some(old) = self.queue.pop_front() {
+                self.dropped += 1;
+                tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
+                    "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
+                if self.persistent {
+                    store.send(StoreOp::Dequeue {
+                        client_id: self.client(),
+                        seq: old.seq,
+                    });
+                }
+            }
+        }
+        self.pump(store, limits);
+    }
+
+    fn alloc_pid(&mut self) -> Pid {
+        loop {
+            let candidate = Pid::new(self.next_pid).unwrap_or_else(|| Pid::new(1).expect("1 is non-zero"));
+            self.next_pid = candidate.next().get();
+            if !self.inflight.iter().any(|f| f.pid == candidate) {
+                return candidate;
+            }
+        }
+    }
+
+    /// Moves waiting deliveries into the window while online.
+    pub fn pump(&mut self, store: &StoreTx, limits: SessionLimits) {
+        while self.online() && self.inflight.len() < limits.inflight_window {
+            let Some(d) = self.queue.pop_front() else { break };
+            let pid = self.alloc_pid();
+            if self.persistent {
+                store.send(StoreOp::MarkSent {
+                    client_id: self.client(),
+                    seq: d.seq,
+                    pid: pid.get(),
+                });
+            }
+            self.messages_out += 1;
+            self.send(Outbound::Publish {
+                msg: d.msg.clone(),
+                qos: d.qos,
+                pid: Some(pid),
+                dup: false,
+                retain: d.retain,
+            });
+            let state = if d.qos == QoS::ExactlyOnce {
+                FlightState::AwaitRec
+            } else {
+                FlightState::AwaitAck
+            };
+            self.inflight.push_back(InFlight {
+                pid,
+                delivery: d,
+                state,
+            });
+        }
+    }
+
+    /// Resends what is in flight (PUBLISH with DUP=1, or PUBREL), then fills the window: MQTT 3.1.1 §4.4.
+    pub fn resume(&mut self, store: &StoreTx, limits: SessionLimits) {
+        let resend: Vec<Outbound> = self
+            .inflight
+            .iter()
+            .map(|f| match f.state {
+                FlightState::AwaitComp => Outbound::Packet(Packet::PubRel(f.pid)),
+                _ => Outbound::Publish {
+                    msg: f.delivery.msg.clone(),
+                    qos: f.delivery.qos,
+                    pid: Some(f.pid),
+                    dup: true,
+                    retain: f.delivery.retain,
+                },
+            })
+            .collect();
+        for o in resend {
+            self.send(o);
+        }
+        self.pump(store, limits);
+    }
+
+    fn finish(&mut self, pid: Pid, state: FlightState, store: &StoreTx, limits: SessionLimits) -> bool {
+        let Some(i) = self.inflight.iter().position(|f| f.pid == pid && f.state == state) else {
+            return false;
+        };
+        if let Some(f) = self.inflight.remove(i)
+            && self.persistent
+        {
+            store.send(StoreOp::Dequeue {
+                client_id: self.client(),
+                seq: f.delivery.seq,
+            });
+        }
+        self.pump(store, limits);
+        true
+    }
+
+    /// PUBACK from the client. Returns false for an id not awaiting PUBACK.
+    pub fn on_puback(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
+        self.finish(pid, FlightState::AwaitAck, store, limits)
+    }
+
+    /// PUBCOMP from the client. Returns false for an id not awaiting PUBCOMP.
+    pub fn on_pubcomp(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
+        self.finish(pid, FlightState::AwaitComp, store, limits)
+    }
+
+    /// PUBREC from the client: answer PUBREL (also for a repeated PUBREC). Returns false for an unknown id.
+    pub fn on_pubrec(&mut self, pid: Pid, store: &StoreTx) -> bool {
+        let persistent = self.persistent;
+        let client = self.client();
+        let Some(f) = self
+            .inflight
+            .iter_mut()
+            .find(|f| f.pid == pid && f.state != FlightState::AwaitAck)
+        else {
+            return false;
+        };
+        if f.state == FlightState::AwaitRec {
+            f.state = FlightState::AwaitComp;
+            if persistent {
+                store.send(StoreOp::MarkReleased {
+                    client_id: client,
+                    seq: f.delivery.seq,
+                });
+            }
+        }
+        self.send(Outbound::Packet(Packet::PubRel(pid)));
+        true
+    }
+}

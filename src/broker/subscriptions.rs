@@ -1,0 +1,124 @@
+//! The subscription index: topic → subscribers, per namespace (a product in `onenet`, everything in
+//! `mqtt`). Exact filters are one hash lookup; wildcard filters (only the `mqtt` profile has them) are
+//! matched one by one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::mqtt::{QoS, TopicFilter, TopicName, matches};
+
+#[derive(Debug, Default)]
+struct Namespace {
+    exact: HashMap<String, HashMap<Arc<str>, QoS>>,
+    wild: Vec<(TopicFilter, Arc<str>, QoS)>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SubscriptionIndex {
+    namespaces: HashMap<String, Namespace>,
+}
+
+impl SubscriptionIndex {
+    pub fn insert(&mut self, ns: &str, filter: &TopicFilter, client: &Arc<str>, qos: QoS) {
+        let n = self.namespaces.entry(ns.to_string()).or_default();
+        if filter.has_wildcards() {
+            match n
+                .wild
+                .iter_mut()
+                .find(|(f, c, _)| f == filter && c == client)
+            {
+                Some(entry) => entry.2 = qos,
+                None => n.wild.push((filter.clone(), client.clone(), qos)),
+            }
+        } else {
+            n.exact
+                .entry(filter.as_str().to_string())
+                .or_default()
+                .insert(client.clone(), qos);
+        }
+    }
+
+    pub fn remove(&mut self, ns: &str, filter: &TopicFilter, client: &str) {
+        let Some(n) = self.namespaces.get_mut(ns) else { return };
+        if filter.has_wildcards() {
+            n.wild.retain(|(f, c, _)| !(f == filter && &**c == client));
+        } else if let Some(m) = n.exact.get_mut(filter.as_str()) {
+            m.remove(client);
+            if m.is_empty() {
+                n.exact.remove(filter.as_str());
+            }
+        }
+        if n.exact.is_empty() && n.wild.is_empty() {
+            self.namespaces.remove(ns);
+        }
+    }
+
+    /// Appends every subscriber of `topic` to `out`, once each, with the highest QoS among its matching
+    /// filters (MQTT 3.1.1 §3.3.5: overlapping subscriptions deliver once at the maximum QoS).
+    pub fn collect(&self, ns: &str, topic: &TopicName, out: &mut Vec<(Arc<str>, QoS)>) {
+        out.clear();
+        let Some(n) = self.namespaces.get(ns) else { return };
+        if let Some(m) = n.exact.get(topic.as_str()) {
+            out.extend(m.iter().map(|(c, q)| (c.clone(), *q)));
+        }
+        if n.wild.is_empty() {
+            return;
+        }
+        for (f, c, q) in &n.wild {
+            if !matches(f, topic) {
+                continue;
+            }
+            match out.iter_mut().find(|(oc, _)| oc == c) {
+                Some(e) => e.1 = e.1.max(*q),
+                None => out.push((c.clone(), *q)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &str) -> TopicFilter {
+        TopicFilter::new(s).unwrap()
+    }
+    fn t(s: &str) -> TopicName {
+        TopicName::new(s).unwrap()
+    }
+
+    #[test]
+    fn exact_and_wildcard_with_overlap_deliver_once_at_max_qos() {
+        let mut idx = SubscriptionIndex::default();
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        idx.insert("", &f("s/1"), &a, QoS::AtMostOnce);
+        idx.insert("", &f("s/+"), &a, QoS::ExactlyOnce);
+        idx.insert("", &f("#"), &b, QoS::AtLeastOnce);
+        let mut out = Vec::new();
+        idx.collect("", &t("s/1"), &mut out);
+        out.sort();
+        assert_eq!(out, vec![(a.clone(), QoS::ExactlyOnce), (b.clone(), QoS::AtLeastOnce)]);
+        // '#' does not match '$' topics
+        idx.collect("", &t("$SYS/x"), &mut out);
+        assert!(out.is_empty());
+        idx.remove("", &f("s/+"), "a");
+        idx.collect("", &t("s/1"), &mut out);
+        out.sort();
+        assert_eq!(out, vec![(a, QoS::AtMostOnce), (b, QoS::AtLeastOnce)]);
+    }
+
+    #[test]
+    fn namespaces_are_separate() {
+        let mut idx = SubscriptionIndex::default();
+        let a: Arc<str> = Arc::from("a");
+        idx.insert("339", &f("/t"), &a, QoS::AtLeastOnce);
+        let mut out = Vec::new();
+        idx.collect("400", &t("/t"), &mut out);
+        assert!(out.is_empty());
+        idx.collect("339", &t("/t"), &mut out);
+        assert_eq!(out.len(), 1);
+        idx.remove("339", &f("/t"), "a");
+        assert!(idx.namespaces.is_empty());
+    }
+}

@@ -1,0 +1,196 @@
+//! Broker configuration: every knob the CLI, the console's Settings panel and the tests can turn.
+//!
+//! Defaults are the OneNET platform's behaviour (spec §3, §5, §8.1) or, where the platform is silent, the
+//! decisions of spec §13. `validate()` is the single place a bad value is caught, so nothing downstream
+//! has to re-check (and nothing panics on a bad setting).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which protocol dialect the broker speaks on its MQTT listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// OneNET's legacy device protocol: registered devices only, exact topics, publisher-QoS delivery.
+    OneNet,
+    /// Plain MQTT 3.1.1: anonymous login, any client id, `+`/`#` wildcards, min(pub, sub) delivery.
+    Mqtt,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::OneNet => "onenet",
+            Profile::Mqtt => "mqtt",
+        }
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "onenet" => Ok(Profile::OneNet),
+            "mqtt" => Ok(Profile::Mqtt),
+            other => Err(format!("unknown profile '{other}': expected 'onenet' or 'mqtt'")),
+        }
+    }
+}
+
+/// Protocol limits and timers. Each has a spec reference or a §13 decision behind its default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Largest packet accepted, checked from the fixed header before the body is buffered.
+    /// 4 MiB so that a 3 MB `$dp` type 2 (spec §6.2) fits.
+    pub max_packet: usize,
+    /// Connections beyond this get CONNACK 3 (server unavailable), spec §13.
+    pub max_connections: usize,
+    /// A socket that has not sent CONNECT by then is closed.
+    pub connect_timeout: Duration,
+    /// A QoS 2 PUBLISH whose PUBREL does not arrive in time closes the connection (spec §5).
+    pub pubrel_timeout: Duration,
+    /// Topic filters one client may hold; later ones get SUBACK 0x80 (spec §8.1, §13).
+    pub max_subscriptions: usize,
+    /// QoS 1/2 messages in flight to one client before the rest wait in its queue.
+    pub inflight_window: usize,
+    /// Messages waiting for one session (offline or beyond the window); the oldest are dropped past it.
+    pub max_queued_per_session: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_packet: 4 * 1024 * 1024,
+            max_connections: 100_000,
+            connect_timeout: Duration::from_secs(10),
+            pubrel_timeout: Duration::from_secs(30),
+            max_subscriptions: 100,
+            inflight_window: 32,
+            max_queued_per_session: 1000,
+        }
+    }
+}
+
+/// Choices of spec §13 that firmware may need changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneNetOptions {
+    /// Set RETAIN=1 when delivering a retained message (the doc's rule). Firmware built on the official C SDK
+    /// treats any PUBLISH with RETAIN=1 as illegal, so this can be turned off (§13).
+    pub retain_flag_on_delivery: bool,
+}
+
+impl Default for OneNetOptions {
+    fn default() -> Self {
+        OneNetOptions {
+            retain_flag_on_delivery: true,
+        }
+    }
+}
+
+/// Everything `service::start` needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub profile: Profile,
+    /// MQTT listener; OneNET devices dial port 6002.
+    pub mqtt_addr: SocketAddr,
+    /// Where the SQLite database lives.
+    pub data_dir: PathBuf,
+    /// Register an unknown device id of a known product on first connect, its password becoming its auth_info.
+    pub auto_register: bool,
+    pub limits: Limits,
+    pub onenet: OneNetOptions,
+}
+
+/// Default port of OneNET's MQTT endpoint (spec §3.1).
+pub const DEFAULT_MQTT_PORT: u16 = 6002;
+
+/// Name of the database file inside the data dir.
+pub const DB_FILE: &str = "onenet-desk.sqlite3";
+
+impl Config {
+    /// The defaults of the desktop app and `serve`: every interface, port 6002, the user's data dir.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Config {
+            profile: Profile::OneNet,
+            mqtt_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_MQTT_PORT)),
+            data_dir,
+            auto_register: false,
+            limits: Limits::default(),
+            onenet: OneNetOptions::default(),
+        }
+    }
+
+    /// The platform's data directory for this user (e.g. `~/.local/share/onenet-desk` on Linux,
+    /// `%APPDATA%\onenet-desk\data` on Windows, `~/Library/Application Support/onenet-desk` on macOS).
+    pub fn default_data_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "onenet-desk").map(|d| d.data_dir().to_path_buf())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join(DB_FILE)
+    }
+
+    /// Rejects settings the broker cannot run with, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let bad = |name: &'static str, why: &'static str| Err(ConfigError { name, why });
+        if l.max_packet < 64 || l.max_packet > 268_435_460 {
+            return bad("max_packet", "must be between 64 bytes and 256 MiB (MQTT's largest packet)");
+        }
+        if l.max_connections == 0 {
+            return bad("max_connections", "must be at least 1");
+        }
+        if l.connect_timeout.is_zero() || l.pubrel_timeout.is_zero() {
+            return bad("timeouts", "connect and PUBREL timeouts must be longer than zero");
+        }
+        if l.max_subscriptions == 0 {
+            return bad("max_subscriptions", "must be at least 1");
+        }
+        if l.inflight_window == 0 || l.inflight_window > 65_535 {
+            return bad("inflight_window", "must be between 1 and 65535 (packet ids)");
+        }
+        if l.max_queued_per_session == 0 {
+            return bad("max_queued_per_session", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A setting that cannot be used, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting {name}: {why}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub why: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_onenets() {
+        let c = Config::new(PathBuf::from("/tmp/x"));
+        assert_eq!(c.mqtt_addr.port(), 6002);
+        assert_eq!(c.profile, Profile::OneNet);
+        assert_eq!(c.limits.max_subscriptions, 100);
+        assert!(c.limits.max_packet > 3 * 1024 * 1024);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn validate_names_the_bad_setting() {
+        let mut c = Config::new(PathBuf::from("/tmp/x"));
+        c.limits.inflight_window = 0;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.name, "inflight_window");
+        assert!(e.to_string().contains("inflight_window"));
+    }
+
+    #[test]
+    fn profile_parses() {
+        assert_eq!("mqtt".parse::<Profile>(), Ok(Profile::Mqtt));
+        assert!("amqp".parse::<Profile>().unwrap_err().contains("amqp"));
+    }
+}

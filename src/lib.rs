@@ -1,0 +1,31 @@
+//! onenet-desk: a local OneNET (legacy MQTT device protocol, V2.6) in one native binary.
+//!
+//! Crate map, from the wire inwards:
+//!
+//! * [`mqtt`] — MQTT 3.1.1 codec, ours and pure: bytes ⇄ packets, every malformed input a typed error
+//!   citing the rule it breaks (`[MQTT-x.y.z-n]`) and the byte where it happened.
+//! * [`onenet`] — OneNET's layer: products and devices, CONNECT admission (auth methods 1 and 2), topic
+//!   rules. Pure logic.
+//! * [`broker`] — TCP listener, connection tasks, and the router task that owns sessions, subscriptions
+//!   and retained messages.
+//! * [`store`] — SQLite: registry, persistent sessions, owed deliveries, retained messages; a writer
+//!   thread with group commit.
+//! * [`service`] — `start(config) -> ServiceHandle`: the one handle the console, the CLI and tests use.
+//! * [`config`] — settings, defaults, validation.
+//! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
+//!
+//! The fence: `broker`, `store`, `onenet` and `mqtt` never depend on the GUI crates;
+//! `cargo build --no-default-features` builds the headless broker.
+
+pub mod broker;
+pub mod config;
+pub mod mqtt;
+pub mod onenet;
+pub mod service;
+pub mod store;
+
+#[cfg(feature = "gui")]
+pub mod ui;
+
+pub use config::{Config, Profile};
+pub use service::{ServiceHandle, StartError, start};

@@ -1,0 +1,6 @@
+//! OneNET's layer over MQTT: the registry of products and devices, CONNECT admission, and topic rules.
+//! Pure logic; storage lives in `store`, sockets in `broker`.
+
+pub mod auth;
+pub mod registry;
+pub mod topic;

@@ -1,0 +1,178 @@
+//! The service: starts the broker and its store, and is the one handle every client of the core uses
+//! (the desktop console, the CLI, the HTTP API, the tests). Shutdown is part of the API: it stops the
+//! listener and connections, then waits for the store to commit everything queued.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::broker::message::RouterMsg;
+use crate::broker::router::Router;
+use crate::broker::{ConnCtx, RetainedInfo, SessionInfo, accept_loop};
+use crate::config::{Config, ConfigError};
+use crate::store::writer::{WriterThread, spawn_writer};
+use crate::store::{Db, StoreError, StoreTx};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}{hint}", hint = if source.kind() == std::io::ErrorKind::AddrInUse { format!(" (port {} is already in use: is another broker running?)", addr.port()) } else { String::new() })]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Mailbox depth of the router: enough for bursts, small enough that a stuck router slows readers.
+const ROUTER_MAILBOX: usize = 8192;
+
+struct Inner {
+    config: Arc<Config>,
+    mqtt_addr: SocketAddr,
+    db: Db,
+    store: StoreTx,
+    router: mpsc::Sender<RouterMsg>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    writer: Mutex<Option<WriterThread>>,
+    started: Instant,
+}
+
+/// Handle to a running service. Clones share it; `shutdown` stops it for all.
+#[derive(Clone)]
+pub struct ServiceHandle {
+    inner: Arc<Inner>,
+}
+
+/// Starts the broker on `config`. Must be called inside a tokio runtime.
+pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
+    config.validate()?;
+    let config = Arc::new(config);
+    let db_path = config.db_path();
+    let db = Db::open(&db_path)?;
+    let state = db.load_state()?;
+    let listener = TcpListener::bind(config.mqtt_addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.mqtt_addr,
+            source,
+        })?;
+    let mqtt_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.mqtt_addr,
+        source,
+    })?;
+    let (store, writer) = spawn_writer(db_path)?;
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let (router_tx, router_rx) = mpsc::channel(ROUTER_MAILBOX);
+    tracing::info!(
+        sessions = state.sessions.len(),
+        retained = state.retained.len(),
+        "state loaded from {}",
+        db.path().display()
+    );
+    let router = Router::new(config.clone(), store.clone(), state);
+    tracker.spawn(router.run(router_rx, shutdown.clone()));
+    let ctx = Arc::new(ConnCtx {
+        cfg: config.clone(),
+        router: router_tx.clone(),
+        db: db.clone(),
+        committed: store.committed(),
+        shutdown: shutdown.clone(),
+        next_conn_id: AtomicU64::new(1),
+        online: AtomicUsize::new(0),
+    });
+    tracker.spawn(accept_loop(listener, ctx, tracker.clone()));
+    Ok(ServiceHandle {
+        inner: Arc::new(Inner {
+            config,
+            mqtt_addr,
+            db,
+            store,
+            router: router_tx,
+            shutdown,
+            tracker,
+            writer: Mutex::new(Some(writer)),
+            started: Instant::now(),
+        }),
+    })
+}
+
+impl ServiceHandle {
+    /// The address the MQTT listener is bound to (the real port when 0 was asked for).
+    pub fn mqtt_addr(&self) -> SocketAddr {
+        self.inner.mqtt_addr
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The registry (products, devices) and other synchronous database access.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RouterMsg) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.router.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Every session, online or kept for a clean-session-0 client, sorted by client id.
+    pub async fn sessions(&self) -> Vec<SessionInfo> {
+        self.ask(RouterMsg::Sessions).await.unwrap_or_default()
+    }
+
+    /// Every retained message.
+    pub async fn retained(&self) -> Vec<RetainedInfo> {
+        self.ask(RouterMsg::Retained).await.unwrap_or_default()
+    }
+
+    /// Closes the client's connection (its session stays if persistent). False if it was not online.
+    pub async fn kick(&self, client_id: &str) -> bool {
+        let client_id = client_id.to_string();
+        self.ask(|done| RouterMsg::Kick { client_id, done })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Waits until every mutation queued so far is committed to the database.
+    pub async fn flush(&self) {
+        self.inner.store.flush().await;
+    }
+
+    /// Stops accepting, closes every connection, commits what is queued and stops the store writer.
+    /// Idempotent.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+        self.inner.store.flush().await;
+        self.inner.store.close();
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(w) = writer {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+        tracing::info!("broker stopped; store flushed");
+    }
+}

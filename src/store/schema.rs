@@ -1,0 +1,89 @@
+//! Versioned schema. `PRAGMA user_version` holds the number of migrations applied; each migration runs
+//! once, in order, inside one transaction, so a database from any earlier release opens forward.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Append only: never edit a migration that has shipped, add the next one.
+const MIGRATIONS: &[&str] = &[
+    // 1: registry, persistent sessions, queued QoS1/2 deliveries, QoS2 messages held until PUBREL, retained.
+    r#"
+    CREATE TABLE products (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        api_key     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE devices (
+        id              TEXT PRIMARY KEY,
+        product_id      TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        name            TEXT NOT NULL,
+        auth_info       TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        auto_registered INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (product_id, auth_info)
+    );
+    CREATE INDEX devices_by_product ON devices(product_id);
+    CREATE TABLE sessions (
+        client_id   TEXT PRIMARY KEY,
+        namespace   TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE subscriptions (
+        client_id   TEXT NOT NULL REFERENCES sessions(client_id) ON DELETE CASCADE,
+        filter      TEXT NOT NULL,
+        qos         INTEGER NOT NULL,
+        PRIMARY KEY (client_id, filter)
+    ) WITHOUT ROWID;
+    CREATE TABLE session_queue (
+        client_id   TEXT NOT NULL REFERENCES sessions(client_id) ON DELETE CASCADE,
+        seq         INTEGER NOT NULL,
+        topic       TEXT NOT NULL,
+        payload     BLOB NOT NULL,
+        qos         INTEGER NOT NULL,
+        retain      INTEGER NOT NULL,
+        pid         INTEGER,
+        released    INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (client_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE incoming_qos2 (
+        client_id   TEXT NOT NULL REFERENCES sessions(client_id) ON DELETE CASCADE,
+        pid         INTEGER NOT NULL,
+        topic       TEXT NOT NULL,
+        payload     BLOB NOT NULL,
+        retain      INTEGER NOT NULL,
+        PRIMARY KEY (client_id, pid)
+    ) WITHOUT ROWID;
+    CREATE TABLE retained (
+        namespace   TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        payload     BLOB NOT NULL,
+        qos         INTEGER NOT NULL,
+        will_of     TEXT,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (namespace, topic)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Number of migrations this build knows; a database with a higher `user_version` came from a newer build.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

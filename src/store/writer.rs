@@ -1,0 +1,327 @@
+//! The writer thread: applies the broker's mutations in batches, one transaction per batch (group commit).
+//!
+//! Why a thread and a watermark: SQLite is synchronous and an fsync costs milliseconds, so the broker
+//! must never wait for it. The router sends [`StoreOp`]s (each numbered by [`StoreTx::send`]) and moves
+//! on; the writer drains everything queued, commits once, and publishes the highest committed number
+//! on a `watch` channel. A connection that must not acknowledge before data is durable queues a barrier
+//! with that number and holds its later output until the watermark passes it. A failed commit (disk full)
+//! is retried and the watermark does not move, so nothing is acknowledged that is not on disk.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::{Transaction, params};
+use tokio::sync::{oneshot, watch};
+
+use super::{StoreError, connect, now_millis};
+
+/// One mutation of persistent broker state.
+#[derive(Debug)]
+pub enum StoreOp {
+    /// A clean-session-0 session exists (created or resumed).
+    UpsertSession { client_id: String, namespace: String },
+    /// The session and everything under it (subscriptions, queue, held QoS 2) is gone.
+    DeleteSession { client_id: String },
+    PutSubscription { client_id: String, filter: String, qos: u8 },
+    DelSubscription { client_id: String, filter: String },
+    /// A QoS 1/2 delivery owed to a persistent session.
+    Enqueue {
+        client_id: String,
+        seq: u64,
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+    },
+    /// The delivery went out with this packet id (redelivery after restart reuses it).
+    MarkSent { client_id: String, seq: u64, pid: u16 },
+    /// PUBREC received: after a restart, PUBREL is resent instead of the PUBLISH.
+    MarkReleased { client_id: String, seq: u64 },
+    /// PUBACK / PUBCOMP received, or the delivery was dropped.
+    Dequeue { client_id: String, seq: u64 },
+    /// A QoS 2 PUBLISH was received and PUBREC'd; it is routed when PUBREL arrives.
+    HoldIncoming {
+        client_id: String,
+        pid: u16,
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+    },
+    ReleaseIncoming { client_id: String, pid: u16 },
+    SetRetained {
+        namespace: String,
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        will_of: Option<String>,
+    },
+    ClearRetained { namespace: String, topic: String },
+    /// Answered once every earlier op is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side, shared by the router and the service handle.
+#[derive(Clone)]
+pub struct StoreTx {
+    /// Numbering and sending happen under one lock so that the channel order is the number order, which
+    /// is what makes "watermark ≥ n" mean "op n is committed".
+    inner: Arc<Mutex<(u64, Option<mpsc::Sender<(u64, StoreOp)>>)>>,
+    committed: watch::Receiver<u64>,
+}
+
+impl StoreTx {
+    /// Queues `op` and returns its number. After shutdown the op is dropped (and logged) and 0 returned,
+    /// which no barrier waits on.
+    pub fn send(&self, op: StoreOp) -> u64 {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(tx) = g.1.clone() else {
+            tracing::error!(?op, "store writer is stopped; mutation dropped");
+            return 0;
+        };
+        g.0 += 1;
+        let n = g.0;
+        if tx.send((n, op)).is_err() {
+            tracing::error!("store writer thread has exited; mutation dropped");
+            g.1 = None;
+            return 0;
+        }
+        n
+    }
+
+    /// Number of the last op queued (0 if none).
+    pub fn last(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// Watermark of committed ops.
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.send(StoreOp::Flush(tx)) != 0 {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops accepting ops; the thread commits what is queued and exits.
+    pub(crate) fn close(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1 = None;
+    }
+}
+
+/// Handle to join the writer thread at shutdown.
+pub struct WriterThread {
+    join: Option<std::thread::JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl WriterThread {
+    /// Waits for the thread to commit what is queued and exit. Call after [`StoreTx::close`] on every clone
+    /// (the thread ends when all senders are gone).
+    pub fn join(mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(j) = self.join.take() {
+            let _ = j.join();
+        }
+    }
+}
+
+/// Most ops one transaction takes; bounds the latency of the acks waiting behind a batch.
+const MAX_BATCH: usize = 20_000;
+
+pub fn spawn_writer(path: PathBuf) -> Result<(StoreTx, WriterThread), StoreError> {
+    let conn = connect(&path)?;
+    let (tx, rx) = mpsc::channel::<(u64, StoreOp)>();
+    let (committed_tx, committed_rx) = watch::channel(0u64);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop2 = stopping.clone();
+    let join = std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || run(conn, rx, committed_tx, stop2))
+        .map_err(|e| StoreError::Invalid(format!("cannot start the store writer thread: {e}")))?;
+    Ok((
+        StoreTx {
+            inner: Arc::new(Mutex::new((0, Some(tx)))),
+            committed: committed_rx,
+        },
+        WriterThread {
+            join: Some(join),
+            stopping,
+        },
+    ))
+}
+
+fn run(
+    mut conn: rusqlite::Connection,
+    rx: mpsc::Receiver<(u64, StoreOp)>,
+    committed: watch::Sender<u64>,
+    stopping: Arc<AtomicBool>,
+) {
+    let mut batch: Vec<(u64, StoreOp)> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(x) => batch.push(x),
+                Err(_) => break,
+            }
+        }
+        let last = batch.last().map(|(n, _)| *n).unwrap_or(0);
+        let mut attempt = 0u32;
+        loop {
+            match apply(&mut conn, &batch) {
+                Ok(()) => break,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::error!(error = %e, ops = batch.len(), attempt,
+                        "store commit failed; acknowledgements are held until it succeeds");
+                    if stopping.load(Ordering::SeqCst) && attempt >= 3 {
+                        tracing::error!(ops = batch.len(), "giving up at shutdown: these unacknowledged mutations are not saved");
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+        committed.send_replace(last);
+        for (_, op) in batch.drain(..) {
+            if let StoreOp::Flush(done) = op {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+fn apply(conn: &mut rusqlite::Connection, batch: &[(u64, StoreOp)]) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    for (_, op) in batch {
+        apply_one(&tx, op)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn apply_one(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
+    match op {
+        StoreOp::UpsertSession {
+            client_id,
+            namespace,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO sessions (client_id, namespace, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(client_id) DO UPDATE SET namespace = excluded.namespace",
+            )?
+            .execute(params![client_id, namespace, now_millis()])?;
+        }
+        StoreOp::DeleteSession { client_id } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE client_id = ?1")?
+                .execute([client_id])?;
+        }
+        StoreOp::PutSubscription {
+            client_id,
+            filter,
+            qos,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO subscriptions (client_id, filter, qos) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(client_id, filter) DO UPDATE SET qos = excluded.qos",
+            )?
+            .execute(params![client_id, filter, qos])?;
+        }
+        StoreOp::DelSubscription { client_id, filter } => {
+            tx.prepare_cached("DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2")?
+                .execute(params![client_id, filter])?;
+        }
+        StoreOp::Enqueue {
+            client_id,
+            seq,
+            topic,
+            payload,
+            qos,
+            retain,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO session_queue (client_id, seq, topic, payload, qos, retain, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                client_id,
+                *seq as i64,
+                topic,
+                payload.as_ref(),
+                qos,
+                retain,
+                now_millis()
+            ])?;
+        }
+        StoreOp::MarkSent {
+            client_id,
+            seq,
+            pid,
+        } => {
+            tx.prepare_cached("UPDATE session_queue SET pid = ?3 WHERE client_id = ?1 AND seq = ?2")?
+                .execute(params![client_id, *seq as i64, pid])?;
+        }
+        StoreOp::MarkReleased { client_id, seq } => {
+            tx.prepare_cached(
+                "UPDATE session_queue SET released = 1 WHERE client_id = ?1 AND seq = ?2",
+            )?
+            .execute(params![client_id, *seq as i64])?;
+        }
+        StoreOp::Dequeue { client_id, seq } => {
+            tx.prepare_cached("DELETE FROM session_queue WHERE client_id = ?1 AND seq = ?2")?
+                .execute(params![client_id, *seq as i64])?;
+        }
+        StoreOp::HoldIncoming {
+            client_id,
+            pid,
+            topic,
+            payload,
+            retain,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO incoming_qos2 (client_id, pid, topic, payload, retain)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![client_id, pid, topic, payload.as_ref(), retain])?;
+        }
+        StoreOp::ReleaseIncoming { client_id, pid } => {
+            tx.prepare_cached("DELETE FROM incoming_qos2 WHERE client_id = ?1 AND pid = ?2")?
+                .execute(params![client_id, pid])?;
+        }
+        StoreOp::SetRetained {
+            namespace,
+            topic,
+            payload,
+            qos,
+            will_of,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO retained (namespace, topic, payload, qos, will_of, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                namespace,
+                topic,
+                payload.as_ref(),
+                qos,
+                will_of,
+                now_millis()
+            ])?;
+        }
+        StoreOp::ClearRetained { namespace, topic } => {
+            tx.prepare_cached("DELETE FROM retained WHERE namespace = ?1 AND topic = ?2")?
+                .execute(params![namespace, topic])?;
+        }
+        StoreOp::Flush(_) => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Shared test support: a broker on 127.0.0.1:0 in a temp dir, a registry with OneNET's sample ids, and
+//! a raw-bytes client that speaks through our codec so tests can send exactly what firmware sends.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use onenet_desk::config::{Config, Profile};
+use onenet_desk::mqtt::{
+    Connect, LastWill, Packet, Pid, Publish, QoS, QosPid, Subscribe, TopicFilter, TopicName, decode,
+};
+use onenet_desk::store::{NewDevice, NewProduct};
+use onenet_desk::{ServiceHandle, start};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn config(dir: &Path, profile: Profile) -> Config {
+    let mut c = Config::new(dir.to_path_buf());
+    c.mqtt_addr = "127.0.0.1:0".parse().unwrap();
+    c.profile = profile;
+    c
+}
+
+pub async fn broker(dir: &Path, profile: Profile) -> ServiceHandle {
+    start(config(dir, profile)).await.expect("broker starts")
+}
+
+/// Product 339 (API key KEY339) with devices 9277/abc123, 9278/def456, 9279/ghi789; product 400 with 5/x.
+pub fn seed_registry(h: &ServiceHandle) {
+    let db = h.db();
+    db.add_product(NewProduct {
+        id: Some("339".into()),
+        name: Some("lab".into()),
+        api_key: Some("KEY339".into()),
+    })
+    .unwrap();
+    db.add_product(NewProduct {
+        id: Some("400".into()),
+        name: None,
+        api_key: Some("KEY400".into()),
+    })
+    .unwrap();
+    for (id, auth, product) in [
+        ("9277", "abc123", "339"),
+        ("9278", "def456", "339"),
+        ("9279", "ghi789", "339"),
+        ("5", "x", "400"),
+    ] {
+        db.add_device(NewDevice {
+            product_id: product.into(),
+            id: Some(id.into()),
+            auth_info: Some(auth.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+}
+
+pub fn pid(n: u16) -> Pid {
+    Pid::new(n).unwrap()
+}
+
+pub fn connect_packet(client: &str, user: Option<&str>, pass: Option<&str>, clean: bool, keep_alive: u16) -> Packet {
+    Packet::Connect(Box::new(Connect {
+        protocol_name: "MQTT".into(),
+        level: 4,
+        clean_session: clean,
+        keep_alive,
+        client_id: client.into(),
+        will: None,
+        username: user.map(Into::into),
+        password: pass.map(|p| Bytes::copy_from_slice(p.as_bytes())),
+    }))
+}
+
+pub fn with_will(p: Packet, topic: &str, msg: &str, qos: QoS, retain: bool) -> Packet {
+    let Packet::Connect(mut c) = p else { panic!("not a CONNECT") };
+    c.will = Some(LastWill {
+        topic: TopicName::new(topic).unwrap(),
+        message: Bytes::copy_from_slice(msg.as_bytes()),
+        qos,
+        retain,
+    });
+    Packet::Connect(c)
+}
+
+pub fn publish(topic: &str, payload: &[u8], qos: QoS, id: u16, retain: bool) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos_pid: match qos {
+            QoS::AtMostOnce => QosPid::AtMostOnce,
+            q => QosPid::from_parts(q, pid(id)),
+        },
+        retain,
+        topic: TopicName::new(topic).unwrap(),
+        payload: Bytes::copy_from_slice(payload),
+    })
+}
+
+pub fn subscribe(id: u16, filters: &[(&str, QoS)]) -> Packet {
+    Packet::Subscribe(Subscribe {
+        pid: pid(id),
+        filters: filters
+            .iter()
+            .map(|(f, q)| (TopicFilter::new(*f).unwrap(), *q))
+            .collect(),
+    })
+}
+
+/// A client that writes raw bytes and reads packets through the codec.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.expect("tcp connect");
+        stream.set_nodelay(true).unwrap();
+        Raw { stream, buf: BytesMut::new() }
+    }
+
+    pub async fn send_bytes(&mut self, b: &[u8]) {
+        self.stream.write_all(b).await.expect("write");
+    }
+
+    pub async fn send(&mut self, p: &Packet) {
+        let b = p.to_bytes().unwrap();
+        self.send_bytes(&b).await;
+    }
+
+    /// The next packet, failing the test after [`WAIT`].
+    pub async fn recv(&mut self) -> Packet {
+        match self.try_recv(WAIT).await {
+            Some(p) => p,
+            None => panic!("no packet within {WAIT:?} (or connection closed)"),
+        }
+    }
+
+    /// The next packet within `t`, or None on timeout or close.
+    pub async fn try_recv(&mut self, t: Duration) -> Option<Packet> {
+        let deadline = tokio::time::Instant::now() + t;
+        loop {
+            if let Some(d) = decode(&mut self.buf, 64 * 1024 * 1024).expect("broker sent a valid packet") {
+                return Some(d.packet);
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Waits until the broker closes the connection; returns the packets it sent before closing.
+    pub async fn closed(&mut self) -> Vec<Packet> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut got = Vec::new();
+        loop {
+            while let Some(d) = decode(&mut self.buf, 64 * 1024 * 1024).expect("valid packet") {
+                got.push(d.packet);
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return got,
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("connection still open after {WAIT:?}; got {got:?}"),
+            }
+        }
+    }
+
+    /// Connects with CONNECT `p` and returns the CONNACK.
+    pub async fn login(addr: SocketAddr, p: &Packet) -> (Raw, Packet) {
+        let mut r = Raw::connect(addr).await;
+        r.send(p).await;
+        let ack = r.recv().await;
+        (r, ack)
+    }
+
+    /// Logs in a registered OneNET device and asserts CONNACK 0.
+    pub async fn device(addr: SocketAddr, id: &str, auth: &str, clean: bool) -> Raw {
+        let (r, ack) = Raw::login(addr, &connect_packet(id, Some("339"), Some(auth), clean, 120)).await;
+        assert!(matches!(ack, Packet::ConnAck(ref a) if a.code as u8 == 0), "CONNACK {ack:?}");
+        r
+    }
+}
+
+/// Polls `f` until it returns Some, failing after [`WAIT`].
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
