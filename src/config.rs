@@ -33,7 +33,9 @@ impl std::str::FromStr for Profile {
         match s {
             "onenet" => Ok(Profile::OneNet),
             "mqtt" => Ok(Profile::Mqtt),
-            other => Err(format!("unknown profile '{other}': expected 'onenet' or 'mqtt'")),
+            other => Err(format!(
+                "unknown profile '{other}': expected 'onenet' or 'mqtt'"
+            )),
         }
     }
 }
@@ -136,19 +138,28 @@ impl Config {
         let l = &self.limits;
         let bad = |name: &'static str, why: &'static str| Err(ConfigError { name, why });
         if l.max_packet < 64 || l.max_packet > 268_435_460 {
-            return bad("max_packet", "must be between 64 bytes and 256 MiB (MQTT's largest packet)");
+            return bad(
+                "max_packet",
+                "must be between 64 bytes and 256 MiB (MQTT's largest packet)",
+            );
         }
         if l.max_connections == 0 {
             return bad("max_connections", "must be at least 1");
         }
         if l.connect_timeout.is_zero() || l.pubrel_timeout.is_zero() {
-            return bad("timeouts", "connect and PUBREL timeouts must be longer than zero");
+            return bad(
+                "timeouts",
+                "connect and PUBREL timeouts must be longer than zero",
+            );
         }
         if l.max_subscriptions == 0 {
             return bad("max_subscriptions", "must be at least 1");
         }
         if l.inflight_window == 0 || l.inflight_window > 65_535 {
-            return bad("inflight_window", "must be between 1 and 65535 (packet ids)");
+            return bad(
+                "inflight_window",
+                "must be between 1 and 65535 (packet ids)",
+            );
         }
         if l.max_queued_per_session == 0 {
             return bad("max_queued_per_session", "must be at least 1");

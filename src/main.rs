@@ -12,7 +12,11 @@ use onenet_desk::config::{Config, Profile};
 use onenet_desk::store::{Db, NewDevice, NewProduct, StoreError};
 
 #[derive(Parser)]
-#[command(name = "onenet-desk", version, about = "A local OneNET: MQTT broker (port 6002), datapoints and a desktop console")]
+#[command(
+    name = "onenet-desk",
+    version,
+    about = "A local OneNET: MQTT broker (port 6002), datapoints and a desktop console"
+)]
 struct Cli {
     /// Where the SQLite database lives (default: the user's data directory).
     #[arg(long, global = true, value_name = "DIR")]
@@ -108,7 +112,10 @@ fn main() -> ExitCode {
 
 fn data_dir(cli_dir: Option<PathBuf>) -> Result<PathBuf, Failure> {
     cli_dir.or_else(Config::default_data_dir).ok_or_else(|| {
-        Failure(1, "no home directory found for the data dir: pass --data-dir DIR".into())
+        Failure(
+            1,
+            "no home directory found for the data dir: pass --data-dir DIR".into(),
+        )
     })
 }
 
@@ -123,7 +130,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let db = || Db::open(&dir.join(onenet_desk::config::DB_FILE)).map_err(Failure::from);
     match cli.command {
         None => default_command(dir),
-        Some(Command::Serve { mqtt, profile, auto_register }) => {
+        Some(Command::Serve {
+            mqtt,
+            profile,
+            auto_register,
+        }) => {
             let mut cfg = Config::new(dir);
             cfg.mqtt_addr = mqtt;
             cfg.profile = profile;
@@ -134,15 +145,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&db()?.add_product(NewProduct { id, name, api_key })?)
         }
         Some(Command::Product(ProductCmd::List)) => print_json(&db()?.products()?),
-        Some(Command::Device(DeviceCmd::Add { product, id, auth_info, name })) => print_json(
-            &db()?.add_device(NewDevice {
-                product_id: product,
-                id,
-                name,
-                auth_info,
-                auto_registered: false,
-            })?,
-        ),
+        Some(Command::Device(DeviceCmd::Add {
+            product,
+            id,
+            auth_info,
+            name,
+        })) => print_json(&db()?.add_device(NewDevice {
+            product_id: product,
+            id,
+            name,
+            auth_info,
+            auto_registered: false,
+        })?),
         Some(Command::Device(DeviceCmd::List { product })) => {
             print_json(&db()?.devices(product.as_deref())?)
         }
@@ -166,6 +180,7 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -176,7 +191,9 @@ fn serve(cfg: Config) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure(1, format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
-        let handle = onenet_desk::start(cfg).await.map_err(|e| Failure(1, e.to_string()))?;
+        let handle = onenet_desk::start(cfg)
+            .await
+            .map_err(|e| Failure(1, e.to_string()))?;
         println!("mqtt listening on {}", handle.mqtt_addr());
         let _ = std::io::stdout().flush();
         wait_for_signal().await;

@@ -22,7 +22,11 @@ fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON value")
 }
 
@@ -38,7 +42,9 @@ fn serve(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
         .spawn()
         .expect("serve starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let addr = line
         .trim()
         .strip_prefix("mqtt listening on ")
@@ -51,14 +57,46 @@ fn serve(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
 #[test]
 fn product_and_device_commands_print_json() {
     let dir = tempfile::tempdir().unwrap();
-    let p = json(&cli(dir.path(), &["product", "add", "--id", "339", "--name", "lab", "--api-key", "KEY339"]));
+    let p = json(&cli(
+        dir.path(),
+        &[
+            "product",
+            "add",
+            "--id",
+            "339",
+            "--name",
+            "lab",
+            "--api-key",
+            "KEY339",
+        ],
+    ));
     assert_eq!(p["id"], "339");
     assert_eq!(p["name"], "lab");
     assert_eq!(p["api_key"], "KEY339");
     let generated = json(&cli(dir.path(), &["product", "add"]));
-    assert!(generated["id"].as_str().unwrap().bytes().all(|b| b.is_ascii_digit()));
+    assert!(
+        generated["id"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    );
     assert!(!generated["api_key"].as_str().unwrap().is_empty());
-    let d = json(&cli(dir.path(), &["device", "add", "--product", "339", "--id", "9277", "--auth-info", "abc123", "--name", "温度计"]));
+    let d = json(&cli(
+        dir.path(),
+        &[
+            "device",
+            "add",
+            "--product",
+            "339",
+            "--id",
+            "9277",
+            "--auth-info",
+            "abc123",
+            "--name",
+            "温度计",
+        ],
+    ));
     assert_eq!(d["id"], "9277");
     assert_eq!(d["product_id"], "339");
     assert_eq!(d["auth_info"], "abc123");
@@ -68,7 +106,15 @@ fn product_and_device_commands_print_json() {
     let list = json(&cli(dir.path(), &["device", "list", "--product", "339"]));
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], "9277");
-    let list = json(&cli(dir.path(), &["device", "list", "--product", generated["id"].as_str().unwrap()]));
+    let list = json(&cli(
+        dir.path(),
+        &[
+            "device",
+            "list",
+            "--product",
+            generated["id"].as_str().unwrap(),
+        ],
+    ));
     assert!(list.as_array().unwrap().is_empty());
 }
 
@@ -78,7 +124,10 @@ fn bad_arguments_exit_2_with_a_clear_message() {
     let cases: &[(&[&str], &str)] = &[
         (&["device", "add", "--id", "1"], "--product"),
         (&["product", "add", "--id", "12ab"], "decimal digits"),
-        (&["device", "add", "--product", "77", "--id", "1"], "no product 77"),
+        (
+            &["device", "add", "--product", "77", "--id", "1"],
+            "no product 77",
+        ),
         (&["serve", "--profile", "amqp"], "amqp"),
         (&["serve", "--mqtt", "not-an-address"], "not-an-address"),
     ];
@@ -97,14 +146,37 @@ fn bad_arguments_exit_2_with_a_clear_message() {
 #[tokio::test]
 async fn serve_accepts_devices_added_while_running_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    json(&cli(dir.path(), &["product", "add", "--id", "339", "--api-key", "KEY339"]));
+    json(&cli(
+        dir.path(),
+        &["product", "add", "--id", "339", "--api-key", "KEY339"],
+    ));
     let (mut child, addr) = serve(dir.path(), &[]);
     // unknown yet: CONNACK 2
-    let (_r, ack) = Raw::login(addr, &connect_packet("9277", Some("339"), Some("abc123"), true, 120)).await;
+    let (_r, ack) = Raw::login(
+        addr,
+        &connect_packet("9277", Some("339"), Some("abc123"), true, 120),
+    )
+    .await;
     assert!(matches!(ack, Packet::ConnAck(a) if a.code as u8 == 2));
     // added from another process while serve runs: accepted at once
-    json(&cli(dir.path(), &["device", "add", "--product", "339", "--id", "9277", "--auth-info", "abc123"]));
-    let (_r, ack) = Raw::login(addr, &connect_packet("9277", Some("339"), Some("abc123"), true, 120)).await;
+    json(&cli(
+        dir.path(),
+        &[
+            "device",
+            "add",
+            "--product",
+            "339",
+            "--id",
+            "9277",
+            "--auth-info",
+            "abc123",
+        ],
+    ));
+    let (_r, ack) = Raw::login(
+        addr,
+        &connect_packet("9277", Some("339"), Some("abc123"), true, 120),
+    )
+    .await;
     assert!(matches!(ack, Packet::ConnAck(a) if a.code as u8 == 0));
     stop(&mut child);
     let status = child.wait().unwrap();
@@ -140,7 +212,10 @@ fn a_port_in_use_is_a_one_line_error_naming_the_port() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error:") && last.contains(&format!("port {port}")), "{err}");
+    assert!(
+        last.starts_with("error:") && last.contains(&format!("port {port}")),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -148,16 +223,49 @@ fn a_port_in_use_is_a_one_line_error_naming_the_port() {
 /// they are not installed; CI installs them.
 #[test]
 fn mosquitto_clients_interoperate() {
-    if Command::new("mosquitto_pub").arg("--help").output().is_err() {
-        println!("SKIPPED mosquitto_clients_interoperate: mosquitto_pub/mosquitto_sub not installed (apt-get install mosquitto-clients)");
+    if Command::new("mosquitto_pub")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        println!(
+            "SKIPPED mosquitto_clients_interoperate: mosquitto_pub/mosquitto_sub not installed (apt-get install mosquitto-clients)"
+        );
         return;
     }
     for profile in ["mqtt", "onenet"] {
         let dir = tempfile::tempdir().unwrap();
         let (sub_auth, pub_auth): (Vec<&str>, Vec<&str>) = if profile == "onenet" {
-            json(&cli(dir.path(), &["product", "add", "--id", "339", "--api-key", "KEY339"]));
-            json(&cli(dir.path(), &["device", "add", "--product", "339", "--id", "9277", "--auth-info", "abc123"]));
-            json(&cli(dir.path(), &["device", "add", "--product", "339", "--id", "9278", "--auth-info", "def456"]));
+            json(&cli(
+                dir.path(),
+                &["product", "add", "--id", "339", "--api-key", "KEY339"],
+            ));
+            json(&cli(
+                dir.path(),
+                &[
+                    "device",
+                    "add",
+                    "--product",
+                    "339",
+                    "--id",
+                    "9277",
+                    "--auth-info",
+                    "abc123",
+                ],
+            ));
+            json(&cli(
+                dir.path(),
+                &[
+                    "device",
+                    "add",
+                    "--product",
+                    "339",
+                    "--id",
+                    "9278",
+                    "--auth-info",
+                    "def456",
+                ],
+            ));
             (
                 vec!["-i", "9278", "-u", "339", "-P", "def456"],
                 vec!["-i", "9277", "-u", "339", "-P", "KEY339"],
@@ -174,19 +282,39 @@ fn mosquitto_clients_interoperate() {
                 .args(auth)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{tool} {args:?} failed in profile {profile}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{tool} {args:?} failed in profile {profile}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
         // 1. a persistent subscription (clean session 0), then exit once SUBACKed (-E)
         mosq("mosquitto_sub", &["-c", "-t", "/lab/temp", "-E"], &sub_auth);
         // 2. published at QoS 1 while the subscriber is offline, and a retained message
-        mosq("mosquitto_pub", &["-t", "/lab/temp", "-m", "22.5"], &pub_auth);
-        mosq("mosquitto_pub", &["-t", "/lab/cfg", "-m", "on", "-r"], &pub_auth);
+        mosq(
+            "mosquitto_pub",
+            &["-t", "/lab/temp", "-m", "22.5"],
+            &pub_auth,
+        );
+        mosq(
+            "mosquitto_pub",
+            &["-t", "/lab/cfg", "-m", "on", "-r"],
+            &pub_auth,
+        );
         // 3. the subscriber comes back and gets the queued message
-        let got = mosq("mosquitto_sub", &["-c", "-t", "/lab/temp", "-C", "1", "-W", "10", "-v"], &sub_auth);
+        let got = mosq(
+            "mosquitto_sub",
+            &["-c", "-t", "/lab/temp", "-C", "1", "-W", "10", "-v"],
+            &sub_auth,
+        );
         assert_eq!(got.trim(), "/lab/temp 22.5", "{profile}");
         // 4. a new subscription gets the retained message
-        let got = mosq("mosquitto_sub", &["-t", "/lab/cfg", "-C", "1", "-W", "10", "-v"], &pub_auth);
+        let got = mosq(
+            "mosquitto_sub",
+            &["-t", "/lab/cfg", "-C", "1", "-W", "10", "-v"],
+            &pub_auth,
+        );
         assert_eq!(got.trim(), "/lab/cfg on", "{profile}");
         stop(&mut child);
         assert!(child.wait().unwrap().success());

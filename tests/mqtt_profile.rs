@@ -17,7 +17,12 @@ struct Client {
 }
 
 impl Client {
-    async fn new(addr: std::net::SocketAddr, id: &str, creds: Option<(&str, &str)>, clean: bool) -> Client {
+    async fn new(
+        addr: std::net::SocketAddr,
+        id: &str,
+        creds: Option<(&str, &str)>,
+        clean: bool,
+    ) -> Client {
         let mut o = MqttOptions::new(id, addr.ip().to_string(), addr.port());
         o.set_keep_alive(Duration::from_secs(30));
         o.set_clean_session(clean);
@@ -85,21 +90,39 @@ async fn wildcards_work_and_delivery_is_min_of_pub_and_sub() {
     let dir = tempfile::tempdir().unwrap();
     let h = broker(dir.path(), Profile::Mqtt).await;
     let mut sub = Client::new(h.mqtt_addr(), "sub", None, true).await;
-    sub.c.subscribe("sensors/+/temp", RQoS::AtMostOnce).await.unwrap();
-    sub.c.subscribe("alarms/#", RQoS::AtLeastOnce).await.unwrap();
+    sub.c
+        .subscribe("sensors/+/temp", RQoS::AtMostOnce)
+        .await
+        .unwrap();
+    sub.c
+        .subscribe("alarms/#", RQoS::AtLeastOnce)
+        .await
+        .unwrap();
     sub.suback().await;
     sub.suback().await;
     let publisher = Client::new(h.mqtt_addr(), "pub", None, true).await;
-    publisher.c.publish("sensors/1/temp", RQoS::AtLeastOnce, false, "21.5").await.unwrap();
+    publisher
+        .c
+        .publish("sensors/1/temp", RQoS::AtLeastOnce, false, "21.5")
+        .await
+        .unwrap();
     let p = sub.publish().await;
     assert_eq!(p.topic, "sensors/1/temp");
     assert_eq!(p.payload.as_ref(), b"21.5");
     assert_eq!(p.qos, RQoS::AtMostOnce, "min(1, 0)");
-    publisher.c.publish("alarms", RQoS::ExactlyOnce, false, "fire").await.unwrap();
+    publisher
+        .c
+        .publish("alarms", RQoS::ExactlyOnce, false, "fire")
+        .await
+        .unwrap();
     let p = sub.publish().await;
     assert_eq!(p.topic, "alarms", "'#' matches the parent level");
     assert_eq!(p.qos, RQoS::AtLeastOnce, "min(2, 1)");
-    publisher.c.publish("sensors/1/humidity", RQoS::AtMostOnce, false, "x").await.unwrap();
+    publisher
+        .c
+        .publish("sensors/1/humidity", RQoS::AtMostOnce, false, "x")
+        .await
+        .unwrap();
     sub.quiet(Duration::from_millis(300)).await;
     h.shutdown().await;
 }
@@ -110,17 +133,33 @@ async fn onenet_profile_refuses_wildcards_that_mqtt_grants() {
     let h = broker(dir.path(), Profile::OneNet).await;
     seed_registry(&h);
     let mut dev = Client::new(h.mqtt_addr(), "9277", Some(("339", "abc123")), true).await;
-    dev.c.subscribe("sensors/+/temp", RQoS::AtMostOnce).await.unwrap();
-    assert_eq!(dev.suback().await, vec![rumqttc::SubscribeReasonCode::Failure]);
+    dev.c
+        .subscribe("sensors/+/temp", RQoS::AtMostOnce)
+        .await
+        .unwrap();
+    assert_eq!(
+        dev.suback().await,
+        vec![rumqttc::SubscribeReasonCode::Failure]
+    );
     h.shutdown().await;
 
     let dir = tempfile::tempdir().unwrap();
     let h = broker(dir.path(), Profile::Mqtt).await;
     let mut c = Client::new(h.mqtt_addr(), "any", None, true).await;
-    c.c.subscribe("sensors/+/temp", RQoS::AtMostOnce).await.unwrap();
-    assert_eq!(c.suback().await, vec![rumqttc::SubscribeReasonCode::Success(RQoS::AtMostOnce)]);
-    c.c.subscribe("$internal/x", RQoS::AtMostOnce).await.unwrap();
-    assert_eq!(c.suback().await, vec![rumqttc::SubscribeReasonCode::Failure]);
+    c.c.subscribe("sensors/+/temp", RQoS::AtMostOnce)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.suback().await,
+        vec![rumqttc::SubscribeReasonCode::Success(RQoS::AtMostOnce)]
+    );
+    c.c.subscribe("$internal/x", RQoS::AtMostOnce)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.suback().await,
+        vec![rumqttc::SubscribeReasonCode::Failure]
+    );
     h.shutdown().await;
 }
 
@@ -133,7 +172,11 @@ async fn onenet_delivers_at_publisher_qos_where_mqtt_uses_min() {
     sub.c.subscribe("/t", RQoS::AtMostOnce).await.unwrap();
     sub.suback().await;
     let publisher = Client::new(h.mqtt_addr(), "9277", Some(("339", "KEY339")), true).await;
-    publisher.c.publish("/t", RQoS::ExactlyOnce, false, "v").await.unwrap();
+    publisher
+        .c
+        .publish("/t", RQoS::ExactlyOnce, false, "v")
+        .await
+        .unwrap();
     assert_eq!(sub.publish().await.qos, RQoS::ExactlyOnce);
     h.shutdown().await;
 }
@@ -147,7 +190,11 @@ async fn qos2_exactly_once_between_two_clients() {
     sub.suback().await;
     let publisher = Client::new(h.mqtt_addr(), "pub", None, true).await;
     for i in 0..20 {
-        publisher.c.publish("q", RQoS::ExactlyOnce, false, format!("{i}")).await.unwrap();
+        publisher
+            .c
+            .publish("q", RQoS::ExactlyOnce, false, format!("{i}"))
+            .await
+            .unwrap();
     }
     for i in 0..20 {
         let p = sub.publish().await;
@@ -166,13 +213,36 @@ async fn persistent_session_queues_while_offline() {
     sub.c.subscribe("k/#", RQoS::AtLeastOnce).await.unwrap();
     sub.suback().await;
     sub.c.disconnect().await.unwrap();
-    eventually("offline", || async { h.sessions().await.iter().any(|s| s.client_id == "keeper" && !s.online).then_some(()) }).await;
+    eventually("offline", || async {
+        h.sessions()
+            .await
+            .iter()
+            .any(|s| s.client_id == "keeper" && !s.online)
+            .then_some(())
+    })
+    .await;
     let publisher = Client::new(h.mqtt_addr(), "pub", None, true).await;
-    publisher.c.publish("k/1", RQoS::AtLeastOnce, false, "a").await.unwrap();
-    publisher.c.publish("k/2", RQoS::AtMostOnce, false, "qos0 is not queued").await.unwrap();
-    publisher.c.publish("k/3", RQoS::AtLeastOnce, false, "b").await.unwrap();
+    publisher
+        .c
+        .publish("k/1", RQoS::AtLeastOnce, false, "a")
+        .await
+        .unwrap();
+    publisher
+        .c
+        .publish("k/2", RQoS::AtMostOnce, false, "qos0 is not queued")
+        .await
+        .unwrap();
+    publisher
+        .c
+        .publish("k/3", RQoS::AtLeastOnce, false, "b")
+        .await
+        .unwrap();
     eventually("queued", || async {
-        h.sessions().await.iter().find(|s| s.client_id == "keeper" && s.queued == 2).map(|_| ())
+        h.sessions()
+            .await
+            .iter()
+            .find(|s| s.client_id == "keeper" && s.queued == 2)
+            .map(|_| ())
     })
     .await;
     let mut sub = Client::new(h.mqtt_addr(), "keeper", None, false).await;

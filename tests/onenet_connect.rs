@@ -23,8 +23,9 @@ async fn official_sdk_connect_capture_is_accepted_with_auth_info() {
     seed_registry(&h);
     // Spec §14: the official SDK's CONNECT, client 9277, user 339, password abc123, keepalive 1200.
     let capture = [
-        0x10, 0x1D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0xC2, 0x04, 0xB0, 0x00, 0x04, 0x39, 0x32, 0x37,
-        0x37, 0x00, 0x03, 0x33, 0x33, 0x39, 0x00, 0x06, 0x61, 0x62, 0x63, 0x31, 0x32, 0x33,
+        0x10, 0x1D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0xC2, 0x04, 0xB0, 0x00, 0x04, 0x39,
+        0x32, 0x37, 0x37, 0x00, 0x03, 0x33, 0x33, 0x39, 0x00, 0x06, 0x61, 0x62, 0x63, 0x31, 0x32,
+        0x33,
     ];
     let mut r = Raw::connect(h.mqtt_addr()).await;
     r.send_bytes(&capture).await;
@@ -48,10 +49,18 @@ async fn every_connack_code() {
     seed_registry(&h);
     let addr = h.mqtt_addr();
     // 0: method 2, the product's master API key as password
-    let (keep, ack) = Raw::login(addr, &connect_packet("9277", Some("339"), Some("KEY339"), true, 120)).await;
+    let (keep, ack) = Raw::login(
+        addr,
+        &connect_packet("9277", Some("339"), Some("KEY339"), true, 120),
+    )
+    .await;
     assert_eq!(code(&ack), 0);
     // 3: the broker is full (max_connections = 1)
-    let (_r, ack) = Raw::login(addr, &connect_packet("9278", Some("339"), Some("def456"), true, 120)).await;
+    let (_r, ack) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), true, 120),
+    )
+    .await;
     assert_eq!(code(&ack), 3);
     drop(keep);
     eventually("first connection gone", || async {
@@ -67,19 +76,35 @@ async fn every_connack_code() {
     assert_eq!(code(&ack), 1);
     r.closed().await;
     // 2: unknown device, unknown product, device of another product
-    for (client, user, pass) in [("1234", "339", "abc123"), ("9277", "999", "abc123"), ("5", "339", "KEY339")] {
-        let (mut r, ack) = Raw::login(addr, &connect_packet(client, Some(user), Some(pass), true, 120)).await;
+    for (client, user, pass) in [
+        ("1234", "339", "abc123"),
+        ("9277", "999", "abc123"),
+        ("5", "339", "KEY339"),
+    ] {
+        let (mut r, ack) = Raw::login(
+            addr,
+            &connect_packet(client, Some(user), Some(pass), true, 120),
+        )
+        .await;
         assert_eq!(code(&ack), 2, "{client}/{user}");
         r.closed().await;
     }
     // 4: wrong auth_info; and another product's key
     for pass in ["wrong", "KEY400"] {
-        let (mut r, ack) = Raw::login(addr, &connect_packet("9277", Some("339"), Some(pass), true, 120)).await;
+        let (mut r, ack) = Raw::login(
+            addr,
+            &connect_packet("9277", Some("339"), Some(pass), true, 120),
+        )
+        .await;
         assert_eq!(code(&ack), 4, "{pass}");
         r.closed().await;
     }
     // 0: method 1 once the slot is free
-    let (_r, ack) = Raw::login(addr, &connect_packet("9277", Some("339"), Some("abc123"), true, 120)).await;
+    let (_r, ack) = Raw::login(
+        addr,
+        &connect_packet("9277", Some("339"), Some("abc123"), true, 120),
+    )
+    .await;
     assert_eq!(code(&ack), 0);
     h.shutdown().await;
 }
@@ -103,8 +128,9 @@ async fn malformed_connect_closes_without_connack() {
     let h = broker(dir.path(), Profile::OneNet).await;
     // reserved connect-flag bit 0 set (0xC3): [MQTT-3.1.2-3]
     let bad = [
-        0x10, 0x1D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC3, 0x00, 0x78, 0x00, 0x04, b'9', b'2', b'7',
-        b'7', 0x00, 0x03, b'3', b'3', b'9', 0x00, 0x06, b'a', b'b', b'c', b'1', b'2', b'3',
+        0x10, 0x1D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC3, 0x00, 0x78, 0x00, 0x04, b'9',
+        b'2', b'7', b'7', 0x00, 0x03, b'3', b'3', b'9', 0x00, 0x06, b'a', b'b', b'c', b'1', b'2',
+        b'3',
     ];
     let mut r = Raw::connect(h.mqtt_addr()).await;
     r.send_bytes(&bad).await;
@@ -144,7 +170,14 @@ async fn no_connect_within_the_timeout_closes_and_early_packets_are_dropped() {
     // A PINGREQ before CONNECT is dropped (spec §3.2), then CONNECT still works.
     let mut r = Raw::connect(h.mqtt_addr()).await;
     r.send(&Packet::PingReq).await;
-    r.send(&connect_packet("9277", Some("339"), Some("abc123"), true, 120)).await;
+    r.send(&connect_packet(
+        "9277",
+        Some("339"),
+        Some("abc123"),
+        true,
+        120,
+    ))
+    .await;
     assert!(matches!(r.recv().await, Packet::ConnAck(_)));
     h.shutdown().await;
 }
@@ -156,13 +189,21 @@ async fn auto_register_adds_unknown_devices_of_known_products() {
     cfg.auto_register = true;
     let h = onenet_desk::start(cfg).await.unwrap();
     seed_registry(&h);
-    let (_r, ack) = Raw::login(h.mqtt_addr(), &connect_packet("424242", Some("339"), Some("newpass"), true, 120)).await;
+    let (_r, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("424242", Some("339"), Some("newpass"), true, 120),
+    )
+    .await;
     assert_eq!(code(&ack), 0);
     let d = h.db().device("424242").unwrap().expect("registered");
     assert_eq!(d.auth_info, "newpass");
     assert!(d.auto_registered);
     // unknown product still refused
-    let (_r, ack) = Raw::login(h.mqtt_addr(), &connect_packet("424243", Some("1"), Some("p"), true, 120)).await;
+    let (_r, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("424243", Some("1"), Some("p"), true, 120),
+    )
+    .await;
     assert_eq!(code(&ack), 2);
     h.shutdown().await;
 }
@@ -174,28 +215,49 @@ async fn keepalive_expiry_publishes_the_will_and_disconnect_does_not() {
     seed_registry(&h);
     let addr = h.mqtt_addr();
     let mut watcher = Raw::device(addr, "9278", "def456", true).await;
-    watcher.send(&subscribe(1, &[("/status", QoS::AtLeastOnce)])).await;
+    watcher
+        .send(&subscribe(1, &[("/status", QoS::AtLeastOnce)]))
+        .await;
     assert!(matches!(watcher.recv().await, Packet::SubAck(_)));
 
     // Graceful: DISCONNECT discards the will.
-    let p = with_will(connect_packet("9277", Some("339"), Some("abc123"), true, 120), "/status", "gone", QoS::AtMostOnce, false);
+    let p = with_will(
+        connect_packet("9277", Some("339"), Some("abc123"), true, 120),
+        "/status",
+        "gone",
+        QoS::AtMostOnce,
+        false,
+    );
     let (mut polite, ack) = Raw::login(addr, &p).await;
     assert_eq!(code(&ack), 0);
     polite.send(&Packet::Disconnect).await;
     polite.closed().await;
 
     // Abnormal: keepalive 1 s, then silence: closed after 1.5 s and the will goes out at its QoS.
-    let p = with_will(connect_packet("9277", Some("339"), Some("abc123"), true, 1), "/status", "lost", QoS::AtMostOnce, false);
+    let p = with_will(
+        connect_packet("9277", Some("339"), Some("abc123"), true, 1),
+        "/status",
+        "lost",
+        QoS::AtMostOnce,
+        false,
+    );
     let (mut silent, ack) = Raw::login(addr, &p).await;
     assert_eq!(code(&ack), 0);
     let started = std::time::Instant::now();
     silent.closed().await;
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(1400), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "closed after {waited:?}"
+    );
     match watcher.recv().await {
         Packet::Publish(p) => {
             assert_eq!(p.topic.as_str(), "/status");
-            assert_eq!(p.payload.as_ref(), b"lost", "the DISCONNECTed will must not arrive");
+            assert_eq!(
+                p.payload.as_ref(),
+                b"lost",
+                "the DISCONNECTed will must not arrive"
+            );
             assert_eq!(p.qos_pid.qos(), QoS::AtMostOnce);
         }
         other => panic!("expected the will, got {other:?}"),
@@ -210,15 +272,27 @@ async fn retained_will_goes_at_requested_qos_and_is_cleared_at_next_login() {
     seed_registry(&h);
     let addr = h.mqtt_addr();
     let mut watcher = Raw::device(addr, "9278", "def456", true).await;
-    watcher.send(&subscribe(1, &[("/status", QoS::AtLeastOnce)])).await;
+    watcher
+        .send(&subscribe(1, &[("/status", QoS::AtLeastOnce)]))
+        .await;
     assert!(matches!(watcher.recv().await, Packet::SubAck(_)));
-    let p = with_will(connect_packet("9277", Some("339"), Some("abc123"), true, 120), "/status", "lost", QoS::AtMostOnce, true);
+    let p = with_will(
+        connect_packet("9277", Some("339"), Some("abc123"), true, 120),
+        "/status",
+        "lost",
+        QoS::AtMostOnce,
+        true,
+    );
     let (dev, _) = Raw::login(addr, &p).await;
     drop(dev); // socket closed without DISCONNECT
     match watcher.recv().await {
         Packet::Publish(p) => {
             assert_eq!(p.payload.as_ref(), b"lost");
-            assert_eq!(p.qos_pid.qos(), QoS::AtLeastOnce, "retained will: subscriber's requested QoS");
+            assert_eq!(
+                p.qos_pid.qos(),
+                QoS::AtLeastOnce,
+                "retained will: subscriber's requested QoS"
+            );
             if let Some(id) = p.qos_pid.pid() {
                 watcher.send(&Packet::PubAck(id)).await;
             }
@@ -233,6 +307,9 @@ async fn retained_will_goes_at_requested_qos_and_is_cleared_at_next_login() {
     assert_eq!(r[0].from_will_of.as_deref(), Some("9277"));
     // next normal login of 9277 clears it
     let _dev = Raw::device(addr, "9277", "abc123", true).await;
-    eventually("will cleared", || async { h.retained().await.is_empty().then_some(()) }).await;
+    eventually("will cleared", || async {
+        h.retained().await.is_empty().then_some(())
+    })
+    .await;
     h.shutdown().await;
 }

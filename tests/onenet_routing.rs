@@ -24,15 +24,25 @@ async fn official_sdk_subscribe_0x80_is_accepted() {
     let mut r = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // Spec §14: SUBSCRIBE "/topic_test" QoS 1 with fixed header 0x80 (reserved flags 0000).
     r.send_bytes(&[
-        0x80, 0x10, 0x00, 0x0B, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65, 0x73, 0x74, 0x01,
+        0x80, 0x10, 0x00, 0x0B, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65,
+        0x73, 0x74, 0x01,
     ])
     .await;
     let ack = r.recv().await;
-    assert_eq!(ack.to_bytes().unwrap().as_ref(), &[0x90, 0x03, 0x00, 0x0B, 0x01]);
+    assert_eq!(
+        ack.to_bytes().unwrap().as_ref(),
+        &[0x90, 0x03, 0x00, 0x0B, 0x01]
+    );
     // and the SDK's 0xA0 UNSUBSCRIBE
-    r.send_bytes(&[0xA0, 0x0F, 0x00, 0x0C, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65, 0x73, 0x74])
-        .await;
-    assert_eq!(r.recv().await.to_bytes().unwrap().as_ref(), &[0xB0, 0x02, 0x00, 0x0C]);
+    r.send_bytes(&[
+        0xA0, 0x0F, 0x00, 0x0C, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65,
+        0x73, 0x74,
+    ])
+    .await;
+    assert_eq!(
+        r.recv().await.to_bytes().unwrap().as_ref(),
+        &[0xB0, 0x02, 0x00, 0x0C]
+    );
     h.shutdown().await;
 }
 
@@ -73,15 +83,25 @@ async fn at_most_100_subscriptions_per_client() {
     seed_registry(&h);
     let mut r = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let names: Vec<String> = (0..101).map(|i| format!("/t{i}")).collect();
-    let filters: Vec<(&str, QoS)> = names.iter().map(|n| (n.as_str(), QoS::AtMostOnce)).collect();
+    let filters: Vec<(&str, QoS)> = names
+        .iter()
+        .map(|n| (n.as_str(), QoS::AtMostOnce))
+        .collect();
     r.send(&subscribe(3, &filters)).await;
     let codes = suback(&mut r).await;
     assert_eq!(codes.len(), 101);
-    assert!(codes[..100].iter().all(|c| *c == SubackCode::Granted(QoS::AtMostOnce)));
+    assert!(
+        codes[..100]
+            .iter()
+            .all(|c| *c == SubackCode::Granted(QoS::AtMostOnce))
+    );
     assert_eq!(codes[100], SubackCode::Failure);
     // re-subscribing to an existing filter is not a new one
     r.send(&subscribe(4, &[("/t0", QoS::AtLeastOnce)])).await;
-    assert_eq!(suback(&mut r).await, vec![SubackCode::Granted(QoS::AtLeastOnce)]);
+    assert_eq!(
+        suback(&mut r).await,
+        vec![SubackCode::Granted(QoS::AtLeastOnce)]
+    );
     h.shutdown().await;
 }
 
@@ -92,28 +112,49 @@ async fn delivery_is_at_the_publishers_qos_and_stays_within_the_product() {
     seed_registry(&h);
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
-    sub.send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)])).await;
+    sub.send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)]))
+        .await;
     suback(&mut sub).await;
-    let (mut other, _) = Raw::login(addr, &connect_packet("5", Some("400"), Some("x"), true, 120)).await;
-    other.send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)])).await;
+    let (mut other, _) = Raw::login(
+        addr,
+        &connect_packet("5", Some("400"), Some("x"), true, 120),
+    )
+    .await;
+    other
+        .send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)]))
+        .await;
     suback(&mut other).await;
 
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
     // Spec §14 capture: "hi" to /topic_test at QoS 1, pid 5.
     publisher
-        .send_bytes(&[0x32, 0x11, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65, 0x73, 0x74, 0x00, 0x05, 0x68, 0x69])
+        .send_bytes(&[
+            0x32, 0x11, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65, 0x73,
+            0x74, 0x00, 0x05, 0x68, 0x69,
+        ])
         .await;
-    assert_eq!(publisher.recv().await.to_bytes().unwrap().as_ref(), &[0x40, 0x02, 0x00, 0x05]);
+    assert_eq!(
+        publisher.recv().await.to_bytes().unwrap().as_ref(),
+        &[0x40, 0x02, 0x00, 0x05]
+    );
     match sub.recv().await {
         Packet::Publish(p) => {
             assert_eq!(p.payload.as_ref(), b"hi");
-            assert_eq!(p.qos_pid.qos(), QoS::AtLeastOnce, "OneNET delivers at the publisher's QoS");
+            assert_eq!(
+                p.qos_pid.qos(),
+                QoS::AtLeastOnce,
+                "OneNET delivers at the publisher's QoS"
+            );
             assert!(!p.retain);
             sub.send(&Packet::PubAck(p.qos_pid.pid().unwrap())).await;
         }
         other => panic!("expected PUBLISH, got {other:?}"),
     }
-    assert_eq!(other.try_recv(Duration::from_millis(300)).await, None, "product 400 must not see product 339's topic");
+    assert_eq!(
+        other.try_recv(Duration::from_millis(300)).await,
+        None,
+        "product 400 must not see product 339's topic"
+    );
     h.shutdown().await;
 }
 
@@ -127,10 +168,14 @@ async fn qos2_is_delivered_exactly_once() {
     sub.send(&subscribe(1, &[("/q2", QoS::ExactlyOnce)])).await;
     suback(&mut sub).await;
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
-    publisher.send(&publish("/q2", b"once", QoS::ExactlyOnce, 7, false)).await;
+    publisher
+        .send(&publish("/q2", b"once", QoS::ExactlyOnce, 7, false))
+        .await;
     assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
     // the device did not see PUBREC and sends the PUBLISH again with DUP: same message
-    let Packet::Publish(mut again) = publish("/q2", b"once", QoS::ExactlyOnce, 7, false) else { unreachable!() };
+    let Packet::Publish(mut again) = publish("/q2", b"once", QoS::ExactlyOnce, 7, false) else {
+        unreachable!()
+    };
     again.dup = true;
     publisher.send(&Packet::Publish(again)).await;
     assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
@@ -138,7 +183,9 @@ async fn qos2_is_delivered_exactly_once() {
     assert_eq!(sub.try_recv(Duration::from_millis(200)).await, None);
     publisher.send(&Packet::PubRel(pid(7))).await;
     assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
-    let Packet::Publish(p) = sub.recv().await else { panic!("expected PUBLISH") };
+    let Packet::Publish(p) = sub.recv().await else {
+        panic!("expected PUBLISH")
+    };
     assert_eq!(p.payload.as_ref(), b"once");
     assert_eq!(p.qos_pid.qos(), QoS::ExactlyOnce);
     let id = p.qos_pid.pid().unwrap();
@@ -160,7 +207,9 @@ async fn missing_pubrel_disconnects_after_the_timeout() {
     let h = onenet_desk::start(cfg).await.unwrap();
     seed_registry(&h);
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
-    publisher.send(&publish("/q2", b"x", QoS::ExactlyOnce, 1, false)).await;
+    publisher
+        .send(&publish("/q2", b"x", QoS::ExactlyOnce, 1, false))
+        .await;
     let got = publisher.closed().await;
     assert_eq!(got, vec![Packet::PubRec(pid(1))]);
     h.shutdown().await;
@@ -173,23 +222,42 @@ async fn retained_goes_at_requested_qos_with_retain_flag_and_empty_payload_clear
     seed_registry(&h);
     let addr = h.mqtt_addr();
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
-    publisher.send(&publish("/cfg", b"v1", QoS::AtMostOnce, 0, true)).await;
-    publisher.send(&publish("/cfg", b"v2", QoS::AtMostOnce, 0, true)).await;
+    publisher
+        .send(&publish("/cfg", b"v1", QoS::AtMostOnce, 0, true))
+        .await;
+    publisher
+        .send(&publish("/cfg", b"v2", QoS::AtMostOnce, 0, true))
+        .await;
     eventually("retained", || async {
-        h.retained().await.first().filter(|r| r.payload == b"v2").map(|_| ())
+        h.retained()
+            .await
+            .first()
+            .filter(|r| r.payload == b"v2")
+            .map(|_| ())
     })
     .await;
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/cfg", QoS::AtLeastOnce)])).await;
     suback(&mut sub).await;
-    let Packet::Publish(p) = sub.recv().await else { panic!("expected retained PUBLISH") };
+    let Packet::Publish(p) = sub.recv().await else {
+        panic!("expected retained PUBLISH")
+    };
     assert_eq!(p.payload.as_ref(), b"v2");
     assert!(p.retain, "retained delivery carries RETAIN=1");
-    assert_eq!(p.qos_pid.qos(), QoS::AtLeastOnce, "at the subscriber's requested QoS");
+    assert_eq!(
+        p.qos_pid.qos(),
+        QoS::AtLeastOnce,
+        "at the subscriber's requested QoS"
+    );
     sub.send(&Packet::PubAck(p.qos_pid.pid().unwrap())).await;
     // empty retained payload clears
-    publisher.send(&publish("/cfg", b"", QoS::AtMostOnce, 0, true)).await;
-    eventually("cleared", || async { h.retained().await.is_empty().then_some(()) }).await;
+    publisher
+        .send(&publish("/cfg", b"", QoS::AtMostOnce, 0, true))
+        .await;
+    eventually("cleared", || async {
+        h.retained().await.is_empty().then_some(())
+    })
+    .await;
     h.shutdown().await;
 }
 
@@ -201,12 +269,16 @@ async fn retain_flag_can_be_turned_off_for_sdk_firmware() {
     let h = onenet_desk::start(cfg).await.unwrap();
     seed_registry(&h);
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
-    publisher.send(&publish("/cfg", b"v", QoS::AtLeastOnce, 1, true)).await;
+    publisher
+        .send(&publish("/cfg", b"v", QoS::AtLeastOnce, 1, true))
+        .await;
     assert_eq!(publisher.recv().await, Packet::PubAck(pid(1)));
     let mut sub = Raw::device(h.mqtt_addr(), "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/cfg", QoS::AtMostOnce)])).await;
     suback(&mut sub).await;
-    let Packet::Publish(p) = sub.recv().await else { panic!("expected PUBLISH") };
+    let Packet::Publish(p) = sub.recv().await else {
+        panic!("expected PUBLISH")
+    };
     assert!(!p.retain);
     h.shutdown().await;
 }
@@ -219,8 +291,8 @@ async fn dollar_dp_is_acknowledged_and_not_routed() {
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // Spec §14: type 7 at QoS 1, pid 7.
     d.send_bytes(&[
-        0x32, 0x1A, 0x00, 0x03, 0x24, 0x64, 0x70, 0x00, 0x07, 0x87, 0x1A, 0x0B, 0x19, 0x13, 0x25, 0x33, 0x00, 0x00,
-        0x00, 0x02, 0x00, 0x00, 0x08, 0x42, 0x66, 0x66, 0xA2, 0xC1,
+        0x32, 0x1A, 0x00, 0x03, 0x24, 0x64, 0x70, 0x00, 0x07, 0x87, 0x1A, 0x0B, 0x19, 0x13, 0x25,
+        0x33, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x08, 0x42, 0x66, 0x66, 0xA2, 0xC1,
     ])
     .await;
     assert_eq!(d.recv().await, Packet::PubAck(pid(7)));

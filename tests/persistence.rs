@@ -11,7 +11,10 @@ use onenet_desk::mqtt::{ConnAck, Packet, QoS};
 
 fn session_present(p: &Packet) -> bool {
     match p {
-        Packet::ConnAck(ConnAck { session_present, code }) => {
+        Packet::ConnAck(ConnAck {
+            session_present,
+            code,
+        }) => {
             assert_eq!(*code as u8, 0);
             *session_present
         }
@@ -25,7 +28,11 @@ async fn persistent_session_and_queued_qos1_survive_restarts() {
     let h = broker(dir.path(), Profile::OneNet).await;
     seed_registry(&h);
     // 9278 subscribes with clean session 0, then goes away.
-    let (mut sub, ack) = Raw::login(h.mqtt_addr(), &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    let (mut sub, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     assert!(!session_present(&ack));
     sub.send(&subscribe(1, &[("/cmd", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
@@ -36,16 +43,30 @@ async fn persistent_session_and_queued_qos1_survive_restarts() {
     // Restart 1: the subscription is still there; a QoS 1 message is PUBACKed while 9278 is offline.
     let h = broker(dir.path(), Profile::OneNet).await;
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
-    publisher.send(&publish("/cmd", b"while you were away", QoS::AtLeastOnce, 3, false)).await;
+    publisher
+        .send(&publish(
+            "/cmd",
+            b"while you were away",
+            QoS::AtLeastOnce,
+            3,
+            false,
+        ))
+        .await;
     assert_eq!(publisher.recv().await, Packet::PubAck(pid(3)));
     drop(publisher);
     h.shutdown().await;
 
     // Restart 2: the acknowledged message was on disk; 9278 resumes and receives it.
     let h = broker(dir.path(), Profile::OneNet).await;
-    let (mut sub, ack) = Raw::login(h.mqtt_addr(), &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    let (mut sub, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     assert!(session_present(&ack));
-    let Packet::Publish(p) = sub.recv().await else { panic!("expected the queued PUBLISH") };
+    let Packet::Publish(p) = sub.recv().await else {
+        panic!("expected the queued PUBLISH")
+    };
     assert_eq!(p.topic.as_str(), "/cmd");
     assert_eq!(p.payload.as_ref(), b"while you were away");
     assert_eq!(p.qos_pid.qos(), QoS::AtLeastOnce);
@@ -57,7 +78,11 @@ async fn persistent_session_and_queued_qos1_survive_restarts() {
 
     // Restart 3: acknowledged by the subscriber, so not delivered again.
     let h = broker(dir.path(), Profile::OneNet).await;
-    let (mut sub, ack) = Raw::login(h.mqtt_addr(), &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    let (mut sub, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     assert!(session_present(&ack));
     assert_eq!(sub.try_recv(Duration::from_millis(300)).await, None);
     h.shutdown().await;
@@ -69,18 +94,32 @@ async fn unacknowledged_delivery_is_resent_with_dup_and_the_same_packet_id() {
     let h = broker(dir.path(), Profile::OneNet).await;
     seed_registry(&h);
     let addr = h.mqtt_addr();
-    let (mut sub, _) = Raw::login(addr, &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    let (mut sub, _) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     sub.send(&subscribe(1, &[("/x", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
-    publisher.send(&publish("/x", b"m", QoS::AtLeastOnce, 1, false)).await;
+    publisher
+        .send(&publish("/x", b"m", QoS::AtLeastOnce, 1, false))
+        .await;
     assert_eq!(publisher.recv().await, Packet::PubAck(pid(1)));
-    let Packet::Publish(first) = sub.recv().await else { panic!() };
+    let Packet::Publish(first) = sub.recv().await else {
+        panic!()
+    };
     assert!(!first.dup);
     drop(sub); // no PUBACK
-    let (mut sub, ack) = Raw::login(addr, &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    let (mut sub, ack) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     assert!(session_present(&ack));
-    let Packet::Publish(again) = sub.recv().await else { panic!() };
+    let Packet::Publish(again) = sub.recv().await else {
+        panic!()
+    };
     assert!(again.dup, "redelivery carries DUP=1");
     assert_eq!(again.qos_pid.pid(), first.qos_pid.pid());
     assert_eq!(again.payload, first.payload);
@@ -93,24 +132,41 @@ async fn clean_session_1_discards_the_session() {
     let h = broker(dir.path(), Profile::OneNet).await;
     seed_registry(&h);
     let addr = h.mqtt_addr();
-    let (mut sub, _) = Raw::login(addr, &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    let (mut sub, _) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     sub.send(&subscribe(1, &[("/x", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
     sub.send(&Packet::Disconnect).await;
     sub.closed().await;
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
-    publisher.send(&publish("/x", b"m", QoS::AtLeastOnce, 1, false)).await;
+    publisher
+        .send(&publish("/x", b"m", QoS::AtLeastOnce, 1, false))
+        .await;
     assert_eq!(publisher.recv().await, Packet::PubAck(pid(1)));
     // clean session 1: no session present, nothing delivered, subscriptions gone
-    let (mut sub, ack) = Raw::login(addr, &connect_packet("9278", Some("339"), Some("def456"), true, 120)).await;
+    let (mut sub, ack) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), true, 120),
+    )
+    .await;
     assert!(!session_present(&ack));
     assert_eq!(sub.try_recv(Duration::from_millis(300)).await, None);
     sub.send(&Packet::Disconnect).await;
     sub.closed().await;
     h.shutdown().await;
     let h = broker(dir.path(), Profile::OneNet).await;
-    assert!(h.sessions().await.is_empty(), "nothing persisted for a clean session");
-    let (_sub, ack) = Raw::login(h.mqtt_addr(), &connect_packet("9278", Some("339"), Some("def456"), false, 120)).await;
+    assert!(
+        h.sessions().await.is_empty(),
+        "nothing persisted for a clean session"
+    );
+    let (_sub, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
     assert!(!session_present(&ack));
     h.shutdown().await;
 }
@@ -121,14 +177,18 @@ async fn retained_messages_survive_a_restart() {
     let h = broker(dir.path(), Profile::OneNet).await;
     seed_registry(&h);
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
-    publisher.send(&publish("/cfg", b"kept", QoS::AtLeastOnce, 1, true)).await;
+    publisher
+        .send(&publish("/cfg", b"kept", QoS::AtLeastOnce, 1, true))
+        .await;
     assert_eq!(publisher.recv().await, Packet::PubAck(pid(1)));
     h.shutdown().await;
     let h = broker(dir.path(), Profile::OneNet).await;
     let mut sub = Raw::device(h.mqtt_addr(), "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/cfg", QoS::AtMostOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
-    let Packet::Publish(p) = sub.recv().await else { panic!() };
+    let Packet::Publish(p) = sub.recv().await else {
+        panic!()
+    };
     assert_eq!(p.payload.as_ref(), b"kept");
     assert!(p.retain);
     h.shutdown().await;

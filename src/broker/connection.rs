@@ -20,9 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Profile};
-use crate::mqtt::{
-    ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, decode,
-};
+use crate::mqtt::{ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, decode};
 use crate::onenet::auth::{Decision, Lookup, decide};
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
@@ -84,8 +82,15 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         (d, connect)
     })
     .await;
-    let Ok((decision, mut connect)) = decision else { return };
-    let refuse = |code: ConnectReturnCode| Packet::ConnAck(ConnAck { session_present: false, code });
+    let Ok((decision, mut connect)) = decision else {
+        return;
+    };
+    let refuse = |code: ConnectReturnCode| {
+        Packet::ConnAck(ConnAck {
+            session_present: false,
+            code,
+        })
+    };
     let namespace = match decision {
         Err(e) => {
             tracing::error!(%remote, error = %e, "registry unavailable during CONNECT: CONNACK 3");
@@ -101,7 +106,11 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
             write_packet(&mut stream, &refuse(code)).await;
             return;
         }
-        Ok(Decision::Accept { namespace, register, method }) => {
+        Ok(Decision::Accept {
+            namespace,
+            register,
+            method,
+        }) => {
             if let Some((id, auth_info)) = register {
                 let db = ctx.db.clone();
                 let product = namespace.clone();
@@ -116,10 +125,16 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
                 })
                 .await;
                 match added {
-                    Ok(Ok(d)) => tracing::info!(device = %d.id, product = %d.product_id, "new device auto-registered"),
+                    Ok(Ok(d)) => {
+                        tracing::info!(device = %d.id, product = %d.product_id, "new device auto-registered")
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK 4");
-                        write_packet(&mut stream, &refuse(ConnectReturnCode::BadUserNameOrPassword)).await;
+                        write_packet(
+                            &mut stream,
+                            &refuse(ConnectReturnCode::BadUserNameOrPassword),
+                        )
+                        .await;
                         return;
                     }
                     Err(_) => return,
@@ -153,7 +168,12 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         will: connect.will,
         remote,
     };
-    if ctx.router.send(RouterMsg::Login(Box::new(login))).await.is_err() {
+    if ctx
+        .router
+        .send(RouterMsg::Login(Box::new(login)))
+        .await
+        .is_err()
+    {
         return;
     }
     tracing::info!(%remote, client = %client_id, keep_alive, "connected");
@@ -175,7 +195,10 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     };
     let ending = conn.run().await;
     tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
-    let _ = ctx.router.send(RouterMsg::Closed { conn: id, ending }).await;
+    let _ = ctx
+        .router
+        .send(RouterMsg::Closed { conn: id, ending })
+        .await;
 }
 
 /// Waits for CONNECT (at most `connect_timeout`). `onenet` drops other packets before it (spec §3.2);
@@ -314,7 +337,13 @@ impl Conn {
                     }
                     self.encode(&p);
                 }
-                Outbound::Publish { msg, qos, pid, dup, retain } => {
+                Outbound::Publish {
+                    msg,
+                    qos,
+                    pid,
+                    dup,
+                    retain,
+                } => {
                     let qos_pid = match pid {
                         Some(pid) => QosPid::from_parts(qos, pid),
                         None => QosPid::AtMostOnce,
@@ -373,10 +402,20 @@ impl Conn {
                     RouterMsg::PubRel { conn: id, pid }
                 }
                 Packet::PubComp(pid) => RouterMsg::PubComp { conn: id, pid },
-                Packet::Subscribe(s) => RouterMsg::Subscribe { conn: id, pid: s.pid, filters: s.filters },
-                Packet::Unsubscribe(u) => RouterMsg::Unsubscribe { conn: id, pid: u.pid, filters: u.filters },
+                Packet::Subscribe(s) => RouterMsg::Subscribe {
+                    conn: id,
+                    pid: s.pid,
+                    filters: s.filters,
+                },
+                Packet::Unsubscribe(u) => RouterMsg::Unsubscribe {
+                    conn: id,
+                    pid: u.pid,
+                    filters: u.filters,
+                },
                 Packet::Connect(_) => {
-                    return Flow::Stop(Ending::Abnormal("[MQTT-3.1.0-2] a second CONNECT is a protocol violation".into()));
+                    return Flow::Stop(Ending::Abnormal(
+                        "[MQTT-3.1.0-2] a second CONNECT is a protocol violation".into(),
+                    ));
                 }
                 other => {
                     return Flow::Stop(Ending::Abnormal(format!(

@@ -94,18 +94,47 @@ pub enum Ending {
 #[derive(Debug)]
 pub enum RouterMsg {
     Login(Box<Login>),
-    Publish { conn: ConnId, publish: Publish },
-    PubAck { conn: ConnId, pid: Pid },
-    PubRec { conn: ConnId, pid: Pid },
-    PubRel { conn: ConnId, pid: Pid },
-    PubComp { conn: ConnId, pid: Pid },
-    Subscribe { conn: ConnId, pid: Pid, filters: Vec<(TopicFilter, QoS)> },
-    Unsubscribe { conn: ConnId, pid: Pid, filters: Vec<TopicFilter> },
-    Closed { conn: ConnId, ending: Ending },
+    Publish {
+        conn: ConnId,
+        publish: Publish,
+    },
+    PubAck {
+        conn: ConnId,
+        pid: Pid,
+    },
+    PubRec {
+        conn: ConnId,
+        pid: Pid,
+    },
+    PubRel {
+        conn: ConnId,
+        pid: Pid,
+    },
+    PubComp {
+        conn: ConnId,
+        pid: Pid,
+    },
+    Subscribe {
+        conn: ConnId,
+        pid: Pid,
+        filters: Vec<(TopicFilter, QoS)>,
+    },
+    Unsubscribe {
+        conn: ConnId,
+        pid: Pid,
+        filters: Vec<TopicFilter>,
+    },
+    Closed {
+        conn: ConnId,
+        ending: Ending,
+    },
     /// Service-handle queries and actions.
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Retained(oneshot::Sender<Vec<RetainedInfo>>),
-    Kick { client_id: String, done: oneshot::Sender<bool> },
+    Kick {
+        client_id: String,
+        done: oneshot::Sender<bool>,
+    },
 }
 
 /// A session as the console and API see it.

@@ -27,7 +27,11 @@ impl RetainedStore {
     pub fn set(&mut self, ns: &str, r: Retained) {
         let topic = r.msg.topic.as_str().to_string();
         let added_will = r.will_of.is_some();
-        let old = self.by_ns.entry(ns.to_string()).or_default().insert(topic, r);
+        let old = self
+            .by_ns
+            .entry(ns.to_string())
+            .or_default()
+            .insert(topic, r);
         if old.is_some_and(|o| o.will_of.is_some()) {
             self.wills -= 1;
         }
@@ -37,7 +41,9 @@ impl RetainedStore {
     }
 
     pub fn clear(&mut self, ns: &str, topic: &str) -> bool {
-        let Some(m) = self.by_ns.get_mut(ns) else { return false };
+        let Some(m) = self.by_ns.get_mut(ns) else {
+            return false;
+        };
         let old = m.remove(topic);
         if m.is_empty() {
             self.by_ns.remove(ns);
@@ -50,11 +56,16 @@ impl RetainedStore {
 
     /// Retained messages a new subscription to `filter` receives.
     pub fn matching(&self, ns: &str, filter: &TopicFilter) -> Vec<Retained> {
-        let Some(m) = self.by_ns.get(ns) else { return Vec::new() };
+        let Some(m) = self.by_ns.get(ns) else {
+            return Vec::new();
+        };
         if !filter.has_wildcards() {
             return m.get(filter.as_str()).cloned().into_iter().collect();
         }
-        m.values().filter(|r| matches(filter, &r.msg.topic)).cloned().collect()
+        m.values()
+            .filter(|r| matches(filter, &r.msg.topic))
+            .cloned()
+            .collect()
     }
 
     /// Removes the retained wills `client` left; returns their (namespace, topic).
@@ -118,7 +129,10 @@ mod tests {
         assert_eq!(s.matching("p", &TopicFilter::new("a/b").unwrap()).len(), 1);
         assert_eq!(s.matching("p", &TopicFilter::new("a/+").unwrap()).len(), 2);
         assert_eq!(s.matching("q", &TopicFilter::new("a/b").unwrap()).len(), 0);
-        assert_eq!(s.take_wills_of("dev"), vec![("p".to_string(), "a/c".to_string())]);
+        assert_eq!(
+            s.take_wills_of("dev"),
+            vec![("p".to_string(), "a/c".to_string())]
+        );
         assert_eq!(s.wills, 0);
         assert!(s.clear("p", "a/b"));
         assert!(s.list().is_empty());

@@ -19,9 +19,7 @@ use crate::mqtt::{
 use crate::onenet::topic::{PublishTarget, check_filter, classify_publish};
 use crate::store::{LoadedState, StoreOp, StoreTx};
 
-use super::message::{
-    ConnId, Ending, Login, Message, Outbound, RouterMsg, SessionInfo,
-};
+use super::message::{ConnId, Ending, Login, Message, Outbound, RouterMsg, SessionInfo};
 use super::retained::{Retained, RetainedStore};
 use super::session::{Delivery, FlightState, InFlight, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
@@ -72,12 +70,17 @@ impl Router {
                 s.subscriptions.insert(filter, (f, q));
             }
             for q in ls.queue {
-                let (Ok(topic), Some(qos)) = (crate::mqtt::TopicName::new(q.topic), QoS::from_u8(q.qos)) else {
+                let (Ok(topic), Some(qos)) =
+                    (crate::mqtt::TopicName::new(q.topic), QoS::from_u8(q.qos))
+                else {
                     continue;
                 };
                 let d = Delivery {
                     seq: q.seq,
-                    msg: Arc::new(Message { topic, payload: q.payload }),
+                    msg: Arc::new(Message {
+                        topic,
+                        payload: q.payload,
+                    }),
                     qos,
                     retain: q.retain,
                 };
@@ -85,30 +88,40 @@ impl Router {
                 match q.pid.and_then(Pid::new) {
                     Some(pid) => {
                         let state = match (qos, q.released) {
-                            (QoS::ExactlyOnce, true) => FlightState::AwaitComp,
-                            (QoS::ExactlyOnce, false) => FlightState::AwaitRec,
-                            _ => FlightState::AwaitAck,
+                            (QoS::ExactlyOnce, true) => FlightState::Comp,
+                            (QoS::ExactlyOnce, false) => FlightState::Rec,
+                            _ => FlightState::Ack,
                         };
-                        s.inflight.push_back(InFlight { pid, delivery: d, state });
+                        s.inflight.push_back(InFlight {
+                            pid,
+                            delivery: d,
+                            state,
+                        });
                     }
                     None => s.queue.push_back(d),
                 }
             }
             for (pid, topic, payload, retain) in ls.incoming {
                 if let Ok(topic) = crate::mqtt::TopicName::new(topic) {
-                    s.incoming.insert(pid, (Arc::new(Message { topic, payload }), retain));
+                    s.incoming
+                        .insert(pid, (Arc::new(Message { topic, payload }), retain));
                 }
             }
             r.sessions.insert(client, s);
         }
         for lr in state.retained {
-            let (Ok(topic), Some(qos)) = (crate::mqtt::TopicName::new(lr.topic), QoS::from_u8(lr.qos)) else {
+            let (Ok(topic), Some(qos)) =
+                (crate::mqtt::TopicName::new(lr.topic), QoS::from_u8(lr.qos))
+            else {
                 continue;
             };
             r.retained.set(
                 &lr.namespace,
                 Retained {
-                    msg: Arc::new(Message { topic, payload: lr.payload }),
+                    msg: Arc::new(Message {
+                        topic,
+                        payload: lr.payload,
+                    }),
                     qos,
                     will_of: lr.will_of.map(|w| Arc::from(w.as_str())),
                 },
@@ -174,7 +187,11 @@ impl Router {
                 let _ = reply.send(self.retained.list());
             }
             RouterMsg::Kick { client_id, done } => {
-                let kicked = match self.sessions.get(client_id.as_str()).and_then(|s| s.conn.clone()) {
+                let kicked = match self
+                    .sessions
+                    .get(client_id.as_str())
+                    .and_then(|s| s.conn.clone())
+                {
                     Some(c) => {
                         c.send(Outbound::Close(super::message::CloseReason::Kicked));
                         true
@@ -214,7 +231,10 @@ impl Router {
         if onenet {
             // OneNET: a device's retained will is cleared at its next normal login (spec §5).
             for (ns, topic) in self.retained.take_wills_of(&client) {
-                self.store.send(StoreOp::ClearRetained { namespace: ns, topic });
+                self.store.send(StoreOp::ClearRetained {
+                    namespace: ns,
+                    topic,
+                });
             }
         }
         let resumable = self
@@ -225,7 +245,9 @@ impl Router {
         if !session_present && let Some(old) = self.sessions.remove(&client) {
             self.drop_subscriptions(&old);
             if old.persistent {
-                self.store.send(StoreOp::DeleteSession { client_id: client.to_string() });
+                self.store.send(StoreOp::DeleteSession {
+                    client_id: client.to_string(),
+                });
             }
         }
         if !session_present {
@@ -239,7 +261,9 @@ impl Router {
             self.sessions.insert(client.clone(), s);
         }
         let (store, limits) = (self.store.clone(), self.limits());
-        let Some(s) = self.sessions.get_mut(&client) else { return };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
         s.conn = Some(l.conn.clone());
         s.remote = Some(l.remote);
         s.keep_alive = l.keep_alive;
@@ -259,17 +283,26 @@ impl Router {
     }
 
     fn publish(&mut self, conn: ConnId, p: Publish) {
-        let Some(client) = self.conns.get(&conn).cloned() else { return };
+        let Some(client) = self.conns.get(&conn).cloned() else {
+            return;
+        };
         let since = self.store.last();
         let onenet = self.cfg.profile == Profile::OneNet;
-        let Some(s) = self.sessions.get_mut(&client) else { return };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
         s.messages_in += 1;
         let ns = s.namespace.clone();
         let persistent = s.persistent;
         let Some(c) = s.conn.clone() else { return };
-        let msg = Arc::new(Message { topic: p.topic, payload: p.payload });
+        let msg = Arc::new(Message {
+            topic: p.topic,
+            payload: p.payload,
+        });
         match p.qos_pid {
-            QosPid::AtMostOnce => self.route_publish(&client, &ns, msg, QoS::AtMostOnce, p.retain, onenet),
+            QosPid::AtMostOnce => {
+                self.route_publish(&client, &ns, msg, QoS::AtMostOnce, p.retain, onenet)
+            }
             QosPid::AtLeastOnce(pid) => {
                 self.route_publish(&client, &ns, msg, QoS::AtLeastOnce, p.retain, onenet);
                 self.ack(&c, since, Packet::PubAck(pid));
@@ -277,7 +310,8 @@ impl Router {
             QosPid::ExactlyOnce(pid) => {
                 // Held until PUBREL (OneNET forwards after PUBCOMP, spec §5); a repeated PUBLISH with the
                 // same id is the same message and is not stored twice.
-                if !s.incoming.contains_key(&pid.get()) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = s.incoming.entry(pid.get())
+                {
                     if persistent {
                         self.store.send(StoreOp::HoldIncoming {
                             client_id: client.to_string(),
@@ -287,7 +321,7 @@ impl Router {
                             retain: p.retain,
                         });
                     }
-                    s.incoming.insert(pid.get(), (msg, p.retain));
+                    slot.insert((msg, p.retain));
                 }
                 self.ack(&c, since, Packet::PubRec(pid));
             }
@@ -295,15 +329,22 @@ impl Router {
     }
 
     fn pubrel(&mut self, conn: ConnId, pid: Pid) {
-        let Some(client) = self.conns.get(&conn).cloned() else { return };
+        let Some(client) = self.conns.get(&conn).cloned() else {
+            return;
+        };
         let since = self.store.last();
         let onenet = self.cfg.profile == Profile::OneNet;
-        let Some(s) = self.sessions.get_mut(&client) else { return };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
         let Some(c) = s.conn.clone() else { return };
         let ns = s.namespace.clone();
         let held = s.incoming.remove(&pid.get());
         if held.is_some() && s.persistent {
-            self.store.send(StoreOp::ReleaseIncoming { client_id: client.to_string(), pid: pid.get() });
+            self.store.send(StoreOp::ReleaseIncoming {
+                client_id: client.to_string(),
+                pid: pid.get(),
+            });
         }
         self.ack(&c, since, Packet::PubComp(pid));
         if let Some((msg, retain)) = held {
@@ -312,13 +353,24 @@ impl Router {
     }
 
     /// A device's PUBLISH: OneNET's `$` topics are not routed; retain is applied; then fan-out.
-    fn route_publish(&mut self, client: &str, ns: &str, msg: Arc<Message>, qos: QoS, retain: bool, onenet: bool) {
+    fn route_publish(
+        &mut self,
+        client: &str,
+        ns: &str,
+        msg: Arc<Message>,
+        qos: QoS,
+        retain: bool,
+        onenet: bool,
+    ) {
         if onenet {
             match classify_publish(msg.topic.as_str()) {
                 PublishTarget::Device => {}
                 PublishTarget::Datapoints => {
                     if retain {
-                        tracing::warn!(client, "RETAIN=1 on $dp: datapoint upload does not support retain (spec §6); flag ignored");
+                        tracing::warn!(
+                            client,
+                            "RETAIN=1 on $dp: datapoint upload does not support retain (spec §6); flag ignored"
+                        );
                     }
                     tracing::debug!(client, bytes = msg.payload.len(), "$dp upload received");
                     return;
@@ -343,7 +395,10 @@ impl Router {
         let topic = msg.topic.as_str().to_string();
         if msg.payload.is_empty() {
             if self.retained.clear(ns, &topic) {
-                self.store.send(StoreOp::ClearRetained { namespace: ns.to_string(), topic });
+                self.store.send(StoreOp::ClearRetained {
+                    namespace: ns.to_string(),
+                    topic,
+                });
             }
             return;
         }
@@ -354,7 +409,14 @@ impl Router {
             qos: qos as u8,
             will_of: will_of.as_ref().map(|w| w.to_string()),
         });
-        self.retained.set(ns, Retained { msg: msg.clone(), qos, will_of });
+        self.retained.set(
+            ns,
+            Retained {
+                msg: msg.clone(),
+                qos,
+                will_of,
+            },
+        );
     }
 
     /// Fan-out to every matching session of the namespace.
@@ -364,7 +426,9 @@ impl Router {
         let onenet = self.cfg.profile == Profile::OneNet;
         let limits = self.limits();
         for (client, sub_qos) in targets.drain(..) {
-            let Some(s) = self.sessions.get_mut(&client) else { continue };
+            let Some(s) = self.sessions.get_mut(&client) else {
+                continue;
+            };
             if only_online && !s.online() {
                 continue;
             }
@@ -379,12 +443,16 @@ impl Router {
     }
 
     fn subscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<(TopicFilter, QoS)>) {
-        let Some(client) = self.conns.get(&conn).cloned() else { return };
+        let Some(client) = self.conns.get(&conn).cloned() else {
+            return;
+        };
         let since = self.store.last();
         let onenet = self.cfg.profile == Profile::OneNet;
         let max = self.cfg.limits.max_subscriptions;
         let retain_flag = !onenet || self.cfg.onenet.retain_flag_on_delivery;
-        let Some(s) = self.sessions.get_mut(&client) else { return };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
         let Some(c) = s.conn.clone() else { return };
         let ns = s.namespace.clone();
         let mut codes = Vec::with_capacity(filters.len());
@@ -414,7 +482,8 @@ impl Router {
                 });
             }
             self.subs.insert(&ns, &f, &client, req);
-            s.subscriptions.insert(f.as_str().to_string(), (f.clone(), req));
+            s.subscriptions
+                .insert(f.as_str().to_string(), (f.clone(), req));
             codes.push(SubackCode::Granted(req));
             granted.push((f, req));
         }
@@ -432,9 +501,13 @@ impl Router {
     }
 
     fn unsubscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<TopicFilter>) {
-        let Some(client) = self.conns.get(&conn).cloned() else { return };
+        let Some(client) = self.conns.get(&conn).cloned() else {
+            return;
+        };
         let since = self.store.last();
-        let Some(s) = self.sessions.get_mut(&client) else { return };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
         let Some(c) = s.conn.clone() else { return };
         let ns = s.namespace.clone();
         for f in filters {
@@ -452,8 +525,12 @@ impl Router {
     }
 
     fn closed(&mut self, conn: ConnId, ending: Ending) {
-        let Some(client) = self.conns.remove(&conn) else { return };
-        let Some(s) = self.sessions.get_mut(&client) else { return };
+        let Some(client) = self.conns.remove(&conn) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
         if s.conn.as_ref().is_none_or(|c| c.id != conn) {
             return;
         }
@@ -475,7 +552,10 @@ impl Router {
     /// in OneNET (§9 rule 4).
     fn publish_will(&mut self, client: &Arc<str>, ns: &str, will: LastWill) {
         let onenet = self.cfg.profile == Profile::OneNet;
-        let msg = Arc::new(Message { topic: will.topic, payload: will.message });
+        let msg = Arc::new(Message {
+            topic: will.topic,
+            payload: will.message,
+        });
         if onenet && classify_publish(msg.topic.as_str()) != PublishTarget::Device {
             tracing::warn!(client = %client, topic = %msg.topic, "will topic is reserved: not published");
             return;

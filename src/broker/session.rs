@@ -21,13 +21,14 @@ pub(crate) struct Delivery {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an in-flight delivery waits for.
 pub(crate) enum FlightState {
     /// QoS 1 sent, waiting for PUBACK.
-    AwaitAck,
+    Ack,
     /// QoS 2 sent, waiting for PUBREC.
-    AwaitRec,
+    Rec,
     /// PUBREL sent, waiting for PUBCOMP.
-    AwaitComp,
+    Comp,
 }
 
 #[derive(Debug, Clone)]
@@ -147,17 +148,17 @@ impl Session {
             qos,
             retain,
         });
-        if self.queue.len() > limits.max_queued {
-            if let Some(old) = self.queue.pop_front() {
-                self.dropped += 1;
-                tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
-                    "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
-                if self.persistent {
-                    store.send(StoreOp::Dequeue {
-                        client_id: self.client(),
-                        seq: old.seq,
-                    });
-                }
+        if self.queue.len() > limits.max_queued
+            && let Some(old) = self.queue.pop_front()
+        {
+            self.dropped += 1;
+            tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
+                "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
+            if self.persistent {
+                store.send(StoreOp::Dequeue {
+                    client_id: self.client(),
+                    seq: old.seq,
+                });
             }
         }
         self.pump(store, limits);
@@ -165,7 +166,8 @@ impl Session {
 
     fn alloc_pid(&mut self) -> Pid {
         loop {
-            let candidate = Pid::new(self.next_pid).unwrap_or_else(|| Pid::new(1).expect("1 is non-zero"));
+            let candidate =
+                Pid::new(self.next_pid).unwrap_or_else(|| Pid::new(1).expect("1 is non-zero"));
             self.next_pid = candidate.next().get();
             if !self.inflight.iter().any(|f| f.pid == candidate) {
                 return candidate;
@@ -176,7 +178,9 @@ impl Session {
     /// Moves waiting deliveries into the window while online.
     pub fn pump(&mut self, store: &StoreTx, limits: SessionLimits) {
         while self.online() && self.inflight.len() < limits.inflight_window {
-            let Some(d) = self.queue.pop_front() else { break };
+            let Some(d) = self.queue.pop_front() else {
+                break;
+            };
             let pid = self.alloc_pid();
             if self.persistent {
                 store.send(StoreOp::MarkSent {
@@ -194,9 +198,9 @@ impl Session {
                 retain: d.retain,
             });
             let state = if d.qos == QoS::ExactlyOnce {
-                FlightState::AwaitRec
+                FlightState::Rec
             } else {
-                FlightState::AwaitAck
+                FlightState::Ack
             };
             self.inflight.push_back(InFlight {
                 pid,
@@ -212,7 +216,7 @@ impl Session {
             .inflight
             .iter()
             .map(|f| match f.state {
-                FlightState::AwaitComp => Outbound::Packet(Packet::PubRel(f.pid)),
+                FlightState::Comp => Outbound::Packet(Packet::PubRel(f.pid)),
                 _ => Outbound::Publish {
                     msg: f.delivery.msg.clone(),
                     qos: f.delivery.qos,
@@ -228,8 +232,18 @@ impl Session {
         self.pump(store, limits);
     }
 
-    fn finish(&mut self, pid: Pid, state: FlightState, store: &StoreTx, limits: SessionLimits) -> bool {
-        let Some(i) = self.inflight.iter().position(|f| f.pid == pid && f.state == state) else {
+    fn finish(
+        &mut self,
+        pid: Pid,
+        state: FlightState,
+        store: &StoreTx,
+        limits: SessionLimits,
+    ) -> bool {
+        let Some(i) = self
+            .inflight
+            .iter()
+            .position(|f| f.pid == pid && f.state == state)
+        else {
             return false;
         };
         if let Some(f) = self.inflight.remove(i)
@@ -246,12 +260,12 @@ impl Session {
 
     /// PUBACK from the client. Returns false for an id not awaiting PUBACK.
     pub fn on_puback(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
-        self.finish(pid, FlightState::AwaitAck, store, limits)
+        self.finish(pid, FlightState::Ack, store, limits)
     }
 
     /// PUBCOMP from the client. Returns false for an id not awaiting PUBCOMP.
     pub fn on_pubcomp(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
-        self.finish(pid, FlightState::AwaitComp, store, limits)
+        self.finish(pid, FlightState::Comp, store, limits)
     }
 
     /// PUBREC from the client: answer PUBREL (also for a repeated PUBREC). Returns false for an unknown id.
@@ -261,12 +275,12 @@ impl Session {
         let Some(f) = self
             .inflight
             .iter_mut()
-            .find(|f| f.pid == pid && f.state != FlightState::AwaitAck)
+            .find(|f| f.pid == pid && f.state != FlightState::Ack)
         else {
             return false;
         };
-        if f.state == FlightState::AwaitRec {
-            f.state = FlightState::AwaitComp;
+        if f.state == FlightState::Rec {
+            f.state = FlightState::Comp;
             if persistent {
                 store.send(StoreOp::MarkReleased {
                     client_id: client,

@@ -39,7 +39,9 @@ impl SubscriptionIndex {
     }
 
     pub fn remove(&mut self, ns: &str, filter: &TopicFilter, client: &str) {
-        let Some(n) = self.namespaces.get_mut(ns) else { return };
+        let Some(n) = self.namespaces.get_mut(ns) else {
+            return;
+        };
         if filter.has_wildcards() {
             n.wild.retain(|(f, c, _)| !(f == filter && &**c == client));
         } else if let Some(m) = n.exact.get_mut(filter.as_str()) {
@@ -57,7 +59,9 @@ impl SubscriptionIndex {
     /// filters (MQTT 3.1.1 §3.3.5: overlapping subscriptions deliver once at the maximum QoS).
     pub fn collect(&self, ns: &str, topic: &TopicName, out: &mut Vec<(Arc<str>, QoS)>) {
         out.clear();
-        let Some(n) = self.namespaces.get(ns) else { return };
+        let Some(n) = self.namespaces.get(ns) else {
+            return;
+        };
         if let Some(m) = n.exact.get(topic.as_str()) {
             out.extend(m.iter().map(|(c, q)| (c.clone(), *q)));
         }
@@ -98,7 +102,10 @@ mod tests {
         let mut out = Vec::new();
         idx.collect("", &t("s/1"), &mut out);
         out.sort();
-        assert_eq!(out, vec![(a.clone(), QoS::ExactlyOnce), (b.clone(), QoS::AtLeastOnce)]);
+        assert_eq!(
+            out,
+            vec![(a.clone(), QoS::ExactlyOnce), (b.clone(), QoS::AtLeastOnce)]
+        );
         // '#' does not match '$' topics
         idx.collect("", &t("$SYS/x"), &mut out);
         assert!(out.is_empty());

@@ -12,8 +12,8 @@
 //! PUBREL with fixed-header flags 0000 instead of 0010. Those are accepted
 //! and reported through [`Decoded::conformance`] so the broker can log them.
 //!
-//! Nothing here panics on any input: all reads go through [`Reader`], which
-//! turns a short packet into [`DecodeError::Truncated`].
+//! Nothing here panics on any input: all reads go through a bounds-checked
+//! `Reader`, which turns a short packet into [`DecodeError::Truncated`].
 
 use std::fmt;
 
@@ -21,8 +21,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::error::DecodeError;
 use super::packet::{
-    ConnAck, Connect, ConnectReturnCode, LastWill, Packet, PacketType, Pid, Publish, QoS,
-    QosPid, SubAck, SubackCode, Subscribe, TopicFilter, TopicName, Unsubscribe,
+    ConnAck, Connect, ConnectReturnCode, LastWill, Packet, PacketType, Pid, Publish, QoS, QosPid,
+    SubAck, SubackCode, Subscribe, TopicFilter, TopicName, Unsubscribe,
 };
 use super::topic::TopicError;
 

@@ -25,7 +25,9 @@ pub enum DecodeError {
     ReservedPacketType { byte: u8 },
 
     /// Fixed-header flags other than those of Table 2.2 (§2.2.2).
-    #[error("[{rule}] {packet}: fixed header flags are {flags:04b}, must be {expected:04b} (byte 0)")]
+    #[error(
+        "[{rule}] {packet}: fixed header flags are {flags:04b}, must be {expected:04b} (byte 0)"
+    )]
     InvalidFlags {
         packet: PacketType,
         flags: u8,
@@ -273,14 +275,18 @@ impl DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
     /// A length-prefixed string or binary field over 65535 bytes (§1.5.3).
-    #[error("[§1.5.3] {packet}: {field} is {len} bytes; a length-prefixed field holds at most 65535")]
+    #[error(
+        "[§1.5.3] {packet}: {field} is {len} bytes; a length-prefixed field holds at most 65535"
+    )]
     FieldTooLong {
         packet: PacketType,
         field: &'static str,
         len: usize,
     },
     /// Remaining length over 268,435,455 (§2.2.3).
-    #[error("[§2.2.3] {packet}: remaining length would be {remaining_len}; at most 268435455 can be encoded")]
+    #[error(
+        "[§2.2.3] {packet}: remaining length would be {remaining_len}; at most 268435455 can be encoded"
+    )]
     TooLarge {
         packet: PacketType,
         remaining_len: usize,

@@ -6,16 +6,29 @@
 //! sessions, which keeps it testable byte by byte and lets the broker decide
 //! policy (accepted protocol levels, client id rules, authentication).
 //!
-//! - [`packet`]: the packet types (§2, §3), shaped so invalid states cannot
+//! - [`mod@packet`]: the packet types (§2, §3), shaped so invalid states cannot
 //!   be represented.
-//! - [`decode`]: two-stage framing ([`check`] then [`decode()`]) with errors
+//! - [`mod@decode`]: two-stage framing ([`check`] then [`decode()`]) with errors
 //!   that name the violated rule and the byte offset.
-//! - [`encode`]: [`Packet::encode`], strict 3.1.1 output.
-//! - [`topic`]: topic name/filter validation and matching (§4.7).
-//! - [`error`]: [`DecodeError`], [`EncodeError`].
+//! - [`mod@encode`]: [`Packet::encode`], strict 3.1.1 output.
+//! - [`mod@topic`]: topic name/filter validation and matching (§4.7).
+//! - [`mod@error`]: [`DecodeError`], [`EncodeError`].
 //!
 //! Section numbers (§x.y) and rule ids (`[MQTT-x.y.z-n]`) throughout refer
 //! to the OASIS MQTT Version 3.1.1 specification.
+//!
+//! The codec faces untrusted network input, so the lints below turn "never
+//! panics on any input" into something the compiler checks (tests opt out).
+
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo
+)]
 
 pub mod decode;
 pub mod encode;
@@ -24,6 +37,12 @@ pub mod packet;
 pub mod topic;
 
 #[cfg(test)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 mod tests;
 
 pub use decode::{Conformance, Decoded, FrameHeader, check, decode, decode_slice};

@@ -32,9 +32,7 @@ pub enum TopicError {
         "[MQTT-3.3.2-2] topic name contains wildcard '{ch}' at byte {at}; wildcards are only allowed in filters"
     )]
     WildcardInName { at: usize, ch: char },
-    #[error(
-        "[MQTT-4.7.1-2] '#' at byte {at} must be the last character and occupy a whole level"
-    )]
+    #[error("[MQTT-4.7.1-2] '#' at byte {at} must be the last character and occupy a whole level")]
     MultiLevelWildcard { at: usize },
     #[error("[MQTT-4.7.1-3] '+' at byte {at} must occupy a whole level")]
     SingleLevelWildcard { at: usize },
@@ -196,9 +194,7 @@ impl TopicFilter {
             b'#' if !starts_level(bytes, at) || at + 1 != bytes.len() => {
                 Err(TopicError::MultiLevelWildcard { at })
             }
-            b'+' if !starts_level(bytes, at)
-                || !matches!(bytes.get(at + 1), None | Some(b'/')) =>
-            {
+            b'+' if !starts_level(bytes, at) || !matches!(bytes.get(at + 1), None | Some(b'/')) => {
                 Err(TopicError::SingleLevelWildcard { at })
             }
             _ => Ok(()),
@@ -211,7 +207,7 @@ impl TopicFilter {
         self.0.bytes().any(|b| b == b'+' || b == b'#')
     }
 
-    /// Same as [`matches`]`(self, topic)`.
+    /// Same as [`fn@matches`]`(self, topic)`.
     pub fn matches(&self, topic: &TopicName) -> bool {
         matches(self, topic)
     }

@@ -176,8 +176,16 @@ mod tests {
             auto_registered: false,
         };
         Fake(
-            [("339".into(), p("339", "KEY339")), ("400".into(), p("400", "KEY400"))].into(),
-            [("9277".into(), d("9277", "339", "abc123")), ("5".into(), d("5", "400", "x"))].into(),
+            [
+                ("339".into(), p("339", "KEY339")),
+                ("400".into(), p("400", "KEY400")),
+            ]
+            .into(),
+            [
+                ("9277".into(), d("9277", "339", "abc123")),
+                ("5".into(), d("5", "400", "x")),
+            ]
+            .into(),
         )
     }
 
@@ -207,13 +215,31 @@ mod tests {
         let r = registry();
         let run = |c: &Connect| code(decide(Profile::OneNet, c, false, &r).unwrap());
         use ConnectReturnCode::*;
-        assert_eq!(run(&connect("9277", Some("339"), Some("abc123"))), Some(Accepted));
-        assert_eq!(run(&connect("9277", Some("339"), Some("KEY339"))), Some(Accepted));
-        assert_eq!(run(&connect("9277", Some("339"), Some("nope"))), Some(BadUserNameOrPassword));
-        assert_eq!(run(&connect("9999", Some("339"), Some("abc123"))), Some(IdentifierRejected));
-        assert_eq!(run(&connect("9277", Some("1"), Some("abc123"))), Some(IdentifierRejected));
+        assert_eq!(
+            run(&connect("9277", Some("339"), Some("abc123"))),
+            Some(Accepted)
+        );
+        assert_eq!(
+            run(&connect("9277", Some("339"), Some("KEY339"))),
+            Some(Accepted)
+        );
+        assert_eq!(
+            run(&connect("9277", Some("339"), Some("nope"))),
+            Some(BadUserNameOrPassword)
+        );
+        assert_eq!(
+            run(&connect("9999", Some("339"), Some("abc123"))),
+            Some(IdentifierRejected)
+        );
+        assert_eq!(
+            run(&connect("9277", Some("1"), Some("abc123"))),
+            Some(IdentifierRejected)
+        );
         // a device of another product, even with that product's key
-        assert_eq!(run(&connect("5", Some("339"), Some("KEY339"))), Some(IdentifierRejected));
+        assert_eq!(
+            run(&connect("5", Some("339"), Some("KEY339"))),
+            Some(IdentifierRejected)
+        );
         assert_eq!(run(&connect("9277", None, None)), None);
         assert_eq!(run(&connect("9277", Some("339"), None)), None);
         let mut old = connect("9277", Some("339"), Some("abc123"));
@@ -224,7 +250,13 @@ mod tests {
     #[test]
     fn auto_register_takes_the_password_as_auth_info() {
         let r = registry();
-        let d = decide(Profile::OneNet, &connect("777", Some("339"), Some("s3cret")), true, &r).unwrap();
+        let d = decide(
+            Profile::OneNet,
+            &connect("777", Some("339"), Some("s3cret")),
+            true,
+            &r,
+        )
+        .unwrap();
         assert_eq!(
             d,
             Decision::Accept {
@@ -234,7 +266,13 @@ mod tests {
             }
         );
         // unknown product is still refused
-        let d = decide(Profile::OneNet, &connect("777", Some("1"), Some("s")), true, &r).unwrap();
+        let d = decide(
+            Profile::OneNet,
+            &connect("777", Some("1"), Some("s")),
+            true,
+            &r,
+        )
+        .unwrap();
         assert_eq!(code(d), Some(ConnectReturnCode::IdentifierRejected));
     }
 
@@ -242,7 +280,13 @@ mod tests {
     fn mqtt_profile_is_anonymous() {
         let r = registry();
         let d = decide(Profile::Mqtt, &connect("anything", None, None), false, &r).unwrap();
-        assert!(matches!(d, Decision::Accept { method: AuthMethod::Anonymous, .. }));
+        assert!(matches!(
+            d,
+            Decision::Accept {
+                method: AuthMethod::Anonymous,
+                ..
+            }
+        ));
         let mut c = connect("", None, None);
         c.clean_session = false;
         assert_eq!(

@@ -2,5 +2,7 @@
 //! Pure logic; storage lives in `store`, sockets in `broker`.
 
 pub mod auth;
+pub mod commands;
+pub mod diagnostics;
 pub mod registry;
 pub mod topic;

@@ -88,7 +88,12 @@ mod tests {
     fn ids_are_digits() {
         assert!(validate_id("device", "9277").is_ok());
         assert!(validate_id("device", "").is_err());
-        assert!(validate_id("device", "92a7").unwrap_err().0.contains("92a7"));
+        assert!(
+            validate_id("device", "92a7")
+                .unwrap_err()
+                .0
+                .contains("92a7")
+        );
         assert!(validate_id("device", &"1".repeat(21)).is_err());
     }
 

@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(check_filter("#"), Err(FilterRefusal::Wildcard));
         assert_eq!(check_filter("a b"), Err(FilterRefusal::Charset(' ')));
         assert_eq!(check_filter("温度"), Err(FilterRefusal::Charset('温')));
-        assert_eq!(check_filter(&"a".repeat(1025)), Err(FilterRefusal::TooLong(1025)));
+        assert_eq!(
+            check_filter(&"a".repeat(1025)),
+            Err(FilterRefusal::TooLong(1025))
+        );
     }
 
     #[test]
@@ -83,7 +86,9 @@ mod tests {
         assert_eq!(classify_publish("$dp"), PublishTarget::Datapoints);
         assert_eq!(
             classify_publish("$crsp/81572aae-fc34-5deb-8f06-ab45d73cb12b"),
-            PublishTarget::CommandReply { uuid: "81572aae-fc34-5deb-8f06-ab45d73cb12b" }
+            PublishTarget::CommandReply {
+                uuid: "81572aae-fc34-5deb-8f06-ab45d73cb12b"
+            }
         );
         assert_eq!(classify_publish("$creq/x"), PublishTarget::Reserved);
         assert_eq!(classify_publish("/topic_test"), PublishTarget::Device);

@@ -35,7 +35,9 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the database was written by a newer onenet-desk (schema {found}, this build knows {supported})")]
+    #[error(
+        "the database was written by a newer onenet-desk (schema {found}, this build knows {supported})"
+    )]
     NewerSchema { found: usize, supported: usize },
     #[error("{0}")]
     Conflict(String),

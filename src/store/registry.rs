@@ -72,7 +72,10 @@ impl Db {
             params![p.id, p.name, p.api_key, p.created_at],
         )?;
         if n == 0 {
-            return Err(StoreError::Conflict(format!("product {} already exists", p.id)));
+            return Err(StoreError::Conflict(format!(
+                "product {} already exists",
+                p.id
+            )));
         }
         Ok(p)
     }
@@ -90,14 +93,19 @@ impl Db {
 
     pub fn products(&self) -> Result<Vec<Product>, StoreError> {
         let conn = self.lock();
-        let mut st = conn.prepare("SELECT id, name, api_key, created_at FROM products ORDER BY id")?;
-        let rows = st.query_map([], product_row)?.collect::<Result<Vec<_>, _>>()?;
+        let mut st =
+            conn.prepare("SELECT id, name, api_key, created_at FROM products ORDER BY id")?;
+        let rows = st
+            .query_map([], product_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     /// Deletes a product and (by cascade) its devices.
     pub fn delete_product(&self, id: &str) -> Result<(), StoreError> {
-        let n = self.lock().execute("DELETE FROM products WHERE id = ?1", [id])?;
+        let n = self
+            .lock()
+            .execute("DELETE FROM products WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("no product {id}")));
         }
@@ -122,14 +130,22 @@ impl Db {
         let conn = self.lock();
         let tx = conn.unchecked_transaction()?;
         let product_exists: bool = tx
-            .query_row("SELECT 1 FROM products WHERE id = ?1", [&d.product_id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM products WHERE id = ?1",
+                [&d.product_id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if !product_exists {
             return Err(StoreError::NotFound(format!("no product {}", d.product_id)));
         }
         let existing: Option<String> = tx
-            .query_row("SELECT product_id FROM devices WHERE id = ?1", [&d.id], |r| r.get(0))
+            .query_row(
+                "SELECT product_id FROM devices WHERE id = ?1",
+                [&d.id],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(p) = existing {
             return Err(StoreError::Conflict(format!(
@@ -181,12 +197,16 @@ impl Db {
         let mut st = conn.prepare(&format!(
             "SELECT {DEVICE_COLS} FROM devices WHERE ?1 IS NULL OR product_id = ?1 ORDER BY product_id, id"
         ))?;
-        let rows = st.query_map([product], device_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = st
+            .query_map([product], device_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     pub fn delete_device(&self, id: &str) -> Result<(), StoreError> {
-        let n = self.lock().execute("DELETE FROM devices WHERE id = ?1", [id])?;
+        let n = self
+            .lock()
+            .execute("DELETE FROM devices WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("no device {id}")));
         }
@@ -277,6 +297,9 @@ mod tests {
         .unwrap();
         db.delete_product("1").unwrap();
         assert!(db.devices(None).unwrap().is_empty());
-        assert!(matches!(db.delete_product("1"), Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            db.delete_product("1"),
+            Err(StoreError::NotFound(_))
+        ));
     }
 }

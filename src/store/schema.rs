@@ -66,13 +66,58 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (namespace, topic)
     ) WITHOUT ROWID;
     "#,
+    // 2: the data plane. Datapoints reference their stream by integer id (compact rows, fast index) and
+    // the raw `$dp` payload they came from; commands with their status history; offline-queue age.
+    r#"
+    CREATE TABLE datastreams (
+        id          INTEGER PRIMARY KEY,
+        device_id   TEXT NOT NULL,
+        stream      TEXT NOT NULL,
+        UNIQUE (device_id, stream)
+    );
+    CREATE TABLE dp_uploads (
+        id          INTEGER PRIMARY KEY,
+        device_id   TEXT NOT NULL,
+        dp_type     INTEGER NOT NULL,
+        qos         INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        payload     BLOB NOT NULL
+    );
+    CREATE TABLE datapoints (
+        id          INTEGER PRIMARY KEY,
+        stream_id   INTEGER NOT NULL REFERENCES datastreams(id) ON DELETE CASCADE,
+        at          INTEGER NOT NULL,
+        kind        INTEGER NOT NULL,
+        num         REAL,
+        text        TEXT,
+        blob        BLOB,
+        dp_type     INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        upload_id   INTEGER NOT NULL
+    );
+    CREATE INDEX datapoints_by_stream_time ON datapoints(stream_id, at);
+    CREATE TABLE commands (
+        uuid        TEXT PRIMARY KEY,
+        device_id   TEXT NOT NULL,
+        body        BLOB NOT NULL,
+        status      INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        sent_at     INTEGER,
+        replied_at  INTEGER,
+        reply       BLOB,
+        expire_at   INTEGER,
+        validity_s  INTEGER NOT NULL
+    );
+    CREATE INDEX commands_by_device ON commands(device_id, created_at);
+    "#,
 ];
 
 /// Number of migrations this build knows; a database with a higher `user_version` came from a newer build.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if current > SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
             found: current,

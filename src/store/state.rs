@@ -54,8 +54,10 @@ impl Db {
         let mut sessions: HashMap<String, LoadedSession> = HashMap::new();
         let mut order = Vec::new();
         {
-            let mut st = conn.prepare("SELECT client_id, namespace FROM sessions ORDER BY client_id")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut st =
+                conn.prepare("SELECT client_id, namespace FROM sessions ORDER BY client_id")?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (client_id, namespace) = row?;
                 order.push(client_id.clone());
@@ -70,9 +72,15 @@ impl Db {
             }
         }
         {
-            let mut st = conn.prepare("SELECT client_id, filter, qos FROM subscriptions ORDER BY client_id, filter")?;
+            let mut st = conn.prepare(
+                "SELECT client_id, filter, qos FROM subscriptions ORDER BY client_id, filter",
+            )?;
             let rows = st.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u8>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u8>(2)?,
+                ))
             })?;
             for row in rows {
                 let (c, f, q) = row?;
@@ -146,7 +154,10 @@ impl Db {
             }
         }
         Ok(LoadedState {
-            sessions: order.into_iter().filter_map(|c| sessions.remove(&c)).collect(),
+            sessions: order
+                .into_iter()
+                .filter_map(|c| sessions.remove(&c))
+                .collect(),
             retained,
         })
     }
@@ -164,8 +175,15 @@ mod tests {
         let db = Db::open(&path).unwrap();
         let (tx, thread) = spawn_writer(path.clone()).unwrap();
         let c = || "9277".to_string();
-        tx.send(StoreOp::UpsertSession { client_id: c(), namespace: "339".into() });
-        tx.send(StoreOp::PutSubscription { client_id: c(), filter: "/a".into(), qos: 1 });
+        tx.send(StoreOp::UpsertSession {
+            client_id: c(),
+            namespace: "339".into(),
+        });
+        tx.send(StoreOp::PutSubscription {
+            client_id: c(),
+            filter: "/a".into(),
+            qos: 1,
+        });
         for seq in 1..=3 {
             tx.send(StoreOp::Enqueue {
                 client_id: c(),
@@ -176,8 +194,15 @@ mod tests {
                 retain: false,
             });
         }
-        tx.send(StoreOp::MarkSent { client_id: c(), seq: 2, pid: 7 });
-        tx.send(StoreOp::Dequeue { client_id: c(), seq: 1 });
+        tx.send(StoreOp::MarkSent {
+            client_id: c(),
+            seq: 2,
+            pid: 7,
+        });
+        tx.send(StoreOp::Dequeue {
+            client_id: c(),
+            seq: 1,
+        });
         tx.send(StoreOp::HoldIncoming {
             client_id: c(),
             pid: 5,
@@ -202,7 +227,10 @@ mod tests {
         let s = &st.sessions[0];
         assert_eq!(s.namespace, "339");
         assert_eq!(s.subscriptions, vec![("/a".to_string(), 1)]);
-        assert_eq!(s.queue.iter().map(|q| q.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            s.queue.iter().map(|q| q.seq).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         assert_eq!(s.queue[0].pid, Some(7));
         assert_eq!(s.queue[1].pid, None);
         assert_eq!(s.incoming.len(), 1);
@@ -216,15 +244,27 @@ mod tests {
         let path = dir.path().join("s.sqlite3");
         let db = Db::open(&path).unwrap();
         let (tx, thread) = spawn_writer(path).unwrap();
-        tx.send(StoreOp::UpsertSession { client_id: "1".into(), namespace: "".into() });
-        tx.send(StoreOp::PutSubscription { client_id: "1".into(), filter: "a".into(), qos: 0 });
-        tx.send(StoreOp::DeleteSession { client_id: "1".into() });
+        tx.send(StoreOp::UpsertSession {
+            client_id: "1".into(),
+            namespace: "".into(),
+        });
+        tx.send(StoreOp::PutSubscription {
+            client_id: "1".into(),
+            filter: "a".into(),
+            qos: 0,
+        });
+        tx.send(StoreOp::DeleteSession {
+            client_id: "1".into(),
+        });
         tx.flush().await;
         tx.close();
         thread.join();
         let st = db.load_state().unwrap();
         assert!(st.sessions.is_empty());
-        let n: i64 = db.lock().query_row("SELECT count(*) FROM subscriptions", [], |r| r.get(0)).unwrap();
+        let n: i64 = db
+            .lock()
+            .query_row("SELECT count(*) FROM subscriptions", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
     }
 }

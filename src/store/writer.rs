@@ -24,11 +24,23 @@ use super::{StoreError, connect, now_millis};
 #[derive(Debug)]
 pub enum StoreOp {
     /// A clean-session-0 session exists (created or resumed).
-    UpsertSession { client_id: String, namespace: String },
+    UpsertSession {
+        client_id: String,
+        namespace: String,
+    },
     /// The session and everything under it (subscriptions, queue, held QoS 2) is gone.
-    DeleteSession { client_id: String },
-    PutSubscription { client_id: String, filter: String, qos: u8 },
-    DelSubscription { client_id: String, filter: String },
+    DeleteSession {
+        client_id: String,
+    },
+    PutSubscription {
+        client_id: String,
+        filter: String,
+        qos: u8,
+    },
+    DelSubscription {
+        client_id: String,
+        filter: String,
+    },
     /// A QoS 1/2 delivery owed to a persistent session.
     Enqueue {
         client_id: String,
@@ -39,11 +51,21 @@ pub enum StoreOp {
         retain: bool,
     },
     /// The delivery went out with this packet id (redelivery after restart reuses it).
-    MarkSent { client_id: String, seq: u64, pid: u16 },
+    MarkSent {
+        client_id: String,
+        seq: u64,
+        pid: u16,
+    },
     /// PUBREC received: after a restart, PUBREL is resent instead of the PUBLISH.
-    MarkReleased { client_id: String, seq: u64 },
+    MarkReleased {
+        client_id: String,
+        seq: u64,
+    },
     /// PUBACK / PUBCOMP received, or the delivery was dropped.
-    Dequeue { client_id: String, seq: u64 },
+    Dequeue {
+        client_id: String,
+        seq: u64,
+    },
     /// A QoS 2 PUBLISH was received and PUBREC'd; it is routed when PUBREL arrives.
     HoldIncoming {
         client_id: String,
@@ -52,7 +74,10 @@ pub enum StoreOp {
         payload: Bytes,
         retain: bool,
     },
-    ReleaseIncoming { client_id: String, pid: u16 },
+    ReleaseIncoming {
+        client_id: String,
+        pid: u16,
+    },
     SetRetained {
         namespace: String,
         topic: String,
@@ -60,17 +85,23 @@ pub enum StoreOp {
         qos: u8,
         will_of: Option<String>,
     },
-    ClearRetained { namespace: String, topic: String },
+    ClearRetained {
+        namespace: String,
+        topic: String,
+    },
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
 }
+
+/// Next op number and the channel to the writer (`None` once closed).
+type Sequenced = (u64, Option<mpsc::Sender<(u64, StoreOp)>>);
 
 /// The sending side, shared by the router and the service handle.
 #[derive(Clone)]
 pub struct StoreTx {
     /// Numbering and sending happen under one lock so that the channel order is the number order, which
     /// is what makes "watermark ≥ n" mean "op n is committed".
-    inner: Arc<Mutex<(u64, Option<mpsc::Sender<(u64, StoreOp)>>)>>,
+    inner: Arc<Mutex<Sequenced>>,
     committed: watch::Receiver<u64>,
 }
 
@@ -184,7 +215,10 @@ fn run(
                     tracing::error!(error = %e, ops = batch.len(), attempt,
                         "store commit failed; acknowledgements are held until it succeeds");
                     if stopping.load(Ordering::SeqCst) && attempt >= 3 {
-                        tracing::error!(ops = batch.len(), "giving up at shutdown: these unacknowledged mutations are not saved");
+                        tracing::error!(
+                            ops = batch.len(),
+                            "giving up at shutdown: these unacknowledged mutations are not saved"
+                        );
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(500));
@@ -267,8 +301,10 @@ fn apply_one(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
             seq,
             pid,
         } => {
-            tx.prepare_cached("UPDATE session_queue SET pid = ?3 WHERE client_id = ?1 AND seq = ?2")?
-                .execute(params![client_id, *seq as i64, pid])?;
+            tx.prepare_cached(
+                "UPDATE session_queue SET pid = ?3 WHERE client_id = ?1 AND seq = ?2",
+            )?
+            .execute(params![client_id, *seq as i64, pid])?;
         }
         StoreOp::MarkReleased { client_id, seq } => {
             tx.prepare_cached(

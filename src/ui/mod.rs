@@ -36,7 +36,9 @@ pub fn run(config: Config) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let service = rt.block_on(crate::service::start(config)).map_err(|e| e.to_string());
+    let service = rt
+        .block_on(crate::service::start(config))
+        .map_err(|e| e.to_string());
     match &service {
         Ok(s) => tracing::info!("mqtt listening on {}", s.mqtt_addr()),
         Err(e) => tracing::error!("broker did not start: {e}"),
@@ -77,11 +79,20 @@ impl ConsoleApp {
                 let sessions = service.sessions().await;
                 let db = service.db().clone();
                 let reg = tokio::task::spawn_blocking(move || {
-                    (db.products().unwrap_or_default(), db.devices(None).unwrap_or_default(), db.size_on_disk())
+                    (
+                        db.products().unwrap_or_default(),
+                        db.devices(None).unwrap_or_default(),
+                        db.size_on_disk(),
+                    )
                 })
                 .await;
                 if let Ok((products, devices, db_bytes)) = reg {
-                    let _ = tx.send(Snapshot { sessions, products, devices, db_bytes });
+                    let _ = tx.send(Snapshot {
+                        sessions,
+                        products,
+                        devices,
+                        db_bytes,
+                    });
                     ctx.request_repaint();
                 }
             });
@@ -127,7 +138,17 @@ impl eframe::App for ConsoleApp {
             };
             ui.heading("Sessions");
             egui::Grid::new("sessions").striped(true).show(ui, |ui| {
-                for h in ["client id", "product", "online", "remote", "keepalive", "subscriptions", "in", "out", "queued"] {
+                for h in [
+                    "client id",
+                    "product",
+                    "online",
+                    "remote",
+                    "keepalive",
+                    "subscriptions",
+                    "in",
+                    "out",
+                    "queued",
+                ] {
                     ui.strong(h);
                 }
                 ui.end_row();
@@ -137,7 +158,13 @@ impl eframe::App for ConsoleApp {
                     ui.label(if s.online { "yes" } else { "no" });
                     ui.label(s.remote.as_deref().unwrap_or("-"));
                     ui.label(format!("{} s", s.keep_alive));
-                    ui.label(s.subscriptions.iter().map(|(f, q)| format!("{f} (QoS {q})")).collect::<Vec<_>>().join(", "));
+                    ui.label(
+                        s.subscriptions
+                            .iter()
+                            .map(|(f, q)| format!("{f} (QoS {q})"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    );
                     ui.label(s.messages_in.to_string());
                     ui.label(s.messages_out.to_string());
                     ui.label((s.inflight + s.queued).to_string());

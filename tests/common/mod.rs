@@ -65,7 +65,13 @@ pub fn pid(n: u16) -> Pid {
     Pid::new(n).unwrap()
 }
 
-pub fn connect_packet(client: &str, user: Option<&str>, pass: Option<&str>, clean: bool, keep_alive: u16) -> Packet {
+pub fn connect_packet(
+    client: &str,
+    user: Option<&str>,
+    pass: Option<&str>,
+    clean: bool,
+    keep_alive: u16,
+) -> Packet {
     Packet::Connect(Box::new(Connect {
         protocol_name: "MQTT".into(),
         level: 4,
@@ -79,7 +85,9 @@ pub fn connect_packet(client: &str, user: Option<&str>, pass: Option<&str>, clea
 }
 
 pub fn with_will(p: Packet, topic: &str, msg: &str, qos: QoS, retain: bool) -> Packet {
-    let Packet::Connect(mut c) = p else { panic!("not a CONNECT") };
+    let Packet::Connect(mut c) = p else {
+        panic!("not a CONNECT")
+    };
     c.will = Some(LastWill {
         topic: TopicName::new(topic).unwrap(),
         message: Bytes::copy_from_slice(msg.as_bytes()),
@@ -122,7 +130,10 @@ impl Raw {
     pub async fn connect(addr: SocketAddr) -> Raw {
         let stream = TcpStream::connect(addr).await.expect("tcp connect");
         stream.set_nodelay(true).unwrap();
-        Raw { stream, buf: BytesMut::new() }
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
     }
 
     pub async fn send_bytes(&mut self, b: &[u8]) {
@@ -146,7 +157,9 @@ impl Raw {
     pub async fn try_recv(&mut self, t: Duration) -> Option<Packet> {
         let deadline = tokio::time::Instant::now() + t;
         loop {
-            if let Some(d) = decode(&mut self.buf, 64 * 1024 * 1024).expect("broker sent a valid packet") {
+            if let Some(d) =
+                decode(&mut self.buf, 64 * 1024 * 1024).expect("broker sent a valid packet")
+            {
                 return Some(d.packet);
             }
             match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
@@ -182,8 +195,15 @@ impl Raw {
 
     /// Logs in a registered OneNET device and asserts CONNACK 0.
     pub async fn device(addr: SocketAddr, id: &str, auth: &str, clean: bool) -> Raw {
-        let (r, ack) = Raw::login(addr, &connect_packet(id, Some("339"), Some(auth), clean, 120)).await;
-        assert!(matches!(ack, Packet::ConnAck(ref a) if a.code as u8 == 0), "CONNACK {ack:?}");
+        let (r, ack) = Raw::login(
+            addr,
+            &connect_packet(id, Some("339"), Some(auth), clean, 120),
+        )
+        .await;
+        assert!(
+            matches!(ack, Packet::ConnAck(ref a) if a.code as u8 == 0),
+            "CONNACK {ack:?}"
+        );
         r
     }
 }

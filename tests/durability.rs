@@ -1,0 +1,151 @@
+//! Nothing acknowledged is lost: `serve` is killed with SIGKILL (no shutdown, no flush) right after
+//! PUBACKs arrive; after a restart, every message that was PUBACKed reaches the persistent subscriber.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use onenet_desk::mqtt::{Packet, QoS};
+
+const BIN: &str = env!("CARGO_BIN_EXE_onenet-desk");
+
+fn run(dir: &Path, args: &[&str]) {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn serve(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--mqtt", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("mqtt listening on ")
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+#[tokio::test]
+async fn pubacked_messages_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &["product", "add", "--id", "339"]);
+    run(
+        dir.path(),
+        &[
+            "device",
+            "add",
+            "--product",
+            "339",
+            "--id",
+            "9277",
+            "--auth-info",
+            "abc123",
+        ],
+    );
+    run(
+        dir.path(),
+        &[
+            "device",
+            "add",
+            "--product",
+            "339",
+            "--id",
+            "9278",
+            "--auth-info",
+            "def456",
+        ],
+    );
+
+    let (mut child, mut addr) = serve(dir.path());
+    let (mut sub, _) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
+    sub.send(&subscribe(1, &[("/d", QoS::AtLeastOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    sub.send(&Packet::Disconnect).await;
+    sub.closed().await;
+
+    let mut acked = BTreeSet::new();
+    for round in 0..3u16 {
+        // Pipeline 300 QoS 1 publishes, kill -9 the broker as soon as the 100th PUBACK arrives.
+        let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
+        let mut bytes = Vec::new();
+        for i in 1..=300u16 {
+            let payload = format!("r{round}-m{i}");
+            bytes.extend_from_slice(
+                &publish("/d", payload.as_bytes(), QoS::AtLeastOnce, i, false)
+                    .to_bytes()
+                    .unwrap(),
+            );
+        }
+        publisher.send_bytes(&bytes).await;
+        let mut got = 0;
+        while got < 100 {
+            match publisher.recv().await {
+                Packet::PubAck(id) => {
+                    acked.insert(format!("r{round}-m{}", id.get()));
+                    got += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // PUBACKs already in the socket buffer count as acknowledged too
+        while let Some(Packet::PubAck(id)) = publisher.try_recv(Duration::from_millis(50)).await {
+            acked.insert(format!("r{round}-m{}", id.get()));
+        }
+        (child, addr) = serve(dir.path());
+    }
+    let (mut sub, _) = Raw::login(
+        addr,
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
+    let mut received = BTreeSet::new();
+    while let Some(p) = sub.try_recv(Duration::from_millis(1000)).await {
+        if let Packet::Publish(p) = p {
+            received.insert(String::from_utf8(p.payload.to_vec()).unwrap());
+            if let Some(id) = p.qos_pid.pid() {
+                sub.send(&Packet::PubAck(id)).await;
+            }
+        }
+    }
+    let lost: Vec<_> = acked.difference(&received).collect();
+    assert!(acked.len() >= 300, "acked {}", acked.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
