@@ -74,20 +74,59 @@ impl Default for Limits {
     }
 }
 
-/// Choices of spec §13 that firmware may need changed.
+/// Choices of spec §13 that firmware may need changed, and the data plane's limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OneNetOptions {
     /// Set RETAIN=1 when delivering a retained message (the doc's rule). Firmware built on the official C SDK
     /// treats any PUBLISH with RETAIN=1 as illegal, so this can be turned off (§13).
     pub retain_flag_on_delivery: bool,
+    /// Offset of the wall clock that `$dp` times are written in (§13: UTC+8), in seconds.
+    pub dp_utc_offset_secs: i32,
+    /// Most floats one type 7 payload may carry (§6.7, §13).
+    pub dp_max_type7_floats: usize,
+    /// Largest type 2 binary (§6.2: 3 MB).
+    pub dp_max_binary: usize,
+    /// Close the connection (after the ack) when a `$dp` payload does not decode (§13).
+    pub disconnect_on_bad_dp: bool,
+    /// Datapoint-subscription payload as a JSON object `{"ds_id","at","value"}` instead of the value text (§10, §13).
+    pub dp_subscription_json: bool,
+    /// Offline topic messages replayed at login: the latest this many (§9: 10) …
+    pub offline_max_messages: usize,
+    /// … not older than this (§9: 2 days).
+    pub offline_max_age: Duration,
+    /// A sent command without a `$crsp` by then gets status 5 (§7.2).
+    pub command_response_window: Duration,
+    /// A `$crsp` larger than this gets status 6 (§7.2).
+    pub command_reply_limit: usize,
+    /// Diagnostics kept per device (older ones roll off; counts do not).
+    pub diagnostics_per_device: usize,
 }
 
 impl Default for OneNetOptions {
     fn default() -> Self {
         OneNetOptions {
             retain_flag_on_delivery: true,
+            dp_utc_offset_secs: 8 * 3600,
+            dp_max_type7_floats: 500,
+            dp_max_binary: 3 * 1024 * 1024,
+            disconnect_on_bad_dp: false,
+            dp_subscription_json: false,
+            offline_max_messages: 10,
+            offline_max_age: Duration::from_secs(2 * 24 * 3600),
+            command_response_window: Duration::from_secs(10),
+            command_reply_limit: 64 * 1024,
+            diagnostics_per_device: 200,
         }
     }
+}
+
+/// How long datapoints are kept. Everything by default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Retention {
+    /// Datapoints (and raw uploads) older than this are deleted.
+    pub max_age: Option<Duration>,
+    /// Per datastream, only the newest this many datapoints are kept.
+    pub max_rows_per_stream: Option<u64>,
 }
 
 /// Everything `service::start` needs.
@@ -102,6 +141,7 @@ pub struct Config {
     pub auto_register: bool,
     pub limits: Limits,
     pub onenet: OneNetOptions,
+    pub retention: Retention,
 }
 
 /// Default port of OneNET's MQTT endpoint (spec §3.1).
@@ -120,6 +160,7 @@ impl Config {
             auto_register: false,
             limits: Limits::default(),
             onenet: OneNetOptions::default(),
+            retention: Retention::default(),
         }
     }
 
@@ -163,6 +204,22 @@ impl Config {
         }
         if l.max_queued_per_session == 0 {
             return bad("max_queued_per_session", "must be at least 1");
+        }
+        let o = &self.onenet;
+        if o.dp_utc_offset_secs.abs() > 14 * 3600 {
+            return bad("dp_utc_offset_secs", "must be within ±14 hours");
+        }
+        if o.offline_max_messages == 0 {
+            return bad("offline_max_messages", "must be at least 1");
+        }
+        if o.command_response_window.is_zero() {
+            return bad("command_response_window", "must be longer than zero");
+        }
+        if self.retention.max_rows_per_stream == Some(0) {
+            return bad(
+                "max_rows_per_stream",
+                "must be at least 1 (or unset to keep everything)",
+            );
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! * [`store`] — SQLite: registry, persistent sessions, owed deliveries, retained messages; a writer
 //!   thread with group commit.
 //! * [`service`] — `start(config) -> ServiceHandle`: the one handle the console, the CLI and tests use.
+//! * [`events`] — what happened, as it happens: a broadcast the console reads (slow readers miss, never block).
 //! * [`config`] — settings, defaults, validation.
 //! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
 //!
@@ -19,6 +20,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod events;
 pub mod mqtt;
 pub mod onenet;
 pub mod service;

@@ -16,6 +16,9 @@ use crate::broker::message::RouterMsg;
 use crate::broker::router::Router;
 use crate::broker::{ConnCtx, RetainedInfo, SessionInfo, accept_loop};
 use crate::config::{Config, ConfigError};
+use crate::events::{EventReceiver, Events};
+use crate::onenet::commands::{Command, CommandError};
+use crate::onenet::diagnostics::Diagnostic;
 use crate::store::writer::{WriterThread, spawn_writer};
 use crate::store::{Db, StoreError, StoreTx};
 
@@ -33,6 +36,9 @@ pub enum StartError {
     },
 }
 
+/// Largest command body (the HTTP API's 64 KB limit, §7.2).
+pub const MAX_COMMAND_BODY: usize = 64 * 1024;
+
 /// Mailbox depth of the router: enough for bursts, small enough that a stuck router slows readers.
 const ROUTER_MAILBOX: usize = 8192;
 
@@ -46,6 +52,7 @@ struct Inner {
     tracker: TaskTracker,
     writer: Mutex<Option<WriterThread>>,
     started: Instant,
+    events: Events,
 }
 
 /// Handle to a running service. Clones share it; `shutdown` stops it for all.
@@ -71,7 +78,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         addr: config.mqtt_addr,
         source,
     })?;
-    let (store, writer) = spawn_writer(db_path)?;
+    let (store, writer) = spawn_writer(db_path, config.retention.clone())?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let (router_tx, router_rx) = mpsc::channel(ROUTER_MAILBOX);
@@ -81,7 +88,8 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         "state loaded from {}",
         db.path().display()
     );
-    let router = Router::new(config.clone(), store.clone(), state);
+    let events = Events::new();
+    let router = Router::new(config.clone(), store.clone(), events.clone(), state);
     tracker.spawn(router.run(router_rx, shutdown.clone()));
     let ctx = Arc::new(ConnCtx {
         cfg: config.clone(),
@@ -91,6 +99,8 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         shutdown: shutdown.clone(),
         next_conn_id: AtomicU64::new(1),
         online: AtomicUsize::new(0),
+        events: events.clone(),
+        dp: crate::broker::router::dp_options(&config),
     });
     tracker.spawn(accept_loop(listener, ctx, tracker.clone()));
     Ok(ServiceHandle {
@@ -104,6 +114,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
             tracker,
             writer: Mutex::new(Some(writer)),
             started: Instant::now(),
+            events,
         }),
     })
 }
@@ -149,6 +160,84 @@ impl ServiceHandle {
         self.ask(|done| RouterMsg::Kick { client_id, done })
             .await
             .unwrap_or(false)
+    }
+
+    /// Watches what happens: connections, datapoints, commands, diagnostics, every packet.
+    pub fn events(&self) -> EventReceiver {
+        self.inner.events.subscribe()
+    }
+
+    /// Sends a platform command (§7): `$creq/{uuid}` now if the device is online; otherwise, with
+    /// `validity_s` > 0, when it next connects within that many seconds; with 0 the command is recorded
+    /// with status 0 (device not online). The returned command carries the uuid and status.
+    pub async fn send_command(
+        &self,
+        device_id: &str,
+        body: bytes::Bytes,
+        validity_s: u32,
+    ) -> Result<Command, CommandError> {
+        let db = self.inner.db.clone();
+        let id = device_id.to_string();
+        let known = tokio::task::spawn_blocking(move || db.device(&id)).await;
+        if !matches!(known, Ok(Ok(Some(_)))) {
+            return Err(CommandError::UnknownDevice(device_id.to_string()));
+        }
+        if body.len() > MAX_COMMAND_BODY {
+            return Err(CommandError::BodyTooLarge(body.len(), MAX_COMMAND_BODY));
+        }
+        let device_id = device_id.to_string();
+        self.ask(|reply| RouterMsg::SendCommand {
+            device_id: device_id.clone(),
+            body,
+            validity_s,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(CommandError::UnknownDevice(device_id)))
+    }
+
+    /// A command by uuid, live or finished.
+    pub async fn command(&self, uuid: &str) -> Option<Command> {
+        let u = uuid.to_string();
+        if let Some(c) = self
+            .ask(|reply| RouterMsg::LiveCommand { uuid: u, reply })
+            .await
+            .flatten()
+        {
+            return Some(c);
+        }
+        self.flush().await;
+        let db = self.inner.db.clone();
+        let u = uuid.to_string();
+        tokio::task::spawn_blocking(move || db.command(&u))
+            .await
+            .ok()?
+            .ok()?
+    }
+
+    /// A device's commands created in [since, until] (Unix ms), newest first, and the total for paging.
+    pub async fn command_history(
+        &self,
+        device_id: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Command>, u64), StoreError> {
+        self.flush().await;
+        let db = self.inner.db.clone();
+        let d = device_id.to_string();
+        tokio::task::spawn_blocking(move || db.commands(&d, since, until, offset, limit))
+            .await
+            .unwrap_or_else(|_| Ok((Vec::new(), 0)))
+    }
+
+    /// The device's recent conformance diagnostics, oldest first.
+    pub async fn diagnostics(&self, device_id: &str) -> Vec<Diagnostic> {
+        let device_id = device_id.to_string();
+        self.ask(|reply| RouterMsg::Diagnostics { device_id, reply })
+            .await
+            .unwrap_or_default()
     }
 
     /// Waits until every mutation queued so far is committed to the database.

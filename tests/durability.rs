@@ -1,5 +1,7 @@
 //! Nothing acknowledged is lost: `serve` is killed with SIGKILL (no shutdown, no flush) right after
 //! PUBACKs arrive; after a restart, every message that was PUBACKed reaches the persistent subscriber.
+//! Runs in the `mqtt` profile, which keeps every QoS 1 message for an offline session (the `onenet`
+//! profile replays only the latest 10, spec §9).
 
 mod common;
 
@@ -33,7 +35,7 @@ fn serve(dir: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--mqtt", "127.0.0.1:0"])
+        .args(["serve", "--mqtt", "127.0.0.1:0", "--profile", "mqtt"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -84,7 +86,7 @@ async fn pubacked_messages_survive_sigkill() {
     let (mut child, mut addr) = serve(dir.path());
     let (mut sub, _) = Raw::login(
         addr,
-        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+        &connect_packet("sub", None, None, false, 120),
     )
     .await;
     sub.send(&subscribe(1, &[("/d", QoS::AtLeastOnce)])).await;
@@ -95,7 +97,7 @@ async fn pubacked_messages_survive_sigkill() {
     let mut acked = BTreeSet::new();
     for round in 0..3u16 {
         // Pipeline 300 QoS 1 publishes, kill -9 the broker as soon as the 100th PUBACK arrives.
-        let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
+        let mut publisher = Raw::login(addr, &connect_packet("pub", None, None, true, 120)).await.0;
         let mut bytes = Vec::new();
         for i in 1..=300u16 {
             let payload = format!("r{round}-m{i}");
@@ -126,7 +128,7 @@ async fn pubacked_messages_survive_sigkill() {
     }
     let (mut sub, _) = Raw::login(
         addr,
-        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+        &connect_packet("sub", None, None, false, 120),
     )
     .await;
     let mut received = BTreeSet::new();

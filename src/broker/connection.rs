@@ -20,8 +20,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Profile};
-use crate::mqtt::{ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, decode};
+use crate::events::{Direction, Event, Events};
+use crate::mqtt::{
+    Conformance, ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, check, decode,
+};
 use crate::onenet::auth::{Decision, Lookup, decide};
+use crate::onenet::datapoint::DpOptions;
+use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
@@ -39,6 +44,29 @@ pub(crate) struct ConnCtx {
     pub next_conn_id: AtomicU64,
     /// Authenticated connections now open (CONNACK 3 past `max_connections`).
     pub online: AtomicUsize,
+    pub events: Events,
+    /// `$dp` payloads are decoded here, in the connection task, so decoding runs on every core.
+    pub dp: DpOptions,
+}
+
+/// The bytes of the next complete frame in `buf`, copied for a packet event (only while watched).
+fn peek_frame(buf: &BytesMut, max: usize) -> Option<bytes::Bytes> {
+    let h = check(buf, max).ok()??;
+    buf.get(..h.total_len()).map(bytes::Bytes::copy_from_slice)
+}
+
+fn packet_event(
+    events: &Events,
+    client_id: Option<&str>,
+    direction: Direction,
+    bytes: bytes::Bytes,
+) {
+    events.send(Event::Packet {
+        at: crate::store::now_millis(),
+        client_id: client_id.map(str::to_string),
+        direction,
+        bytes,
+    });
 }
 
 struct DbLookup<'a>(&'a Db);
@@ -211,9 +239,19 @@ async fn read_connect(
 ) -> Option<Box<Connect>> {
     let deadline = Instant::now() + ctx.cfg.limits.connect_timeout;
     loop {
+        let raw = ctx
+            .events
+            .watched()
+            .then(|| peek_frame(inbuf, ctx.cfg.limits.max_packet))
+            .flatten();
         match decode(inbuf, ctx.cfg.limits.max_packet) {
             Ok(Some(d)) => match d.packet {
-                Packet::Connect(c) => return Some(c),
+                Packet::Connect(c) => {
+                    if let Some(raw) = raw {
+                        packet_event(&ctx.events, Some(&c.client_id), Direction::In, raw);
+                    }
+                    return Some(c);
+                }
                 other if ctx.cfg.profile == Profile::OneNet => {
                     tracing::warn!(%remote, packet = other.packet_type().name(), "packet before CONNECT dropped (spec §3.2)");
                 }
@@ -366,25 +404,79 @@ impl Conn {
     }
 
     fn encode(&mut self, p: &Packet) {
+        let start = self.outbuf.len();
         if let Err(e) = p.encode(&mut self.outbuf) {
             tracing::error!(client = %self.client_id, packet = p.packet_type().name(), "cannot encode: {e}");
+            return;
         }
+        if self.ctx.events.watched()
+            && let Some(b) = self.outbuf.get(start..)
+        {
+            packet_event(
+                &self.ctx.events,
+                Some(&self.client_id),
+                Direction::Out,
+                bytes::Bytes::copy_from_slice(b),
+            );
+        }
+    }
+
+    async fn diagnostic(&self, kind: DiagKind, message: String) {
+        let _ = self
+            .ctx
+            .router
+            .send(RouterMsg::Diagnostic {
+                conn: self.id,
+                kind,
+                message,
+            })
+            .await;
     }
 
     /// Decodes every complete packet in the input buffer and acts on it.
     async fn read_packets(&mut self) -> Flow {
+        let max = self.ctx.cfg.limits.max_packet;
+        let onenet = self.ctx.cfg.profile == Profile::OneNet;
         loop {
-            let d = match decode(&mut self.inbuf, self.ctx.cfg.limits.max_packet) {
+            let raw = self
+                .ctx
+                .events
+                .watched()
+                .then(|| peek_frame(&self.inbuf, max))
+                .flatten();
+            let d = match decode(&mut self.inbuf, max) {
                 Ok(Some(d)) => d,
                 Ok(None) => return Flow::Continue,
-                Err(e) => return Flow::Stop(Ending::Abnormal(format!("malformed packet: {e}"))),
+                Err(e) => {
+                    self.diagnostic(
+                        DiagKind::Malformed,
+                        format!("malformed packet, connection closed: {e}"),
+                    )
+                    .await;
+                    return Flow::Stop(Ending::Abnormal(format!("malformed packet: {e}")));
+                }
             };
-            if let Some(c) = d.conformance {
-                tracing::warn!(client = %self.client_id, "conformance: {c}");
+            if let Some(raw) = raw {
+                packet_event(&self.ctx.events, Some(&self.client_id), Direction::In, raw);
             }
-            if !self.connack_sent && self.ctx.cfg.profile == Profile::OneNet {
-                tracing::warn!(client = %self.client_id, packet = d.packet.packet_type().name(),
-                    "packet sent before CONNACK dropped (spec §3.2)");
+            if let Some(c) = d.conformance {
+                let kind = match c {
+                    Conformance::PubRelFlags0000 => DiagKind::PubRelFlags,
+                    _ => DiagKind::ReservedFlags,
+                };
+                self.diagnostic(
+                    kind,
+                    format!("{c} (accepted; MQTT 3.1.1 requires flags 0010)"),
+                )
+                .await;
+            }
+            if !self.connack_sent && onenet {
+                let name = d.packet.packet_type().name();
+                self.diagnostic(
+                    DiagKind::BeforeConnAck,
+                    format!("{name} sent before CONNACK was dropped, as the platform does"),
+                )
+                .await;
                 continue;
             }
             let id = self.id;
@@ -394,7 +486,15 @@ impl Conn {
                     continue;
                 }
                 Packet::Disconnect => return Flow::Stop(Ending::Graceful),
-                Packet::Publish(publish) => RouterMsg::Publish { conn: id, publish },
+                Packet::Publish(publish) => {
+                    let dp = (onenet && publish.topic.as_str() == "$dp")
+                        .then(|| crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp));
+                    RouterMsg::Publish {
+                        conn: id,
+                        publish,
+                        dp,
+                    }
+                }
                 Packet::PubAck(pid) => RouterMsg::PubAck { conn: id, pid },
                 Packet::PubRec(pid) => RouterMsg::PubRec { conn: id, pid },
                 Packet::PubRel(pid) => {

@@ -7,6 +7,9 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::mqtt::{LastWill, Pid, Publish, QoS, TopicFilter, TopicName};
+use crate::onenet::commands::{Command, CommandError};
+use crate::onenet::datapoint::{DpError, DpUpload};
+use crate::onenet::diagnostics::{DiagKind, Diagnostic};
 
 /// Identifies one network connection (a session outlives many of them).
 pub type ConnId = u64;
@@ -94,9 +97,11 @@ pub enum Ending {
 #[derive(Debug)]
 pub enum RouterMsg {
     Login(Box<Login>),
+    /// `dp`: a `$dp` payload decoded by the connection task (decoding runs there, in parallel).
     Publish {
         conn: ConnId,
         publish: Publish,
+        dp: Option<Result<DpUpload, DpError>>,
     },
     PubAck {
         conn: ConnId,
@@ -128,12 +133,33 @@ pub enum RouterMsg {
         conn: ConnId,
         ending: Ending,
     },
+    /// Something the connection noticed (codec conformance, packets before CONNACK, malformed input).
+    Diagnostic {
+        conn: ConnId,
+        kind: DiagKind,
+        message: String,
+    },
     /// Service-handle queries and actions.
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Retained(oneshot::Sender<Vec<RetainedInfo>>),
     Kick {
         client_id: String,
         done: oneshot::Sender<bool>,
+    },
+    SendCommand {
+        device_id: String,
+        body: Bytes,
+        validity_s: u32,
+        reply: oneshot::Sender<Result<Command, CommandError>>,
+    },
+    /// A live (created or sent) command; final ones are in the store.
+    LiveCommand {
+        uuid: String,
+        reply: oneshot::Sender<Option<Command>>,
+    },
+    Diagnostics {
+        device_id: String,
+        reply: oneshot::Sender<Vec<Diagnostic>>,
     },
 }
 
@@ -149,8 +175,12 @@ pub struct SessionInfo {
     pub subscriptions: Vec<(String, u8)>,
     pub inflight: usize,
     pub queued: usize,
+    /// Deliveries discarded (queue full, offline limits).
+    pub dropped: u64,
     pub messages_in: u64,
     pub messages_out: u64,
+    /// Conformance diagnostics recorded for this client.
+    pub warnings: u64,
 }
 
 /// A retained message as the console and API see it.

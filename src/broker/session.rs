@@ -18,6 +18,8 @@ pub(crate) struct Delivery {
     pub msg: Arc<Message>,
     pub qos: QoS,
     pub retain: bool,
+    /// Unix ms when queued: offline messages expire by age (spec §9).
+    pub queued_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +64,26 @@ pub(crate) struct Session {
     pub inflight: VecDeque<InFlight>,
     /// Waiting for room in the window (or for the client to come back).
     pub queue: VecDeque<Delivery>,
-    /// QoS 2 messages received and PUBREC'd, routed on PUBREL: pid → (message, retain flag).
-    pub incoming: HashMap<u16, (Arc<Message>, bool)>,
+    /// QoS 2 messages received and PUBREC'd: pid → (message, retain flag) to route on PUBREL, or `None`
+    /// when it was already handled at PUBLISH time (`$dp`, `$crsp`: stored before PUBREC).
+    pub incoming: HashMap<u16, Option<(Arc<Message>, bool)>>,
     pub next_seq: u64,
     next_pid: u16,
     pub messages_in: u64,
     pub messages_out: u64,
+    /// Deliveries discarded: queue full, or offline messages past the count/age limits.
     pub dropped: u64,
+}
+
+/// How a delivery to an offline session is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offline {
+    /// MQTT 3.1.1: QoS 1/2 are kept for a persistent session, QoS 0 is not.
+    QueueQos12,
+    /// OneNET offline topic (§9): any QoS is kept for a persistent session.
+    QueueAll,
+    /// Wills (§9 rule 4) and HTTP pushes: only online sessions receive it.
+    Skip,
 }
 
 impl Session {
@@ -107,28 +122,41 @@ impl Session {
         self.client_id.to_string()
     }
 
-    /// Delivers `msg` at `qos`: QoS 0 goes out at once if online (and is dropped if not); QoS 1/2 is
-    /// owed until acknowledged, kept in the store for a persistent session.
+    /// Delivers `msg` at `qos`. Online: QoS 0 goes out at once, QoS 1/2 through the window. Offline: kept
+    /// for a persistent session as `offline` says. Returns true if the message was queued while offline.
+    #[allow(clippy::too_many_arguments)]
     pub fn deliver(
         &mut self,
         msg: Arc<Message>,
         qos: QoS,
         retain: bool,
+        offline: Offline,
+        now: i64,
         store: &StoreTx,
         limits: SessionLimits,
-    ) {
-        if qos == QoS::AtMostOnce {
-            if self.online() {
-                self.messages_out += 1;
-                self.send(Outbound::Publish {
-                    msg,
-                    qos,
-                    pid: None,
-                    dup: false,
-                    retain,
-                });
+    ) -> bool {
+        let online = self.online();
+        if qos == QoS::AtMostOnce && online {
+            self.messages_out += 1;
+            self.send(Outbound::Publish {
+                msg,
+                qos,
+                pid: None,
+                dup: false,
+                retain,
+            });
+            return false;
+        }
+        if !online {
+            let keep = self.persistent
+                && match offline {
+                    Offline::QueueAll => true,
+                    Offline::QueueQos12 => qos != QoS::AtMostOnce,
+                    Offline::Skip => false,
+                };
+            if !keep {
+                return false;
             }
-            return;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -140,6 +168,7 @@ impl Session {
                 payload: msg.payload.clone(),
                 qos: qos as u8,
                 retain,
+                queued_at: now,
             });
         }
         self.queue.push_back(Delivery {
@@ -147,6 +176,7 @@ impl Session {
             msg,
             qos,
             retain,
+            queued_at: now,
         });
         if self.queue.len() > limits.max_queued
             && let Some(old) = self.queue.pop_front()
@@ -154,14 +184,47 @@ impl Session {
             self.dropped += 1;
             tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
                 "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
-            if self.persistent {
-                store.send(StoreOp::Dequeue {
-                    client_id: self.client(),
-                    seq: old.seq,
-                });
-            }
+            self.forget(&old, store);
         }
         self.pump(store, limits);
+        !online
+    }
+
+    fn forget(&self, d: &Delivery, store: &StoreTx) {
+        if self.persistent {
+            store.send(StoreOp::Dequeue {
+                client_id: self.client(),
+                seq: d.seq,
+            });
+        }
+    }
+
+    /// OneNET offline topic (§9 rule 5): of the messages waiting, keep only the latest `max_n` not older
+    /// than `max_age_ms`. Returns how many were dropped.
+    pub fn trim_offline(
+        &mut self,
+        max_n: usize,
+        max_age_ms: i64,
+        now: i64,
+        store: &StoreTx,
+    ) -> usize {
+        let before = self.queue.len();
+        let cutoff = now - max_age_ms;
+        let mut kept = std::collections::VecDeque::with_capacity(self.queue.len().min(max_n));
+        let mut dropped = Vec::new();
+        while let Some(d) = self.queue.pop_back() {
+            if d.queued_at >= cutoff && kept.len() < max_n {
+                kept.push_front(d);
+            } else {
+                dropped.push(d);
+            }
+        }
+        for d in &dropped {
+            self.forget(d, store);
+        }
+        self.queue = kept;
+        self.dropped += dropped.len() as u64;
+        before - self.queue.len()
     }
 
     fn alloc_pid(&mut self) -> Pid {
@@ -246,13 +309,8 @@ impl Session {
         else {
             return false;
         };
-        if let Some(f) = self.inflight.remove(i)
-            && self.persistent
-        {
-            store.send(StoreOp::Dequeue {
-                client_id: self.client(),
-                seq: f.delivery.seq,
-            });
+        if let Some(f) = self.inflight.remove(i) {
+            self.forget(&f.delivery, store);
         }
         self.pump(store, limits);
         true

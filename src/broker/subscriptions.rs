@@ -55,6 +55,13 @@ impl SubscriptionIndex {
         }
     }
 
+    /// Whether any subscription could match `topic`: a cheap test before building a message nobody wants.
+    pub fn has_exact(&self, ns: &str, topic: &str) -> bool {
+        self.namespaces
+            .get(ns)
+            .is_some_and(|n| !n.wild.is_empty() || n.exact.contains_key(topic))
+    }
+
     /// Appends every subscriber of `topic` to `out`, once each, with the highest QoS among its matching
     /// filters (MQTT 3.1.1 §3.3.5: overlapping subscriptions deliver once at the maximum QoS).
     pub fn collect(&self, ns: &str, topic: &TopicName, out: &mut Vec<(Arc<str>, QoS)>) {

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod commands;
+pub mod datapoint;
 pub mod diagnostics;
 pub mod registry;
 pub mod topic;

@@ -11,6 +11,7 @@
 //! The database runs in WAL mode, so the CLI can add devices while `serve` runs and readers never wait
 //! for the writer.
 
+pub mod datapoints;
 mod registry;
 pub(crate) mod schema;
 mod state;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use datapoints::{DpBatch, DpFilter, StoredDatapoint, StreamSummary};
 pub use registry::{NewDevice, NewProduct};
 pub use state::{LoadedQueued, LoadedRetained, LoadedSession, LoadedState};
 pub use writer::{StoreOp, StoreTx};
@@ -103,7 +105,7 @@ impl Db {
     }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -19,6 +19,8 @@ pub struct LoadedQueued {
     pub pid: Option<u16>,
     /// PUBREC was received: resend PUBREL, not the PUBLISH.
     pub released: bool,
+    /// When it was queued (Unix ms): offline messages expire by age.
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -46,6 +48,8 @@ pub struct LoadedRetained {
 pub struct LoadedState {
     pub sessions: Vec<LoadedSession>,
     pub retained: Vec<LoadedRetained>,
+    /// Commands still created or sent.
+    pub commands: Vec<crate::onenet::commands::Command>,
 }
 
 impl Db {
@@ -91,7 +95,7 @@ impl Db {
         }
         {
             let mut st = conn.prepare(
-                "SELECT client_id, seq, topic, payload, qos, retain, pid, released FROM session_queue
+                "SELECT client_id, seq, topic, payload, qos, retain, pid, released, created_at FROM session_queue
                  ORDER BY client_id, seq",
             )?;
             let rows = st.query_map([], |r| {
@@ -105,6 +109,7 @@ impl Db {
                         retain: r.get(5)?,
                         pid: r.get(6)?,
                         released: r.get(7)?,
+                        created_at: r.get(8)?,
                     },
                 ))
             })?;
@@ -153,12 +158,14 @@ impl Db {
                 retained.push(row?);
             }
         }
+        drop(conn);
         Ok(LoadedState {
             sessions: order
                 .into_iter()
                 .filter_map(|c| sessions.remove(&c))
                 .collect(),
             retained,
+            commands: self.live_commands()?,
         })
     }
 }
@@ -173,7 +180,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite3");
         let db = Db::open(&path).unwrap();
-        let (tx, thread) = spawn_writer(path.clone()).unwrap();
+        let (tx, thread) = spawn_writer(path.clone(), Default::default()).unwrap();
         let c = || "9277".to_string();
         tx.send(StoreOp::UpsertSession {
             client_id: c(),
@@ -192,6 +199,7 @@ mod tests {
                 payload: Bytes::from(vec![seq as u8]),
                 qos: 1,
                 retain: false,
+                queued_at: 5,
             });
         }
         tx.send(StoreOp::MarkSent {
@@ -243,7 +251,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite3");
         let db = Db::open(&path).unwrap();
-        let (tx, thread) = spawn_writer(path).unwrap();
+        let (tx, thread) = spawn_writer(path, Default::default()).unwrap();
         tx.send(StoreOp::UpsertSession {
             client_id: "1".into(),
             namespace: "".into(),

@@ -18,7 +18,10 @@ use bytes::Bytes;
 use rusqlite::{Transaction, params};
 use tokio::sync::{oneshot, watch};
 
+use super::datapoints::{DpBatch, StreamIds, apply_retention, insert_batch, put_command};
 use super::{StoreError, connect, now_millis};
+use crate::config::Retention;
+use crate::onenet::commands::Command;
 
 /// One mutation of persistent broker state.
 #[derive(Debug)]
@@ -49,6 +52,8 @@ pub enum StoreOp {
         payload: Bytes,
         qos: u8,
         retain: bool,
+        /// Unix ms; offline messages expire by age (§9).
+        queued_at: i64,
     },
     /// The delivery went out with this packet id (redelivery after restart reuses it).
     MarkSent {
@@ -89,6 +94,10 @@ pub enum StoreOp {
         namespace: String,
         topic: String,
     },
+    /// A decoded `$dp` upload: the raw payload and its datapoints.
+    Datapoints(Box<DpBatch>),
+    /// A command was created or changed status.
+    PutCommand(Box<Command>),
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -168,7 +177,13 @@ impl WriterThread {
 /// Most ops one transaction takes; bounds the latency of the acks waiting behind a batch.
 const MAX_BATCH: usize = 20_000;
 
-pub fn spawn_writer(path: PathBuf) -> Result<(StoreTx, WriterThread), StoreError> {
+/// How often retention runs when it is configured.
+const RETENTION_EVERY: Duration = Duration::from_secs(10);
+
+pub fn spawn_writer(
+    path: PathBuf,
+    retention: Retention,
+) -> Result<(StoreTx, WriterThread), StoreError> {
     let conn = connect(&path)?;
     let (tx, rx) = mpsc::channel::<(u64, StoreOp)>();
     let (committed_tx, committed_rx) = watch::channel(0u64);
@@ -176,7 +191,7 @@ pub fn spawn_writer(path: PathBuf) -> Result<(StoreTx, WriterThread), StoreError
     let stop2 = stopping.clone();
     let join = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(conn, rx, committed_tx, stop2))
+        .spawn(move || run(conn, rx, committed_tx, stop2, retention))
         .map_err(|e| StoreError::Invalid(format!("cannot start the store writer thread: {e}")))?;
     Ok((
         StoreTx {
@@ -195,9 +210,22 @@ fn run(
     rx: mpsc::Receiver<(u64, StoreOp)>,
     committed: watch::Sender<u64>,
     stopping: Arc<AtomicBool>,
+    retention: Retention,
 ) {
     let mut batch: Vec<(u64, StoreOp)> = Vec::new();
-    while let Ok(first) = rx.recv() {
+    let mut ids = StreamIds::default();
+    let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
+    let mut last_retention = std::time::Instant::now();
+    loop {
+        if retain_some && last_retention.elapsed() >= RETENTION_EVERY {
+            last_retention = std::time::Instant::now();
+            run_retention(&mut conn, &retention);
+        }
+        let first = match rx.recv_timeout(RETENTION_EVERY) {
+            Ok(x) => x,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -208,9 +236,10 @@ fn run(
         let last = batch.last().map(|(n, _)| *n).unwrap_or(0);
         let mut attempt = 0u32;
         loop {
-            match apply(&mut conn, &batch) {
+            match apply(&mut conn, &mut ids, &batch) {
                 Ok(()) => break,
                 Err(e) => {
+                    ids.clear();
                     attempt += 1;
                     tracing::error!(error = %e, ops = batch.len(), attempt,
                         "store commit failed; acknowledgements are held until it succeeds");
@@ -234,16 +263,33 @@ fn run(
     }
 }
 
-fn apply(conn: &mut rusqlite::Connection, batch: &[(u64, StoreOp)]) -> Result<(), StoreError> {
+fn run_retention(conn: &mut rusqlite::Connection, retention: &Retention) {
+    let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+        let n = apply_retention(&tx, retention, now_millis())?;
+        tx.commit()?;
+        Ok(n)
+    });
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, "retention: old datapoints deleted"),
+        Err(e) => tracing::error!(error = %e, "retention failed"),
+    }
+}
+
+fn apply(
+    conn: &mut rusqlite::Connection,
+    ids: &mut StreamIds,
+    batch: &[(u64, StoreOp)],
+) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     for (_, op) in batch {
-        apply_one(&tx, op)?;
+        apply_one(&tx, ids, op)?;
     }
     tx.commit()?;
     Ok(())
 }
 
-fn apply_one(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
+fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<(), StoreError> {
     match op {
         StoreOp::UpsertSession {
             client_id,
@@ -281,6 +327,7 @@ fn apply_one(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
             payload,
             qos,
             retain,
+            queued_at,
         } => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO session_queue (client_id, seq, topic, payload, qos, retain, created_at)
@@ -293,7 +340,7 @@ fn apply_one(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
                 payload.as_ref(),
                 qos,
                 retain,
-                now_millis()
+                queued_at
             ])?;
         }
         StoreOp::MarkSent {
@@ -357,6 +404,8 @@ fn apply_one(tx: &Transaction<'_>, op: &StoreOp) -> Result<(), StoreError> {
             tx.prepare_cached("DELETE FROM retained WHERE namespace = ?1 AND topic = ?2")?
                 .execute(params![namespace, topic])?;
         }
+        StoreOp::Datapoints(b) => insert_batch(tx, ids, b)?,
+        StoreOp::PutCommand(c) => put_command(tx, c)?,
         StoreOp::Flush(_) => {}
     }
     Ok(())

@@ -1,0 +1,301 @@
+//! PUBLISH from a client: acknowledgement per QoS, OneNET's `$` topics, retained messages, fan-out, wills.
+
+use std::sync::Arc;
+
+use crate::broker::message::{ConnId, Message, Outbound};
+use crate::broker::retained::Retained;
+use crate::broker::session::Offline;
+use crate::events::Event;
+use crate::mqtt::{LastWill, Packet, Pid, Publish, QoS, QosPid};
+use crate::onenet::datapoint::{DpError, DpUpload};
+use crate::onenet::diagnostics::DiagKind;
+use crate::onenet::topic::{FilterRefusal, PublishTarget, check_filter, classify_publish};
+use crate::store::{StoreOp, now_millis};
+
+use super::Router;
+
+/// How the QoS of each delivery is chosen.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DeliveryQos {
+    /// A publish at this QoS: `onenet` delivers at it, `mqtt` at min(it, subscription).
+    Published(QoS),
+    /// OneNET retained wills: at each subscriber's requested QoS (spec §5).
+    Requested,
+}
+
+/// What a PUBLISH became.
+enum Handled {
+    /// A device topic to route (now, or at PUBREL for QoS 2).
+    Route(Arc<Message>, bool),
+    /// Consumed here (`$dp`, `$crsp`, reserved): nothing to route. `bad_dp`: a `$dp` payload that did not
+    /// decode.
+    Done { bad_dp: bool },
+}
+
+impl Router {
+    pub(super) fn publish(
+        &mut self,
+        conn: ConnId,
+        p: Publish,
+        dp: Option<Result<DpUpload, DpError>>,
+    ) {
+        let Some(client) = self.conns.get(&conn).cloned() else {
+            return;
+        };
+        let since = self.store.last();
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        s.messages_in += 1;
+        let ns = s.namespace.clone();
+        let persistent = s.persistent;
+        let Some(c) = s.conn.clone() else { return };
+        let qos = p.qos_pid.qos();
+        // A repeated QoS 2 PUBLISH (DUP, same id) is the same message: acknowledge it again, nothing more.
+        if let QosPid::ExactlyOnce(id) = p.qos_pid
+            && s.incoming.contains_key(&id.get())
+        {
+            self.ack(&c, since, Packet::PubRec(id));
+            return;
+        }
+        let msg = Arc::new(Message {
+            topic: p.topic,
+            payload: p.payload,
+        });
+        let handled = self.consume_onenet(&client, &ns, &msg, qos, p.retain, dp);
+        let close_after = matches!(handled, Handled::Done { bad_dp: true })
+            && self.cfg.onenet.disconnect_on_bad_dp;
+        match (p.qos_pid, handled) {
+            (QosPid::AtMostOnce, Handled::Route(m, r)) => {
+                self.route_publish(&ns, m, QoS::AtMostOnce, r)
+            }
+            (QosPid::AtMostOnce, Handled::Done { .. }) => {}
+            (QosPid::AtLeastOnce(id), h) => {
+                if let Handled::Route(m, r) = h {
+                    self.route_publish(&ns, m, QoS::AtLeastOnce, r);
+                }
+                self.ack(&c, since, Packet::PubAck(id));
+            }
+            (QosPid::ExactlyOnce(id), h) => {
+                // Device topics are held until PUBREL (OneNET forwards after PUBCOMP, spec §5); `$dp`
+                // and `$crsp` were handled (and stored) above, before the PUBREC leaves.
+                let held = match h {
+                    Handled::Route(m, r) => {
+                        if persistent {
+                            self.store.send(StoreOp::HoldIncoming {
+                                client_id: client.to_string(),
+                                pid: id.get(),
+                                topic: m.topic.as_str().to_string(),
+                                payload: m.payload.clone(),
+                                retain: r,
+                            });
+                        }
+                        Some((m, r))
+                    }
+                    Handled::Done { .. } => None,
+                };
+                if let Some(s) = self.sessions.get_mut(&client) {
+                    s.incoming.insert(id.get(), held);
+                }
+                self.ack(&c, since, Packet::PubRec(id));
+            }
+        }
+        if close_after {
+            let why = "bad $dp payload (the setting \"disconnect on bad $dp\" is on)".to_string();
+            c.send(Outbound::Close(
+                crate::broker::message::CloseReason::Protocol(why),
+            ));
+        }
+    }
+
+    pub(super) fn pubrel(&mut self, conn: ConnId, pid: Pid) {
+        let Some(client) = self.conns.get(&conn).cloned() else {
+            return;
+        };
+        let since = self.store.last();
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        let Some(c) = s.conn.clone() else { return };
+        let ns = s.namespace.clone();
+        let held = s.incoming.remove(&pid.get()).flatten();
+        if held.is_some() && s.persistent {
+            self.store.send(StoreOp::ReleaseIncoming {
+                client_id: client.to_string(),
+                pid: pid.get(),
+            });
+        }
+        self.ack(&c, since, Packet::PubComp(pid));
+        if let Some((msg, retain)) = held {
+            self.route_publish(&ns, msg, QoS::ExactlyOnce, retain);
+        }
+    }
+
+    /// OneNET's reserved topics are consumed here; device topics are checked and handed back for routing.
+    fn consume_onenet(
+        &mut self,
+        client: &Arc<str>,
+        ns: &str,
+        msg: &Arc<Message>,
+        qos: QoS,
+        retain: bool,
+        dp: Option<Result<DpUpload, DpError>>,
+    ) -> Handled {
+        if !self.onenet() {
+            return Handled::Route(msg.clone(), retain);
+        }
+        match classify_publish(msg.topic.as_str()) {
+            PublishTarget::Device => {
+                if let Err(e @ (FilterRefusal::Charset(_) | FilterRefusal::TooLong(_))) =
+                    check_filter(msg.topic.as_str())
+                {
+                    self.diag(
+                        client,
+                        DiagKind::TopicCharset,
+                        format!("PUBLISH to '{}': {e}", msg.topic),
+                    );
+                }
+                Handled::Route(msg.clone(), retain)
+            }
+            PublishTarget::Datapoints => {
+                if retain {
+                    self.diag(
+                        client,
+                        DiagKind::RetainOnDp,
+                        "RETAIN=1 on $dp: datapoint upload does not support retain; stored, not retained".into(),
+                    );
+                }
+                let result = dp.unwrap_or_else(|| {
+                    crate::onenet::datapoint::decode(&msg.payload, &self.dp_options())
+                });
+                let ok = self.datapoints(client, ns, qos, msg, result);
+                Handled::Done { bad_dp: !ok }
+            }
+            PublishTarget::CommandReply { uuid } => {
+                self.command_reply(client, uuid, msg.payload.clone());
+                Handled::Done { bad_dp: false }
+            }
+            PublishTarget::Reserved => {
+                self.diag(
+                    client,
+                    DiagKind::ReservedPublish,
+                    format!("PUBLISH to reserved topic '{}': not routed (only $dp and $crsp/… are for devices)", msg.topic),
+                );
+                Handled::Done { bad_dp: false }
+            }
+        }
+    }
+
+    /// Applies retain, then fans out.
+    pub(super) fn route_publish(&mut self, ns: &str, msg: Arc<Message>, qos: QoS, retain: bool) {
+        if retain {
+            self.set_retained(ns, &msg, qos, None);
+        }
+        let offline = self.offline_rule();
+        self.route(ns, msg, DeliveryQos::Published(qos), offline);
+    }
+
+    pub(super) fn set_retained(
+        &mut self,
+        ns: &str,
+        msg: &Arc<Message>,
+        qos: QoS,
+        will_of: Option<Arc<str>>,
+    ) {
+        let topic = msg.topic.as_str().to_string();
+        if msg.payload.is_empty() {
+            if self.retained.clear(ns, &topic) {
+                self.store.send(StoreOp::ClearRetained {
+                    namespace: ns.to_string(),
+                    topic: topic.clone(),
+                });
+                self.events.send(Event::Retained {
+                    namespace: ns.to_string(),
+                    topic,
+                    present: false,
+                });
+            }
+            return;
+        }
+        self.store.send(StoreOp::SetRetained {
+            namespace: ns.to_string(),
+            topic: topic.clone(),
+            payload: msg.payload.clone(),
+            qos: qos as u8,
+            will_of: will_of.as_ref().map(|w| w.to_string()),
+        });
+        self.retained.set(
+            ns,
+            Retained {
+                msg: msg.clone(),
+                qos,
+                will_of,
+            },
+        );
+        self.events.send(Event::Retained {
+            namespace: ns.to_string(),
+            topic,
+            present: true,
+        });
+    }
+
+    /// Fan-out to every matching session of the namespace.
+    pub(super) fn route(&mut self, ns: &str, msg: Arc<Message>, dq: DeliveryQos, offline: Offline) {
+        let mut targets = std::mem::take(&mut self.scratch);
+        self.subs.collect(ns, &msg.topic, &mut targets);
+        let onenet = self.onenet();
+        let limits = self.limits();
+        let now = now_millis();
+        for (client, sub_qos) in targets.drain(..) {
+            let Some(s) = self.sessions.get_mut(&client) else {
+                continue;
+            };
+            let qos = match dq {
+                DeliveryQos::Published(q) if onenet => q,
+                DeliveryQos::Published(q) => q.min(sub_qos),
+                DeliveryQos::Requested => sub_qos,
+            };
+            if s.deliver(msg.clone(), qos, false, offline, now, &self.store, limits) {
+                self.events.send(Event::OfflineQueue {
+                    client_id: client.to_string(),
+                    queued: s.queue.len() + s.inflight.len(),
+                    dropped: s.dropped,
+                });
+            }
+        }
+        self.scratch = targets;
+    }
+
+    /// Spec §5: a retained will goes at each subscriber's requested QoS and stays retained (marked as this
+    /// client's, cleared at its next login); otherwise at the will QoS. Wills reach only online subscribers
+    /// in OneNET (§9 rule 4).
+    pub(super) fn publish_will(&mut self, client: &Arc<str>, ns: &str, will: LastWill) {
+        let onenet = self.onenet();
+        let msg = Arc::new(Message {
+            topic: will.topic,
+            payload: will.message,
+        });
+        if onenet && classify_publish(msg.topic.as_str()) != PublishTarget::Device {
+            self.diag(
+                client,
+                DiagKind::ReservedPublish,
+                format!("will topic '{}' is reserved: not published", msg.topic),
+            );
+            return;
+        }
+        if will.retain {
+            self.set_retained(ns, &msg, will.qos, onenet.then(|| client.clone()));
+        }
+        let dq = if onenet && will.retain {
+            DeliveryQos::Requested
+        } else {
+            DeliveryQos::Published(will.qos)
+        };
+        let offline = if onenet {
+            Offline::Skip
+        } else {
+            Offline::QueueQos12
+        };
+        self.route(ns, msg, dq, offline);
+    }
+}

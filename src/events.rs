@@ -1,0 +1,177 @@
+//! Events for the console (and any other watcher): what happened in the broker, as it happens.
+//!
+//! One `broadcast` channel: the broker never waits for a reader. A reader that falls behind by more than
+//! the channel holds is told how many events it missed ([`Received::Missed`]) and continues from the
+//! oldest still held, so a slow console can show "N dropped" rather than slowing the devices.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::onenet::commands::Command;
+use crate::onenet::datapoint::Datapoint;
+use crate::onenet::diagnostics::Diagnostic;
+
+/// Direction of a packet on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// A datapoint as stored: the device, the resolved time and arrival time (Unix ms), the `$dp` type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPoints {
+    pub device_id: String,
+    pub dp_type: u8,
+    pub received_at: i64,
+    /// Each point's `at` is resolved (device time, else arrival time).
+    pub points: Vec<Datapoint>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    Connected {
+        client_id: String,
+        namespace: String,
+        remote: String,
+        clean_session: bool,
+        keep_alive: u16,
+        session_present: bool,
+    },
+    Disconnected {
+        client_id: String,
+        reason: String,
+    },
+    /// `qos` None: unsubscribed.
+    Subscription {
+        client_id: String,
+        filter: String,
+        qos: Option<u8>,
+    },
+    Datapoints(Arc<StoredPoints>),
+    Command(Box<Command>),
+    Retained {
+        namespace: String,
+        topic: String,
+        present: bool,
+    },
+    /// Messages waiting for an offline (or busy) session; `dropped` counts those discarded by the
+    /// offline rules (older than the age limit, beyond the count limit, queue full).
+    OfflineQueue {
+        client_id: String,
+        queued: usize,
+        dropped: u64,
+    },
+    Diagnostic(Box<Diagnostic>),
+    /// Every packet on the wire, with its bytes (only produced while someone listens).
+    Packet {
+        at: i64,
+        client_id: Option<String>,
+        direction: Direction,
+        bytes: Bytes,
+    },
+}
+
+/// What a reader gets.
+#[derive(Debug, Clone)]
+pub enum Received {
+    Event(Event),
+    /// The reader was too slow: this many events were dropped for it.
+    Missed(u64),
+}
+
+/// The sending side; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: broadcast::Sender<Event>,
+}
+
+/// Events held for slow readers before they start missing some.
+pub const EVENT_BUFFER: usize = 65_536;
+
+impl Events {
+    pub fn new() -> Events {
+        Events {
+            tx: broadcast::channel(EVENT_BUFFER).0,
+        }
+    }
+
+    /// Sends to whoever listens; nobody listening is fine.
+    pub fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+    }
+
+    /// True when a reader exists: packet events are only built then.
+    pub fn watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    pub fn subscribe(&self) -> EventReceiver {
+        EventReceiver {
+            rx: self.tx.subscribe(),
+        }
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events::new()
+    }
+}
+
+/// A reader of events.
+pub struct EventReceiver {
+    rx: broadcast::Receiver<Event>,
+}
+
+impl EventReceiver {
+    /// The next event, or how many were missed. None once the service is gone.
+    pub async fn recv(&mut self) -> Option<Received> {
+        match self.rx.recv().await {
+            Ok(e) => Some(Received::Event(e)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Received::Missed(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// Non-blocking: for a UI frame that drains what is there.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        match self.rx.try_recv() {
+            Ok(e) => Some(Received::Event(e)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Received::Missed(n)),
+            Err(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_reader_is_told_how_many_it_missed() {
+        let ev = Events::new();
+        let mut rx = ev.subscribe();
+        assert!(ev.watched());
+        for i in 0..(EVENT_BUFFER + 5) {
+            ev.send(Event::Disconnected {
+                client_id: i.to_string(),
+                reason: String::new(),
+            });
+        }
+        match rx.recv().await {
+            Some(Received::Missed(n)) => assert_eq!(n, 5),
+            other => panic!("expected Missed, got {other:?}"),
+        }
+        match rx.recv().await {
+            Some(Received::Event(Event::Disconnected { client_id, .. })) => {
+                assert_eq!(client_id, "5")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

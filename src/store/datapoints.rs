@@ -1,0 +1,395 @@
+//! Datapoints and commands in SQLite: the writer-side inserts (run inside the writer's batch
+//! transaction) and the queries the CLI, console and API use.
+//!
+//! A datapoint row references its stream by integer id (the writer caches the ids) and the raw `$dp`
+//! payload it came from (`dp_uploads`). Values keep their kind: JSON text, plain text, float, or blob;
+//! `num` holds the numeric reading when there is one so plots and range queries need no parsing.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Db, StoreError};
+use crate::config::Retention;
+use crate::onenet::commands::{Command, CommandStatus};
+use crate::onenet::datapoint::{Datapoint, DpValue};
+
+/// One `$dp` upload to store (the points' `at` already resolved to device time or arrival time).
+#[derive(Debug, Clone)]
+pub struct DpBatch {
+    pub device_id: String,
+    pub dp_type: u8,
+    pub qos: u8,
+    pub received_at: i64,
+    pub payload: Bytes,
+    pub points: Vec<Datapoint>,
+}
+
+/// A datapoint as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDatapoint {
+    pub id: i64,
+    pub device_id: String,
+    pub stream: String,
+    pub at: i64,
+    pub value: DpValue,
+    pub dp_type: u8,
+    pub received_at: i64,
+    pub upload_id: i64,
+}
+
+/// A datastream with its latest value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSummary {
+    pub device_id: String,
+    pub stream: String,
+    pub count: u64,
+    pub last: Option<StoredDatapoint>,
+}
+
+/// Which datapoints a query wants. Times are Unix ms, inclusive.
+#[derive(Debug, Clone, Default)]
+pub struct DpFilter {
+    pub device_id: Option<String>,
+    pub stream: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+const KIND_JSON: i64 = 0;
+const KIND_TEXT: i64 = 1;
+const KIND_FLOAT: i64 = 2;
+const KIND_BINARY: i64 = 3;
+
+/// Writer-side cache of stream ids. Cleared when a batch rolls back (ids inserted in it are gone).
+#[derive(Debug, Default)]
+pub(crate) struct StreamIds(HashMap<(String, String), i64>);
+
+impl StreamIds {
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn get(&mut self, tx: &Transaction<'_>, device: &str, stream: &str) -> rusqlite::Result<i64> {
+        if let Some(id) = self.0.get(&(device.to_string(), stream.to_string())) {
+            return Ok(*id);
+        }
+        tx.prepare_cached("INSERT OR IGNORE INTO datastreams (device_id, stream) VALUES (?1, ?2)")?
+            .execute(params![device, stream])?;
+        let id: i64 = tx
+            .prepare_cached("SELECT id FROM datastreams WHERE device_id = ?1 AND stream = ?2")?
+            .query_row(params![device, stream], |r| r.get(0))?;
+        self.0.insert((device.to_string(), stream.to_string()), id);
+        Ok(id)
+    }
+}
+
+fn columns(v: &DpValue) -> (i64, Option<f64>, Option<String>, Option<&[u8]>) {
+    match v {
+        DpValue::Json(j) => (KIND_JSON, j.as_f64(), Some(j.to_string()), None),
+        DpValue::Text(t) => (
+            KIND_TEXT,
+            t.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            Some(t.clone()),
+            None,
+        ),
+        DpValue::Float(f) => (
+            KIND_FLOAT,
+            Some(*f as f64).filter(|f| f.is_finite()),
+            None,
+            None,
+        ),
+        DpValue::Binary { data, desc } => (
+            KIND_BINARY,
+            None,
+            desc.as_ref().map(|d| d.to_string()),
+            Some(data.as_ref()),
+        ),
+    }
+}
+
+pub(crate) fn insert_batch(
+    tx: &Transaction<'_>,
+    ids: &mut StreamIds,
+    b: &DpBatch,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO dp_uploads (device_id, dp_type, qos, received_at, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![b.device_id, b.dp_type, b.qos, b.received_at, b.payload.as_ref()])?;
+    let upload_id = tx.last_insert_rowid();
+    let mut st = tx.prepare_cached(
+        "INSERT INTO datapoints (stream_id, at, kind, num, text, blob, dp_type, received_at, upload_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for p in &b.points {
+        let sid = ids.get(tx, &b.device_id, &p.stream)?;
+        let (kind, num, text, blob) = columns(&p.value);
+        st.execute(params![
+            sid,
+            p.at.unwrap_or(b.received_at),
+            kind,
+            num,
+            text,
+            blob,
+            b.dp_type,
+            b.received_at,
+            upload_id
+        ])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn put_command(tx: &Transaction<'_>, c: &Command) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO commands
+         (uuid, device_id, body, status, created_at, sent_at, replied_at, reply, expire_at, validity_s)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        c.uuid,
+        c.device_id,
+        c.body.as_ref(),
+        c.status.code(),
+        c.created_at,
+        c.sent_at,
+        c.replied_at,
+        c.reply.as_deref(),
+        c.expire_at,
+        c.validity_s
+    ])?;
+    Ok(())
+}
+
+/// Deletes what the retention settings no longer keep. Returns rows deleted.
+pub(crate) fn apply_retention(
+    tx: &Transaction<'_>,
+    r: &Retention,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let mut n = 0;
+    if let Some(age) = r.max_age {
+        let cutoff = now - age.as_millis() as i64;
+        let streams: Vec<i64> = tx
+            .prepare_cached("SELECT id FROM datastreams")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for sid in streams {
+            n += tx
+                .prepare_cached("DELETE FROM datapoints WHERE stream_id = ?1 AND at < ?2")?
+                .execute(params![sid, cutoff])?;
+        }
+        n += tx
+            .prepare_cached(
+                "DELETE FROM dp_uploads WHERE received_at < ?1
+                 AND NOT EXISTS (SELECT 1 FROM datapoints d WHERE d.upload_id = dp_uploads.id)",
+            )?
+            .execute([cutoff])?;
+    }
+    if let Some(max) = r.max_rows_per_stream {
+        let streams: Vec<i64> = tx
+            .prepare_cached("SELECT id FROM datastreams")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for sid in streams {
+            n += tx
+                .prepare_cached(
+                    "DELETE FROM datapoints WHERE stream_id = ?1 AND id NOT IN
+                     (SELECT id FROM datapoints WHERE stream_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2)",
+                )?
+                .execute(params![sid, max as i64])?;
+        }
+    }
+    Ok(n)
+}
+
+pub(crate) fn value_from(
+    kind: i64,
+    num: Option<f64>,
+    text: Option<String>,
+    blob: Option<Vec<u8>>,
+) -> DpValue {
+    match kind {
+        KIND_JSON => DpValue::Json(
+            text.as_deref()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(serde_json::Value::Null),
+        ),
+        KIND_FLOAT => DpValue::Float(num.unwrap_or(f64::NAN) as f32),
+        KIND_BINARY => DpValue::Binary {
+            data: Bytes::from(blob.unwrap_or_default()),
+            desc: text.as_deref().and_then(|t| serde_json::from_str(t).ok()),
+        },
+        _ => DpValue::Text(text.unwrap_or_default()),
+    }
+}
+
+/// Columns every datapoint query selects, in [`dp_row`]'s order.
+pub(crate) const DP_SELECT: &str = "SELECT d.id, s.device_id, s.stream, d.at, d.kind, d.num, d.text, d.blob,
+    d.dp_type, d.received_at, d.upload_id FROM datapoints d JOIN datastreams s ON s.id = d.stream_id";
+
+pub(crate) fn dp_row(r: &Row<'_>) -> rusqlite::Result<StoredDatapoint> {
+    Ok(StoredDatapoint {
+        id: r.get(0)?,
+        device_id: r.get(1)?,
+        stream: r.get(2)?,
+        at: r.get(3)?,
+        value: value_from(r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?),
+        dp_type: r.get(8)?,
+        received_at: r.get(9)?,
+        upload_id: r.get(10)?,
+    })
+}
+
+/// WHERE clause and parameters for a filter (parameters are ?1..?4, unused ones NULL).
+pub(crate) const DP_WHERE: &str =
+    " WHERE (?1 IS NULL OR s.device_id = ?1) AND (?2 IS NULL OR s.stream = ?2)
+    AND (?3 IS NULL OR d.at >= ?3) AND (?4 IS NULL OR d.at <= ?4)";
+
+fn command_row(r: &Row<'_>) -> rusqlite::Result<Command> {
+    Ok(Command {
+        uuid: r.get(0)?,
+        device_id: r.get(1)?,
+        body: Bytes::from(r.get::<_, Vec<u8>>(2)?),
+        status: CommandStatus::from_code(r.get(3)?).unwrap_or(CommandStatus::SendFailed),
+        created_at: r.get(4)?,
+        sent_at: r.get(5)?,
+        replied_at: r.get(6)?,
+        reply: r.get::<_, Option<Vec<u8>>>(7)?.map(Bytes::from),
+        expire_at: r.get(8)?,
+        validity_s: r.get(9)?,
+    })
+}
+
+const CMD_COLS: &str =
+    "uuid, device_id, body, status, created_at, sent_at, replied_at, reply, expire_at, validity_s";
+
+impl Db {
+    /// Datapoints matching `f`, oldest first, at most `limit` (the newest `limit` when `newest` is set).
+    pub fn datapoints(
+        &self,
+        f: &DpFilter,
+        limit: usize,
+        newest: bool,
+    ) -> Result<Vec<StoredDatapoint>, StoreError> {
+        let conn = self.lock();
+        let order = if newest { "DESC" } else { "ASC" };
+        let sql = format!("{DP_SELECT}{DP_WHERE} ORDER BY d.at {order}, d.id {order} LIMIT ?5");
+        let mut st = conn.prepare(&sql)?;
+        let mut v = st
+            .query_map(
+                params![f.device_id, f.stream, f.since, f.until, limit as i64],
+                dp_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        if newest {
+            v.reverse();
+        }
+        Ok(v)
+    }
+
+    /// The device's datastreams with counts and latest values.
+    pub fn datastreams(&self, device_id: &str) -> Result<Vec<StreamSummary>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT s.id, s.stream, (SELECT count(*) FROM datapoints d WHERE d.stream_id = s.id)
+             FROM datastreams s WHERE s.device_id = ?1 ORDER BY s.stream",
+        )?;
+        let streams = st
+            .query_map([device_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut last = conn.prepare(&format!(
+            "{DP_SELECT} WHERE d.stream_id = ?1 ORDER BY d.at DESC, d.id DESC LIMIT 1"
+        ))?;
+        let mut out = Vec::with_capacity(streams.len());
+        for (sid, stream, count) in streams {
+            out.push(StreamSummary {
+                device_id: device_id.to_string(),
+                stream,
+                count: count as u64,
+                last: last.query_row([sid], dp_row).optional()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The raw `$dp` payload a datapoint came from.
+    pub fn dp_upload(&self, upload_id: i64) -> Result<Option<Bytes>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT payload FROM dp_uploads WHERE id = ?1",
+                [upload_id],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .map(Bytes::from))
+    }
+
+    /// Number of datapoints stored (all devices).
+    pub fn datapoint_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("SELECT count(*) FROM datapoints", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+
+    pub fn command(&self, uuid: &str) -> Result<Option<Command>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {CMD_COLS} FROM commands WHERE uuid = ?1"),
+                [uuid],
+                command_row,
+            )
+            .optional()?)
+    }
+
+    /// A device's commands created in [since, until], newest first, with the total count for paging.
+    pub fn commands(
+        &self,
+        device_id: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Command>, u64), StoreError> {
+        let conn = self.lock();
+        let filter = "WHERE device_id = ?1 AND (?2 IS NULL OR created_at >= ?2) AND (?3 IS NULL OR created_at <= ?3)";
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM commands {filter}"),
+            params![device_id, since, until],
+            |r| r.get(0),
+        )?;
+        let mut st = conn.prepare(&format!(
+            "SELECT {CMD_COLS} FROM commands {filter} ORDER BY created_at DESC, uuid LIMIT ?4 OFFSET ?5"
+        ))?;
+        let rows = st
+            .query_map(
+                params![device_id, since, until, limit as i64, offset as i64],
+                command_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, total as u64))
+    }
+
+    /// Commands still waiting (created or sent), to resume after a restart.
+    pub fn live_commands(&self) -> Result<Vec<Command>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn.prepare(&format!(
+            "SELECT {CMD_COLS} FROM commands WHERE status IN (1, 2) ORDER BY created_at"
+        ))?;
+        let rows = st
+            .query_map([], command_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
