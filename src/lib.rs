@@ -12,6 +12,7 @@
 //!   thread with group commit.
 //! * [`service`] — `start(config) -> ServiceHandle`: the one handle the console, the CLI and tests use.
 //! * [`events`] — what happened, as it happens: a broadcast the console reads (slow readers miss, never block).
+//! * [`metrics`] — counters for rates (messages/s, datapoints/s).
 //! * [`config`] — settings, defaults, validation.
 //! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
 //!
@@ -21,6 +22,7 @@
 pub mod broker;
 pub mod config;
 pub mod events;
+pub mod metrics;
 pub mod mqtt;
 pub mod onenet;
 pub mod service;

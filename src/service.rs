@@ -14,9 +14,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::broker::message::RouterMsg;
 use crate::broker::router::Router;
-use crate::broker::{ConnCtx, RetainedInfo, SessionInfo, accept_loop};
+use crate::broker::{ConnCtx, QueuedInfo, RetainedInfo, SessionInfo, accept_loop};
 use crate::config::{Config, ConfigError};
 use crate::events::{EventReceiver, Events};
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::onenet::commands::{Command, CommandError};
 use crate::onenet::diagnostics::Diagnostic;
 use crate::store::writer::{WriterThread, spawn_writer};
@@ -53,6 +54,7 @@ struct Inner {
     writer: Mutex<Option<WriterThread>>,
     started: Instant,
     events: Events,
+    metrics: Arc<Metrics>,
 }
 
 /// Handle to a running service. Clones share it; `shutdown` stops it for all.
@@ -89,7 +91,14 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         db.path().display()
     );
     let events = Events::new();
-    let router = Router::new(config.clone(), store.clone(), events.clone(), state);
+    let metrics = Arc::new(Metrics::default());
+    let router = Router::new(
+        config.clone(),
+        store.clone(),
+        events.clone(),
+        metrics.clone(),
+        state,
+    );
     tracker.spawn(router.run(router_rx, shutdown.clone()));
     let ctx = Arc::new(ConnCtx {
         cfg: config.clone(),
@@ -100,6 +109,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         next_conn_id: AtomicU64::new(1),
         online: AtomicUsize::new(0),
         events: events.clone(),
+        metrics: metrics.clone(),
         dp: crate::broker::router::dp_options(&config),
     });
     tracker.spawn(accept_loop(listener, ctx, tracker.clone()));
@@ -115,6 +125,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
             writer: Mutex::new(Some(writer)),
             started: Instant::now(),
             events,
+            metrics,
         }),
     })
 }
@@ -160,6 +171,11 @@ impl ServiceHandle {
         self.ask(|done| RouterMsg::Kick { client_id, done })
             .await
             .unwrap_or(false)
+    }
+
+    /// Counters since start (the console turns them into rates).
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot()
     }
 
     /// Watches what happens: connections, datapoints, commands, diagnostics, every packet.
@@ -238,6 +254,34 @@ impl ServiceHandle {
         self.ask(|reply| RouterMsg::Diagnostics { device_id, reply })
             .await
             .unwrap_or_default()
+    }
+
+    /// Deletes retained messages: one (`namespace` and `topic`), a namespace's, or all. Returns how many.
+    pub async fn delete_retained(&self, namespace: Option<&str>, topic: Option<&str>) -> usize {
+        let (namespace, topic) = (namespace.map(str::to_string), topic.map(str::to_string));
+        self.ask(|reply| RouterMsg::DeleteRetained {
+            namespace,
+            topic,
+            reply,
+        })
+        .await
+        .unwrap_or(0)
+    }
+
+    /// The deliveries waiting for a session: in flight (with packet id) and queued.
+    pub async fn queue(&self, client_id: &str) -> Vec<QueuedInfo> {
+        let client_id = client_id.to_string();
+        self.ask(|reply| RouterMsg::Queue { client_id, reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Drops a session's queued deliveries (not those in flight). Returns how many.
+    pub async fn clear_queue(&self, client_id: &str) -> usize {
+        let client_id = client_id.to_string();
+        self.ask(|reply| RouterMsg::ClearQueue { client_id, reply })
+            .await
+            .unwrap_or(0)
     }
 
     /// Waits until every mutation queued so far is committed to the database.

@@ -84,11 +84,7 @@ async fn pubacked_messages_survive_sigkill() {
     );
 
     let (mut child, mut addr) = serve(dir.path());
-    let (mut sub, _) = Raw::login(
-        addr,
-        &connect_packet("sub", None, None, false, 120),
-    )
-    .await;
+    let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, false, 120)).await;
     sub.send(&subscribe(1, &[("/d", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
     sub.send(&Packet::Disconnect).await;
@@ -97,7 +93,9 @@ async fn pubacked_messages_survive_sigkill() {
     let mut acked = BTreeSet::new();
     for round in 0..3u16 {
         // Pipeline 300 QoS 1 publishes, kill -9 the broker as soon as the 100th PUBACK arrives.
-        let mut publisher = Raw::login(addr, &connect_packet("pub", None, None, true, 120)).await.0;
+        let mut publisher = Raw::login(addr, &connect_packet("pub", None, None, true, 120))
+            .await
+            .0;
         let mut bytes = Vec::new();
         for i in 1..=300u16 {
             let payload = format!("r{round}-m{i}");
@@ -126,11 +124,7 @@ async fn pubacked_messages_survive_sigkill() {
         }
         (child, addr) = serve(dir.path());
     }
-    let (mut sub, _) = Raw::login(
-        addr,
-        &connect_packet("sub", None, None, false, 120),
-    )
-    .await;
+    let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, false, 120)).await;
     let mut received = BTreeSet::new();
     while let Some(p) = sub.try_recv(Duration::from_millis(1000)).await {
         if let Packet::Publish(p) = p {

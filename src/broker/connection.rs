@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Profile};
 use crate::events::{Direction, Event, Events};
+use crate::metrics::Metrics;
 use crate::mqtt::{
     Conformance, ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, check, decode,
 };
@@ -45,6 +46,7 @@ pub(crate) struct ConnCtx {
     /// Authenticated connections now open (CONNACK 3 past `max_connections`).
     pub online: AtomicUsize,
     pub events: Events,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// `$dp` payloads are decoded here, in the connection task, so decoding runs on every core.
     pub dp: DpOptions,
 }
@@ -78,6 +80,14 @@ impl Lookup for DbLookup<'_> {
     }
     fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
         self.0.device(id)
+    }
+}
+
+/// Keeps `metrics.connections` equal to the connections open.
+struct ConnectionCount<'a>(&'a crate::metrics::Metrics);
+impl Drop for ConnectionCount<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -179,6 +189,8 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         return;
     }
     let _online = OnlineGuard(&ctx.online);
+    Metrics::add(&ctx.metrics.connections, 1);
+    let _counted = ConnectionCount(&ctx.metrics);
     if connect.client_id.is_empty() {
         // MQTT 3.1.1 §3.1.3.1: the server assigns an id to an empty one (clean session 1 only, checked by auth).
         connect.client_id = format!("auto-{}", crate::onenet::registry::generate_secret(12));
@@ -327,7 +339,8 @@ impl Conn {
                 r = self.rd.read_buf(&mut self.inbuf) => match r {
                     Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
                     Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
-                    Ok(_) => {
+                    Ok(n) => {
+                        Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
                         ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
                         self.read_packets().await
                     }
@@ -346,6 +359,7 @@ impl Conn {
                 if let Err(e) = self.wr.write_all(&self.outbuf).await {
                     return Ending::Abnormal(format!("socket error: {e}"));
                 }
+                Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
                 self.outbuf.clear();
             }
             if let Flow::Stop(e) = flow {
@@ -487,6 +501,7 @@ impl Conn {
                 }
                 Packet::Disconnect => return Flow::Stop(Ending::Graceful),
                 Packet::Publish(publish) => {
+                    Metrics::add(&self.ctx.metrics.publishes_in, 1);
                     let dp = (onenet && publish.topic.as_str() == "$dp")
                         .then(|| crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp));
                     RouterMsg::Publish {

@@ -146,6 +146,22 @@ pub enum RouterMsg {
         client_id: String,
         done: oneshot::Sender<bool>,
     },
+    /// Deletes retained messages: one topic, a whole namespace (`topic` None) or all (both None).
+    DeleteRetained {
+        namespace: Option<String>,
+        topic: Option<String>,
+        reply: oneshot::Sender<usize>,
+    },
+    /// The deliveries waiting for a session (in flight and queued).
+    Queue {
+        client_id: String,
+        reply: oneshot::Sender<Vec<QueuedInfo>>,
+    },
+    /// Drops the session's queued (not in-flight) deliveries.
+    ClearQueue {
+        client_id: String,
+        reply: oneshot::Sender<usize>,
+    },
     SendCommand {
         device_id: String,
         body: Bytes,
@@ -181,6 +197,24 @@ pub struct SessionInfo {
     pub messages_out: u64,
     /// Conformance diagnostics recorded for this client.
     pub warnings: u64,
+    /// Unix ms of the current connection's login, if online.
+    pub connected_at: Option<i64>,
+    /// Unix ms of the last packet routed from or to this client.
+    pub last_seen: Option<i64>,
+    /// The will of the current connection: (topic, qos, retain).
+    pub will: Option<(String, u8, bool)>,
+}
+
+/// A delivery waiting for a session, as the console and API see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueuedInfo {
+    pub topic: String,
+    pub qos: u8,
+    pub payload_len: usize,
+    /// Unix ms.
+    pub queued_at: i64,
+    /// Sent and waiting for PUBACK/PUBREC/PUBCOMP (packet id), or still queued (None).
+    pub packet_id: Option<u16>,
 }
 
 /// A retained message as the console and API see it.

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 pub(crate) use connection::ConnCtx;
-pub use message::{Message, RetainedInfo, SessionInfo};
+pub use message::{Message, QueuedInfo, RetainedInfo, SessionInfo};
 
 /// Accepts connections until shutdown, each on its own tracked task.
 pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnCtx>, tracker: TaskTracker) {

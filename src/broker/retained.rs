@@ -54,6 +54,20 @@ impl RetainedStore {
         old.is_some()
     }
 
+    /// Removes every retained message of `ns` (or of all namespaces); returns their (namespace, topic).
+    pub fn take_all(&mut self, ns: Option<&str>) -> Vec<(String, String)> {
+        let keys: Vec<(String, String)> = self
+            .by_ns
+            .iter()
+            .filter(|(n, _)| ns.is_none_or(|x| x == n.as_str()))
+            .flat_map(|(n, m)| m.keys().map(move |t| (n.clone(), t.clone())))
+            .collect();
+        for (n, t) in &keys {
+            self.clear(n, t);
+        }
+        keys
+    }
+
     /// Retained messages a new subscription to `filter` receives.
     pub fn matching(&self, ns: &str, filter: &TopicFilter) -> Vec<Retained> {
         let Some(m) = self.by_ns.get(ns) else {

@@ -71,6 +71,8 @@ pub(crate) struct Session {
     next_pid: u16,
     pub messages_in: u64,
     pub messages_out: u64,
+    pub connected_at: Option<i64>,
+    pub last_seen: Option<i64>,
     /// Deliveries discarded: queue full, or offline messages past the count/age limits.
     pub dropped: u64,
 }
@@ -104,6 +106,8 @@ impl Session {
             next_pid: 1,
             messages_in: 0,
             messages_out: 0,
+            connected_at: None,
+            last_seen: None,
             dropped: 0,
         }
     }
@@ -197,6 +201,15 @@ impl Session {
                 seq: d.seq,
             });
         }
+    }
+
+    /// Drops every queued (not in-flight) delivery; returns how many.
+    pub fn clear_queue(&mut self, store: &StoreTx) -> usize {
+        let q = std::mem::take(&mut self.queue);
+        for d in &q {
+            self.forget(d, store);
+        }
+        q.len()
     }
 
     /// OneNET offline topic (§9 rule 5): of the messages waiting, keep only the latest `max_n` not older

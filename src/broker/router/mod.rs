@@ -30,7 +30,7 @@ use crate::onenet::topic::{FilterRefusal, check_filter};
 use crate::store::{LoadedState, StoreOp, StoreTx, now_millis};
 
 use super::message::{
-    CloseReason, ConnId, ConnTx, Ending, Login, Outbound, RouterMsg, SessionInfo,
+    CloseReason, ConnId, ConnTx, Ending, Login, Outbound, QueuedInfo, RouterMsg, SessionInfo,
 };
 use super::retained::RetainedStore;
 use super::session::{Offline, Session, SessionLimits};
@@ -48,12 +48,19 @@ pub(crate) struct Router {
     events: Events,
     diags: Diagnostics,
     commands: CommandBook,
+    metrics: Arc<crate::metrics::Metrics>,
     /// Reused per publish so routing does not allocate the subscriber list each time.
     scratch: Vec<(Arc<str>, QoS)>,
 }
 
 impl Router {
-    pub fn new(cfg: Arc<Config>, store: StoreTx, events: Events, state: LoadedState) -> Router {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: StoreTx,
+        events: Events,
+        metrics: Arc<crate::metrics::Metrics>,
+        state: LoadedState,
+    ) -> Router {
         let o = &cfg.onenet;
         let mut r = Router {
             diags: Diagnostics::new(o.diagnostics_per_device),
@@ -68,6 +75,7 @@ impl Router {
             retained: RetainedStore::default(),
             store,
             events,
+            metrics,
             scratch: Vec::new(),
         };
         r.load(state);
@@ -164,6 +172,58 @@ impl Router {
                 }
                 let _ = done.send(conn.is_some());
             }
+            RouterMsg::DeleteRetained {
+                namespace,
+                topic,
+                reply,
+            } => {
+                let gone = match (&namespace, &topic) {
+                    (Some(ns), Some(t)) => {
+                        if self.retained.clear(ns, t) {
+                            vec![(ns.clone(), t.clone())]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    _ => self.retained.take_all(namespace.as_deref()),
+                };
+                for (ns, t) in &gone {
+                    self.store.send(StoreOp::ClearRetained {
+                        namespace: ns.clone(),
+                        topic: t.clone(),
+                    });
+                    self.events.send(Event::Retained {
+                        namespace: ns.clone(),
+                        topic: t.clone(),
+                        present: false,
+                    });
+                }
+                let _ = reply.send(gone.len());
+            }
+            RouterMsg::Queue { client_id, reply } => {
+                let _ = reply.send(
+                    self.sessions
+                        .get(client_id.as_str())
+                        .map(queue_infos)
+                        .unwrap_or_default(),
+                );
+            }
+            RouterMsg::ClearQueue { client_id, reply } => {
+                let store = self.store.clone();
+                let n = self
+                    .sessions
+                    .get_mut(client_id.as_str())
+                    .map(|s| s.clear_queue(&store))
+                    .unwrap_or(0);
+                if let Some(s) = self.sessions.get(client_id.as_str()) {
+                    self.events.send(Event::OfflineQueue {
+                        client_id,
+                        queued: s.inflight.len(),
+                        dropped: s.dropped,
+                    });
+                }
+                let _ = reply.send(n);
+            }
             RouterMsg::SendCommand {
                 device_id,
                 body,
@@ -258,6 +318,8 @@ impl Router {
             return;
         };
         s.conn = Some(l.conn.clone());
+        s.connected_at = Some(now);
+        s.last_seen = Some(now);
         s.remote = Some(l.remote);
         s.keep_alive = l.keep_alive;
         s.will = l.will;
@@ -495,11 +557,32 @@ impl Router {
                 messages_in: s.messages_in,
                 messages_out: s.messages_out,
                 warnings: self.diags.total(&s.client_id),
+                connected_at: s.connected_at,
+                last_seen: s.last_seen,
+                will: s
+                    .will
+                    .as_ref()
+                    .map(|w| (w.topic.as_str().to_string(), w.qos as u8, w.retain)),
             })
             .collect();
         v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         v
     }
+}
+
+fn queue_infos(s: &Session) -> Vec<QueuedInfo> {
+    let info = |d: &crate::broker::session::Delivery, pid: Option<u16>| QueuedInfo {
+        topic: d.msg.topic.as_str().to_string(),
+        qos: d.qos as u8,
+        payload_len: d.msg.payload.len(),
+        queued_at: d.queued_at,
+        packet_id: pid,
+    };
+    s.inflight
+        .iter()
+        .map(|f| info(&f.delivery, Some(f.pid.get())))
+        .chain(s.queue.iter().map(|d| info(d, None)))
+        .collect()
 }
 
 /// Sleeps until a wall-clock time in Unix ms (command deadlines are wall-clock: they survive restarts).

@@ -47,6 +47,7 @@ impl Router {
             }
         };
         let now = now_millis();
+        crate::metrics::Metrics::add(&self.metrics.datapoints, upload.points.len() as u64);
         for p in &mut upload.points {
             p.at = Some(p.at.unwrap_or(now));
         }

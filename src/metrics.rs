@@ -1,0 +1,44 @@
+//! Counters the console turns into rates (messages/s, datapoints/s). Relaxed atomics: each is bumped by
+//! the task that sees the event, read by whoever asks; no lock, no ordering needed between them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub publishes_in: AtomicU64,
+    pub publishes_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub datapoints: AtomicU64,
+    pub connections: AtomicU64,
+}
+
+/// A reading of [`Metrics`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MetricsSnapshot {
+    pub publishes_in: u64,
+    pub publishes_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub datapoints: u64,
+    /// Connections open now (authenticated).
+    pub connections: u64,
+}
+
+impl Metrics {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            publishes_in: r(&self.publishes_in),
+            publishes_out: r(&self.publishes_out),
+            bytes_in: r(&self.bytes_in),
+            bytes_out: r(&self.bytes_out),
+            datapoints: r(&self.datapoints),
+            connections: r(&self.connections),
+        }
+    }
+}
