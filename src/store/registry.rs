@@ -203,6 +203,71 @@ impl Db {
         Ok(rows)
     }
 
+    /// Changes a product's name and/or API key.
+    pub fn update_product(
+        &self,
+        id: &str,
+        name: Option<String>,
+        api_key: Option<String>,
+    ) -> Result<Product, StoreError> {
+        if let Some(n) = &name {
+            validate_name("product", n).map_err(invalid)?;
+        }
+        if let Some(k) = &api_key {
+            validate_secret("API key", k).map_err(invalid)?;
+        }
+        let n = self.lock().execute(
+            "UPDATE products SET name = coalesce(?2, name), api_key = coalesce(?3, api_key) WHERE id = ?1",
+            params![id, name, api_key],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no product {id}")));
+        }
+        self.product(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("no product {id}")))
+    }
+
+    /// Changes a device's name and/or auth_info (still unique within its product).
+    pub fn update_device(
+        &self,
+        id: &str,
+        name: Option<String>,
+        auth_info: Option<String>,
+    ) -> Result<Device, StoreError> {
+        if let Some(n) = &name {
+            validate_name("device", n).map_err(invalid)?;
+        }
+        if let Some(a) = &auth_info {
+            validate_secret("auth_info", a).map_err(invalid)?;
+        }
+        let current = self
+            .device(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("no device {id}")))?;
+        if let Some(a) = &auth_info {
+            let clash: Option<String> = self
+                .lock()
+                .query_row(
+                    "SELECT id FROM devices WHERE product_id = ?1 AND auth_info = ?2 AND id <> ?3",
+                    params![current.product_id, a, id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(other) = clash {
+                return Err(StoreError::Conflict(format!(
+                    "auth_info is already used by device {other} of product {}: it must be unique within the product",
+                    current.product_id
+                )));
+            }
+        }
+        self.lock().execute(
+            "UPDATE devices SET name = coalesce(?2, name), auth_info = coalesce(?3, auth_info), auto_registered = 0
+             WHERE id = ?1",
+            params![id, name, auth_info],
+        )?;
+        self.device(id)?
+            .ok_or_else(|| StoreError::NotFound(format!("no device {id}")))
+    }
+
     pub fn delete_device(&self, id: &str) -> Result<(), StoreError> {
         let n = self
             .lock()
@@ -280,6 +345,37 @@ mod tests {
         assert!(matches!(e, StoreError::NotFound(_)), "{e}");
         let e = db.add_device(nd("1x", "x", "1")).unwrap_err();
         assert!(matches!(e, StoreError::Invalid(_)), "{e}");
+    }
+
+    #[test]
+    fn updates_keep_auth_info_unique() {
+        let (_d, db) = db();
+        db.add_product(NewProduct {
+            id: Some("1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        for (id, a) in [("10", "a"), ("11", "b")] {
+            db.add_device(NewDevice {
+                product_id: "1".into(),
+                id: Some(id.into()),
+                auth_info: Some(a.into()),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let e = db.update_device("11", None, Some("a".into())).unwrap_err();
+        assert!(e.to_string().contains("unique"), "{e}");
+        let d = db
+            .update_device("11", Some("new name".into()), Some("c".into()))
+            .unwrap();
+        assert_eq!((d.name.as_str(), d.auth_info.as_str()), ("new name", "c"));
+        let p = db.update_product("1", None, Some("K2".into())).unwrap();
+        assert_eq!(p.api_key, "K2");
+        assert!(matches!(
+            db.update_device("99", None, None),
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     #[test]
