@@ -135,6 +135,9 @@ pub struct Config {
     pub profile: Profile,
     /// MQTT listener; OneNET devices dial port 6002.
     pub mqtt_addr: SocketAddr,
+    /// OneNET-compatible HTTP API listener (an admin surface: loopback by default in `serve` and the app).
+    /// `None`: no HTTP API.
+    pub http_addr: Option<SocketAddr>,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
     /// Register an unknown device id of a known product on first connect, its password becoming its auth_info.
@@ -147,6 +150,9 @@ pub struct Config {
 /// Default port of OneNET's MQTT endpoint (spec §3.1).
 pub const DEFAULT_MQTT_PORT: u16 = 6002;
 
+/// Default HTTP API address of `serve` and the desktop app: loopback, since it is an admin surface.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+
 /// Name of the database file inside the data dir.
 pub const DB_FILE: &str = "onenet-desk.sqlite3";
 
@@ -156,6 +162,7 @@ impl Config {
         Config {
             profile: Profile::OneNet,
             mqtt_addr: SocketAddr::from(([0, 0, 0, 0], DEFAULT_MQTT_PORT)),
+            http_addr: None,
             data_dir,
             auto_register: false,
             limits: Limits::default(),

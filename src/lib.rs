@@ -10,18 +10,23 @@
 //!   and retained messages.
 //! * [`store`] — SQLite: registry, persistent sessions, owed deliveries, retained messages; a writer
 //!   thread with group commit.
+//! * [`http`] — the OneNET-compatible HTTP API (axum) and local admin endpoints; a router built from a
+//!   `ServiceHandle`, testable without a socket.
 //! * [`service`] — `start(config) -> ServiceHandle`: the one handle the console, the CLI and tests use.
+//! * [`export`] — datapoints to CSV / JSON Lines, streamed from a read-only connection (CLI and console).
 //! * [`events`] — what happened, as it happens: a broadcast the console reads (slow readers miss, never block).
 //! * [`metrics`] — counters for rates (messages/s, datapoints/s).
 //! * [`config`] — settings, defaults, validation.
 //! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
 //!
-//! The fence: `broker`, `store`, `onenet` and `mqtt` never depend on the GUI crates;
+//! The fence: `broker`, `store`, `onenet`, `http` and `mqtt` never depend on the GUI crates;
 //! `cargo build --no-default-features` builds the headless broker.
 
 pub mod broker;
 pub mod config;
 pub mod events;
+pub mod export;
+pub mod http;
 pub mod metrics;
 pub mod mqtt;
 pub mod onenet;

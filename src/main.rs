@@ -7,9 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cmd_client;
+
 use clap::{Parser, Subcommand};
 use onenet_desk::config::{Config, Profile};
-use onenet_desk::store::{Db, NewDevice, NewProduct, StoreError};
+use onenet_desk::export::{self, ExportFormat, ExportRequest};
+use onenet_desk::store::{Db, DpFilter, NewDevice, NewProduct, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -38,13 +41,100 @@ enum Command {
         /// Register unknown device ids of known products on first connect (password becomes auth_info).
         #[arg(long)]
         auto_register: bool,
+        /// OneNET-compatible HTTP API address (loopback by default: it is an admin surface); port 0 picks one.
+        #[arg(long, value_name = "ADDR", default_value = onenet_desk::config::DEFAULT_HTTP_ADDR)]
+        http: SocketAddr,
     },
+    /// Platform commands, through the running service's HTTP API.
+    #[command(subcommand)]
+    Cmd(CmdCmd),
     /// Manage products.
     #[command(subcommand)]
     Product(ProductCmd),
     /// Manage devices.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Export datapoints to a CSV or JSON Lines file, ordered by device, stream and time (streamed;
+    /// written to FILE.tmp, then renamed). Prints `exported N datapoints to FILE` on stderr.
+    Export {
+        /// The file to write (replaced only when the export completes).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// `csv` (RFC 4180, header line first) or `jsonl` (one JSON object per line).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormatArg,
+        /// Only this device.
+        #[arg(long, value_name = "ID")]
+        device: Option<String>,
+        /// Only this datastream.
+        #[arg(long, value_name = "NAME")]
+        stream: Option<String>,
+        /// From this time, inclusive: `YYYY-MM-DD hh:mm:ss[.fff]` (or `T` form) at --utc-offset, or Unix ms.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Up to this time, inclusive (same forms as --since).
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        #[command(flatten)]
+        offset: UtcOffsetArg,
+    },
+    /// Print a device's newest datapoints as JSON Lines, oldest of them first.
+    Datapoints {
+        /// The device.
+        #[arg(long, value_name = "ID")]
+        device: String,
+        /// Only this datastream.
+        #[arg(long, value_name = "NAME")]
+        stream: Option<String>,
+        /// How many of the newest datapoints.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        offset: UtcOffsetArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormatArg {
+    Csv,
+    Jsonl,
+}
+
+#[derive(clap::Args)]
+struct UtcOffsetArg {
+    /// UTC offset (hours) of the times written and of export's --since/--until; OneNET shows UTC+8.
+    #[arg(
+        long = "utc-offset",
+        value_name = "HOURS",
+        default_value_t = 8,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-14..=14)
+    )]
+    hours: i32,
+}
+
+#[derive(Subcommand)]
+enum CmdCmd {
+    /// Send a command to a device; prints it as JSON (with --wait: its final status and the reply).
+    Send {
+        #[arg(long)]
+        device: String,
+        /// The command body as text.
+        #[arg(long, conflicts_with = "hex", required_unless_present = "hex")]
+        body: Option<String>,
+        /// The command body as hex bytes (spaces and colons allowed).
+        #[arg(long)]
+        hex: Option<String>,
+        /// Offline validity in seconds: delivered when the device next connects (0 = online only).
+        #[arg(long, default_value_t = 0)]
+        timeout: u32,
+        /// Wait for the reply (or the timeout) and print it.
+        #[arg(long)]
+        wait: bool,
+        /// Where `serve` (or the desktop app) serves the HTTP API.
+        #[arg(long, value_name = "ADDR", default_value = onenet_desk::config::DEFAULT_HTTP_ADDR)]
+        http: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,12 +177,15 @@ enum DeviceCmd {
 }
 
 /// A failure with the exit code it deserves.
-struct Failure(u8, String);
+pub(crate) struct Failure(pub u8, pub String);
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         let code = match e {
-            StoreError::Invalid(_) | StoreError::Conflict(_) | StoreError::NotFound(_) => 2,
+            StoreError::Invalid(_)
+            | StoreError::Conflict(_)
+            | StoreError::NotFound(_)
+            | StoreError::Limit(_) => 2,
             _ => 1,
         };
         Failure(code, e.to_string())
@@ -134,12 +227,44 @@ fn run(cli: Cli) -> Result<(), Failure> {
             mqtt,
             profile,
             auto_register,
+            http,
         }) => {
             let mut cfg = Config::new(dir);
             cfg.mqtt_addr = mqtt;
+            cfg.http_addr = Some(http);
             cfg.profile = profile;
             cfg.auto_register = auto_register;
             serve(cfg)
+        }
+        Some(Command::Cmd(CmdCmd::Send {
+            device,
+            body,
+            hex,
+            timeout,
+            wait,
+            http,
+        })) => {
+            let body = match (body, hex) {
+                (Some(b), None) => b.into_bytes(),
+                (None, Some(h)) => hex::decode(h.replace([' ', ':'], ""))
+                    .map_err(|e| Failure(2, format!("--hex is not hexadecimal: {e}")))?,
+                _ => {
+                    return Err(Failure(
+                        2,
+                        "give exactly one of --body TEXT and --hex HEX".into(),
+                    ));
+                }
+            };
+            cmd_client::send(
+                &dir,
+                cmd_client::SendArgs {
+                    device,
+                    body,
+                    timeout,
+                    wait,
+                    http,
+                },
+            )
         }
         Some(Command::Product(ProductCmd::Add { id, name, api_key })) => {
             print_json(&db()?.add_product(NewProduct { id, name, api_key })?)
@@ -159,6 +284,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
         })?),
         Some(Command::Device(DeviceCmd::List { product })) => {
             print_json(&db()?.devices(product.as_deref())?)
+        }
+        Some(Command::Export {
+            out,
+            format,
+            device,
+            stream,
+            since,
+            until,
+            offset,
+        }) => {
+            let offset = offset.hours * 3600;
+            let req = ExportRequest {
+                filter: time_filter(device, stream, since, until, offset)?,
+                format: match format {
+                    ExportFormatArg::Csv => ExportFormat::Csv,
+                    ExportFormatArg::Jsonl => ExportFormat::JsonLines,
+                },
+                utc_offset_secs: offset,
+            };
+            let db_path = db()?.path().to_path_buf();
+            let n = export::export_to_file(&db_path, &req, &out, &mut |_| true)
+                .map_err(|e| Failure(1, e.to_string()))?;
+            eprintln!("exported {n} datapoints to {}", out.display());
+            Ok(())
+        }
+        Some(Command::Datapoints {
+            device,
+            stream,
+            limit,
+            offset,
+        }) => {
+            let filter = DpFilter {
+                device_id: Some(device),
+                stream,
+                ..Default::default()
+            };
+            let points = db()?.datapoints(&filter, limit, true)?;
+            print_lines(
+                points
+                    .iter()
+                    .map(|p| export::jsonl_line(p, offset.hours * 3600)),
+            )
         }
     }
 }
@@ -194,8 +361,13 @@ fn serve(cfg: Config) -> Result<(), Failure> {
         let handle = onenet_desk::start(cfg)
             .await
             .map_err(|e| Failure(1, e.to_string()))?;
-        println!("mqtt listening on {}", handle.mqtt_addr());
-        let _ = std::io::stdout().flush();
+        // Written with errors ignored: a reader that closed stdout after the first line must not stop us.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "mqtt listening on {}", handle.mqtt_addr());
+        if let Some(http) = handle.http_addr() {
+            let _ = writeln!(out, "http listening on {http}");
+        }
+        let _ = out.flush();
         wait_for_signal().await;
         tracing::info!("signal received: shutting down");
         handle.shutdown().await;
@@ -223,5 +395,62 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+// ---- export / datapoints helpers ----
+
+/// The filter of `export`: `--since`/`--until` as wall clock at `offset_secs` or Unix ms (bad → exit 2).
+fn time_filter(
+    device_id: Option<String>,
+    stream: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    offset_secs: i32,
+) -> Result<DpFilter, Failure> {
+    let time = |name: &str, v: Option<String>| -> Result<Option<i64>, Failure> {
+        let Some(v) = v else { return Ok(None) };
+        let t = v.trim();
+        t.parse::<i64>()
+            .ok()
+            .or_else(|| onenet_desk::onenet::datapoint::time::parse_datetime(t, offset_secs))
+            .map(Some)
+            .ok_or_else(|| {
+                Failure(
+                    2,
+                    format!(
+                        "invalid --{name} '{v}': expected 'YYYY-MM-DD hh:mm:ss' (or 'YYYY-MM-DDThh:mm:ss', \
+                         optional .fff fraction, read at UTC{:+}) or Unix milliseconds",
+                        offset_secs / 3600
+                    ),
+                )
+            })
+    };
+    let (since, until) = (time("since", since)?, time("until", until)?);
+    if let (Some(s), Some(u)) = (since, until)
+        && s > u
+    {
+        return Err(Failure(2, "--since is later than --until".into()));
+    }
+    Ok(DpFilter {
+        device_id,
+        stream,
+        since,
+        until,
+    })
+}
+
+/// Prints one line per item on stdout; a closed pipe (`| head`) ends quietly.
+fn print_lines(mut lines: impl Iterator<Item = String>) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = lines
+        .try_for_each(|l| writeln!(out, "{l}"))
+        .and_then(|()| out.flush());
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure(1, format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
     }
 }

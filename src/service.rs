@@ -37,6 +37,21 @@ pub enum StartError {
     },
 }
 
+/// Why datapoints could not be stored through [`ServiceHandle::ingest_datapoints`].
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no device {0}")]
+    UnknownDevice(String),
+    #[error("body of {0} bytes is larger than a type 1 upload can carry (65535)")]
+    TooLarge(usize),
+    #[error(transparent)]
+    Invalid(#[from] crate::onenet::datapoint::DpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the service is stopped")]
+    Stopped,
+}
+
 /// Largest command body (the HTTP API's 64 KB limit, §7.2).
 pub const MAX_COMMAND_BODY: usize = 64 * 1024;
 
@@ -55,6 +70,7 @@ struct Inner {
     started: Instant,
     events: Events,
     metrics: Arc<Metrics>,
+    http_addr: Option<SocketAddr>,
 }
 
 /// Handle to a running service. Clones share it; `shutdown` stops it for all.
@@ -113,7 +129,19 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         dp: crate::broker::router::dp_options(&config),
     });
     tracker.spawn(accept_loop(listener, ctx, tracker.clone()));
-    Ok(ServiceHandle {
+    let http = match config.http_addr {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            Some((l, bound))
+        }
+        None => None,
+    };
+    let handle = ServiceHandle {
         inner: Arc::new(Inner {
             config,
             mqtt_addr,
@@ -126,14 +154,28 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
             started: Instant::now(),
             events,
             metrics,
+            http_addr: http.as_ref().map(|(_, a)| *a),
         }),
-    })
+    };
+    if let Some((listener, _)) = http {
+        let (h, token) = (handle.clone(), handle.inner.shutdown.clone());
+        handle
+            .inner
+            .tracker
+            .spawn(crate::http::serve(listener, h, token));
+    }
+    Ok(handle)
 }
 
 impl ServiceHandle {
     /// The address the MQTT listener is bound to (the real port when 0 was asked for).
     pub fn mqtt_addr(&self) -> SocketAddr {
         self.inner.mqtt_addr
+    }
+
+    /// The HTTP API's address, when it runs.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.inner.http_addr
     }
 
     pub fn config(&self) -> &Config {
@@ -282,6 +324,78 @@ impl ServiceHandle {
         self.ask(|reply| RouterMsg::ClearQueue { client_id, reply })
             .await
             .unwrap_or(0)
+    }
+
+    /// HTTP push (§8.3): `payload` at QoS 0 to the online subscribers of `topic` in the product; offline
+    /// sessions do not get it. Returns how many received it.
+    pub async fn push(
+        &self,
+        product_id: &str,
+        topic: &str,
+        payload: bytes::Bytes,
+    ) -> Result<usize, crate::mqtt::TopicError> {
+        let topic = crate::mqtt::TopicName::new(topic)?;
+        let namespace = if self.inner.config.profile == crate::config::Profile::OneNet {
+            product_id.to_string()
+        } else {
+            String::new()
+        };
+        Ok(self
+            .ask(|reply| RouterMsg::Push {
+                namespace,
+                topic,
+                payload,
+                reply,
+            })
+            .await
+            .unwrap_or(0))
+    }
+
+    /// Stores datapoints for `device_id` as if it had uploaded `$dp` type 1 with this JSON body
+    /// (`{"datastreams":[{"id":…,"datapoints":[{"at":…,"value":…}]}]}`), and returns once they are
+    /// committed. Datapoint subscribers and the console see them like any upload.
+    pub async fn ingest_datapoints(
+        &self,
+        device_id: &str,
+        json: &[u8],
+    ) -> Result<usize, IngestError> {
+        let db = self.inner.db.clone();
+        let id = device_id.to_string();
+        let device = tokio::task::spawn_blocking(move || db.device(&id))
+            .await
+            .map_err(|_| IngestError::Stopped)??
+            .ok_or_else(|| IngestError::UnknownDevice(device_id.to_string()))?;
+        let len = u16::try_from(json.len()).map_err(|_| IngestError::TooLarge(json.len()))?;
+        let mut payload = Vec::with_capacity(json.len() + 3);
+        payload.push(1);
+        payload.extend_from_slice(&len.to_be_bytes());
+        payload.extend_from_slice(json);
+        let upload = crate::onenet::datapoint::decode(
+            &payload,
+            &crate::broker::router::dp_options(&self.inner.config),
+        )?;
+        let n = upload.points.len();
+        let namespace = if self.inner.config.profile == crate::config::Profile::OneNet {
+            device.product_id
+        } else {
+            String::new()
+        };
+        let seq = self
+            .ask(|reply| RouterMsg::Ingest {
+                device_id: device.id,
+                namespace,
+                payload: bytes::Bytes::from(payload),
+                upload,
+                reply,
+            })
+            .await
+            .ok_or(IngestError::Stopped)?;
+        let mut committed = self.inner.store.committed();
+        committed
+            .wait_for(|c| *c >= seq)
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        Ok(n)
     }
 
     /// Waits until every mutation queued so far is committed to the database.

@@ -35,7 +35,7 @@ fn serve(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--mqtt", "127.0.0.1:0"])
+        .args(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -206,7 +206,13 @@ fn a_port_in_use_is_a_one_line_error_naming_the_port() {
     let out = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["serve", "--mqtt", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--mqtt",
+            &format!("127.0.0.1:{port}"),
+            "--http",
+            "127.0.0.1:0",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

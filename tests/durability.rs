@@ -35,7 +35,15 @@ fn serve(dir: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--mqtt", "127.0.0.1:0", "--profile", "mqtt"])
+        .args([
+            "serve",
+            "--mqtt",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--profile",
+            "mqtt",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

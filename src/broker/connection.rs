@@ -31,7 +31,7 @@ use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::message::{ConnTx, Ending, Login, Outbound, RouterMsg};
+use super::message::{CloseReason, ConnTx, Ending, Login, Outbound, RouterMsg};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
@@ -319,6 +319,13 @@ impl Conn {
         let mut committed = self.ctx.committed.clone();
         let mut ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
         let shutdown = self.ctx.shutdown.clone();
+        // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
+        // read: processed in `mqtt`, dropped as "before CONNACK" in `onenet`.
+        if !self.inbuf.is_empty()
+            && let Flow::Stop(e) = self.read_packets().await
+        {
+            return e;
+        }
         loop {
             let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
             let flow = tokio::select! {
@@ -396,6 +403,7 @@ impl Conn {
                     dup,
                     retain,
                 } => {
+                    Metrics::add(&self.ctx.metrics.publishes_out, 1);
                     let qos_pid = match pid {
                         Some(pid) => QosPid::from_parts(qos, pid),
                         None => QosPid::AtMostOnce,
@@ -410,7 +418,12 @@ impl Conn {
                 }
                 Outbound::Close(reason) => {
                     tracing::info!(client = %self.client_id, ?reason, "closing connection");
-                    return Flow::Stop(Ending::ClosedByBroker);
+                    // A protocol violation is an abnormal end (the will goes out); takeover, kick and
+                    // shutdown are not.
+                    return Flow::Stop(match reason {
+                        CloseReason::Protocol(why) => Ending::Abnormal(why),
+                        _ => Ending::ClosedByBroker,
+                    });
                 }
             }
         }

@@ -157,6 +157,23 @@ pub enum RouterMsg {
         client_id: String,
         reply: oneshot::Sender<Vec<QueuedInfo>>,
     },
+    /// HTTP push (§8.3): QoS 0 to the online subscribers of `topic` in `namespace`, not queued. Replies
+    /// with how many received it.
+    Push {
+        namespace: String,
+        topic: TopicName,
+        payload: Bytes,
+        reply: oneshot::Sender<usize>,
+    },
+    /// Datapoints uploaded over HTTP as if the device had sent `$dp` (§11). Replies with the store op
+    /// number to wait for.
+    Ingest {
+        device_id: String,
+        namespace: String,
+        payload: Bytes,
+        upload: DpUpload,
+        reply: oneshot::Sender<u64>,
+    },
     /// Drops the session's queued (not in-flight) deliveries.
     ClearQueue {
         client_id: String,

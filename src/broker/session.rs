@@ -257,6 +257,19 @@ impl Session {
             let Some(d) = self.queue.pop_front() else {
                 break;
             };
+            if d.qos == QoS::AtMostOnce {
+                // Queued while offline (OneNET §9): goes out once, nothing to wait for.
+                self.forget(&d, store);
+                self.messages_out += 1;
+                self.send(Outbound::Publish {
+                    msg: d.msg,
+                    qos: d.qos,
+                    pid: None,
+                    dup: false,
+                    retain: d.retain,
+                });
+                continue;
+            }
             let pid = self.alloc_pid();
             if self.persistent {
                 store.send(StoreOp::MarkSent {

@@ -96,7 +96,8 @@ fn columns(v: &DpValue) -> (i64, Option<f64>, Option<String>, Option<&[u8]>) {
         ),
         DpValue::Float(f) => (
             KIND_FLOAT,
-            Some(*f as f64).filter(|f| f.is_finite()),
+            // ±inf are stored as SQLite REALs; NaN would bind as NULL and reads back as NaN anyway.
+            Some(*f as f64).filter(|f| !f.is_nan()),
             None,
             None,
         ),

@@ -15,6 +15,7 @@ pub mod datapoints;
 mod registry;
 pub(crate) mod schema;
 mod state;
+pub mod topics;
 pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A platform limit (topics per product …).
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// Opens a connection with the settings every connection of ours uses.

@@ -110,6 +110,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX commands_by_device ON commands(device_id, created_at);
     "#,
+    // 3: a product's topic list (spec §8.4): created by the HTTP API or by a device subscribing.
+    r#"
+    CREATE TABLE topics (
+        product_id  TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (product_id, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Number of migrations this build knows; a database with a higher `user_version` came from a newer build.

@@ -98,6 +98,11 @@ pub enum StoreOp {
     Datapoints(Box<DpBatch>),
     /// A command was created or changed status.
     PutCommand(Box<Command>),
+    /// A device subscribed to a topic: add it to the product's topic list if there is room (§8.1: ≤ 100).
+    EnsureTopic {
+        product_id: String,
+        name: String,
+    },
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -406,6 +411,19 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
         }
         StoreOp::Datapoints(b) => insert_batch(tx, ids, b)?,
         StoreOp::PutCommand(c) => put_command(tx, c)?,
+        StoreOp::EnsureTopic { product_id, name } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO topics (product_id, name, created_at)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM products WHERE id = ?1)
+                 AND (SELECT count(*) FROM topics WHERE product_id = ?1) < ?4",
+            )?
+            .execute(params![
+                product_id,
+                name,
+                now_millis(),
+                super::topics::MAX_TOPICS_PER_PRODUCT as i64
+            ])?;
+        }
         StoreOp::Flush(_) => {}
     }
     Ok(())

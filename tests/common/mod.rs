@@ -2,6 +2,9 @@
 //! a raw-bytes client that speaks through our codec so tests can send exactly what firmware sends.
 #![allow(dead_code)]
 
+/// Data-plane test helpers (`tests/dataplane_*.rs`).
+pub mod dataplane;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -200,6 +200,38 @@ impl Router {
                 }
                 let _ = reply.send(gone.len());
             }
+            RouterMsg::Push {
+                namespace,
+                topic,
+                payload,
+                reply,
+            } => {
+                let msg = Arc::new(crate::broker::message::Message { topic, payload });
+                let mut targets = Vec::new();
+                self.subs.collect(&namespace, &msg.topic, &mut targets);
+                let online = targets
+                    .iter()
+                    .filter(|(c, _)| self.sessions.get(c).is_some_and(|s| s.online()))
+                    .count();
+                self.route(
+                    &namespace,
+                    msg,
+                    publish::DeliveryQos::Published(QoS::AtMostOnce),
+                    Offline::Skip,
+                );
+                let _ = reply.send(online);
+            }
+            RouterMsg::Ingest {
+                device_id,
+                namespace,
+                payload,
+                upload,
+                reply,
+            } => {
+                let client: Arc<str> = Arc::from(device_id.as_str());
+                self.datapoints(&client, &namespace, QoS::AtLeastOnce, payload, Ok(upload));
+                let _ = reply.send(self.store.last());
+            }
             RouterMsg::Queue { client_id, reply } => {
                 let _ = reply.send(
                     self.sessions
@@ -433,6 +465,13 @@ impl Router {
                     client_id: client.to_string(),
                     filter: f.as_str().to_string(),
                     qos: req as u8,
+                });
+            }
+            if onenet {
+                // Subscribing creates the topic in the product's list (§8.1).
+                self.store.send(StoreOp::EnsureTopic {
+                    product_id: ns.clone(),
+                    name: f.as_str().to_string(),
                 });
             }
             self.subs.insert(&ns, &f, &client, req);

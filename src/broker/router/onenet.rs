@@ -32,7 +32,7 @@ impl Router {
         client: &Arc<str>,
         ns: &str,
         qos: QoS,
-        msg: &Arc<Message>,
+        payload: Bytes,
         result: Result<DpUpload, DpError>,
     ) -> bool {
         let mut upload = match result {
@@ -56,7 +56,7 @@ impl Router {
             dp_type: upload.dp_type,
             qos: qos as u8,
             received_at: now,
-            payload: msg.payload.clone(),
+            payload,
             points: upload.points.clone(),
         })));
         let json = self.cfg.onenet.dp_subscription_json;

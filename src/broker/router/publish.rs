@@ -47,6 +47,7 @@ impl Router {
             return;
         };
         s.messages_in += 1;
+        s.last_seen = Some(now_millis());
         let ns = s.namespace.clone();
         let persistent = s.persistent;
         let Some(c) = s.conn.clone() else { return };
@@ -168,7 +169,7 @@ impl Router {
                 let result = dp.unwrap_or_else(|| {
                     crate::onenet::datapoint::decode(&msg.payload, &self.dp_options())
                 });
-                let ok = self.datapoints(client, ns, qos, msg, result);
+                let ok = self.datapoints(client, ns, qos, msg.payload.clone(), result);
                 Handled::Done { bad_dp: !ok }
             }
             PublishTarget::CommandReply { uuid } => {

@@ -1,0 +1,346 @@
+//! Datapoint export: CSV (RFC 4180) or JSON Lines, streamed row by row.
+//!
+//! An export opens its own read-only SQLite connection (WAL: it never waits for the broker's writer and
+//! reads one consistent snapshot), iterates one statement and writes each row as it comes, so memory use
+//! does not grow with the number of rows. Rows come ordered by device id, stream, time, insertion order.
+//!
+//! Columns: `device_id, stream, at, value, type, received_at`. Times are ISO 8601 with the offset
+//! (`2015-03-22T22:31:12.000+08:00`), UTC+8 by default like OneNET shows them. In CSV the value is its
+//! text (a JSON string raw, other JSON compact, floats shortest, binary as standard padded base64); a
+//! JSON Lines object has the same fields plus `kind`, with the value as JSON
+//! ([`DpValue::display_json`]).
+//!
+//! [`export_to_file`] writes `FILE.tmp` and renames it, so a failed or cancelled export never leaves a
+//! partial file under the final name. The progress callback lets a UI show a count and cancel.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use base64::Engine as _;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::onenet::datapoint::DpValue;
+use crate::onenet::datapoint::time::format_datetime;
+use crate::store::datapoints::{DP_SELECT, dp_row};
+use crate::store::{DpFilter, StoredDatapoint};
+
+/// The header line of a CSV export.
+pub const CSV_HEADER: &str = "device_id,stream,at,value,type,received_at";
+
+/// The progress callback is called after every this many rows (and once at the end).
+pub const PROGRESS_EVERY: u64 = 1000;
+
+/// Output format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// RFC 4180 CSV with a header line; lines end with `\n`.
+    #[default]
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl ExportFormat {
+    /// The usual file extension: `csv` or `jsonl`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::JsonLines => "jsonl",
+        }
+    }
+}
+
+impl FromStr for ExportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "csv" => Ok(ExportFormat::Csv),
+            "jsonl" => Ok(ExportFormat::JsonLines),
+            other => Err(format!(
+                "unknown export format '{other}': expected 'csv' or 'jsonl'"
+            )),
+        }
+    }
+}
+
+/// What to export and how.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// Device, stream and inclusive time range (Unix ms); `None` = no restriction.
+    pub filter: DpFilter,
+    pub format: ExportFormat,
+    /// Offset the times are written at, in seconds (whole minutes are used); OneNET shows UTC+8.
+    pub utc_offset_secs: i32,
+}
+
+impl Default for ExportRequest {
+    fn default() -> Self {
+        ExportRequest {
+            filter: DpFilter::default(),
+            format: ExportFormat::Csv,
+            utc_offset_secs: 8 * 3600,
+        }
+    }
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Writing the output failed (disk full, permission, missing directory …); `path` is the file when
+    /// there is one.
+    #[error("cannot write {}: {source}", path.as_ref().map_or_else(|| "the export".to_string(), |p| p.display().to_string()))]
+    Io {
+        path: Option<PathBuf>,
+        source: io::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The progress callback returned false.
+    #[error("export cancelled")]
+    Cancelled,
+}
+
+impl ExportError {
+    fn io(path: Option<&Path>) -> impl Fn(io::Error) -> ExportError + '_ {
+        move |source| ExportError::Io {
+            path: path.map(Path::to_path_buf),
+            source,
+        }
+    }
+}
+
+/// `2015-03-22T22:31:12.000+08:00`: Unix milliseconds as ISO 8601 wall clock at `utc_offset_secs`
+/// (rounded down to whole minutes), always with milliseconds and the offset.
+pub fn iso_datetime(millis: i64, utc_offset_secs: i32) -> String {
+    let offset = utc_offset_secs - utc_offset_secs % 60;
+    let ms = millis.rem_euclid(1000);
+    let whole = format_datetime(millis.saturating_sub(ms), offset);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    format!(
+        "{}.{ms:03}{sign}{:02}:{:02}",
+        whole.replacen(' ', "T", 1),
+        abs / 3600,
+        abs % 3600 / 60
+    )
+}
+
+/// The value as CSV text: a JSON string raw, other JSON compact, text raw, a float shortest, binary
+/// as standard padded base64 (not yet quoted; see [`push_csv_field`]).
+pub fn csv_value(v: &DpValue) -> String {
+    match v {
+        DpValue::Binary { data, .. } => base64::engine::general_purpose::STANDARD.encode(data),
+        other => other.display_text(),
+    }
+}
+
+/// Appends `field` to `out` as one RFC 4180 field: quoted when it holds a comma, a quote, CR or LF,
+/// with quotes doubled.
+pub fn push_csv_field(out: &mut String, field: &str) {
+    if field.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        for c in field.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    } else {
+        out.push_str(field);
+    }
+}
+
+/// One CSV line (with its `\n`) for a datapoint.
+pub fn csv_line(dp: &StoredDatapoint, utc_offset_secs: i32) -> String {
+    let mut s = String::new();
+    push_csv_line(&mut s, dp, utc_offset_secs);
+    s
+}
+
+fn push_csv_line(out: &mut String, dp: &StoredDatapoint, utc_offset_secs: i32) {
+    push_csv_field(out, &dp.device_id);
+    out.push(',');
+    push_csv_field(out, &dp.stream);
+    out.push(',');
+    out.push_str(&iso_datetime(dp.at, utc_offset_secs));
+    out.push(',');
+    push_csv_field(out, &csv_value(&dp.value));
+    out.push(',');
+    out.push_str(&dp.dp_type.to_string());
+    out.push(',');
+    out.push_str(&iso_datetime(dp.received_at, utc_offset_secs));
+    out.push('\n');
+}
+
+/// The JSON Lines object of a datapoint, fields in this order.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    device_id: &'a str,
+    stream: &'a str,
+    at: String,
+    value: serde_json::Value,
+    #[serde(rename = "type")]
+    dp_type: u8,
+    received_at: String,
+    kind: &'static str,
+}
+
+/// One JSON Lines object (without the newline):
+/// `{"device_id","stream","at","value","type","received_at","kind"}`.
+pub fn jsonl_line(dp: &StoredDatapoint, utc_offset_secs: i32) -> String {
+    let line = JsonLine {
+        device_id: &dp.device_id,
+        stream: &dp.stream,
+        at: iso_datetime(dp.at, utc_offset_secs),
+        value: dp.value.display_json(),
+        dp_type: dp.dp_type,
+        received_at: iso_datetime(dp.received_at, utc_offset_secs),
+        kind: dp.value.kind(),
+    };
+    // Serializing a struct of strings, numbers and a `Value` cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// The export query for `f` with its parameters. Only the conditions present are written, so SQLite can
+/// use the `(device_id, stream)` and `(stream_id, at)` indexes; the order needs no sort step.
+fn query(f: &DpFilter) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from(DP_SELECT);
+    let mut params = Vec::new();
+    let mut conds = Vec::new();
+    if let Some(d) = &f.device_id {
+        conds.push("s.device_id = ?");
+        params.push(SqlValue::Text(d.clone()));
+    }
+    if let Some(s) = &f.stream {
+        conds.push("s.stream = ?");
+        params.push(SqlValue::Text(s.clone()));
+    }
+    if let Some(t) = f.since {
+        conds.push("d.at >= ?");
+        params.push(SqlValue::Integer(t));
+    }
+    if let Some(t) = f.until {
+        conds.push("d.at <= ?");
+        params.push(SqlValue::Integer(t));
+    }
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(" ORDER BY s.device_id, s.stream, d.at, d.id");
+    (sql, params)
+}
+
+/// A read-only connection of the export's own: an existing database only, never created or written.
+fn open_read(db_path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        db_path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Number of datapoints `filter` selects (for a progress bar's total).
+pub fn count_datapoints(db_path: &Path, filter: &DpFilter) -> Result<u64, ExportError> {
+    let conn = open_read(db_path)?;
+    let (sql, params) = query(filter);
+    let sql = format!("SELECT count(*) FROM ({sql})");
+    let n: i64 = conn.query_row(&sql, rusqlite::params_from_iter(params), |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Streams the datapoints `req` selects from the database at `db_path` into `out` (buffered here).
+/// `progress` gets the row count after every [`PROGRESS_EVERY`] rows and at the end; returning false
+/// stops with [`ExportError::Cancelled`] (what was written so far is then incomplete).
+/// Returns the number of datapoints written.
+pub fn export_datapoints(
+    db_path: &Path,
+    req: &ExportRequest,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<u64, ExportError> {
+    write_rows(db_path, req, out, progress, None)
+}
+
+fn write_rows(
+    db_path: &Path,
+    req: &ExportRequest,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64) -> bool,
+    out_path: Option<&Path>,
+) -> Result<u64, ExportError> {
+    let io_err = ExportError::io(out_path);
+    let conn = open_read(db_path)?;
+    let (sql, params) = query(&req.filter);
+    let mut st = conn.prepare(&sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(params))?;
+    let mut out = BufWriter::with_capacity(64 * 1024, out);
+    let offset = req.utc_offset_secs;
+    let mut line = String::with_capacity(256);
+    if req.format == ExportFormat::Csv {
+        line.push_str(CSV_HEADER);
+        line.push('\n');
+        out.write_all(line.as_bytes()).map_err(&io_err)?;
+    }
+    let mut n = 0u64;
+    while let Some(row) = rows.next()? {
+        let dp = dp_row(row)?;
+        line.clear();
+        match req.format {
+            ExportFormat::Csv => push_csv_line(&mut line, &dp, offset),
+            ExportFormat::JsonLines => {
+                line.push_str(&jsonl_line(&dp, offset));
+                line.push('\n');
+            }
+        }
+        out.write_all(line.as_bytes()).map_err(&io_err)?;
+        n += 1;
+        if n.is_multiple_of(PROGRESS_EVERY) && !progress(n) {
+            return Err(ExportError::Cancelled);
+        }
+    }
+    out.flush().map_err(&io_err)?;
+    // The final count (unless just reported), so a progress display ends at the total.
+    if (n == 0 || !n.is_multiple_of(PROGRESS_EVERY)) && !progress(n) {
+        return Err(ExportError::Cancelled);
+    }
+    Ok(n)
+}
+
+/// `path` with `.tmp` appended to its file name.
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+/// [`export_datapoints`] into the file `path`: written as `path.tmp`, synced, then renamed over `path`.
+/// On any error or cancellation the temporary file is removed and `path` is left as it was.
+pub fn export_to_file(
+    db_path: &Path,
+    req: &ExportRequest,
+    path: &Path,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<u64, ExportError> {
+    let tmp = tmp_path(path);
+    let result = (|| {
+        let mut file = File::create(&tmp).map_err(ExportError::io(Some(path)))?;
+        let n = write_rows(db_path, req, &mut file, progress, Some(path))?;
+        file.sync_all().map_err(ExportError::io(Some(path)))?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(ExportError::io(Some(path)))?;
+        Ok(n)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

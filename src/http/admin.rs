@@ -1,0 +1,194 @@
+//! Local admin endpoints (not OneNET's; under `/admin`): what the console shows, for scripts and CI.
+//! Same key rules as the rest: a product's master key, scoped to that product.
+
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::device_of;
+use super::envelope::{ApiError, ApiResult, Errno, data, succ};
+use super::extract::{Body, KeyProduct, Params};
+use super::mqtt::blocking;
+use crate::service::ServiceHandle;
+use crate::store::{NewDevice, NewProduct};
+
+/// `GET /admin/products`: every product (the registry is local; keys included).
+pub async fn products(State(s): State<ServiceHandle>, _k: KeyProduct) -> ApiResult {
+    let db = s.db().clone();
+    Ok(data(blocking(move || db.products()).await??))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ProductBody {
+    id: Option<String>,
+    name: Option<String>,
+    api_key: Option<String>,
+}
+
+/// `POST /admin/products {"id","name","api_key"}` (all optional: generated).
+pub async fn add_product(
+    State(s): State<ServiceHandle>,
+    _k: KeyProduct,
+    Body(body): Body,
+) -> ApiResult {
+    let b: ProductBody = parse(&body)?;
+    let db = s.db().clone();
+    let p = blocking(move || {
+        db.add_product(NewProduct {
+            id: b.id,
+            name: b.name,
+            api_key: b.api_key,
+        })
+    })
+    .await??;
+    Ok(data(p))
+}
+
+/// `DELETE /admin/products/{id}` (and its devices).
+pub async fn delete_product(
+    State(s): State<ServiceHandle>,
+    _k: KeyProduct,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let db = s.db().clone();
+    blocking(move || db.delete_product(&id)).await??;
+    Ok(succ())
+}
+
+/// `GET /admin/devices`: the key's product's devices.
+pub async fn devices(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
+    let db = s.db().clone();
+    Ok(data(blocking(move || db.devices(Some(&p.id))).await??))
+}
+
+#[derive(Deserialize, Default)]
+pub struct DeviceBody {
+    id: Option<String>,
+    name: Option<String>,
+    auth_info: Option<String>,
+}
+
+/// `POST /admin/devices {"id","name","auth_info"}` into the key's product.
+pub async fn add_device(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    Body(body): Body,
+) -> ApiResult {
+    let b: DeviceBody = parse(&body)?;
+    let db = s.db().clone();
+    let d = blocking(move || {
+        db.add_device(NewDevice {
+            product_id: p.id,
+            id: b.id,
+            name: b.name,
+            auth_info: b.auth_info,
+            auto_registered: false,
+        })
+    })
+    .await??;
+    Ok(data(d))
+}
+
+/// `DELETE /admin/devices/{id}`.
+pub async fn delete_device(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    Path(id): Path<String>,
+) -> ApiResult {
+    device_of(&s, &p, &id).await?;
+    let db = s.db().clone();
+    blocking(move || db.delete_device(&id)).await??;
+    Ok(succ())
+}
+
+/// `GET /admin/sessions`: the product's sessions, online or kept.
+pub async fn sessions(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
+    let v: Vec<_> = s
+        .sessions()
+        .await
+        .into_iter()
+        .filter(|x| x.namespace == p.id)
+        .collect();
+    Ok(data(v))
+}
+
+/// `POST /admin/sessions/{id}/kick`.
+pub async fn kick(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    Path(id): Path<String>,
+) -> ApiResult {
+    device_of(&s, &p, &id).await?;
+    if !s.kick(&id).await {
+        return Err(ApiError::new(Errno::DeviceNotOnline, id));
+    }
+    Ok(succ())
+}
+
+/// `GET /admin/retained`: the product's retained messages (payload as text and hex).
+pub async fn retained(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
+    let v: Vec<_> = s
+        .retained()
+        .await
+        .into_iter()
+        .filter(|r| r.namespace == p.id)
+        .map(|r| {
+            json!({"topic": r.topic, "qos": r.qos, "payload": String::from_utf8_lossy(&r.payload),
+                   "payload_hex": hex::encode(&r.payload), "from_will_of": r.from_will_of})
+        })
+        .collect();
+    Ok(data(v))
+}
+
+/// `DELETE /admin/retained[?topic=T]`: one, or all of the product's. Data: how many.
+pub async fn delete_retained(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    q: Params,
+) -> ApiResult {
+    let n = s.delete_retained(Some(&p.id), q.opt("topic")).await;
+    if n == 0 && q.opt("topic").is_some() {
+        return Err(ApiError::new(
+            Errno::NotFound,
+            "no retained message on that topic",
+        ));
+    }
+    Ok(data(json!({"deleted": n})))
+}
+
+/// `GET /admin/queues/{device_id}`: deliveries waiting for the device (in flight and offline).
+pub async fn queue(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    Path(id): Path<String>,
+) -> ApiResult {
+    device_of(&s, &p, &id).await?;
+    Ok(data(s.queue(&id).await))
+}
+
+/// `DELETE /admin/queues/{device_id}`: drops the queued (not in-flight) deliveries.
+pub async fn clear_queue(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    Path(id): Path<String>,
+) -> ApiResult {
+    device_of(&s, &p, &id).await?;
+    Ok(data(json!({"deleted": s.clear_queue(&id).await})))
+}
+
+/// `GET /admin/diagnostics/{device_id}`.
+pub async fn diagnostics(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    Path(id): Path<String>,
+) -> ApiResult {
+    device_of(&s, &p, &id).await?;
+    Ok(data(s.diagnostics(&id).await))
+}
+
+fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::new(Errno::InvalidJson, e.to_string()))
+}
