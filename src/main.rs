@@ -44,6 +44,12 @@ enum Command {
         /// OneNET-compatible HTTP API address (loopback by default: it is an admin surface); port 0 picks one.
         #[arg(long, value_name = "ADDR", default_value = onenet_desk::config::DEFAULT_HTTP_ADDR)]
         http: SocketAddr,
+        /// Retention: delete datapoints older than this many days (default: keep everything).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        keep_days: Option<u32>,
+        /// Retention: keep only the newest N datapoints of each datastream (default: keep everything).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        keep_rows: Option<u64>,
     },
     /// Platform commands, through the running service's HTTP API.
     #[command(subcommand)]
@@ -228,10 +234,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             profile,
             auto_register,
             http,
+            keep_days,
+            keep_rows,
         }) => {
             let mut cfg = Config::new(dir);
             cfg.mqtt_addr = mqtt;
             cfg.http_addr = Some(http);
+            cfg.retention.max_age =
+                keep_days.map(|d| std::time::Duration::from_secs(d as u64 * 86_400));
+            cfg.retention.max_rows_per_stream = keep_rows;
             cfg.profile = profile;
             cfg.auto_register = auto_register;
             serve(cfg)

@@ -2,24 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use onenet_desk::mqtt::Packet;
-
-const BIN: &str = env!("CARGO_BIN_EXE_onenet-desk");
-
-fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     assert!(
@@ -28,30 +14,6 @@ fn json(out: &std::process::Output) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON value")
-}
-
-/// `serve` on port 0; returns the child and the address it printed.
-fn serve(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("mqtt listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
 }
 
 #[test]
@@ -150,7 +112,8 @@ async fn serve_accepts_devices_added_while_running_and_exits_0_on_sigterm() {
         dir.path(),
         &["product", "add", "--id", "339", "--api-key", "KEY339"],
     ));
-    let (mut child, addr) = serve(dir.path(), &[]);
+    let server = Serve::start(dir.path(), &[]);
+    let addr = server.mqtt;
     // unknown yet: CONNACK 2
     let (_r, ack) = Raw::login(
         addr,
@@ -178,24 +141,8 @@ async fn serve_accepts_devices_added_while_running_and_exits_0_on_sigterm() {
     )
     .await;
     assert!(matches!(ack, Packet::ConnAck(a) if a.code as u8 == 0));
-    stop(&mut child);
-    let status = child.wait().unwrap();
+    let status = server.stop();
     assert!(status.success(), "serve exited with {status}");
-}
-
-#[cfg(unix)]
-fn stop(child: &mut Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-#[cfg(not(unix))]
-fn stop(child: &mut Child) {
-    child.kill().unwrap();
 }
 
 #[test]
@@ -279,8 +226,8 @@ fn mosquitto_clients_interoperate() {
         } else {
             (vec!["-i", "msub"], vec!["-i", "mpub"])
         };
-        let (mut child, addr) = serve(dir.path(), &["--profile", profile]);
-        let port = addr.port().to_string();
+        let server = Serve::start(dir.path(), &["--profile", profile]);
+        let port = server.mqtt.port().to_string();
         let mosq = |tool: &str, args: &[&str], auth: &[&str]| {
             let out = Command::new(tool)
                 .args(["-h", "127.0.0.1", "-p", &port, "-q", "1"])
@@ -322,7 +269,6 @@ fn mosquitto_clients_interoperate() {
             &pub_auth,
         );
         assert_eq!(got.trim(), "/lab/cfg on", "{profile}");
-        stop(&mut child);
-        assert!(child.wait().unwrap().success());
+        assert!(server.stop().success());
     }
 }

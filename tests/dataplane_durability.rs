@@ -4,10 +4,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::dataplane::*;
@@ -16,61 +12,11 @@ use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::onenet::datapoint::DpValue;
 use onenet_desk::store::{Db, DpFilter};
 
-const BIN: &str = env!("CARGO_BIN_EXE_onenet-desk");
-
-fn cli(dir: &Path, args: &[&str]) {
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `serve` in the default (`onenet`) profile on a free port.
-fn serve(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--mqtt", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("mqtt listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    (child, addr)
-}
-
-/// Killed on drop, so a failing test leaves no broker behind.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn pubacked_dp_uploads_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    cli(dir.path(), &["product", "add", "--id", "339"]);
-    cli(
-        dir.path(),
+    for args in [
+        &["product", "add", "--id", "339"][..],
         &[
             "device",
             "add",
@@ -81,9 +27,11 @@ async fn pubacked_dp_uploads_survive_sigkill() {
             "--auth-info",
             "abc123",
         ],
-    );
-    let (child, mut addr) = serve(dir.path());
-    let mut server = Server(child);
+    ] {
+        assert!(cli(dir.path(), args).status.success(), "{args:?}");
+    }
+    let mut server = Serve::start(dir.path(), &[]);
+    let mut addr = server.mqtt;
     let mut acked = BTreeSet::new();
     for round in 0..2u32 {
         let mut d = Raw::device(addr, "9277", "abc123", true).await;
@@ -108,15 +56,13 @@ async fn pubacked_dp_uploads_survive_sigkill() {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        server.0.kill().unwrap(); // SIGKILL
-        server.0.wait().unwrap();
+        server.kill(); // SIGKILL
         // PUBACKs already in our socket buffer were sent by the broker: they count as acknowledged
         while let Some(Packet::PubAck(id)) = d.try_recv(Duration::from_millis(50)).await {
             acked.insert(round * 1000 + u32::from(id.get()));
         }
-        let (child, a) = serve(dir.path());
-        server = Server(child);
-        addr = a;
+        server = Serve::start(dir.path(), &[]);
+        addr = server.mqtt;
     }
     assert!(acked.len() >= 200, "acked {}", acked.len());
 

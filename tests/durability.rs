@@ -6,92 +6,16 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use onenet_desk::mqtt::{Packet, QoS};
 
-const BIN: &str = env!("CARGO_BIN_EXE_onenet-desk");
-
-fn run(dir: &Path, args: &[&str]) {
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn serve(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args([
-            "serve",
-            "--mqtt",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--profile",
-            "mqtt",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .trim_start_matches("mqtt listening on ")
-        .parse()
-        .unwrap();
-    (child, addr)
-}
-
 #[tokio::test]
 async fn pubacked_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    run(dir.path(), &["product", "add", "--id", "339"]);
-    run(
-        dir.path(),
-        &[
-            "device",
-            "add",
-            "--product",
-            "339",
-            "--id",
-            "9277",
-            "--auth-info",
-            "abc123",
-        ],
-    );
-    run(
-        dir.path(),
-        &[
-            "device",
-            "add",
-            "--product",
-            "339",
-            "--id",
-            "9278",
-            "--auth-info",
-            "def456",
-        ],
-    );
-
-    let (mut child, mut addr) = serve(dir.path());
+    let mut server = Serve::start(dir.path(), &["--profile", "mqtt"]);
+    let mut addr = server.mqtt;
     let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, false, 120)).await;
     sub.send(&subscribe(1, &[("/d", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
@@ -124,13 +48,13 @@ async fn pubacked_messages_survive_sigkill() {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        server.kill();
         // PUBACKs already in the socket buffer count as acknowledged too
         while let Some(Packet::PubAck(id)) = publisher.try_recv(Duration::from_millis(50)).await {
             acked.insert(format!("r{round}-m{}", id.get()));
         }
-        (child, addr) = serve(dir.path());
+        server = Serve::start(dir.path(), &["--profile", "mqtt"]);
+        addr = server.mqtt;
     }
     let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, false, 120)).await;
     let mut received = BTreeSet::new();
@@ -150,6 +74,5 @@ async fn pubacked_messages_survive_sigkill() {
         lost.len(),
         &lost[..lost.len().min(5)]
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.kill();
 }

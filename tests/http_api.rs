@@ -563,8 +563,7 @@ async fn admin_endpoints() {
 #[cfg(unix)]
 #[tokio::test]
 async fn cli_cmd_send_waits_for_the_reply_over_a_real_socket() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let bin = env!("CARGO_BIN_EXE_onenet-desk");
     let dir = tempfile::tempdir().unwrap();
     let cli = |args: &[&str]| {
@@ -621,27 +620,8 @@ async fn cli_cmd_send_waits_for_the_reply_over_a_real_socket() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no onenet-desk serve is running"));
 
-    let mut child = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mqtt: std::net::SocketAddr = lines
-        .next()
-        .unwrap()
-        .unwrap()
-        .trim_start_matches("mqtt listening on ")
-        .parse()
-        .unwrap();
-    let http = lines.next().unwrap().unwrap();
-    let http = http
-        .strip_prefix("http listening on ")
-        .expect("second line names the HTTP address")
-        .to_string();
+    let server = Serve::start(dir.path(), &[]);
+    let (mqtt, http) = (server.mqtt, server.http.to_string());
 
     let mut d = Raw::device(mqtt, "9277", "abc123", true).await;
     let device = tokio::spawn(async move {
@@ -697,8 +677,5 @@ async fn cli_cmd_send_waits_for_the_reply_over_a_real_socket() {
         .unwrap();
     let v: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(v["errno"], 0);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
+    assert!(server.stop().success());
 }

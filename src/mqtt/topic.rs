@@ -112,7 +112,7 @@ macro_rules! topic_string_type {
             }
 
             pub fn into_string(self) -> String {
-                self.0
+                self.0.to_string()
             }
         }
 
@@ -162,8 +162,11 @@ macro_rules! topic_string_type {
 /// A topic name as used in PUBLISH and the Will (§4.7): non-empty
 /// [MQTT-4.7.3-1], no wildcards [MQTT-3.3.2-2], no U+0000 [MQTT-4.7.3-2],
 /// at most 65535 bytes [MQTT-4.7.3-3].
+///
+/// Shared (`Arc<str>`): the broker hands the same topic to every subscriber of a message, and a clone is
+/// a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicName(String);
+pub struct TopicName(std::sync::Arc<str>);
 
 impl TopicName {
     pub fn new(s: impl Into<String>) -> Result<TopicName, TopicError> {
@@ -175,7 +178,7 @@ impl TopicName {
             }),
             _ => Ok(()),
         })?;
-        Ok(TopicName(s))
+        Ok(TopicName(std::sync::Arc::from(s)))
     }
 }
 

@@ -394,3 +394,121 @@ impl Db {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onenet::datapoint::Datapoint;
+    use std::time::Duration;
+
+    fn batch(device: &str, stream: &str, ats: &[i64]) -> DpBatch {
+        DpBatch {
+            device_id: device.into(),
+            dp_type: 3,
+            qos: 1,
+            received_at: 0,
+            payload: Bytes::from_static(b"raw"),
+            points: ats
+                .iter()
+                .map(|a| Datapoint {
+                    stream: stream.into(),
+                    at: Some(*a),
+                    value: DpValue::Float(*a as f32),
+                })
+                .collect(),
+        }
+    }
+
+    fn ingest(db: &Db, batches: &[DpBatch]) {
+        let mut conn = db.lock();
+        let tx = conn.transaction().unwrap();
+        let mut ids = StreamIds::default();
+        for b in batches {
+            insert_batch(&tx, &mut ids, b).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
+    fn retain(db: &Db, r: &Retention, now: i64) -> usize {
+        let mut conn = db.lock();
+        let tx = conn.transaction().unwrap();
+        let n = apply_retention(&tx, r, now).unwrap();
+        tx.commit().unwrap();
+        n
+    }
+
+    #[test]
+    fn retention_by_age_and_by_rows_per_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("r.sqlite3")).unwrap();
+        ingest(
+            &db,
+            &[
+                batch("1", "a", &[1_000, 2_000, 3_000, 4_000]),
+                batch("1", "b", &[1_000, 5_000]),
+            ],
+        );
+        assert_eq!(db.datapoint_count().unwrap(), 6);
+        // everything is kept by default
+        assert_eq!(retain(&db, &Retention::default(), 10_000), 0);
+        // older than 7 s at t = 10 s: at < 3000 goes
+        let by_age = Retention {
+            max_age: Some(Duration::from_secs(7)),
+            max_rows_per_stream: None,
+        };
+        assert_eq!(retain(&db, &by_age, 10_000), 3);
+        // newest 1 per stream
+        let by_rows = Retention {
+            max_age: None,
+            max_rows_per_stream: Some(1),
+        };
+        assert_eq!(retain(&db, &by_rows, 10_000), 1);
+        let left = db.datapoints(&DpFilter::default(), 100, false).unwrap();
+        let mut seen: Vec<(String, i64)> = left.into_iter().map(|d| (d.stream, d.at)).collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![("a".to_string(), 4_000), ("b".to_string(), 5_000)]
+        );
+    }
+
+    #[test]
+    fn values_keep_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("v.sqlite3")).unwrap();
+        let mut b = batch("9", "s", &[]);
+        b.points = vec![
+            Datapoint {
+                stream: "j".into(),
+                at: Some(1),
+                value: DpValue::Json(serde_json::json!({"a": [1, "x"]})),
+            },
+            Datapoint {
+                stream: "t".into(),
+                at: Some(2),
+                value: DpValue::Text("温度 22.5".into()),
+            },
+            Datapoint {
+                stream: "f".into(),
+                at: Some(3),
+                value: DpValue::Float(f32::INFINITY),
+            },
+            Datapoint {
+                stream: "b".into(),
+                at: Some(4),
+                value: DpValue::Binary {
+                    data: Bytes::from_static(&[0, 1, 255]),
+                    desc: Some(serde_json::json!("cam")),
+                },
+            },
+        ];
+        ingest(&db, &[b.clone()]);
+        let back = db.datapoints(&DpFilter::default(), 10, false).unwrap();
+        let values: Vec<DpValue> = back.into_iter().map(|d| d.value).collect();
+        let sent: Vec<DpValue> = b.points.into_iter().map(|p| p.value).collect();
+        assert_eq!(values, sent);
+        let streams = db.datastreams("9").unwrap();
+        assert_eq!(streams.len(), 4);
+        assert_eq!(streams.iter().map(|s| s.count).sum::<u64>(), 4);
+    }
+}

@@ -228,3 +228,90 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The real binary of this package.
+pub const BIN: &str = env!("CARGO_BIN_EXE_onenet-desk");
+
+/// Runs the CLI with `--data-dir dir` and returns its output (success is not asserted).
+pub fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// A `serve` process on free ports (MQTT and HTTP), killed on drop so a failing test leaves nothing behind.
+pub struct Serve {
+    child: Option<std::process::Child>,
+    pub mqtt: SocketAddr,
+    pub http: SocketAddr,
+    /// Kept open: `serve` may write more and must not see a closed pipe.
+    _stdout: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Serve {
+    /// Starts `serve --mqtt 127.0.0.1:0 --http 127.0.0.1:0` plus `extra`, and reads the two addresses it prints.
+    pub fn start(dir: &Path, extra: &[&str]) -> Serve {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut next = |prefix: &str| -> SocketAddr {
+            let line = lines.next().and_then(Result::ok).unwrap_or_default();
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected '{prefix}…', got {line:?}"))
+                .parse()
+                .expect("an address")
+        };
+        let mqtt = next("mqtt listening on ");
+        let http = next("http listening on ");
+        Serve {
+            child: Some(child),
+            mqtt,
+            http,
+            _stdout: lines,
+        }
+    }
+
+    /// Asks it to stop (SIGTERM on Unix; elsewhere the process is killed) and returns how it exited.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        #[cfg(unix)]
+        {
+            let ok = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "kill -TERM failed");
+        }
+        #[cfg(not(unix))]
+        child.kill().expect("kill");
+        child.wait().expect("wait")
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill(mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill");
+            c.wait().expect("wait");
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
