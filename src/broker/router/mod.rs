@@ -9,9 +9,12 @@
 //! Split by concern: this file has the loop, logins and subscriptions; `publish` routing, retained and
 //! wills; `onenet` the data plane (datapoints, commands, diagnostics).
 
+mod admin;
 mod load;
 mod onenet;
 mod publish;
+
+use admin::queue_infos;
 
 pub(crate) use onenet::dp_options;
 
@@ -29,9 +32,7 @@ use crate::onenet::diagnostics::{DiagKind, Diagnostics};
 use crate::onenet::topic::{FilterRefusal, check_filter};
 use crate::store::{LoadedState, StoreOp, StoreTx, now_millis};
 
-use super::message::{
-    CloseReason, ConnId, ConnTx, Ending, Login, Outbound, QueuedInfo, RouterMsg, SessionInfo,
-};
+use super::message::{CloseReason, ConnId, ConnTx, Ending, Login, Outbound, RouterMsg};
 use super::retained::RetainedStore;
 use super::session::{Offline, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
@@ -177,28 +178,7 @@ impl Router {
                 topic,
                 reply,
             } => {
-                let gone = match (&namespace, &topic) {
-                    (Some(ns), Some(t)) => {
-                        if self.retained.clear(ns, t) {
-                            vec![(ns.clone(), t.clone())]
-                        } else {
-                            Vec::new()
-                        }
-                    }
-                    _ => self.retained.take_all(namespace.as_deref()),
-                };
-                for (ns, t) in &gone {
-                    self.store.send(StoreOp::ClearRetained {
-                        namespace: ns.clone(),
-                        topic: t.clone(),
-                    });
-                    self.events.send(Event::Retained {
-                        namespace: ns.clone(),
-                        topic: t.clone(),
-                        present: false,
-                    });
-                }
-                let _ = reply.send(gone.len());
+                let _ = reply.send(self.delete_retained(namespace, topic));
             }
             RouterMsg::Push {
                 namespace,
@@ -206,20 +186,7 @@ impl Router {
                 payload,
                 reply,
             } => {
-                let msg = Arc::new(crate::broker::message::Message { topic, payload });
-                let mut targets = Vec::new();
-                self.subs.collect(&namespace, &msg.topic, &mut targets);
-                let online = targets
-                    .iter()
-                    .filter(|(c, _)| self.sessions.get(c).is_some_and(|s| s.online()))
-                    .count();
-                self.route(
-                    &namespace,
-                    msg,
-                    publish::DeliveryQos::Published(QoS::AtMostOnce),
-                    Offline::Skip,
-                );
-                let _ = reply.send(online);
+                let _ = reply.send(self.push(&namespace, topic, payload));
             }
             RouterMsg::Ingest {
                 device_id,
@@ -241,20 +208,7 @@ impl Router {
                 );
             }
             RouterMsg::ClearQueue { client_id, reply } => {
-                let store = self.store.clone();
-                let n = self
-                    .sessions
-                    .get_mut(client_id.as_str())
-                    .map(|s| s.clear_queue(&store))
-                    .unwrap_or(0);
-                if let Some(s) = self.sessions.get(client_id.as_str()) {
-                    self.events.send(Event::OfflineQueue {
-                        client_id,
-                        queued: s.inflight.len(),
-                        dropped: s.dropped,
-                    });
-                }
-                let _ = reply.send(n);
+                let _ = reply.send(self.clear_queue(client_id));
             }
             RouterMsg::SendCommand {
                 device_id,
@@ -573,55 +527,6 @@ impl Router {
             self.publish_will(&client, &ns, will);
         }
     }
-
-    fn session_infos(&self) -> Vec<SessionInfo> {
-        let mut v: Vec<SessionInfo> = self
-            .sessions
-            .values()
-            .map(|s| SessionInfo {
-                client_id: s.client_id.to_string(),
-                namespace: s.namespace.clone(),
-                online: s.online(),
-                remote: s.remote.map(|r| r.to_string()),
-                clean_session: !s.persistent,
-                keep_alive: s.keep_alive,
-                subscriptions: s
-                    .subscriptions
-                    .iter()
-                    .map(|(f, (_, q))| (f.clone(), *q as u8))
-                    .collect(),
-                inflight: s.inflight.len(),
-                queued: s.queue.len(),
-                dropped: s.dropped,
-                messages_in: s.messages_in,
-                messages_out: s.messages_out,
-                warnings: self.diags.total(&s.client_id),
-                connected_at: s.connected_at,
-                last_seen: s.last_seen,
-                will: s
-                    .will
-                    .as_ref()
-                    .map(|w| (w.topic.as_str().to_string(), w.qos as u8, w.retain)),
-            })
-            .collect();
-        v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        v
-    }
-}
-
-fn queue_infos(s: &Session) -> Vec<QueuedInfo> {
-    let info = |d: &crate::broker::session::Delivery, pid: Option<u16>| QueuedInfo {
-        topic: d.msg.topic.as_str().to_string(),
-        qos: d.qos as u8,
-        payload_len: d.msg.payload.len(),
-        queued_at: d.queued_at,
-        packet_id: pid,
-    };
-    s.inflight
-        .iter()
-        .map(|f| info(&f.delivery, Some(f.pid.get())))
-        .chain(s.queue.iter().map(|d| info(d, None)))
-        .collect()
 }
 
 /// Sleeps until a wall-clock time in Unix ms (command deadlines are wall-clock: they survive restarts).
