@@ -299,3 +299,55 @@ async fn dollar_dp_is_acknowledged_and_not_routed() {
     assert!(h.retained().await.is_empty());
     h.shutdown().await;
 }
+
+/// Garbage on one connection closes that connection only; a device next to it keeps working, and the
+/// reason is recorded as a diagnostic naming the rule.
+#[tokio::test]
+async fn malformed_packets_close_only_their_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = broker(dir.path(), Profile::OneNet).await;
+    seed_registry(&h);
+    let addr = h.mqtt_addr();
+    let mut good = Raw::device(addr, "9278", "def456", true).await;
+    good.send(&subscribe(1, &[("/ok", QoS::AtLeastOnce)])).await;
+    suback(&mut good).await;
+    // deterministic junk: every kind of broken frame after a valid login
+    let junk: &[&[u8]] = &[
+        &[0x00, 0x00],                         // reserved packet type 0
+        &[0x82, 0x04, 0x00, 0x01, 0x00, 0x05], // SUBSCRIBE whose filter length runs past the end
+        &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], // remaining length with a 5th byte
+        &[0x36, 0x02, 0x00, 0x00],             // PUBLISH QoS 3
+        &[0xC0, 0x01, 0x00],                   // PINGREQ with a body
+    ];
+    for bytes in junk {
+        let mut bad = Raw::device(addr, "9277", "abc123", true).await;
+        bad.send_bytes(bytes).await;
+        assert_eq!(
+            bad.closed().await,
+            vec![],
+            "closed without a reply for {bytes:02X?}"
+        );
+    }
+    let diags = h.diagnostics("9277").await;
+    let malformed: Vec<_> = diags
+        .iter()
+        .filter(|d| d.message.contains("malformed"))
+        .collect();
+    assert_eq!(malformed.len(), junk.len(), "{diags:#?}");
+    assert!(
+        malformed
+            .iter()
+            .any(|d| d.message.contains("[MQTT-3.3.1-4]")),
+        "{malformed:#?}"
+    );
+    // the neighbour was not disturbed
+    let mut p = Raw::device(addr, "9279", "ghi789", true).await;
+    p.send(&publish("/ok", b"still here", QoS::AtLeastOnce, 1, false))
+        .await;
+    assert_eq!(p.recv().await, Packet::PubAck(pid(1)));
+    let Packet::Publish(m) = good.recv().await else {
+        panic!("expected PUBLISH")
+    };
+    assert_eq!(m.payload.as_ref(), b"still here");
+    h.shutdown().await;
+}
