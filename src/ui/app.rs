@@ -1,0 +1,465 @@
+//! The console app: the model, the panels, and the backend that talks to the service.
+//!
+//! Each frame: `logic` drains the event channel under a time budget and the backend's replies into the
+//! model, and polls the broker when due; `ui` draws the panels from the model, collects the actions they
+//! emit, and carries them out after drawing.
+
+use std::time::Duration;
+
+use egui::{Key, Modifiers, RichText};
+
+use crate::config::Config;
+use crate::store::{NewDevice, NewProduct};
+use crate::ui::actions::{Action, Tab};
+use crate::ui::backend::Backend;
+use crate::ui::i18n::{set_lang, tr};
+use crate::ui::model::{BrokerState, Level, Model, Reply};
+use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
+use crate::ui::widgets;
+use crate::ui::{
+    commands, datapoints, devices, offline, overview, registry, retained, settings, subscriptions,
+    traffic,
+};
+
+/// Time a frame may spend reading events; the rest waits for the next frame.
+pub const EVENT_BUDGET: Duration = Duration::from_millis(6);
+
+/// Panel-local UI state (text being typed, selections, filters).
+#[derive(Default)]
+pub struct Panels {
+    pub overview: overview::OverviewPanel,
+    pub devices: devices::DevicesPanel,
+    pub registry: registry::RegistryPanel,
+    pub subscriptions: subscriptions::SubscriptionsPanel,
+    pub retained: retained::RetainedPanel,
+    pub offline: offline::OfflinePanel,
+    pub datapoints: datapoints::DatapointsPanel,
+    pub commands: commands::CommandsPanel,
+    pub traffic: traffic::TrafficPanel,
+    pub settings: settings::SettingsPanel,
+}
+
+pub struct ConsoleApp {
+    pub model: Model,
+    pub panels: Panels,
+    /// None: a console over a fixed model (tests, benchmarks), no broker.
+    backend: Option<Backend>,
+    /// The config from the command line; prefs are applied on top of it.
+    base: Config,
+    /// Every action carried out, newest last (bounded), for tests.
+    pub log: Vec<Action>,
+    theme: Option<Theme>,
+}
+
+/// Opens the window; the broker starts with it and stops when it closes.
+pub fn run(config: Config) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("onenet-desk")
+            .with_app_id("onenet-desk")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([760.0, 480.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "onenet-desk",
+        options,
+        Box::new(move |cc| {
+            let prefs = cc
+                .storage
+                .and_then(|s| eframe::get_value::<Prefs>(s, STORAGE_KEY))
+                .unwrap_or_else(|| Prefs::from_config(&config));
+            Ok(Box::new(ConsoleApp::start(&cc.egui_ctx, config, prefs)))
+        }),
+    )
+    .map_err(|e| format!("cannot open the window: {e}"))
+}
+
+impl ConsoleApp {
+    /// A console whose broker starts now on `config` with `prefs` applied (the data dir given on the
+    /// command line wins over the one in the prefs).
+    pub fn start(ctx: &egui::Context, config: Config, mut prefs: Prefs) -> ConsoleApp {
+        if Config::default_data_dir().as_ref() != Some(&config.data_dir) {
+            prefs.data_dir = None;
+        }
+        let mut app = ConsoleApp::offline(ctx, Model::new(config.clone(), prefs));
+        app.base = config;
+        app.model.lan = crate::ui::format::lan_addresses();
+        app.model.system_offset = crate::ui::format::system_utc_offset();
+        match Backend::new(ctx.clone()) {
+            Ok(b) => app.backend = Some(b),
+            Err(e) => app.model.notify(Level::Error, e),
+        }
+        app.start_broker();
+        app
+    }
+
+    /// A console over `model` without a broker: panels draw and actions are logged, nothing runs.
+    pub fn offline(ctx: &egui::Context, mut model: Model) -> ConsoleApp {
+        if crate::ui::fonts::install_cjk(ctx).is_none() && !model.prefs.cjk_notice_shown {
+            model.prefs.cjk_notice_shown = true;
+            model.notify(
+                Level::Info,
+                "No Chinese (CJK) font was found on this system: Chinese text may show as boxes. \
+                 Install e.g. Noto Sans CJK or WenQuanYi to fix this.",
+            );
+        }
+        set_lang(model.prefs.lang);
+        ConsoleApp {
+            base: model.config.clone(),
+            model,
+            panels: Panels::default(),
+            backend: None,
+            log: Vec::new(),
+            theme: None,
+        }
+    }
+
+    /// The service, when the broker runs (tests use it to reach the real broker).
+    pub fn service(&self) -> Option<&crate::service::ServiceHandle> {
+        self.backend.as_ref().and_then(|b| b.service())
+    }
+
+    /// Stops the broker and waits for the store to flush.
+    pub fn shutdown(&mut self) {
+        if let Some(b) = self.backend.as_mut() {
+            b.stop();
+        }
+    }
+
+    fn start_broker(&mut self) {
+        let Some(b) = self.backend.as_mut() else {
+            return;
+        };
+        match self.model.prefs.to_config(&self.base) {
+            Ok(c) => {
+                self.model.broker = BrokerState::Starting;
+                b.start(c);
+            }
+            Err(e) => {
+                self.model.broker = BrokerState::Failed(e.clone());
+                self.model
+                    .notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
+            }
+        }
+    }
+
+    /// Carries out one action.
+    pub fn handle(&mut self, a: Action) {
+        if self.log.len() >= 1000 {
+            self.log.drain(..500);
+        }
+        self.log.push(a.clone());
+        let m = &mut self.model;
+        match a {
+            Action::Navigate(t) => m.tab = t,
+            Action::SelectDevice(d) => {
+                m.selected = d.clone();
+                if let (Some(d), Some(b)) = (d, &self.backend) {
+                    b.load_detail(d);
+                }
+            }
+            Action::OpenDatapoints(d) => {
+                m.selected = Some(d.clone());
+                m.tab = Tab::Datapoints;
+                if let Some(b) = &self.backend {
+                    b.load_streams(d);
+                }
+            }
+            Action::OpenCommands(d) => {
+                m.selected = Some(d.clone());
+                m.tab = Tab::Commands;
+                self.panels.commands.device = d.clone();
+                if let Some(b) = &self.backend {
+                    b.command_history(d);
+                }
+            }
+            Action::StartBroker => self.start_broker(),
+            Action::StopBroker => {
+                if let Some(b) = self.backend.as_mut() {
+                    b.stop();
+                }
+            }
+            Action::RestartBroker => {
+                if let Some(b) = self.backend.as_mut() {
+                    b.stop();
+                }
+                self.start_broker();
+            }
+            Action::ApplySettings(p) => {
+                let restart = p.to_config(&self.base).ok() != m.prefs.to_config(&self.base).ok();
+                m.prefs = *p;
+                set_lang(m.prefs.lang);
+                if restart {
+                    self.handle(Action::RestartBroker);
+                }
+            }
+            Action::SetAutoRegister(on) => {
+                m.prefs.auto_register = on;
+                self.handle(Action::RestartBroker);
+            }
+            Action::SaveTemplate { device, template } => {
+                let list = m.prefs.templates.entry(device).or_default();
+                list.retain(|t| t.name != template.name);
+                list.push(template);
+            }
+            Action::DeleteTemplate { device, name } => {
+                if let Some(list) = m.prefs.templates.get_mut(&device) {
+                    list.retain(|t| t.name != name);
+                }
+            }
+            Action::OpenStream { device, stream } => {
+                let st = m
+                    .streams
+                    .entry(device.clone())
+                    .or_default()
+                    .entry(stream.clone())
+                    .or_default();
+                if !st.open {
+                    st.open = true;
+                    st.loading = true;
+                    if let Some(b) = &self.backend {
+                        b.load_history(device, stream);
+                    } else {
+                        st.loading = false;
+                    }
+                }
+            }
+            Action::CloseStream { device, stream } => {
+                if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
+                    st.open = false;
+                    st.series = Default::default();
+                    st.recent.clear();
+                }
+            }
+            Action::ClearTraffic => m.traffic.clear(),
+            Action::SetTrafficPaused(p) => {
+                m.traffic.paused_at = p.then(|| m.traffic.rows.back().map_or(0, |r| r.seq));
+            }
+            Action::DismissNotice(id) => m.notices.retain(|n| n.id != id),
+            other => self.backend_action(other),
+        }
+    }
+
+    fn backend_action(&mut self, a: Action) {
+        let Some(b) = self.backend.as_mut() else {
+            return;
+        };
+        let m = &mut self.model;
+        match a {
+            Action::Refresh => b.poll(true),
+            Action::Kick(c) => b.kick(c),
+            Action::LoadDetail(c) => b.load_detail(c),
+            Action::ClearQueue(c) => b.clear_queue(c),
+            Action::DeleteRetained { namespace, topic } => {
+                b.delete_retained(Some((namespace, topic)))
+            }
+            Action::DeleteAllRetained => b.delete_retained(None),
+            Action::AddProduct { id, name, api_key } => {
+                b.add_product(NewProduct { id, name, api_key })
+            }
+            Action::AddDevice {
+                product,
+                id,
+                name,
+                auth_info,
+            } => b.add_device(NewDevice {
+                product_id: product,
+                id,
+                name,
+                auth_info,
+                auto_registered: false,
+            }),
+            Action::UpdateProduct { id, name, api_key } => b.registry(move |db| {
+                db.update_product(&id, name, api_key)
+                    .map(|p| format!("Product {} saved.", p.id))
+            }),
+            Action::UpdateDevice {
+                id,
+                name,
+                auth_info,
+            } => b.registry(move |db| {
+                db.update_device(&id, name, auth_info)
+                    .map(|d| format!("Device {} saved.", d.id))
+            }),
+            Action::DeleteProduct(id) => b.registry(move |db| {
+                db.delete_product(&id)
+                    .map(|_| format!("Product {id} and its devices deleted."))
+            }),
+            Action::DeleteDevice(id) => b.registry(move |db| {
+                db.delete_device(&id)
+                    .map(|_| format!("Device {id} deleted."))
+            }),
+            Action::LoadStreams(d) => b.load_streams(d),
+            Action::SendCommand {
+                device,
+                body,
+                validity_s,
+            } => b.send_command(device, body, validity_s),
+            Action::LoadCommandHistory(d) => b.command_history(d),
+            Action::SaveBytes { name, bytes } => b.save_bytes(name, bytes),
+            Action::ExportDatapoints(spec) => b.export_datapoints(spec, m.offset()),
+            Action::CancelExport => b.cancel_export(),
+            Action::ExportTraffic => b.export_traffic(m.traffic.rows.iter().cloned().collect()),
+            Action::ExportDiagnostics(d) => b.export_diagnostics(d),
+            Action::OpenDataDir => b.open_path(m.config.data_dir.clone()),
+            _ => {}
+        }
+    }
+
+    /// Drains events (under the budget) and replies; polls when due. Public for benchmarks.
+    pub fn pump(&mut self) {
+        let Some(b) = self.backend.as_mut() else {
+            return;
+        };
+        let model = &mut self.model;
+        b.drain_events(EVENT_BUDGET, |r| model.apply_received(r));
+        let mut changed = false;
+        b.drain_replies(|r| {
+            changed |= matches!(r, Reply::Info(_) | Reply::Error(_) | Reply::RegistryChanged);
+            model.apply_reply(r);
+        });
+        b.poll(changed);
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context, out: &mut Vec<Action>) {
+        const KEYS: [Key; 10] = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+            Key::Num7,
+            Key::Num8,
+            Key::Num9,
+            Key::Num0,
+        ];
+        for (k, tab) in KEYS.iter().zip(Tab::ALL) {
+            if ctx.input_mut(|i| i.consume_key(Modifiers::ALT, *k)) {
+                out.push(Action::Navigate(tab));
+            }
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::F5)) {
+            out.push(Action::Refresh);
+        }
+    }
+
+    fn apply_theme(&mut self, ctx: &egui::Context) {
+        if self.theme != Some(self.model.prefs.theme) {
+            self.theme = Some(self.model.prefs.theme);
+            ctx.set_theme(match self.model.prefs.theme {
+                Theme::System => egui::ThemePreference::System,
+                Theme::Light => egui::ThemePreference::Light,
+                Theme::Dark => egui::ThemePreference::Dark,
+            });
+        }
+    }
+
+    fn nav(&self, ui: &mut egui::Ui, out: &mut Vec<Action>) {
+        ui.add_space(6.0);
+        for (i, tab) in Tab::ALL.iter().enumerate() {
+            let badge = match tab {
+                Tab::Devices => format!("  {}", self.model.online_count()),
+                Tab::Retained if !self.model.retained.is_empty() => {
+                    format!("  {}", self.model.retained.len())
+                }
+                _ => String::new(),
+            };
+            let key = (i + 1) % 10;
+            let r = ui
+                .selectable_label(
+                    self.model.tab == *tab,
+                    RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
+                )
+                .on_hover_text(format!("Alt+{key}"));
+            if r.clicked() {
+                out.push(Action::Navigate(*tab));
+            }
+        }
+    }
+
+    fn notices(&self, ui: &mut egui::Ui, out: &mut Vec<Action>) {
+        for n in self.model.notices.iter().rev().take(3) {
+            let color = match n.level {
+                Level::Info => widgets::BLUE,
+                Level::Error => widgets::RED,
+            };
+            egui::Frame::group(ui.style())
+                .stroke(egui::Stroke::new(1.0, color))
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new(&n.text).color(color));
+                        if ui.small_button("×").on_hover_text(tr("Dismiss")).clicked() {
+                            out.push(Action::DismissNotice(n.id));
+                        }
+                    });
+                });
+        }
+    }
+
+    /// Draws one frame into `ui` and returns the actions the panels emitted (already carried out).
+    pub fn draw(&mut self, ui: &mut egui::Ui) -> Vec<Action> {
+        let ctx = ui.ctx().clone();
+        self.apply_theme(&ctx);
+        set_lang(self.model.prefs.lang);
+        let mut out = Vec::new();
+        self.shortcuts(&ctx, &mut out);
+        egui::Panel::bottom("status-bar").show(ui, |ui| {
+            overview::status_bar(ui, &self.model);
+        });
+        egui::Panel::left("nav")
+            .resizable(false)
+            .exact_size(150.0)
+            .show(ui, |ui| {
+                ui.add_space(4.0);
+                ui.heading(RichText::new("onenet-desk").strong());
+                ui.separator();
+                self.nav(ui, &mut out);
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            if !self.model.notices.is_empty() {
+                self.notices(ui, &mut out);
+            }
+            let m = &self.model;
+            let p = &mut self.panels;
+            match m.tab {
+                Tab::Overview => p.overview.ui(ui, m, &mut out),
+                Tab::Devices => p.devices.ui(ui, m, &mut out),
+                Tab::Registry => p.registry.ui(ui, m, &mut out),
+                Tab::Subscriptions => p.subscriptions.ui(ui, m, &mut out),
+                Tab::Retained => p.retained.ui(ui, m, &mut out),
+                Tab::Offline => p.offline.ui(ui, m, &mut out),
+                Tab::Datapoints => p.datapoints.ui(ui, m, &mut out),
+                Tab::Commands => p.commands.ui(ui, m, &mut out),
+                Tab::Traffic => p.traffic.ui(ui, m, &mut out),
+                Tab::Settings => p.settings.ui(ui, m, &mut out),
+            }
+        });
+        for a in out.clone() {
+            self.handle(a);
+        }
+        out
+    }
+}
+
+impl eframe::App for ConsoleApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.pump();
+        if self.backend.is_some() {
+            ctx.request_repaint_after(Duration::from_millis(250));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.draw(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.model.prefs);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,339 @@
+//! Commands: compose a platform command (text, validated JSON or hex; optional offline validity), send it
+//! (button or Ctrl+Enter), follow its status (created → sent → replied / timeout), read the `$crsp` reply
+//! as text, JSON or hex; history per device with resend; saved templates per device.
+
+use egui::{Key, Modifiers, RichText, Ui};
+
+use crate::onenet::commands::{Command, CommandStatus, MAX_VALIDITY_S};
+use crate::ui::actions::{Action, BodyMode};
+use crate::ui::format;
+use crate::ui::i18n::tr;
+use crate::ui::model::Model;
+use crate::ui::prefs::Template;
+use crate::ui::widgets::{self, AMBER, GREEN, GREY, RED};
+
+/// The bytes a body stands for, or why it is not valid.
+pub fn body_bytes(mode: BodyMode, body: &str) -> Result<Vec<u8>, String> {
+    if body.is_empty() {
+        return Err(tr("The body is empty.").into());
+    }
+    match mode {
+        BodyMode::Text => Ok(body.as_bytes().to_vec()),
+        BodyMode::Json => serde_json::from_str::<serde_json::Value>(body)
+            .map(|_| body.as_bytes().to_vec())
+            .map_err(|e| format!("{} {e}", tr("Invalid JSON:"))),
+        BodyMode::Hex => format::parse_hex(body),
+    }
+}
+
+fn status_color(s: CommandStatus) -> egui::Color32 {
+    match s {
+        CommandStatus::Replied => GREEN,
+        CommandStatus::Sent | CommandStatus::Created => AMBER,
+        _ => RED,
+    }
+}
+
+#[derive(Default)]
+pub struct CommandsPanel {
+    pub device: String,
+    pub mode: BodyMode,
+    pub body: String,
+    pub validity_s: u32,
+    pub template_name: String,
+    /// The command shown in detail (default: the device's newest).
+    pub viewing: Option<String>,
+    reply_view: BodyMode,
+    asked: Option<String>,
+}
+
+impl CommandsPanel {
+    pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        if self.device.is_empty()
+            && let Some(d) = m.selected.clone()
+        {
+            self.device = d;
+        }
+        if !self.device.is_empty() && self.asked.as_deref() != Some(self.device.as_str()) {
+            self.asked = Some(self.device.clone());
+            out.push(Action::LoadCommandHistory(self.device.clone()));
+        }
+        widgets::title(
+            ui,
+            tr("Commands"),
+            tr("Send $creq commands to a device and read its $crsp reply."),
+        );
+        ui.columns(2, |cols| {
+            self.composer(&mut cols[0], m, out);
+            self.detail(&mut cols[1], m, out);
+        });
+    }
+
+    fn composer(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        egui::Grid::new("composer").num_columns(2).show(ui, |ui| {
+            let device_label = ui.label(tr("Device")).id;
+            let devices = m.device_ids_online_first();
+            egui::ComboBox::from_id_salt("cmd-device")
+                .selected_text(if self.device.is_empty() {
+                    tr("choose a device").to_string()
+                } else {
+                    self.device.clone()
+                })
+                .width(200.0)
+                .show_ui(ui, |ui| {
+                    for (id, online) in devices {
+                        let label = format!("{} {id}", if online { "●" } else { "○" });
+                        if ui.selectable_label(self.device == id, label).clicked() {
+                            self.device = id;
+                            self.viewing = None;
+                        }
+                    }
+                })
+                .response
+                .labelled_by(device_label)
+                .on_hover_text(tr("Online devices are listed first"));
+            ui.end_row();
+            ui.label(tr("Body as"));
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.mode, BodyMode::Text, tr("Text"));
+                ui.selectable_value(&mut self.mode, BodyMode::Json, "JSON")
+                    .on_hover_text(tr("Checked to be valid JSON before sending"));
+                ui.selectable_value(&mut self.mode, BodyMode::Hex, "Hex")
+                    .on_hover_text(tr("Bytes as hex, e.g. 01 A0 FF"));
+            });
+            ui.end_row();
+            let validity_label = ui.label(tr("Offline validity")).id;
+            ui.horizontal(|ui| {
+                ui.add(egui::DragValue::new(&mut self.validity_s).range(0..=MAX_VALIDITY_S).suffix(" s"))
+                    .labelled_by(validity_label)
+                    .on_hover_text(tr(
+                        "0: online only (status 0 if the device is offline). More: delivered when the device connects within this time.",
+                    ));
+            });
+            ui.end_row();
+        });
+        let editor = ui.add(
+            egui::TextEdit::multiline(&mut self.body)
+                .id_salt("cmd-body")
+                .code_editor()
+                .desired_rows(6)
+                .desired_width(f32::INFINITY)
+                .hint_text(tr("Command body")),
+        );
+        editor.accessible_name(tr("Command body"));
+        let parsed = body_bytes(self.mode, &self.body);
+        match &parsed {
+            Ok(b) => {
+                ui.weak(format!("{} {}", b.len(), tr("bytes")));
+            }
+            Err(e) if !self.body.is_empty() => {
+                ui.colored_label(RED, e);
+            }
+            Err(_) => {}
+        }
+        let can_send = parsed.is_ok() && !self.device.is_empty();
+        let ctrl_enter = ui.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Enter));
+        ui.horizontal(|ui| {
+            let send = ui
+                .add_enabled(
+                    can_send,
+                    egui::Button::new(RichText::new(tr("Send")).strong()),
+                )
+                .on_hover_text(tr("Send the command (Ctrl+Enter)"));
+            if (send.clicked() || (ctrl_enter && can_send))
+                && let Ok(body) = parsed.clone()
+            {
+                out.push(Action::SendCommand {
+                    device: self.device.clone(),
+                    body,
+                    validity_s: self.validity_s,
+                });
+                self.viewing = None;
+            }
+            if !m.is_online(&self.device) && !self.device.is_empty() {
+                ui.colored_label(AMBER, tr("device offline"));
+            }
+        });
+        ui.separator();
+        self.templates(ui, m, out);
+    }
+
+    fn templates(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        ui.strong(tr("Templates"));
+        if self.device.is_empty() {
+            return;
+        }
+        if let Some(list) = m.prefs.templates.get(&self.device) {
+            for t in list {
+                ui.horizontal(|ui| {
+                    if ui
+                        .button(&t.name)
+                        .on_hover_text(tr("Put this template in the composer"))
+                        .clicked()
+                    {
+                        self.mode = t.mode;
+                        self.body = t.body.clone();
+                    }
+                    if ui
+                        .small_button("×")
+                        .on_hover_text(tr("Delete the template"))
+                        .clicked()
+                    {
+                        out.push(Action::DeleteTemplate {
+                            device: self.device.clone(),
+                            name: t.name.clone(),
+                        });
+                    }
+                });
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.template_name)
+                    .hint_text(tr("template name"))
+                    .desired_width(140.0),
+            )
+            .accessible_name(tr("template name"));
+            if ui
+                .add_enabled(
+                    !self.template_name.trim().is_empty() && !self.body.is_empty(),
+                    egui::Button::new(tr("Save template")),
+                )
+                .on_hover_text(tr("Keep this body for this device"))
+                .clicked()
+            {
+                out.push(Action::SaveTemplate {
+                    device: self.device.clone(),
+                    template: Template {
+                        name: self.template_name.trim().to_string(),
+                        mode: self.mode,
+                        body: self.body.clone(),
+                    },
+                });
+                self.template_name.clear();
+            }
+        });
+    }
+
+    fn detail(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        let history = m
+            .commands
+            .get(&self.device)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let current = self
+            .viewing
+            .as_deref()
+            .and_then(|u| m.command(u))
+            .or_else(|| history.first());
+        if let Some(c) = current {
+            self.command_view(ui, m, c);
+        } else {
+            ui.weak(tr("No command sent to this device yet."));
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.strong(format!("{} ({})", tr("History"), history.len()));
+            if ui.small_button(tr("Refresh")).clicked() && !self.device.is_empty() {
+                out.push(Action::LoadCommandHistory(self.device.clone()));
+            }
+        });
+        egui::ScrollArea::vertical()
+            .id_salt("cmd-history")
+            .show(ui, |ui| {
+                for c in history.iter().take(100) {
+                    ui.horizontal(|ui| {
+                        ui.label(RichText::new("●").color(status_color(c.status)))
+                            .on_hover_text(c.status.desc());
+                        ui.weak(format::time_of_day(c.created_at, m.offset()));
+                        if ui
+                            .link(RichText::new(format::preview(&c.body, 30)).monospace())
+                            .on_hover_text(tr("Show this command"))
+                            .clicked()
+                        {
+                            self.viewing = Some(c.uuid.clone());
+                        }
+                        if ui
+                            .small_button(tr("Resend"))
+                            .on_hover_text(tr("Send the same body again"))
+                            .clicked()
+                        {
+                            out.push(Action::SendCommand {
+                                device: c.device_id.clone(),
+                                body: c.body.to_vec(),
+                                validity_s: c.validity_s,
+                            });
+                            self.viewing = None;
+                        }
+                    });
+                }
+            });
+    }
+
+    fn command_view(&mut self, ui: &mut Ui, m: &Model, c: &Command) {
+        let off = m.offset();
+        ui.horizontal(|ui| {
+            ui.strong("uuid");
+            widgets::copyable(ui, &c.uuid);
+        });
+        ui.label(
+            RichText::new(format!("{} · {}", c.status.code(), c.status.desc()))
+                .color(status_color(c.status))
+                .strong(),
+        );
+        // Timeline: created → sent → replied / timeout.
+        ui.horizontal_wrapped(|ui| {
+            let step = |ui: &mut Ui, name: &str, at: Option<i64>, color| {
+                let text = match at {
+                    Some(t) => format!("{name} {}", format::time_ms(t, off)),
+                    None => name.to_string(),
+                };
+                ui.label(RichText::new(text).color(if at.is_some() { color } else { GREY }));
+            };
+            step(ui, tr("created"), Some(c.created_at), GREEN);
+            ui.label("→");
+            step(ui, tr("sent"), c.sent_at, GREEN);
+            ui.label("→");
+            match c.status {
+                CommandStatus::Timeout => {
+                    step(ui, tr("timeout"), c.replied_at.or(Some(c.created_at)), RED)
+                }
+                CommandStatus::SendFailed => step(ui, tr("expired"), c.expire_at, RED),
+                CommandStatus::DeviceOffline => {
+                    step(ui, tr("device offline"), Some(c.created_at), RED)
+                }
+                CommandStatus::ReplyTooLarge => step(ui, tr("reply too large"), c.replied_at, RED),
+                _ => step(ui, tr("replied"), c.replied_at, GREEN),
+            }
+        });
+        ui.label(
+            RichText::new(format!("{}: {}", tr("Body"), format::preview(&c.body, 120))).monospace(),
+        );
+        if let Some(reply) = &c.reply {
+            ui.horizontal(|ui| {
+                ui.strong(tr("Reply"));
+                ui.selectable_value(&mut self.reply_view, BodyMode::Text, tr("Text"));
+                ui.selectable_value(&mut self.reply_view, BodyMode::Json, "JSON");
+                ui.selectable_value(&mut self.reply_view, BodyMode::Hex, "Hex");
+                widgets::copy_button(ui, &String::from_utf8_lossy(reply), tr("reply"));
+            });
+            egui::ScrollArea::vertical()
+                .id_salt("reply")
+                .max_height(200.0)
+                .show(ui, |ui| match self.reply_view {
+                    BodyMode::Text => {
+                        ui.label(RichText::new(String::from_utf8_lossy(reply)).monospace());
+                    }
+                    BodyMode::Json => match format::pretty_json(reply) {
+                        Some(j) => {
+                            ui.label(RichText::new(j).monospace());
+                        }
+                        None => {
+                            ui.weak(tr("The reply is not JSON."));
+                        }
+                    },
+                    BodyMode::Hex => widgets::hex_dump(ui, reply, &[], 64),
+                });
+        }
+    }
+}

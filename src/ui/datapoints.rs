@@ -1,0 +1,340 @@
+//! Datapoints: device → datastreams with their latest value and time; numeric streams plotted live
+//! (several overlaid); text and JSON values in a table; binary values as a hex dump with "Save as…".
+//! History comes from the store, so plots work after a restart.
+
+use egui::{RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use crate::onenet::datapoint::DpValue;
+use crate::ui::actions::Action;
+use crate::ui::format;
+use crate::ui::i18n::tr;
+use crate::ui::model::{Model, StreamState};
+use crate::ui::plot::PlotState;
+use crate::ui::widgets::{self, PALETTE};
+
+#[derive(Default)]
+pub struct DatapointsPanel {
+    pub plot: PlotState,
+    pub export: crate::ui::export::ExportDialog,
+    /// The non-numeric stream shown in the table: (device, stream).
+    pub table: Option<(String, String)>,
+    pub filter: String,
+    /// Devices whose streams were asked of the store already.
+    asked: std::collections::HashSet<String>,
+    /// Devices whose numeric streams were plotted automatically once.
+    auto_plotted: std::collections::HashSet<String>,
+    /// A device whose tree node opens on the next frame.
+    expand: Option<String>,
+}
+
+/// With nothing plotted, the numeric streams (at most 4) of the selected device, or of the first device
+/// that has some, to plot automatically.
+pub fn auto_plot(m: &Model) -> Option<(String, Vec<String>)> {
+    if m.streams.values().flat_map(|s| s.values()).any(|s| s.open) {
+        return None;
+    }
+    let numeric = |d: &String| -> Vec<String> {
+        m.streams
+            .get(d)
+            .map(|s| {
+                s.iter()
+                    .filter(|(_, st)| st.is_numeric())
+                    .map(|(k, _)| k.clone())
+                    .take(4)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let dev = m
+        .selected
+        .clone()
+        .filter(|d| !numeric(d).is_empty())
+        .or_else(|| m.streams.keys().find(|d| !numeric(d).is_empty()).cloned())?;
+    let streams = numeric(&dev);
+    Some((dev, streams))
+}
+
+/// Devices for the tree: those with known streams, then the other registered ones.
+pub fn tree_devices(m: &Model) -> Vec<String> {
+    let mut v: Vec<String> = m.streams.keys().cloned().collect();
+    for d in &m.devices {
+        if !m.streams.contains_key(&d.id) {
+            v.push(d.id.clone());
+        }
+    }
+    v
+}
+
+/// A value in one line for the tree and tables.
+pub fn short_value(v: &DpValue) -> String {
+    match v {
+        DpValue::Binary { data, .. } => format!("<{} B binary>", data.len()),
+        other => {
+            let s = other.to_string();
+            match s.char_indices().nth(40) {
+                Some((i, _)) => format!("{}…", &s[..i]),
+                None => s,
+            }
+        }
+    }
+}
+
+impl DatapointsPanel {
+    pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        egui::Panel::left("dp-tree")
+            .resizable(true)
+            .default_size(300.0)
+            .show(ui, |ui| self.tree(ui, m, out));
+        if let Some((device, streams)) = auto_plot(m)
+            && self.auto_plotted.insert(device.clone())
+        {
+            self.expand = Some(device.clone());
+            for stream in streams {
+                out.push(Action::OpenStream {
+                    device: device.clone(),
+                    stream,
+                });
+            }
+        }
+        let now = format::now_ms() as f64 / 1000.0;
+        widgets::title(ui, tr("Datapoints"), "");
+        ui.horizontal(|ui| {
+            self.plot.toolbar(ui, now);
+            if ui
+                .button(tr("Export…"))
+                .on_hover_text(tr("Export datapoints to CSV or JSON Lines"))
+                .clicked()
+            {
+                self.export.open_for(m.selected.clone(), m);
+            }
+        });
+        let mut lines = Vec::new();
+        for (dev, streams) in &m.streams {
+            for (name, st) in streams {
+                if st.open && !st.series.is_empty() {
+                    let label = if m.streams.len() > 1 {
+                        format!("{dev}/{name}")
+                    } else {
+                        name.clone()
+                    };
+                    lines.push((label, &st.series, PALETTE[lines.len() % PALETTE.len()]));
+                }
+            }
+        }
+        let loading = m
+            .streams
+            .values()
+            .flat_map(|s| s.values())
+            .any(|s| s.loading);
+        if lines.is_empty() {
+            ui.add_space(8.0);
+            ui.label(if loading {
+                tr("Loading history…")
+            } else {
+                tr("Tick numeric streams on the left to plot them.")
+            });
+        }
+        let h = if self.table.is_some() {
+            (ui.available_height() * 0.55).max(160.0)
+        } else {
+            ui.available_height().max(160.0)
+        };
+        if !lines.is_empty() {
+            self.plot.show(ui, &lines, now, m.offset(), h);
+        }
+        self.export.ui(ui, m, out);
+        if let Some((dev, stream)) = self.table.clone() {
+            ui.separator();
+            match m.streams.get(&dev).and_then(|s| s.get(&stream)) {
+                Some(st) => self.values_table(ui, m, &dev, &stream, st, out),
+                None => self.table = None,
+            }
+        }
+    }
+
+    fn tree(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        ui.add_space(4.0);
+        ui.add(
+            egui::TextEdit::singleline(&mut self.filter).hint_text(tr("Filter devices or streams")),
+        )
+        .accessible_name(tr("Filter devices or streams"));
+        let f = self.filter.to_lowercase();
+        let off = m.offset();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for dev in tree_devices(m) {
+                let streams = m.streams.get(&dev);
+                let dev_match = f.is_empty() || dev.to_lowercase().contains(&f);
+                let any_stream =
+                    streams.is_some_and(|s| s.keys().any(|k| k.to_lowercase().contains(&f)));
+                if !dev_match && !any_stream {
+                    continue;
+                }
+                let selected = m.selected.as_deref() == Some(dev.as_str());
+                let header = egui::CollapsingHeader::new(
+                    RichText::new(format!(
+                        "{} {dev}   ({})",
+                        if m.is_online(&dev) { "●" } else { "○" },
+                        streams.map_or(0, |s| s.len())
+                    ))
+                    .monospace(),
+                )
+                .id_salt(("dp-dev", &dev))
+                .default_open(selected || streams.is_some_and(|s| s.values().any(|st| st.open)))
+                .open(self.expand.as_deref().filter(|e| *e == dev).map(|_| true))
+                .show(ui, |ui| {
+                    let Some(streams) = streams else {
+                        ui.weak(tr("No datapoints yet."));
+                        return;
+                    };
+                    for (name, st) in streams {
+                        if !dev_match && !name.to_lowercase().contains(&f) {
+                            continue;
+                        }
+                        self.stream_row(ui, &dev, name, st, off, out);
+                    }
+                });
+                if self.expand.as_deref() == Some(dev.as_str()) {
+                    self.expand = None;
+                }
+                if header.header_response.clicked() && self.asked.insert(dev.clone()) {
+                    out.push(Action::LoadStreams(dev.clone()));
+                }
+            }
+        });
+    }
+
+    fn stream_row(
+        &mut self,
+        ui: &mut Ui,
+        dev: &str,
+        name: &str,
+        st: &StreamState,
+        off: i32,
+        out: &mut Vec<Action>,
+    ) {
+        ui.horizontal(|ui| {
+            if st.is_numeric() {
+                let mut on = st.open;
+                if ui
+                    .checkbox(&mut on, "")
+                    .accessible_name(format!("{} {name}", tr("Plot")))
+                    .on_hover_text(tr("Plot this stream (loads its history)"))
+                    .changed()
+                {
+                    let (device, stream) = (dev.to_string(), name.to_string());
+                    out.push(if on {
+                        Action::OpenStream { device, stream }
+                    } else {
+                        Action::CloseStream { device, stream }
+                    });
+                }
+            } else {
+                let viewing = self
+                    .table
+                    .as_ref()
+                    .is_some_and(|(d, s)| d == dev && s == name);
+                if ui
+                    .selectable_label(viewing, "≡")
+                    .on_hover_text(tr("Show the values in a table"))
+                    .clicked()
+                {
+                    self.table = Some((dev.to_string(), name.to_string()));
+                    out.push(Action::OpenStream {
+                        device: dev.to_string(),
+                        stream: name.to_string(),
+                    });
+                }
+            }
+            ui.label(RichText::new(name).strong());
+            if let Some((at, v)) = &st.latest {
+                ui.label(RichText::new(short_value(v)).monospace());
+                ui.weak(format::time_of_day(*at, off))
+                    .on_hover_text(format!(
+                        "{} · {} {}",
+                        format::datetime(*at, off),
+                        st.count,
+                        tr("points")
+                    ));
+            }
+        });
+    }
+
+    fn values_table(
+        &mut self,
+        ui: &mut Ui,
+        m: &Model,
+        dev: &str,
+        stream: &str,
+        st: &StreamState,
+        out: &mut Vec<Action>,
+    ) {
+        ui.horizontal(|ui| {
+            ui.strong(format!("{dev} / {stream}"));
+            if ui.small_button("×").on_hover_text(tr("Close")).clicked() {
+                self.table = None;
+            }
+        });
+        if let Some((_, DpValue::Binary { data, desc })) = &st.latest {
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "{} {}",
+                    tr("Latest binary value:"),
+                    format::bytes(data.len() as u64)
+                ));
+                if let Some(d) = desc {
+                    ui.weak(d.to_string());
+                }
+                if ui
+                    .button(tr("Save as…"))
+                    .on_hover_text(tr("Save the bytes to a file"))
+                    .clicked()
+                {
+                    out.push(Action::SaveBytes {
+                        name: format!("{dev}-{stream}.bin"),
+                        bytes: data.to_vec(),
+                    });
+                }
+            });
+            egui::ScrollArea::vertical()
+                .id_salt("bin-hex")
+                .show(ui, |ui| {
+                    widgets::hex_dump(ui, data, &[], 256);
+                });
+            return;
+        }
+        let off = m.offset();
+        let rows: Vec<&(i64, DpValue)> = st.recent.iter().rev().collect();
+        TableBuilder::new(ui)
+            .id_salt("dp-values")
+            .striped(true)
+            .column(Column::auto().at_least(150.0))
+            .column(Column::auto())
+            .column(Column::remainder())
+            .header(20.0, |mut h| {
+                for t in [tr("Time"), tr("Kind"), tr("Value")] {
+                    h.col(|ui| {
+                        ui.strong(t);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(20.0, rows.len(), |mut row| {
+                    let (at, v) = rows[row.index()];
+                    row.col(|ui| {
+                        ui.label(format::datetime(*at, off));
+                    });
+                    row.col(|ui| {
+                        ui.label(v.kind());
+                    });
+                    row.col(|ui| {
+                        let text = v.to_string();
+                        let r = widgets::copyable(ui, &short_value(v));
+                        if let DpValue::Json(j) = v {
+                            r.on_hover_text(serde_json::to_string_pretty(j).unwrap_or(text));
+                        }
+                    });
+                });
+            });
+    }
+}

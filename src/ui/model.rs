@@ -1,0 +1,724 @@
+//! The view-model: everything the panels show, as plain data. Filled from events (drained each frame)
+//! and from the backend's replies; bounded everywhere (rings, capped series). No egui here.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Instant;
+
+use crate::broker::{QueuedInfo, RetainedInfo, SessionInfo};
+use crate::config::Config;
+use crate::events::{Event, Received};
+use crate::metrics::MetricsSnapshot;
+use crate::onenet::commands::{Command, CommandStatus};
+use crate::onenet::datapoint::DpValue;
+use crate::onenet::diagnostics::Diagnostic;
+use crate::onenet::registry::{Device, Product};
+use crate::store::{StoredDatapoint, StreamSummary};
+use crate::ui::actions::Tab;
+use crate::ui::packets::{TRAFFIC_CAP, Traffic};
+use crate::ui::prefs::Prefs;
+use crate::ui::series::Series;
+
+/// Diagnostics kept per device in the console.
+const DIAG_KEEP: usize = 200;
+/// Non-numeric values kept per open stream.
+const RECENT_KEEP: usize = 1000;
+/// Rate samples kept (one per poll, about 5 minutes).
+const RATE_KEEP: usize = 300;
+/// Notices kept.
+const NOTICE_KEEP: usize = 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrokerState {
+    Starting,
+    Running {
+        addr: SocketAddr,
+        since: Instant,
+    },
+    Stopped,
+    /// Why it did not start (port in use, database locked …).
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub id: u64,
+    pub level: Level,
+    pub text: String,
+}
+
+/// One datastream as the console knows it.
+#[derive(Debug, Clone, Default)]
+pub struct StreamState {
+    pub latest: Option<(i64, DpValue)>,
+    /// Points stored (from the store's summary plus those seen since).
+    pub count: u64,
+    /// Open in the Datapoints panel: history loaded, live points kept.
+    pub open: bool,
+    pub loading: bool,
+    /// Numeric points (open streams only).
+    pub series: Series,
+    /// Non-numeric values, newest last (open streams only).
+    pub recent: VecDeque<(i64, DpValue)>,
+}
+
+impl StreamState {
+    /// A number when the value reads as one (floats, JSON numbers, numeric text).
+    pub fn numeric(v: &DpValue) -> Option<f64> {
+        match v {
+            DpValue::Float(f) => Some(*f as f64),
+            DpValue::Json(j) => j.as_f64(),
+            DpValue::Text(t) => t.trim().parse().ok(),
+            DpValue::Binary { .. } => None,
+        }
+        .filter(|f: &f64| f.is_finite())
+    }
+
+    pub fn is_numeric(&self) -> bool {
+        self.latest
+            .as_ref()
+            .is_some_and(|(_, v)| Self::numeric(v).is_some())
+    }
+
+    fn add(&mut self, at: i64, v: &DpValue) {
+        self.count += 1;
+        if self.latest.as_ref().is_none_or(|(t, _)| at >= *t) {
+            self.latest = Some((at, v.clone()));
+        }
+        if self.open {
+            match Self::numeric(v) {
+                Some(x) => self.series.push(at as f64 / 1000.0, x),
+                None => {
+                    if self.recent.len() == RECENT_KEEP {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back((at, v.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Messages/s and datapoints/s from two metrics readings.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rates {
+    pub msg_in: f64,
+    pub msg_out: f64,
+    pub dp: f64,
+}
+
+/// Results of the backend's work.
+#[derive(Debug)]
+pub enum Reply {
+    BrokerStarted {
+        addr: SocketAddr,
+        config: Box<Config>,
+    },
+    BrokerFailed(String),
+    BrokerStopped,
+    Snapshot(Box<Snapshot>),
+    Detail {
+        client: String,
+        queue: Vec<QueuedInfo>,
+        diagnostics: Vec<Diagnostic>,
+    },
+    Streams {
+        device: String,
+        streams: Vec<StreamSummary>,
+    },
+    History {
+        device: String,
+        stream: String,
+        points: Vec<StoredDatapoint>,
+    },
+    CommandSent(Result<Command, String>),
+    CommandHistory {
+        device: String,
+        commands: Vec<Command>,
+    },
+    ExportProgress {
+        done: u64,
+        total: u64,
+    },
+    ExportDone(Result<String, String>),
+    Info(String),
+    Error(String),
+    /// The registry changed: poll again.
+    RegistryChanged,
+}
+
+/// A periodic reading of the broker.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub sessions: Vec<SessionInfo>,
+    pub products: Vec<Product>,
+    pub devices: Vec<Device>,
+    pub retained: Vec<RetainedInfo>,
+    pub db_bytes: u64,
+    pub metrics: MetricsSnapshot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExportState {
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub broker: BrokerState,
+    /// The config the broker runs (or last ran) with.
+    pub config: Config,
+    pub prefs: Prefs,
+    pub lan: Vec<Ipv4Addr>,
+    /// Offset of this computer's clock from UTC, if known.
+    pub system_offset: Option<i32>,
+    pub tab: Tab,
+    pub selected: Option<String>,
+    pub sessions: Vec<SessionInfo>,
+    pub products: Vec<Product>,
+    pub devices: Vec<Device>,
+    pub retained: Vec<RetainedInfo>,
+    pub db_bytes: u64,
+    pub rates: Rates,
+    /// (seconds since start of the console, rates) for the overview chart.
+    pub rate_history: VecDeque<(f64, Rates)>,
+    last_metrics: Option<(Instant, MetricsSnapshot)>,
+    pub started: Instant,
+    /// Unix ms when the console started: devices auto-registered since are highlighted.
+    pub started_ms: i64,
+    pub queues: HashMap<String, Vec<QueuedInfo>>,
+    pub diagnostics: HashMap<String, VecDeque<Diagnostic>>,
+    pub warnings_total: u64,
+    pub traffic: Traffic,
+    /// Messages per topic: (in from devices, out to subscribers).
+    pub topic_counts: BTreeMap<String, (u64, u64)>,
+    pub streams: BTreeMap<String, BTreeMap<String, StreamState>>,
+    /// Per device, newest first.
+    pub commands: HashMap<String, Vec<Command>>,
+    /// The uuid of the last command sent from the composer.
+    pub last_sent: Option<String>,
+    pub notices: VecDeque<Notice>,
+    next_notice: u64,
+    pub export: Option<ExportState>,
+}
+
+impl Model {
+    pub fn new(config: Config, prefs: Prefs) -> Model {
+        Model {
+            broker: BrokerState::Starting,
+            config,
+            prefs,
+            lan: Vec::new(),
+            system_offset: None,
+            tab: Tab::Overview,
+            selected: None,
+            sessions: Vec::new(),
+            products: Vec::new(),
+            devices: Vec::new(),
+            retained: Vec::new(),
+            db_bytes: 0,
+            rates: Rates::default(),
+            rate_history: VecDeque::new(),
+            last_metrics: None,
+            started: Instant::now(),
+            started_ms: super::format::now_ms(),
+            queues: HashMap::new(),
+            diagnostics: HashMap::new(),
+            warnings_total: 0,
+            traffic: Traffic::new(TRAFFIC_CAP),
+            topic_counts: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            commands: HashMap::new(),
+            last_sent: None,
+            notices: VecDeque::new(),
+            next_notice: 1,
+            export: None,
+        }
+    }
+
+    /// Offset times are shown at.
+    pub fn offset(&self) -> i32 {
+        self.prefs.display_offset(self.system_offset)
+    }
+
+    pub fn notify(&mut self, level: Level, text: impl Into<String>) {
+        if self.notices.len() == NOTICE_KEEP {
+            self.notices.pop_front();
+        }
+        self.notices.push_back(Notice {
+            id: self.next_notice,
+            level,
+            text: text.into(),
+        });
+        self.next_notice += 1;
+    }
+
+    pub fn session(&self, client: &str) -> Option<&SessionInfo> {
+        self.sessions.iter().find(|s| s.client_id == client)
+    }
+
+    pub fn device(&self, id: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| d.id == id)
+    }
+
+    pub fn is_online(&self, client: &str) -> bool {
+        self.session(client).is_some_and(|s| s.online)
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.sessions.iter().filter(|s| s.online).count()
+    }
+
+    /// Device ids for pickers: online ones first, then by id.
+    pub fn device_ids_online_first(&self) -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = self
+            .devices
+            .iter()
+            .map(|d| (d.id.clone(), self.is_online(&d.id)))
+            .collect();
+        for s in &self.sessions {
+            if !v.iter().any(|(id, _)| *id == s.client_id) {
+                v.push((s.client_id.clone(), s.online));
+            }
+        }
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// A device registered automatically since the console started.
+    pub fn is_new_auto(&self, d: &Device) -> bool {
+        d.auto_registered && d.created_at >= self.started_ms
+    }
+
+    fn session_mut(&mut self, client: &str) -> &mut SessionInfo {
+        let i = match self.sessions.iter().position(|s| s.client_id == client) {
+            Some(i) => i,
+            None => {
+                self.sessions.push(SessionInfo {
+                    client_id: client.to_string(),
+                    namespace: String::new(),
+                    online: false,
+                    remote: None,
+                    clean_session: true,
+                    keep_alive: 0,
+                    subscriptions: Vec::new(),
+                    inflight: 0,
+                    queued: 0,
+                    dropped: 0,
+                    messages_in: 0,
+                    messages_out: 0,
+                    warnings: 0,
+                    connected_at: None,
+                    last_seen: None,
+                    will: None,
+                });
+                self.sessions.len() - 1
+            }
+        };
+        &mut self.sessions[i]
+    }
+
+    /// Takes in what the event channel delivered.
+    pub fn apply_received(&mut self, r: Received) {
+        match r {
+            Received::Event(e) => self.apply_event(e),
+            Received::Missed(n) => self.traffic.missed += n,
+        }
+    }
+
+    pub fn apply_event(&mut self, e: Event) {
+        let now = super::format::now_ms();
+        match e {
+            Event::Connected {
+                client_id,
+                namespace,
+                remote,
+                clean_session,
+                keep_alive,
+                ..
+            } => {
+                let s = self.session_mut(&client_id);
+                s.online = true;
+                s.namespace = namespace;
+                s.remote = Some(remote);
+                s.clean_session = clean_session;
+                s.keep_alive = keep_alive;
+                s.connected_at = Some(now);
+                s.last_seen = Some(now);
+            }
+            Event::Disconnected { client_id, .. } => {
+                let s = self.session_mut(&client_id);
+                s.online = false;
+                s.connected_at = None;
+            }
+            Event::Subscription {
+                client_id,
+                filter,
+                qos,
+            } => {
+                let s = self.session_mut(&client_id);
+                s.subscriptions.retain(|(f, _)| *f != filter);
+                if let Some(q) = qos {
+                    s.subscriptions.push((filter, q));
+                }
+            }
+            Event::Datapoints(sp) => {
+                let dev = self.streams.entry(sp.device_id.clone()).or_default();
+                for p in &sp.points {
+                    let at = p.at.unwrap_or(sp.received_at);
+                    dev.entry(p.stream.clone()).or_default().add(at, &p.value);
+                }
+            }
+            Event::Command(c) => self.upsert_command(*c),
+            Event::Retained { .. } => {}
+            Event::OfflineQueue {
+                client_id, queued, ..
+            } => {
+                self.session_mut(&client_id).queued = queued;
+            }
+            Event::Diagnostic(d) => {
+                self.warnings_total += 1;
+                let ring = self.diagnostics.entry(d.device.clone()).or_default();
+                if ring.len() == DIAG_KEEP {
+                    ring.pop_front();
+                }
+                ring.push_back(*d);
+            }
+            Event::Packet {
+                at,
+                client_id,
+                direction,
+                bytes,
+            } => {
+                if let Some(c) = &client_id
+                    && let Some(s) = self.sessions.iter_mut().find(|s| s.client_id == *c)
+                {
+                    s.last_seen = Some(at);
+                }
+                self.traffic.push(at, client_id, direction, &bytes);
+                if let Some(row) = self.traffic.rows.back()
+                    && row.kind == "PUBLISH"
+                    && let Some(t) = &row.topic
+                {
+                    let c = self.topic_counts.entry(t.clone()).or_default();
+                    match direction {
+                        crate::events::Direction::In => c.0 += 1,
+                        crate::events::Direction::Out => c.1 += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds or updates a command. Updates arrive by two paths (events, replies) in any order, so a
+    /// command never goes back to an earlier state.
+    fn upsert_command(&mut self, c: Command) {
+        fn stage(c: &Command) -> u8 {
+            match c.status {
+                CommandStatus::Created => 1,
+                CommandStatus::Sent => 2,
+                _ => 3,
+            }
+        }
+        let list = self.commands.entry(c.device_id.clone()).or_default();
+        match list.iter_mut().find(|x| x.uuid == c.uuid) {
+            Some(x) => {
+                if stage(&c) >= stage(x) {
+                    *x = c;
+                }
+            }
+            None => {
+                list.insert(0, c);
+                list.truncate(500);
+            }
+        }
+    }
+
+    pub fn command(&self, uuid: &str) -> Option<&Command> {
+        self.commands.values().flatten().find(|c| c.uuid == uuid)
+    }
+
+    pub fn apply_reply(&mut self, r: Reply) {
+        match r {
+            Reply::BrokerStarted { addr, config } => {
+                self.broker = BrokerState::Running {
+                    addr,
+                    since: Instant::now(),
+                };
+                self.config = *config;
+            }
+            Reply::BrokerFailed(e) => {
+                self.notify(Level::Error, format!("The broker did not start: {e}"));
+                self.broker = BrokerState::Failed(e);
+            }
+            Reply::BrokerStopped => {
+                self.broker = BrokerState::Stopped;
+                for s in &mut self.sessions {
+                    s.online = false;
+                }
+            }
+            Reply::Snapshot(s) => self.apply_snapshot(*s, Instant::now()),
+            Reply::Detail {
+                client,
+                queue,
+                diagnostics,
+            } => {
+                self.queues.insert(client.clone(), queue);
+                if !diagnostics.is_empty() {
+                    self.diagnostics
+                        .insert(client, diagnostics.into_iter().collect());
+                }
+            }
+            Reply::Streams { device, streams } => {
+                let dev = self.streams.entry(device).or_default();
+                for s in streams {
+                    let st = dev.entry(s.stream).or_default();
+                    st.count = st.count.max(s.count);
+                    if let Some(last) = s.last
+                        && st.latest.as_ref().is_none_or(|(t, _)| last.at >= *t)
+                    {
+                        st.latest = Some((last.at, last.value));
+                    }
+                }
+            }
+            Reply::History {
+                device,
+                stream,
+                points,
+            } => {
+                let st = self
+                    .streams
+                    .entry(device)
+                    .or_default()
+                    .entry(stream)
+                    .or_default();
+                st.loading = false;
+                // Live points that arrived while loading are kept; history points are merged in order.
+                for p in points {
+                    if st.latest.is_none() {
+                        st.latest = Some((p.at, p.value.clone()));
+                    }
+                    match StreamState::numeric(&p.value) {
+                        Some(x) => st.series.push(p.at as f64 / 1000.0, x),
+                        None => {
+                            let pos = st.recent.partition_point(|(t, _)| *t <= p.at);
+                            st.recent.insert(pos, (p.at, p.value));
+                            if st.recent.len() > RECENT_KEEP {
+                                st.recent.pop_front();
+                            }
+                        }
+                    }
+                }
+            }
+            Reply::CommandSent(Ok(c)) => {
+                self.last_sent = Some(c.uuid.clone());
+                self.upsert_command(c);
+            }
+            Reply::CommandSent(Err(e)) => {
+                self.notify(Level::Error, format!("Command not sent: {e}"))
+            }
+            Reply::CommandHistory { device, commands } => {
+                for c in commands.into_iter().rev() {
+                    if !self
+                        .commands
+                        .get(&device)
+                        .is_some_and(|l| l.iter().any(|x| x.uuid == c.uuid))
+                    {
+                        self.upsert_command(c);
+                    }
+                }
+                if let Some(l) = self.commands.get_mut(&device) {
+                    l.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+                }
+            }
+            Reply::ExportProgress { done, total } => {
+                self.export = Some(ExportState { done, total })
+            }
+            Reply::ExportDone(r) => {
+                self.export = None;
+                match r {
+                    Ok(msg) => self.notify(Level::Info, msg),
+                    Err(e) => self.notify(Level::Error, e),
+                }
+            }
+            Reply::Info(m) => self.notify(Level::Info, m),
+            Reply::Error(e) => self.notify(Level::Error, e),
+            Reply::RegistryChanged => {}
+        }
+    }
+
+    /// Takes a poll result; `now` is when it arrived (rates are per second between two readings).
+    pub fn apply_snapshot(&mut self, s: Snapshot, now: Instant) {
+        if let Some((then, prev)) = self.last_metrics {
+            let dt = now.duration_since(then).as_secs_f64();
+            if dt > 0.05 {
+                let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
+                self.rates = Rates {
+                    msg_in: d(s.metrics.publishes_in, prev.publishes_in),
+                    msg_out: d(s.metrics.publishes_out, prev.publishes_out),
+                    dp: d(s.metrics.datapoints, prev.datapoints),
+                };
+                if self.rate_history.len() == RATE_KEEP {
+                    self.rate_history.pop_front();
+                }
+                self.rate_history
+                    .push_back((now.duration_since(self.started).as_secs_f64(), self.rates));
+            }
+        }
+        self.last_metrics = Some((now, s.metrics));
+        self.sessions = s.sessions;
+        self.products = s.products;
+        self.devices = s.devices;
+        self.retained = s.retained;
+        self.db_bytes = s.db_bytes;
+        if !self.sessions.is_empty() {
+            self.warnings_total = self
+                .warnings_total
+                .max(self.sessions.iter().map(|s| s.warnings).sum());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::events::{Direction, StoredPoints};
+    use crate::onenet::datapoint::Datapoint;
+
+    fn model() -> Model {
+        Model::new(Config::new(PathBuf::from("/tmp/m")), Prefs::default())
+    }
+
+    fn command(status: CommandStatus) -> Command {
+        Command {
+            uuid: "u1".into(),
+            device_id: "9277".into(),
+            body: bytes::Bytes::from_static(b"on"),
+            status,
+            created_at: 1,
+            sent_at: Some(1),
+            replied_at: None,
+            reply: None,
+            expire_at: None,
+            validity_s: 0,
+        }
+    }
+
+    #[test]
+    fn events_update_sessions_streams_traffic_and_commands() {
+        let mut m = model();
+        m.apply_event(Event::Connected {
+            client_id: "9277".into(),
+            namespace: "339".into(),
+            remote: "1.2.3.4:5".into(),
+            clean_session: true,
+            keep_alive: 120,
+            session_present: false,
+        });
+        assert!(m.is_online("9277"));
+        m.apply_event(Event::Subscription {
+            client_id: "9277".into(),
+            filter: "/a".into(),
+            qos: Some(1),
+        });
+        assert_eq!(
+            m.session("9277").unwrap().subscriptions,
+            vec![("/a".into(), 1)]
+        );
+        m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
+            device_id: "9277".into(),
+            dp_type: 7,
+            received_at: 1000,
+            points: vec![Datapoint {
+                stream: "1".into(),
+                at: None,
+                value: DpValue::Float(34.0),
+            }],
+        })));
+        let st = &m.streams["9277"]["1"];
+        assert_eq!(st.latest, Some((1000, DpValue::Float(34.0))));
+        assert!(st.is_numeric());
+        assert!(
+            st.series.is_empty(),
+            "closed streams keep only the latest value"
+        );
+        m.apply_event(Event::Packet {
+            at: 5,
+            client_id: Some("9277".into()),
+            direction: Direction::In,
+            bytes: bytes::Bytes::from_static(&[0x30, 0x05, 0x00, 0x01, b'/', b'h', b'i']),
+        });
+        assert_eq!(m.topic_counts["/"], (1, 0));
+        m.apply_received(Received::Missed(7));
+        assert_eq!(m.traffic.dropped(), 7);
+        m.apply_event(Event::Command(Box::new(command(CommandStatus::Sent))));
+        m.apply_event(Event::Command(Box::new(command(CommandStatus::Replied))));
+        assert_eq!(m.commands["9277"].len(), 1);
+        assert_eq!(m.command("u1").unwrap().status, CommandStatus::Replied);
+        // The reply of the send request may arrive after the events: it does not undo them.
+        m.apply_reply(Reply::CommandSent(Ok(command(CommandStatus::Sent))));
+        assert_eq!(m.command("u1").unwrap().status, CommandStatus::Replied);
+        m.apply_event(Event::Disconnected {
+            client_id: "9277".into(),
+            reason: "bye".into(),
+        });
+        assert!(!m.is_online("9277"));
+    }
+
+    #[test]
+    fn rates_come_from_two_readings() {
+        let mut m = model();
+        let t0 = Instant::now();
+        m.apply_snapshot(Snapshot::default(), t0);
+        let mut s = Snapshot::default();
+        s.metrics.publishes_in = 500;
+        s.metrics.datapoints = 1000;
+        m.apply_snapshot(s, t0 + Duration::from_secs(2));
+        assert_eq!(m.rates.msg_in, 250.0);
+        assert_eq!(m.rates.dp, 500.0);
+        assert_eq!(m.rate_history.len(), 1);
+    }
+
+    #[test]
+    fn history_merges_into_an_open_stream() {
+        let mut m = model();
+        let st = m
+            .streams
+            .entry("d".into())
+            .or_default()
+            .entry("s".into())
+            .or_default();
+        st.open = true;
+        st.add(3000, &DpValue::Json(serde_json::json!(3)));
+        let point = |at: i64, v: f64| StoredDatapoint {
+            id: at,
+            device_id: "d".into(),
+            stream: "s".into(),
+            at,
+            value: DpValue::Json(serde_json::json!(v)),
+            dp_type: 3,
+            received_at: at,
+            upload_id: 1,
+        };
+        m.apply_reply(Reply::History {
+            device: "d".into(),
+            stream: "s".into(),
+            points: vec![point(1000, 1.0), point(2000, 2.0)],
+        });
+        let st = &m.streams["d"]["s"];
+        assert_eq!(st.series.len(), 3);
+        assert_eq!(st.series.last(), Some((3.0, 3.0)));
+        assert_eq!(st.latest.as_ref().map(|l| l.0), Some(3000));
+    }
+}

@@ -1,0 +1,194 @@
+//! Overview: where devices connect, how the broker is doing, start/stop/restart; and the status bar.
+
+use egui::{RichText, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use crate::ui::actions::Action;
+use crate::ui::format;
+use crate::ui::i18n::tr;
+use crate::ui::model::{BrokerState, Model};
+use crate::ui::widgets::{self, GREEN, GREY, RED};
+
+#[derive(Default)]
+pub struct OverviewPanel;
+
+/// The lines devices should be pointed at: one per LAN address (or the bound address).
+pub fn connect_lines(m: &Model) -> Vec<String> {
+    let BrokerState::Running { addr, .. } = &m.broker else {
+        return Vec::new();
+    };
+    let port = addr.port();
+    if addr.ip().is_unspecified() {
+        let mut v: Vec<String> = m.lan.iter().map(|ip| format!("{ip}:{port}")).collect();
+        v.push(format!("127.0.0.1:{port}"));
+        v
+    } else {
+        vec![addr.to_string()]
+    }
+}
+
+fn state_text(m: &Model) -> (String, egui::Color32) {
+    match &m.broker {
+        BrokerState::Starting => (tr("starting…").to_string(), GREY),
+        BrokerState::Running { addr, .. } => (format!("{} {addr}", tr("running on")), GREEN),
+        BrokerState::Stopped => (tr("stopped").to_string(), GREY),
+        BrokerState::Failed(e) => (format!("{} {e}", tr("not running:")), RED),
+    }
+}
+
+fn uptime(m: &Model) -> String {
+    match &m.broker {
+        BrokerState::Running { since, .. } => {
+            format::duration_ms(since.elapsed().as_millis() as i64)
+        }
+        _ => "-".into(),
+    }
+}
+
+/// The bottom bar, always visible.
+pub fn status_bar(ui: &mut Ui, m: &Model) {
+    ui.horizontal(|ui| {
+        let (text, color) = state_text(m);
+        ui.label(RichText::new(format!("● {text}")).color(color));
+        ui.separator();
+        ui.label(format!("{} {}", tr("profile"), m.config.profile.name()));
+        ui.separator();
+        ui.label(format!("{} {}", tr("up"), uptime(m)));
+        ui.separator();
+        ui.label(format!(
+            "{} {}/{}",
+            tr("online"),
+            m.online_count(),
+            m.devices.len()
+        ));
+        ui.separator();
+        ui.label(format!(
+            "{} {} / {} {}",
+            tr("msg/s in"),
+            format::rate(m.rates.msg_in),
+            tr("out"),
+            format::rate(m.rates.msg_out)
+        ));
+        ui.separator();
+        ui.label(format!("{} {}", tr("dp/s"), format::rate(m.rates.dp)));
+        ui.separator();
+        ui.label(format!("{} {}", tr("db"), format::bytes(m.db_bytes)));
+        ui.separator();
+        let w = m.warnings_total;
+        ui.label(
+            RichText::new(format!("{} {w}", tr("warnings"))).color(if w > 0 {
+                widgets::AMBER
+            } else {
+                ui.visuals().text_color()
+            }),
+        )
+        .on_hover_text(tr(
+            "Conformance diagnostics recorded (see a device's detail)",
+        ));
+    });
+}
+
+fn stat(ui: &mut Ui, label: &str, value: String) {
+    ui.vertical(|ui| {
+        ui.weak(label);
+        ui.label(RichText::new(value).size(22.0).strong());
+    });
+    ui.add_space(18.0);
+}
+
+impl OverviewPanel {
+    pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        widgets::title(
+            ui,
+            tr("Overview"),
+            tr("A local OneNET: point your devices here instead of the cloud."),
+        );
+        let (text, color) = state_text(m);
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("● {} {text}", tr("Broker")))
+                    .color(color)
+                    .size(16.0),
+            );
+            let running = matches!(m.broker, BrokerState::Running { .. });
+            if running {
+                if ui
+                    .button(tr("Stop"))
+                    .on_hover_text(tr("Disconnect every device and stop listening"))
+                    .clicked()
+                {
+                    out.push(Action::StopBroker);
+                }
+                if ui
+                    .button(tr("Restart"))
+                    .on_hover_text(tr("Restart the broker with the current settings"))
+                    .clicked()
+                {
+                    out.push(Action::RestartBroker);
+                }
+            } else if ui
+                .button(tr("Start"))
+                .on_hover_text(tr("Start the broker with the current settings"))
+                .clicked()
+            {
+                out.push(Action::StartBroker);
+            }
+        });
+        ui.add_space(6.0);
+        let lines = connect_lines(m);
+        if !lines.is_empty() {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.label(RichText::new(tr("Connect your device to")).strong());
+                for l in &lines {
+                    ui.horizontal(|ui| {
+                        widgets::copyable(ui, l);
+                        widgets::copy_button(ui, l, tr("address"));
+                    });
+                }
+                ui.weak(format!(
+                    "{}: {}",
+                    tr("MQTT 3.1.1, user name = product id, password = auth_info, client id = device id; data in"),
+                    m.config.data_dir.display()
+                ));
+            });
+        }
+        ui.add_space(8.0);
+        ui.horizontal_wrapped(|ui| {
+            stat(ui, tr("Uptime"), uptime(m));
+            stat(
+                ui,
+                tr("Devices online"),
+                format!("{} / {}", m.online_count(), m.devices.len()),
+            );
+            stat(ui, tr("Messages/s in"), format::rate(m.rates.msg_in));
+            stat(ui, tr("Messages/s out"), format::rate(m.rates.msg_out));
+            stat(ui, tr("Datapoints/s"), format::rate(m.rates.dp));
+            stat(ui, tr("Database"), format::bytes(m.db_bytes));
+            stat(ui, tr("Warnings"), m.warnings_total.to_string());
+            stat(ui, tr("Retained"), m.retained.len().to_string());
+        });
+        ui.add_space(8.0);
+        ui.label(RichText::new(tr("Throughput (last 5 minutes)")).strong());
+        let series = |f: fn(&crate::ui::model::Rates) -> f64| -> PlotPoints<'static> {
+            m.rate_history.iter().map(|(t, r)| [*t, f(r)]).collect()
+        };
+        Plot::new("rates")
+            .height(ui.available_height().clamp(120.0, 260.0))
+            .legend(Legend::default())
+            .allow_scroll(false)
+            .allow_zoom(false)
+            .allow_drag(false)
+            .include_y(0.0)
+            .x_axis_formatter(|g, _| format::duration_ms((g.value * 1000.0) as i64))
+            .show(ui, |p| {
+                p.line(
+                    Line::new(tr("messages/s in"), series(|r| r.msg_in)).color(widgets::PALETTE[0]),
+                );
+                p.line(
+                    Line::new(tr("messages/s out"), series(|r| r.msg_out))
+                        .color(widgets::PALETTE[1]),
+                );
+                p.line(Line::new(tr("datapoints/s"), series(|r| r.dp)).color(widgets::PALETTE[2]));
+            });
+    }
+}

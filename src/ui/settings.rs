@@ -1,0 +1,192 @@
+//! Settings: listen address, profile, the (cfg) decisions of spec §13, retention, theme, language, time
+//! zone, data dir. Broker settings apply with a restart of the broker (not of the app); look and language
+//! apply at once. Everything is persisted.
+
+use egui::{DragValue, RichText, Ui};
+
+use crate::config::{Config, Profile};
+use crate::ui::actions::Action;
+use crate::ui::i18n::tr;
+use crate::ui::model::Model;
+use crate::ui::prefs::{Lang, Prefs, Theme, TimeZone};
+use crate::ui::widgets;
+
+#[derive(Default)]
+pub struct SettingsPanel {
+    /// The prefs being edited; None = not yet copied from the model.
+    pub draft: Option<Prefs>,
+}
+
+/// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
+fn row(ui: &mut Ui, label: &str, hint: &str, add: impl FnOnce(&mut Ui, egui::Id)) {
+    let id = ui.label(label).on_hover_text(hint).id;
+    ui.horizontal(|ui| add(ui, id));
+    ui.end_row();
+}
+
+impl SettingsPanel {
+    pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        widgets::title(
+            ui,
+            tr("Settings"),
+            tr("Saved automatically; broker settings take effect when you apply them."),
+        );
+        let mut d = self.draft.take().unwrap_or_else(|| m.prefs.clone());
+        self.look(ui, m, &mut d, out);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.add_space(6.0);
+            ui.strong(tr("Broker"));
+            egui::Grid::new("set-broker").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                row(ui, tr("Listen address"), tr("IP:port of the MQTT listener; OneNET devices use port 6002. 0.0.0.0 = every interface."), |ui, id| {
+                    ui.text_edit_singleline(&mut d.mqtt_addr).labelled_by(id);
+                });
+                row(ui, tr("Profile"), tr("onenet: registered devices and OneNET's rules. mqtt: plain MQTT 3.1.1, anonymous, wildcards."), |ui, _| {
+                    ui.selectable_value(&mut d.profile, Profile::OneNet, "onenet");
+                    ui.selectable_value(&mut d.profile, Profile::Mqtt, "mqtt");
+                });
+                row(ui, tr("Auto-register"), tr("Unknown device ids of known products are registered on first connect."), |ui, id| {
+                    ui.checkbox(&mut d.auto_register, "").labelled_by(id);
+                });
+                row(ui, tr("Data directory"), tr("Where the database lives (applies on restart of the broker)."), |ui, id| {
+                    let mut text = d
+                        .data_dir
+                        .clone()
+                        .unwrap_or_else(|| m.config.data_dir.clone())
+                        .display()
+                        .to_string();
+                    if ui.text_edit_singleline(&mut text).labelled_by(id).changed() {
+                        d.data_dir = Some(text.into());
+                    }
+                    if ui.button(tr("Open")).on_hover_text(tr("Open the data directory in the file manager")).clicked() {
+                        out.push(Action::OpenDataDir);
+                    }
+                });
+                row(ui, tr("Max connections"), tr("Beyond this, CONNACK 3 (server unavailable)."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.max_connections).range(1..=1_000_000)).labelled_by(id);
+                });
+                row(ui, tr("Max subscriptions per client"), tr("§8.1: 100 on OneNET; later filters get SUBACK 0x80."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.max_subscriptions).range(1..=10_000)).labelled_by(id);
+                });
+                row(ui, tr("Max queued per session"), tr("Messages waiting for one session; the oldest are dropped beyond it."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
+                });
+            });
+            ui.add_space(8.0);
+            ui.strong(tr("OneNET decisions (spec §13)"));
+            egui::Grid::new("set-onenet").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                row(ui, tr("Set RETAIN on retained deliveries"), tr("The doc's rule. Turn off for firmware built on the official C SDK, which rejects RETAIN=1."), |ui, id| {
+                    ui.checkbox(&mut d.retain_flag_on_delivery, "").labelled_by(id);
+                });
+                row(ui, tr("$dp time zone (hours from UTC)"), tr("The wall clock $dp times are written in; OneNET uses UTC+8."), |ui, id| {
+                    let mut h = d.dp_utc_offset_secs as f32 / 3600.0;
+                    if ui.add(DragValue::new(&mut h).range(-14.0..=14.0).speed(0.25)).labelled_by(id).changed() {
+                        d.dp_utc_offset_secs = (h * 3600.0).round() as i32;
+                    }
+                });
+                row(ui, tr("Max floats per type 7 payload"), tr("§6.7: 500."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
+                });
+                row(ui, tr("Max type 2 binary (bytes)"), tr("§6.2: 3 MiB."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
+                });
+                row(ui, tr("Disconnect on bad $dp"), tr("Close the connection (after the ack) when a $dp payload does not decode."), |ui, id| {
+                    ui.checkbox(&mut d.disconnect_on_bad_dp, "").labelled_by(id);
+                });
+                row(ui, tr("Datapoint subscription as JSON"), tr("Send {\"ds_id\",\"at\",\"value\"} instead of the value text."), |ui, id| {
+                    ui.checkbox(&mut d.dp_subscription_json, "").labelled_by(id);
+                });
+                row(ui, tr("Offline messages kept"), tr("§9: the latest 10 per device."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.offline_max_messages).range(1..=100_000)).labelled_by(id);
+                });
+                row(ui, tr("Offline message age (hours)"), tr("§9: 2 days."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.offline_max_age_h).range(1..=24 * 365)).labelled_by(id);
+                });
+                row(ui, tr("Command reply window (s)"), tr("§7.2: no $crsp by then gives status 5."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.command_response_window_s).range(1..=86_400)).labelled_by(id);
+                });
+                row(ui, tr("Command reply limit (bytes)"), tr("§7.2: a larger $crsp gives status 6."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
+                });
+            });
+            ui.add_space(8.0);
+            ui.strong(tr("Retention"));
+            egui::Grid::new("set-retention").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                row(ui, tr("Keep datapoints (days)"), tr("0 = forever."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.retention_days).range(0..=36_500)).labelled_by(id);
+                });
+                row(ui, tr("Keep per stream (points)"), tr("0 = all."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.retention_rows).range(0..=u32::MAX as u64)).labelled_by(id);
+                });
+            });
+            ui.add_space(10.0);
+            let base = m.config.clone();
+            let check = d.to_config(&base);
+            if let Err(e) = &check {
+                ui.colored_label(widgets::RED, e);
+            }
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(check.is_ok() && d != m.prefs, egui::Button::new(RichText::new(tr("Apply")).strong()))
+                    .on_hover_text(tr("Save and restart the broker with these settings (devices reconnect)"))
+                    .clicked()
+                {
+                    out.push(Action::ApplySettings(Box::new(d.clone())));
+                }
+                if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
+                    d = m.prefs.clone();
+                }
+                if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
+                    let mut fresh = Prefs::from_config(&Config::new(base.data_dir.clone()));
+                    fresh.theme = d.theme;
+                    fresh.lang = d.lang;
+                    fresh.time_zone = d.time_zone;
+                    fresh.templates = d.templates.clone();
+                    fresh.cjk_notice_shown = d.cjk_notice_shown;
+                    d = fresh;
+                }
+            });
+        });
+        self.draft = Some(d);
+    }
+
+    /// Theme, language and time zone apply at once.
+    fn look(&mut self, ui: &mut Ui, m: &Model, d: &mut Prefs, out: &mut Vec<Action>) {
+        let before = (d.theme, d.lang, d.time_zone);
+        egui::Grid::new("set-look")
+            .num_columns(2)
+            .spacing([16.0, 6.0])
+            .show(ui, |ui| {
+                row(
+                    ui,
+                    tr("Theme"),
+                    tr("Follow the system, or choose"),
+                    |ui, _| {
+                        ui.selectable_value(&mut d.theme, Theme::System, tr("System"));
+                        ui.selectable_value(&mut d.theme, Theme::Light, tr("Light"));
+                        ui.selectable_value(&mut d.theme, Theme::Dark, tr("Dark"));
+                    },
+                );
+                row(ui, tr("Language"), "English / 中文", |ui, _| {
+                    ui.selectable_value(&mut d.lang, Lang::English, "English");
+                    ui.selectable_value(&mut d.lang, Lang::Chinese, "中文");
+                });
+                row(
+                    ui,
+                    tr("Times shown in"),
+                    tr("Clock used for every time in the console"),
+                    |ui, _| {
+                        ui.selectable_value(&mut d.time_zone, TimeZone::Local, tr("This computer"));
+                        ui.selectable_value(&mut d.time_zone, TimeZone::Utc8, "UTC+8");
+                        ui.selectable_value(&mut d.time_zone, TimeZone::Utc, "UTC");
+                    },
+                );
+            });
+        if (d.theme, d.lang, d.time_zone) != before {
+            let mut p = m.prefs.clone();
+            p.theme = d.theme;
+            p.lang = d.lang;
+            p.time_zone = d.time_zone;
+            out.push(Action::ApplySettings(Box::new(p)));
+        }
+    }
+}

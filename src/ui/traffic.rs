@@ -1,0 +1,251 @@
+//! Traffic: the live packet log of every device: direction, time, device, packet type, topic, QoS, size,
+//! decoded fields, and a hex dump with the `$dp` structure highlighted. Filter, pause, export; the log is
+//! a bounded ring and says how much it dropped.
+
+use egui::{RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+
+use crate::events::Direction;
+use crate::ui::actions::Action;
+use crate::ui::format;
+use crate::ui::i18n::tr;
+use crate::ui::model::Model;
+use crate::ui::packets::{PacketRow, Traffic};
+use crate::ui::widgets::{self, AMBER, BLUE, GREEN};
+
+const KINDS: [&str; 14] = [
+    "CONNECT",
+    "CONNACK",
+    "PUBLISH",
+    "PUBACK",
+    "PUBREC",
+    "PUBREL",
+    "PUBCOMP",
+    "SUBSCRIBE",
+    "SUBACK",
+    "UNSUBSCRIBE",
+    "UNSUBACK",
+    "PINGREQ",
+    "PINGRESP",
+    "DISCONNECT",
+];
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrafficFilter {
+    pub device: String,
+    pub kind: Option<&'static str>,
+    pub topic: String,
+}
+
+impl TrafficFilter {
+    pub fn matches(&self, r: &PacketRow) -> bool {
+        (self.device.is_empty()
+            || r.client
+                .as_deref()
+                .is_some_and(|c| c.contains(self.device.trim())))
+            && self.kind.is_none_or(|k| r.kind == k)
+            && (self.topic.is_empty()
+                || r.topic
+                    .as_deref()
+                    .is_some_and(|t| t.contains(self.topic.trim())))
+    }
+
+    /// Indexes into the ring of the rows to show, oldest first (up to the pause point when paused).
+    pub fn select(&self, t: &Traffic) -> Vec<usize> {
+        t.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| t.paused_at.is_none_or(|p| r.seq <= p))
+            .filter(|(_, r)| self.matches(r))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+#[derive(Default)]
+pub struct TrafficPanel {
+    pub filter: TrafficFilter,
+    /// Sequence number of the selected row.
+    pub selected: Option<u64>,
+}
+
+impl TrafficPanel {
+    pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        widgets::title(ui, tr("Traffic"), "");
+        let t = &m.traffic;
+        ui.horizontal_wrapped(|ui| {
+            ui.label(tr("Device"));
+            ui.add(egui::TextEdit::singleline(&mut self.filter.device).desired_width(90.0))
+                .accessible_name(tr("Device filter"))
+                .on_hover_text(tr("Only packets of devices whose id contains this"));
+            let type_label = ui.label(tr("Type")).id;
+            egui::ComboBox::from_id_salt("traffic-kind")
+                .selected_text(self.filter.kind.unwrap_or(tr("all")))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.filter.kind, None, tr("all"));
+                    for k in KINDS {
+                        ui.selectable_value(&mut self.filter.kind, Some(k), k);
+                    }
+                })
+                .response
+                .labelled_by(type_label);
+            ui.label(tr("Topic"));
+            ui.add(egui::TextEdit::singleline(&mut self.filter.topic).desired_width(120.0))
+                .accessible_name(tr("Topic filter"))
+                .on_hover_text(tr("Only packets whose topic contains this"));
+            ui.separator();
+            let paused = t.paused_at.is_some();
+            if ui
+                .selectable_label(paused, if paused { tr("Resume") } else { tr("Pause") })
+                .on_hover_text(tr("Freeze the list; packets are still recorded"))
+                .clicked()
+            {
+                out.push(Action::SetTrafficPaused(!paused));
+            }
+            if ui
+                .button(tr("Clear"))
+                .on_hover_text(tr("Empty the log"))
+                .clicked()
+            {
+                out.push(Action::ClearTraffic);
+            }
+            if ui
+                .button(tr("Export…"))
+                .on_hover_text(tr("Save the log as JSON Lines"))
+                .clicked()
+            {
+                out.push(Action::ExportTraffic);
+            }
+            ui.separator();
+            ui.label(format!("{} {}", t.rows.len(), tr("packets")));
+            let dropped = t.dropped();
+            ui.label(
+                RichText::new(format!("{dropped} {}", tr("dropped"))).color(if dropped > 0 {
+                    AMBER
+                } else {
+                    ui.visuals().weak_text_color()
+                }),
+            )
+            .on_hover_text(format!(
+                "{} {} · {} {}",
+                t.evicted,
+                tr("pushed out of the log"),
+                t.missed,
+                tr("missed by the console")
+            ));
+        });
+        let shown = self.filter.select(t);
+        if let Some(seq) = self.selected
+            && let Some(r) = t.rows.iter().find(|r| r.seq == seq)
+        {
+            egui::Panel::bottom("packet-detail")
+                .resizable(true)
+                .default_size(230.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| packet_detail(ui, r, m));
+                });
+        }
+        let off = m.offset();
+        let paused = t.paused_at.is_some();
+        // Clicks on a cell select the row rather than the cell's text.
+        ui.style_mut().interaction.selectable_labels = false;
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+        TableBuilder::new(ui)
+            .striped(true)
+            .sense(egui::Sense::click())
+            .stick_to_bottom(!paused)
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(20.0))
+            .column(Column::auto().at_least(70.0))
+            .column(Column::auto().at_least(90.0))
+            .column(Column::auto().at_least(80.0).resizable(true))
+            .column(Column::auto())
+            .column(Column::auto())
+            .column(Column::remainder())
+            .header(20.0, |mut h| {
+                for c in [
+                    tr("Time"),
+                    "",
+                    tr("Device"),
+                    tr("Type"),
+                    tr("Topic"),
+                    "QoS",
+                    tr("Size"),
+                    tr("Fields"),
+                ] {
+                    h.col(|ui| {
+                        ui.strong(c);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(18.0, shown.len(), |mut row| {
+                    let r = &t.rows[shown[row.index()]];
+                    row.set_selected(self.selected == Some(r.seq));
+                    row.col(|ui| {
+                        ui.monospace(format::time_ms(r.at, off));
+                    });
+                    row.col(|ui| {
+                        let (a, c) = match r.direction {
+                            Direction::In => ("→", BLUE),
+                            Direction::Out => ("←", GREEN),
+                        };
+                        ui.label(RichText::new(a).color(c))
+                            .on_hover_text(match r.direction {
+                                Direction::In => tr("from the device"),
+                                Direction::Out => tr("to the device"),
+                            });
+                    });
+                    row.col(|ui| {
+                        ui.monospace(r.client.as_deref().unwrap_or("-"));
+                    });
+                    row.col(|ui| {
+                        ui.label(r.kind);
+                    });
+                    row.col(|ui| {
+                        ui.monospace(r.topic.as_deref().unwrap_or(""));
+                    });
+                    row.col(|ui| {
+                        ui.label(r.qos.map(|q| q.to_string()).unwrap_or_default());
+                    });
+                    row.col(|ui| {
+                        ui.label(r.size.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.add(egui::Label::new(&r.fields).truncate());
+                    });
+                    if row.response().clicked() {
+                        self.selected = Some(r.seq);
+                    }
+                });
+            });
+    }
+}
+
+fn packet_detail(ui: &mut Ui, r: &PacketRow, m: &Model) {
+    ui.horizontal(|ui| {
+        ui.strong(format!(
+            "{} {} · {} · {} B",
+            r.kind,
+            r.topic.as_deref().unwrap_or(""),
+            format::datetime(r.at, m.offset()),
+            r.size
+        ));
+        if let Some(c) = &r.client {
+            ui.label(format!("{} {c}", tr("device")));
+        }
+        widgets::copy_button(ui, &format::hex_string(&r.bytes), tr("packet bytes as hex"));
+        if let Some(t) = &r.topic {
+            widgets::copy_button(ui, t, tr("topic"));
+        }
+    });
+    ui.label(RichText::new(&r.fields).monospace());
+    widgets::hex_dump(ui, &r.bytes, &r.spans, 64);
+    if r.bytes.len() < r.size {
+        ui.weak(format!(
+            "{} {} B",
+            tr("Only the first bytes are kept:"),
+            r.bytes.len()
+        ));
+    }
+}
