@@ -13,22 +13,12 @@ use crate::ui::model::Model;
 use crate::ui::packets::{PacketRow, Traffic};
 use crate::ui::widgets::{self, AMBER, BLUE, GREEN};
 
-const KINDS: [&str; 14] = [
-    "CONNECT",
-    "CONNACK",
-    "PUBLISH",
-    "PUBACK",
-    "PUBREC",
-    "PUBREL",
-    "PUBCOMP",
-    "SUBSCRIBE",
-    "SUBACK",
-    "UNSUBSCRIBE",
-    "UNSUBACK",
-    "PINGREQ",
-    "PINGRESP",
-    "DISCONNECT",
-];
+/// Packet-type names for the filter, from the codec (types 1–14).
+fn kinds() -> impl Iterator<Item = &'static str> {
+    (1u8..=14)
+        .filter_map(|t| crate::mqtt::PacketType::from_first_byte(t << 4))
+        .map(|p| p.name())
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrafficFilter {
@@ -83,7 +73,7 @@ impl TrafficPanel {
                 .selected_text(self.filter.kind.unwrap_or(tr("all")))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.filter.kind, None, tr("all"));
-                    for k in KINDS {
+                    for k in kinds() {
                         ui.selectable_value(&mut self.filter.kind, Some(k), k);
                     }
                 })
