@@ -69,6 +69,9 @@ enum Command {
         /// Up to this time, inclusive (same forms as --since).
         #[arg(long, value_name = "T")]
         until: Option<String>,
+        /// CSV: start with a UTF-8 byte order mark, so Excel (e.g. on a Chinese Windows) reads it as UTF-8.
+        #[arg(long)]
+        bom: bool,
         #[command(flatten)]
         offset: UtcOffsetArg,
     },
@@ -361,8 +364,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             stream,
             since,
             until,
+            bom,
             offset,
         }) => {
+            if bom && matches!(format, ExportFormatArg::Jsonl) {
+                return Err(Failure(
+                    2,
+                    "--bom is for CSV (JSON Lines is always plain UTF-8)".into(),
+                ));
+            }
             let offset = offset.hours * 3600;
             let req = ExportRequest {
                 filter: time_filter(device, stream, since, until, offset)?,
@@ -371,6 +381,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ExportFormatArg::Jsonl => ExportFormat::JsonLines,
                 },
                 utc_offset_secs: offset,
+                bom,
             };
             let db_path = db()?.path().to_path_buf();
             let n = export::export_to_file(&db_path, &req, &out, &mut |_| true)

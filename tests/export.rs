@@ -118,7 +118,7 @@ fn empty_exports_and_write_errors() {
     );
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
-        "device_id,stream,at,value,type,received_at\n"
+        "device_id,stream,at,value,type,received_at,kind,desc\n"
     );
 
     let o = ok(cli(dir.path(), &["datapoints", "--device", "nobody"]));
@@ -177,7 +177,12 @@ impl Val {
     }
     fn kind(&self) -> &'static str {
         match self {
-            Val::Json(_) => "json",
+            Val::Json(Value::Null) => "null",
+            Val::Json(Value::Bool(_)) => "bool",
+            Val::Json(Value::Number(_)) => "number",
+            Val::Json(Value::String(_)) => "string",
+            Val::Json(Value::Array(_)) => "array",
+            Val::Json(Value::Object(_)) => "object",
             Val::Float(_) => "float",
             Val::Binary(_) => "binary",
         }
@@ -403,12 +408,21 @@ fn csv_rows(path: &Path) -> Vec<Row> {
     let records = parse_csv(&std::fs::read_to_string(path).unwrap());
     assert_eq!(
         records[0],
-        ["device_id", "stream", "at", "value", "type", "received_at"]
+        [
+            "device_id",
+            "stream",
+            "at",
+            "value",
+            "type",
+            "received_at",
+            "kind",
+            "desc"
+        ]
     );
     records[1..]
         .iter()
         .map(|f| {
-            assert_eq!(f.len(), 6, "{f:?}");
+            assert_eq!(f.len(), 8, "{f:?}");
             Row {
                 device: f[0].clone(),
                 stream: f[1].clone(),
@@ -441,7 +455,8 @@ fn jsonl_rows(text: &str, expected: &[&Sent]) -> Vec<Row> {
                     "value",
                     "type",
                     "received_at",
-                    "kind"
+                    "kind",
+                    "desc"
                 ]
             );
             assert_eq!(v["value"], e.value.json(), "{l}");

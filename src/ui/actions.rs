@@ -74,6 +74,8 @@ pub struct ExportSpec {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub format: ExportFormat,
+    /// CSV: start with a UTF-8 byte order mark (Excel on a Chinese Windows needs it).
+    pub bom: bool,
     /// Chosen file; None = ask with a save dialog.
     pub path: Option<PathBuf>,
 }
