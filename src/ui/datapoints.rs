@@ -128,7 +128,7 @@ impl DatapointsPanel {
         let now = format::now_ms() as f64 / 1000.0;
         widgets::title(ui, tr("Datapoints"), "");
         ui.horizontal(|ui| {
-            self.plot.toolbar(ui, now);
+            // Export first: the toolbar's hint may be elided, never the button.
             if ui
                 .button(tr("Export…"))
                 .on_hover_text(tr("Export datapoints to CSV or JSON Lines"))
@@ -136,6 +136,8 @@ impl DatapointsPanel {
             {
                 self.export.open_for(m.selected.clone(), m);
             }
+            ui.separator();
+            self.plot.toolbar(ui, now);
         });
         let mut lines = Vec::new();
         for (dev, streams) in &m.streams {
