@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::message::RouterMsg;
-use crate::broker::router::Router;
+use crate::broker::router::Driver;
 use crate::broker::{ConnCtx, QueuedInfo, RetainedInfo, SessionInfo, accept_loop};
 use crate::config::{Config, ConfigError};
 use crate::events::{EventReceiver, Events};
@@ -108,7 +108,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     );
     let events = Events::new();
     let metrics = Arc::new(Metrics::default());
-    let router = Router::new(
+    let router = Driver::new(
         config.clone(),
         store.clone(),
         events.clone(),

@@ -31,7 +31,7 @@ use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::message::{CloseReason, ConnTx, Ending, Login, Outbound, RouterMsg};
+use super::message::{CloseReason, ConnTx, Ending, Input, Login, Outbound, RouterMsg};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
@@ -199,10 +199,16 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     }
     let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::unbounded_channel();
+    let (paused_tx, paused) = watch::channel(false);
     let keep_alive = connect.keep_alive;
     let client_id = connect.client_id.clone();
+    let handle = ConnTx {
+        id,
+        tx,
+        paused: Arc::new(paused_tx),
+    };
     let login = Login {
-        conn: ConnTx { id, tx },
+        conn: id,
         client_id: connect.client_id,
         namespace,
         clean_session: connect.clean_session,
@@ -212,7 +218,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     };
     if ctx
         .router
-        .send(RouterMsg::Login(Box::new(login)))
+        .send(RouterMsg::Login(handle, Box::new(login)))
         .await
         .is_err()
     {
@@ -228,6 +234,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         inbuf,
         outbuf: BytesMut::with_capacity(4096),
         rx,
+        paused,
         keep_alive: (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500)),
         pubrel_waits: VecDeque::new(),
         held: VecDeque::new(),
@@ -239,7 +246,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
     let _ = ctx
         .router
-        .send(RouterMsg::Closed { conn: id, ending })
+        .send(RouterMsg::Conn(Input::Closed { conn: id, ending }))
         .await;
 }
 
@@ -299,6 +306,9 @@ struct Conn {
     inbuf: BytesMut,
     outbuf: BytesMut,
     rx: mpsc::UnboundedReceiver<Outbound>,
+    /// Set by the router while a subscriber this connection publishes to is over its window: the
+    /// connection stops reading, and TCP slows the publisher down (backpressure instead of loss).
+    paused: watch::Receiver<bool>,
     keep_alive: Option<Duration>,
     /// PUBREC sent, PUBREL awaited: (packet id, deadline), oldest first.
     pubrel_waits: VecDeque<(Pid, Instant)>,
@@ -330,6 +340,7 @@ impl Conn {
         }
         loop {
             let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
+            let paused = *self.paused.borrow_and_update();
             let flow = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
@@ -345,7 +356,16 @@ impl Conn {
                     self.barrier = None;
                     self.drain_output(&committed)
                 }
-                r = self.rd.read_buf(&mut self.inbuf) => match r {
+                r = self.paused.changed(), if paused => match r {
+                    Ok(()) => {
+                        // Keepalive counts from when reading resumes: a paused client was not silent.
+                        ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                        Flow::Continue
+                    }
+                    // The router is gone (shutdown): the shutdown branch ends the connection.
+                    Err(_) => std::future::pending().await,
+                },
+                r = self.rd.read_buf(&mut self.inbuf), if !paused => match r {
                     Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
                     Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                     Ok(n) => {
@@ -354,7 +374,7 @@ impl Conn {
                         self.read_packets().await
                     }
                 },
-                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() => Flow::Stop(Ending::Abnormal(format!(
+                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
                     "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
                 ))),
                 _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
@@ -454,11 +474,11 @@ impl Conn {
         let _ = self
             .ctx
             .router
-            .send(RouterMsg::Diagnostic {
+            .send(RouterMsg::Conn(Input::Diagnostic {
                 conn: self.id,
                 kind,
                 message,
-            })
+            }))
             .await;
     }
 
@@ -519,25 +539,25 @@ impl Conn {
                     Metrics::add(&self.ctx.metrics.publishes_in, 1);
                     let dp = (onenet && publish.topic.as_str() == "$dp")
                         .then(|| crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp));
-                    RouterMsg::Publish {
+                    Input::Publish {
                         conn: id,
                         publish,
                         dp,
                     }
                 }
-                Packet::PubAck(pid) => RouterMsg::PubAck { conn: id, pid },
-                Packet::PubRec(pid) => RouterMsg::PubRec { conn: id, pid },
+                Packet::PubAck(pid) => Input::PubAck { conn: id, pid },
+                Packet::PubRec(pid) => Input::PubRec { conn: id, pid },
                 Packet::PubRel(pid) => {
                     self.pubrel_waits.retain(|(p, _)| *p != pid);
-                    RouterMsg::PubRel { conn: id, pid }
+                    Input::PubRel { conn: id, pid }
                 }
-                Packet::PubComp(pid) => RouterMsg::PubComp { conn: id, pid },
-                Packet::Subscribe(s) => RouterMsg::Subscribe {
+                Packet::PubComp(pid) => Input::PubComp { conn: id, pid },
+                Packet::Subscribe(s) => Input::Subscribe {
                     conn: id,
                     pid: s.pid,
                     filters: s.filters,
                 },
-                Packet::Unsubscribe(u) => RouterMsg::Unsubscribe {
+                Packet::Unsubscribe(u) => Input::Unsubscribe {
                     conn: id,
                     pid: u.pid,
                     filters: u.filters,
@@ -554,7 +574,7 @@ impl Conn {
                     )));
                 }
             };
-            if self.ctx.router.send(msg).await.is_err() {
+            if self.ctx.router.send(RouterMsg::Conn(msg)).await.is_err() {
                 return Flow::Stop(Ending::ClosedByBroker);
             }
         }
