@@ -105,6 +105,8 @@ pub enum StoreOp {
     },
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
+    /// New retention settings (changed at run time): applied at once, then periodically.
+    SetRetention(Retention),
 }
 
 /// The channel to the writer thread: (op number, op); flushes carry 0.
@@ -231,16 +233,16 @@ fn run(
     rx: mpsc::Receiver<(u64, StoreOp)>,
     committed: watch::Sender<u64>,
     stopping: Arc<AtomicBool>,
-    retention: Retention,
+    mut retention: Retention,
 ) {
     let mut batch: Vec<(u64, StoreOp)> = Vec::new();
     let mut ids = StreamIds::default();
-    let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
     let mut last_retention = std::time::Instant::now();
     // Set once a batch was given up at shutdown: from then on the watermark never moves, because a later
     // batch committing would otherwise release acknowledgements of the ops that were lost.
     let mut gave_up = false;
     loop {
+        let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
         if retain_some && last_retention.elapsed() >= RETENTION_EVERY {
             last_retention = std::time::Instant::now();
             run_retention(&mut conn, &retention);
@@ -293,8 +295,16 @@ fn run(
         }
         // Flushes are answered either way: after a give-up there is nothing more to wait for.
         for (_, op) in batch.drain(..) {
-            if let StoreOp::Flush(done) = op {
-                let _ = done.send(());
+            match op {
+                StoreOp::Flush(done) => {
+                    let _ = done.send(());
+                }
+                StoreOp::SetRetention(r) => {
+                    retention = r;
+                    last_retention = std::time::Instant::now();
+                    run_retention(&mut conn, &retention);
+                }
+                _ => {}
             }
         }
     }
@@ -456,7 +466,7 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
                 super::topics::MAX_TOPICS_PER_PRODUCT as i64
             ])?;
         }
-        StoreOp::Flush(_) => {}
+        StoreOp::Flush(_) | StoreOp::SetRetention(_) => {}
     }
     Ok(())
 }

@@ -26,6 +26,15 @@ impl Router {
         self
     }
 
+    /// Settings changed at run time (`ServiceHandle::apply_config`): in effect from the next input on.
+    pub fn set_config(&mut self, cfg: Arc<crate::config::Config>) {
+        let o = &cfg.onenet;
+        self.commands
+            .set_limits(o.command_response_window.as_millis() as i64, o.command_reply_limit);
+        self.diags.set_per_device(o.diagnostics_per_device);
+        self.cfg = cfg;
+    }
+
     /// Closes the client's live connection; false if it is not online.
     pub fn kick(&mut self, client_id: &str) -> bool {
         let conn = self.sessions.get(client_id).and_then(|s| s.conn);

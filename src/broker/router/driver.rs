@@ -89,6 +89,10 @@ impl Driver {
             RouterMsg::Retained(reply) => {
                 let _ = reply.send(r.retained_list());
             }
+            RouterMsg::SetConfig { cfg, done } => {
+                r.set_config(cfg);
+                let _ = done.send(());
+            }
             RouterMsg::Kick { client_id, done } => {
                 let _ = done.send(r.at(now).kick(&client_id));
             }
