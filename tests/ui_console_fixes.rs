@@ -596,3 +596,58 @@ fn switching_profile_names_the_sessions_it_drops_and_asks() {
         "{out:?}"
     );
 }
+
+#[test]
+fn devices_keep_last_seen_and_counts_across_restarts_and_counts_match_rows() {
+    use onenet_desk::ui::devices::{SortBy, rows};
+    use onenet_desk::ui::model::Snapshot;
+    let mut m = fixture();
+    let mut first = session("9277", true, true);
+    first.messages_in = 5;
+    first.last_seen = Some(1_700_000_500_000);
+    let snap = |sessions: Vec<SessionInfo>, m: &Model| Snapshot {
+        sessions,
+        products: m.products.clone(),
+        devices: m.devices.clone(),
+        ..Default::default()
+    };
+    let s = snap(vec![first], &m);
+    m.apply_snapshot(s, Instant::now());
+    // The broker restarts: the clean session is gone.
+    let s = snap(vec![], &m);
+    m.apply_snapshot(s, Instant::now());
+    let row = |m: &Model| {
+        rows(m, "", false, SortBy::Id, true)
+            .into_iter()
+            .find(|r| r.id == "9277")
+            .unwrap()
+    };
+    assert_eq!(row(&m).messages_in, 5, "counts survive the restart");
+    assert_eq!(row(&m).last_seen, Some(1_700_000_500_000));
+    // It reconnects: the new run's counter adds to the old.
+    let mut again = session("9277", true, true);
+    again.messages_in = 2;
+    let s = snap(vec![again], &m);
+    m.apply_snapshot(s, Instant::now());
+    assert_eq!(row(&m).messages_in, 7);
+
+    // mqtt profile: an anonymous client is a row too, and the counts say so.
+    m.config.profile = Profile::Mqtt;
+    let mut anon = session("sensor-x", true, true);
+    anon.namespace = String::new();
+    let s = snap(vec![session("9277", true, true), anon], &m);
+    m.apply_snapshot(s, Instant::now());
+    assert_eq!(rows(&m, "", false, SortBy::Id, true).len(), 3);
+    m.broker = BrokerState::Running {
+        addr: "0.0.0.0:6002".parse().unwrap(),
+        since: Instant::now(),
+    };
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    assert!(
+        has_label_containing(&h, "online 2/3"),
+        "status bar matches the rows"
+    );
+    assert!(has_label_containing(&h, "plain MQTT 3.1.1: any client id"));
+    assert!(!has_label_containing(&h, "user name = product id"));
+}

@@ -181,6 +181,42 @@ pub struct Snapshot {
     pub metrics: MetricsSnapshot,
 }
 
+/// A device as last seen by the console (see [`Model::seen`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Seen {
+    pub last_seen: Option<i64>,
+    pub keep_alive: u16,
+    /// Counts of earlier broker runs, and the last reading of this one.
+    base_in: u64,
+    base_out: u64,
+    now_in: u64,
+    now_out: u64,
+}
+
+impl Seen {
+    pub fn messages_in(&self) -> u64 {
+        self.base_in + self.now_in
+    }
+
+    pub fn messages_out(&self) -> u64 {
+        self.base_out + self.now_out
+    }
+
+    /// Takes a session reading; counters that went down mean the broker restarted.
+    fn take(&mut self, s: &SessionInfo) {
+        if s.messages_in < self.now_in || s.messages_out < self.now_out {
+            self.base_in += self.now_in;
+            self.base_out += self.now_out;
+        }
+        self.now_in = s.messages_in;
+        self.now_out = s.messages_out;
+        self.last_seen = self.last_seen.max(s.last_seen);
+        if s.online && s.keep_alive > 0 {
+            self.keep_alive = s.keep_alive;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExportState {
     pub done: u64,
@@ -224,6 +260,9 @@ pub struct Model {
     pub notices: VecDeque<Notice>,
     next_notice: u64,
     pub export: Option<ExportState>,
+    /// What the console saw of each device, kept when its session goes (disconnect, broker restart):
+    /// last seen, message counts (summed across broker restarts, whose counters start at 0), keepalive.
+    pub seen: HashMap<String, Seen>,
     /// The last add of a product or device: (a counter, its outcome).
     pub add_outcome: Option<(u64, Result<String, String>)>,
 }
@@ -260,6 +299,7 @@ impl Model {
             next_notice: 1,
             export: None,
             add_outcome: None,
+            seen: HashMap::new(),
         }
     }
 
@@ -303,6 +343,19 @@ impl Model {
 
     pub fn online_count(&self) -> usize {
         self.sessions.iter().filter(|s| s.online).count()
+    }
+
+    /// Devices as the Devices panel lists them: registered ones and clients with a session that are
+    /// not registered (anonymous clients of the `mqtt` profile), so "online n/total" matches its rows.
+    pub fn device_total(&self) -> usize {
+        let registered: std::collections::HashSet<&str> =
+            self.devices.iter().map(|d| d.id.as_str()).collect();
+        self.devices.len()
+            + self
+                .sessions
+                .iter()
+                .filter(|s| !registered.contains(s.client_id.as_str()))
+                .count()
     }
 
     /// Device ids for pickers: online ones first, then by id.
@@ -640,6 +693,9 @@ impl Model {
             }
         }
         self.last_metrics = Some((now, s.metrics));
+        for x in &s.sessions {
+            self.seen.entry(x.client_id.clone()).or_default().take(x);
+        }
         self.sessions = s.sessions;
         self.products = s.products;
         self.devices = s.devices;

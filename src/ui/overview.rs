@@ -39,6 +39,18 @@ pub fn connect_lines(m: &Model) -> Vec<String> {
     }
 }
 
+/// How devices log in, per profile.
+pub fn connect_hint(p: crate::config::Profile) -> &'static str {
+    match p {
+        crate::config::Profile::OneNet => {
+            tr("MQTT 3.1.1, user name = product id, password = auth_info, client id = device id")
+        }
+        crate::config::Profile::Mqtt => tr(
+            "plain MQTT 3.1.1: any client id, user name and password optional, + and # wildcards",
+        ),
+    }
+}
+
 fn state_text(m: &Model) -> (String, egui::Color32) {
     match &m.broker {
         BrokerState::Starting => (tr("starting…").to_string(), GREY),
@@ -72,7 +84,7 @@ pub fn status_bar(ui: &mut Ui, m: &Model) {
             "{} {}/{}",
             tr("online"),
             m.online_count(),
-            m.devices.len()
+            m.device_total()
         ));
         ui.separator();
         ui.label(format!(
@@ -195,8 +207,9 @@ impl OverviewPanel {
                     });
                 }
                 ui.weak(format!(
-                    "{}: {}",
-                    tr("MQTT 3.1.1, user name = product id, password = auth_info, client id = device id; data in"),
+                    "{}; {} {}",
+                    connect_hint(m.config.profile),
+                    tr("data in"),
                     m.config.data_dir.display()
                 ));
             });
@@ -207,7 +220,7 @@ impl OverviewPanel {
             stat(
                 ui,
                 tr("Devices online"),
-                format!("{} / {}", m.online_count(), m.devices.len()),
+                format!("{} / {}", m.online_count(), m.device_total()),
             );
             stat(ui, tr("Messages/s in"), format::rate(m.rates.msg_in));
             stat(ui, tr("Messages/s out"), format::rate(m.rates.msg_out));
