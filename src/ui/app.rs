@@ -37,6 +37,8 @@ pub struct Panels {
     pub commands: commands::CommandsPanel,
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
+    pub logs: crate::ui::logs::LogsPanel,
+    pub about: crate::ui::about::AboutBox,
 }
 
 pub struct ConsoleApp {
@@ -57,6 +59,7 @@ pub fn run(config: Config) -> Result<(), String> {
         viewport: egui::ViewportBuilder::default()
             .with_title("onenet-desk")
             .with_app_id("onenet-desk")
+            .with_icon(crate::ui::about::window_icon())
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([760.0, 480.0]),
         ..Default::default()
@@ -303,6 +306,7 @@ impl ConsoleApp {
             Action::ExportTraffic => b.export_traffic(m.traffic.rows.iter().cloned().collect()),
             Action::ExportDiagnostics(d) => b.export_diagnostics(d),
             Action::OpenDataDir => b.open_path(m.config.data_dir.clone()),
+            Action::OpenPath(p) => b.open_path(p),
             _ => {}
         }
     }
@@ -367,12 +371,16 @@ impl ConsoleApp {
                 _ => String::new(),
             };
             let key = (i + 1) % 10;
-            let r = ui
-                .selectable_label(
-                    self.model.tab == *tab,
-                    RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
-                )
-                .on_hover_text(format!("Alt+{key}"));
+            let r = ui.selectable_label(
+                self.model.tab == *tab,
+                RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
+            );
+            // Alt+1 … Alt+0 cover the first ten tabs.
+            let r = if i < 10 {
+                r.on_hover_text(format!("Alt+{key}"))
+            } else {
+                r
+            };
             if r.clicked() {
                 out.push(Action::Navigate(*tab));
             }
@@ -416,6 +424,8 @@ impl ConsoleApp {
                 ui.heading(RichText::new("onenet-desk").strong());
                 ui.separator();
                 self.nav(ui, &mut out);
+                ui.separator();
+                self.panels.about.button(ui);
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if !self.model.notices.is_empty() {
@@ -434,8 +444,10 @@ impl ConsoleApp {
                 Tab::Commands => p.commands.ui(ui, m, &mut out),
                 Tab::Traffic => p.traffic.ui(ui, m, &mut out),
                 Tab::Settings => p.settings.ui(ui, m, &mut out),
+                Tab::Logs => p.logs.ui(ui, m, &mut out),
             }
         });
+        self.panels.about.show(&ctx, &self.model, &mut out);
         for a in out.clone() {
             self.handle(a);
         }
