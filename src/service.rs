@@ -52,7 +52,7 @@ pub enum IngestError {
     Stopped,
 }
 
-/// Largest command body (the HTTP API's 64 KB limit, §7.2).
+/// Command bodies must be smaller than this (the HTTP API's "< 64 KB", §7.2).
 pub const MAX_COMMAND_BODY: usize = 64 * 1024;
 
 /// Mailbox depth of the router: enough for bursts, small enough that a stuck router slows readers.
@@ -240,7 +240,7 @@ impl ServiceHandle {
         if !matches!(known, Ok(Ok(Some(_)))) {
             return Err(CommandError::UnknownDevice(device_id.to_string()));
         }
-        if body.len() > MAX_COMMAND_BODY {
+        if body.len() >= MAX_COMMAND_BODY {
             return Err(CommandError::BodyTooLarge(body.len(), MAX_COMMAND_BODY));
         }
         let device_id = device_id.to_string();

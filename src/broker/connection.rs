@@ -167,12 +167,14 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
                         tracing::info!(device = %d.id, product = %d.product_id, "new device auto-registered")
                     }
                     Ok(Err(e)) => {
-                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK 4");
-                        write_packet(
-                            &mut stream,
-                            &refuse(ConnectReturnCode::BadUserNameOrPassword),
-                        )
-                        .await;
+                        // A store failure (busy, disk full) is not the device's fault: CONNACK 3, not 4.
+                        let code = if e.is_transient() {
+                            ConnectReturnCode::ServerUnavailable
+                        } else {
+                            ConnectReturnCode::BadUserNameOrPassword
+                        };
+                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK {}", code as u8);
+                        write_packet(&mut stream, &refuse(code)).await;
                         return;
                     }
                     Err(_) => return,

@@ -228,6 +228,9 @@ pub struct QueuedInfo {
     pub topic: String,
     pub qos: u8,
     pub payload_len: usize,
+    /// The payload, for the console's viewer (not in the API's JSON).
+    #[serde(skip)]
+    pub payload: bytes::Bytes,
     /// Unix ms.
     pub queued_at: i64,
     /// Sent and waiting for PUBACK/PUBREC/PUBCOMP (packet id), or still queued (None).

@@ -159,6 +159,11 @@ pub enum Action {
         bytes: Vec<u8>,
     },
     ExportDatapoints(ExportSpec),
+    /// Save what the save-as dialog holds to this file.
+    SaveTo(PathBuf),
+    /// Fill the save-as dialog's path with the system's file dialog (suggesting this path).
+    BrowseSave(PathBuf),
+    CancelSave,
     CancelExport,
     ExportTraffic,
     ExportDiagnostics(String),

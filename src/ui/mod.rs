@@ -29,6 +29,7 @@ pub mod plot;
 pub mod prefs;
 pub mod registry;
 pub mod retained;
+pub mod savefile;
 pub mod series;
 pub mod settings;
 pub mod subscriptions;

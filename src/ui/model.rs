@@ -36,6 +36,12 @@ pub enum BrokerState {
         since: Instant,
     },
     Stopped,
+    /// A start, stop or restart is under way: what it is doing now, and since when the broker had been
+    /// running (kept when it goes on serving with its old settings).
+    Busy {
+        step: String,
+        was_running_since: Option<Instant>,
+    },
     /// Why it did not start (port in use, database locked …).
     Failed(String),
 }
@@ -122,6 +128,13 @@ pub enum Reply {
     },
     BrokerFailed(String),
     BrokerStopped,
+    /// A step of a start, stop or restart under way.
+    BrokerProgress(String),
+    /// New settings could not be used (`error`); the broker goes on serving on `addr` with its old ones.
+    BrokerKept {
+        addr: SocketAddr,
+        error: String,
+    },
     Snapshot(Box<Snapshot>),
     Detail {
         client: String,
@@ -149,6 +162,10 @@ pub enum Reply {
     ExportDone(Result<String, String>),
     Info(String),
     Error(String),
+    /// The system file dialog answered (None: cancelled or not available).
+    Picked(Option<std::path::PathBuf>),
+    /// The outcome of adding a product or device (the form keeps its input when it failed).
+    Added(Result<String, String>),
     /// The registry changed: poll again.
     RegistryChanged,
 }
@@ -207,6 +224,8 @@ pub struct Model {
     pub notices: VecDeque<Notice>,
     next_notice: u64,
     pub export: Option<ExportState>,
+    /// The last add of a product or device: (a counter, its outcome).
+    pub add_outcome: Option<(u64, Result<String, String>)>,
 }
 
 impl Model {
@@ -240,6 +259,7 @@ impl Model {
             notices: VecDeque::new(),
             next_notice: 1,
             export: None,
+            add_outcome: None,
         }
     }
 
@@ -258,6 +278,15 @@ impl Model {
             text: text.into(),
         });
         self.next_notice += 1;
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.broker, BrokerState::Running { .. })
+    }
+
+    /// A start, stop or restart is under way.
+    pub fn is_busy(&self) -> bool {
+        matches!(self.broker, BrokerState::Busy { .. })
     }
 
     pub fn session(&self, client: &str) -> Option<&SessionInfo> {
@@ -454,6 +483,36 @@ impl Model {
                 };
                 self.config = *config;
             }
+            Reply::BrokerProgress(step) => {
+                let was_running_since = match &self.broker {
+                    BrokerState::Running { since, .. } => Some(*since),
+                    BrokerState::Busy {
+                        was_running_since, ..
+                    } => *was_running_since,
+                    _ => None,
+                };
+                self.broker = BrokerState::Busy {
+                    step,
+                    was_running_since,
+                };
+            }
+            Reply::BrokerKept { addr, error } => {
+                self.notify(
+                    Level::Error,
+                    format!(
+                        "{error}. The broker goes on serving on {addr} with its previous settings."
+                    ),
+                );
+                let since = match &self.broker {
+                    BrokerState::Running { since, .. } => *since,
+                    BrokerState::Busy {
+                        was_running_since: Some(s),
+                        ..
+                    } => *s,
+                    _ => Instant::now(),
+                };
+                self.broker = BrokerState::Running { addr, since };
+            }
             Reply::BrokerFailed(e) => {
                 self.notify(Level::Error, format!("The broker did not start: {e}"));
                 self.broker = BrokerState::Failed(e);
@@ -548,9 +607,17 @@ impl Model {
                     Err(e) => self.notify(Level::Error, e),
                 }
             }
+            Reply::Added(r) => {
+                match &r {
+                    Ok(m) => self.notify(Level::Info, m.clone()),
+                    Err(e) => self.notify(Level::Error, e.clone()),
+                }
+                let seq = self.add_outcome.as_ref().map_or(1, |(n, _)| n + 1);
+                self.add_outcome = Some((seq, r));
+            }
             Reply::Info(m) => self.notify(Level::Info, m),
             Reply::Error(e) => self.notify(Level::Error, e),
-            Reply::RegistryChanged => {}
+            Reply::RegistryChanged | Reply::Picked(_) => {}
         }
     }
 

@@ -10,7 +10,19 @@ use crate::ui::model::{BrokerState, Model};
 use crate::ui::widgets::{self, GREEN, GREY, RED};
 
 #[derive(Default)]
-pub struct OverviewPanel;
+pub struct OverviewPanel {
+    /// Stop or Restart waiting for the user's confirmation (devices are online).
+    pub confirm: Option<Action>,
+}
+
+/// "3 devices are online and will be disconnected" — the sentence confirmations use.
+pub fn online_sentence(m: &Model) -> String {
+    let n = m.online_count();
+    match n {
+        1 => tr("1 device is online and will be disconnected.").to_string(),
+        _ => format!("{n} {}", tr("devices are online and will be disconnected.")),
+    }
+}
 
 /// The lines devices should be pointed at: one per LAN address (or the bound address).
 pub fn connect_lines(m: &Model) -> Vec<String> {
@@ -32,6 +44,7 @@ fn state_text(m: &Model) -> (String, egui::Color32) {
         BrokerState::Starting => (tr("starting…").to_string(), GREY),
         BrokerState::Running { addr, .. } => (format!("{} {addr}", tr("running on")), GREEN),
         BrokerState::Stopped => (tr("stopped").to_string(), GREY),
+        BrokerState::Busy { step, .. } => (step.clone(), widgets::AMBER),
         BrokerState::Failed(e) => (format!("{} {e}", tr("not running:")), RED),
     }
 }
@@ -111,20 +124,30 @@ impl OverviewPanel {
                     .size(16.0),
             );
             let running = matches!(m.broker, BrokerState::Running { .. });
-            if running {
+            // Asks first when devices would be disconnected.
+            let mut ask = |a: Action| {
+                if m.online_count() > 0 {
+                    self.confirm = Some(a);
+                } else {
+                    out.push(a);
+                }
+            };
+            if m.is_busy() {
+                ui.spinner();
+            } else if running {
                 if ui
                     .button(tr("Stop"))
                     .on_hover_text(tr("Disconnect every device and stop listening"))
                     .clicked()
                 {
-                    out.push(Action::StopBroker);
+                    ask(Action::StopBroker);
                 }
                 if ui
                     .button(tr("Restart"))
                     .on_hover_text(tr("Restart the broker with the current settings"))
                     .clicked()
                 {
-                    out.push(Action::RestartBroker);
+                    ask(Action::RestartBroker);
                 }
             } else if ui
                 .button(tr("Start"))
@@ -134,6 +157,32 @@ impl OverviewPanel {
                 out.push(Action::StartBroker);
             }
         });
+        if let Some(a) = self.confirm.clone() {
+            let (q, yes) = if a == Action::StopBroker {
+                (
+                    format!("{} {}", tr("Stop the broker?"), online_sentence(m)),
+                    tr("Yes, stop"),
+                )
+            } else {
+                (
+                    format!(
+                        "{} {}",
+                        tr("Restart the broker?"),
+                        online_sentence(m)
+                            .replace(tr("disconnected."), tr("disconnected and reconnect."))
+                    ),
+                    tr("Yes, restart"),
+                )
+            };
+            match widgets::confirm(ui, "confirm-broker", &q, yes) {
+                Some(true) => {
+                    out.push(a);
+                    self.confirm = None;
+                }
+                Some(false) => self.confirm = None,
+                None => {}
+            }
+        }
         ui.add_space(6.0);
         let lines = connect_lines(m);
         if !lines.is_empty() {

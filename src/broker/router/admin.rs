@@ -118,6 +118,7 @@ pub(super) fn queue_infos(s: &Session) -> Vec<QueuedInfo> {
         topic: d.msg.topic.as_str().to_string(),
         qos: d.qos as u8,
         payload_len: d.msg.payload.len(),
+        payload: d.msg.payload.clone(),
         queued_at: d.queued_at,
         packet_id: pid,
     };
