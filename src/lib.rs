@@ -17,16 +17,20 @@
 //! * [`events`] — what happened, as it happens: a broadcast the console reads (slow readers miss, never block).
 //! * [`metrics`] — counters for rates (messages/s, datapoints/s).
 //! * [`config`] — settings, defaults, validation.
+//! * [`client`] — the project's own async MQTT client (simulator, replay, load generator, tests).
+//! * [`logging`] — stderr, a size-bounded rolling log file in the data dir, and an in-memory ring for the console.
 //! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
 //!
 //! The fence: `broker`, `store`, `onenet`, `http` and `mqtt` never depend on the GUI crates;
 //! `cargo build --no-default-features` builds the headless broker.
 
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod events;
 pub mod export;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod onenet;

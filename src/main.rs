@@ -412,7 +412,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 #[cfg(feature = "gui")]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
-    init_tracing();
+    let _log = init_tracing(&dir);
     onenet_desk::ui::run(Config::new(dir)).map_err(|e| Failure(1, e))
 }
 
@@ -421,18 +421,13 @@ fn default_command(dir: PathBuf) -> Result<(), Failure> {
     serve(Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?)
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// Logs to stderr, the rolling file in `<data dir>/logs` and the console's ring; hold the guard until exit.
+fn init_tracing(dir: &std::path::Path) -> onenet_desk::logging::LogGuard {
+    onenet_desk::logging::init(dir, onenet_desk::logging::RollPolicy::default())
 }
 
 fn serve(cfg: Config) -> Result<(), Failure> {
-    init_tracing();
+    let _log = init_tracing(&cfg.data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

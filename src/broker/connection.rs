@@ -31,7 +31,7 @@ use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::message::{CloseReason, ConnTx, Ending, Login, Outbound, RouterMsg};
+use super::message::{CloseReason, ConnTx, Ending, Input, Login, Outbound, RouterMsg};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
@@ -174,12 +174,14 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
                         tracing::info!(device = %d.id, product = %d.product_id, "new device auto-registered")
                     }
                     Ok(Err(e)) => {
-                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK 4");
-                        write_packet(
-                            &mut stream,
-                            &refuse(ConnectReturnCode::BadUserNameOrPassword),
-                        )
-                        .await;
+                        // A store failure (busy, disk full) is not the device's fault: CONNACK 3, not 4.
+                        let code = if e.is_transient() {
+                            ConnectReturnCode::ServerUnavailable
+                        } else {
+                            ConnectReturnCode::BadUserNameOrPassword
+                        };
+                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK {}", code as u8);
+                        write_packet(&mut stream, &refuse(code)).await;
                         return;
                     }
                     Err(_) => return,
@@ -204,10 +206,16 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     }
     let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::unbounded_channel();
+    let (paused_tx, paused) = watch::channel(false);
     let keep_alive = connect.keep_alive;
     let client_id = connect.client_id.clone();
+    let handle = ConnTx {
+        id,
+        tx,
+        paused: Arc::new(paused_tx),
+    };
     let login = Login {
-        conn: ConnTx { id, tx },
+        conn: id,
         client_id: connect.client_id,
         namespace,
         clean_session: connect.clean_session,
@@ -217,7 +225,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     };
     if ctx
         .router
-        .send(RouterMsg::Login(Box::new(login)))
+        .send(RouterMsg::Login(handle, Box::new(login)))
         .await
         .is_err()
     {
@@ -233,6 +241,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         inbuf,
         outbuf: BytesMut::with_capacity(4096),
         rx,
+        paused,
         keep_alive: (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500)),
         pubrel_waits: VecDeque::new(),
         held: VecDeque::new(),
@@ -244,7 +253,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
     let _ = ctx
         .router
-        .send(RouterMsg::Closed { conn: id, ending })
+        .send(RouterMsg::Conn(Input::Closed { conn: id, ending }))
         .await;
 }
 
@@ -304,6 +313,9 @@ struct Conn {
     inbuf: BytesMut,
     outbuf: BytesMut,
     rx: mpsc::UnboundedReceiver<Outbound>,
+    /// Set by the router while a subscriber this connection publishes to is over its window: the
+    /// connection stops reading, and TCP slows the publisher down (backpressure instead of loss).
+    paused: watch::Receiver<bool>,
     keep_alive: Option<Duration>,
     /// PUBREC sent, PUBREL awaited: (packet id, deadline), oldest first.
     pubrel_waits: VecDeque<(Pid, Instant)>,
@@ -335,6 +347,7 @@ impl Conn {
         }
         loop {
             let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
+            let paused = *self.paused.borrow_and_update();
             let flow = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
@@ -350,7 +363,16 @@ impl Conn {
                     self.barrier = None;
                     self.drain_output(&committed)
                 }
-                r = self.rd.read_buf(&mut self.inbuf) => match r {
+                r = self.paused.changed(), if paused => match r {
+                    Ok(()) => {
+                        // Keepalive counts from when reading resumes: a paused client was not silent.
+                        ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                        Flow::Continue
+                    }
+                    // The router is gone (shutdown): the shutdown branch ends the connection.
+                    Err(_) => std::future::pending().await,
+                },
+                r = self.rd.read_buf(&mut self.inbuf), if !paused => match r {
                     Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
                     Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                     Ok(n) => {
@@ -359,7 +381,7 @@ impl Conn {
                         self.read_packets().await
                     }
                 },
-                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() => Flow::Stop(Ending::Abnormal(format!(
+                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
                     "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
                 ))),
                 _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
@@ -459,11 +481,11 @@ impl Conn {
         let _ = self
             .ctx
             .router
-            .send(RouterMsg::Diagnostic {
+            .send(RouterMsg::Conn(Input::Diagnostic {
                 conn: self.id,
                 kind,
                 message,
-            })
+            }))
             .await;
     }
 
@@ -525,25 +547,25 @@ impl Conn {
                     let dp = (onenet && publish.topic.as_str() == "$dp").then(|| {
                         crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp())
                     });
-                    RouterMsg::Publish {
+                    Input::Publish {
                         conn: id,
                         publish,
                         dp,
                     }
                 }
-                Packet::PubAck(pid) => RouterMsg::PubAck { conn: id, pid },
-                Packet::PubRec(pid) => RouterMsg::PubRec { conn: id, pid },
+                Packet::PubAck(pid) => Input::PubAck { conn: id, pid },
+                Packet::PubRec(pid) => Input::PubRec { conn: id, pid },
                 Packet::PubRel(pid) => {
                     self.pubrel_waits.retain(|(p, _)| *p != pid);
-                    RouterMsg::PubRel { conn: id, pid }
+                    Input::PubRel { conn: id, pid }
                 }
-                Packet::PubComp(pid) => RouterMsg::PubComp { conn: id, pid },
-                Packet::Subscribe(s) => RouterMsg::Subscribe {
+                Packet::PubComp(pid) => Input::PubComp { conn: id, pid },
+                Packet::Subscribe(s) => Input::Subscribe {
                     conn: id,
                     pid: s.pid,
                     filters: s.filters,
                 },
-                Packet::Unsubscribe(u) => RouterMsg::Unsubscribe {
+                Packet::Unsubscribe(u) => Input::Unsubscribe {
                     conn: id,
                     pid: u.pid,
                     filters: u.filters,
@@ -560,7 +582,7 @@ impl Conn {
                     )));
                 }
             };
-            if self.ctx.router.send(msg).await.is_err() {
+            if self.ctx.router.send(RouterMsg::Conn(msg)).await.is_err() {
                 return Flow::Stop(Ending::ClosedByBroker);
             }
         }

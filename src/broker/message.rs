@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::mqtt::{LastWill, Pid, Publish, QoS, TopicFilter, TopicName};
 use crate::onenet::commands::{Command, CommandError};
@@ -55,11 +55,13 @@ pub enum Outbound {
     Close(CloseReason),
 }
 
-/// The router's handle to one connection.
+/// The driver's handle to one connection (the router itself only knows its [`ConnId`]).
 #[derive(Debug, Clone)]
 pub struct ConnTx {
     pub id: ConnId,
     pub tx: mpsc::UnboundedSender<Outbound>,
+    /// True while the connection must not read (backpressure); the connection task watches it.
+    pub paused: Arc<watch::Sender<bool>>,
 }
 
 impl ConnTx {
@@ -67,12 +69,17 @@ impl ConnTx {
     pub fn send(&self, o: Outbound) {
         let _ = self.tx.send(o);
     }
+
+    /// Stops or resumes reading from the connection.
+    pub fn pause(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
 }
 
 /// A connection that passed authentication and asks the router for its session.
 #[derive(Debug)]
 pub struct Login {
-    pub conn: ConnTx,
+    pub conn: ConnId,
     pub client_id: String,
     /// Product id in `onenet`, empty in `mqtt`: topics are scoped by it.
     pub namespace: String,
@@ -93,9 +100,10 @@ pub enum Ending {
     ClosedByBroker,
 }
 
-/// Inputs of the router task.
+/// Inputs of the router's state machine ([`crate::broker::router::Router::handle`]): what connections
+/// report, and the passing of a deadline the router asked for.
 #[derive(Debug)]
-pub enum RouterMsg {
+pub enum Input {
     Login(Box<Login>),
     /// `dp`: a `$dp` payload decoded by the connection task (decoding runs there, in parallel).
     Publish {
@@ -139,6 +147,17 @@ pub enum RouterMsg {
         kind: DiagKind,
         message: String,
     },
+    /// The deadline of `Router::next_deadline` passed.
+    Tick,
+}
+
+/// What the router task's mailbox carries: connection inputs and the service handle's requests.
+#[derive(Debug)]
+pub enum RouterMsg {
+    /// A connection passed authentication: the driver keeps its handle, the router gets the login.
+    Login(ConnTx, Box<Login>),
+    /// Anything else a connection reports.
+    Conn(Input),
     /// Service-handle queries and actions.
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Retained(oneshot::Sender<Vec<RetainedInfo>>),
@@ -234,6 +253,9 @@ pub struct QueuedInfo {
     pub topic: String,
     pub qos: u8,
     pub payload_len: usize,
+    /// The payload, for the console's viewer (not in the API's JSON).
+    #[serde(skip)]
+    pub payload: bytes::Bytes,
     /// Unix ms.
     pub queued_at: i64,
     /// Sent and waiting for PUBACK/PUBREC/PUBCOMP (packet id), or still queued (None).

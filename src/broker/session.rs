@@ -1,15 +1,18 @@
 //! One client's session (MQTT 3.1.1 §3.1.2.4, OneNET spec §3.2): subscriptions, deliveries in flight and
 //! waiting, packet-id allocation, QoS 2 messages held until PUBREL, and the will. It outlives connections
 //! when clean session is 0, and every change to such a session is mirrored to the store.
+//!
+//! Plain data: what a session sends and stores goes into the router's [`Effects`] buffer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::mqtt::{LastWill, Packet, Pid, QoS, TopicFilter};
-use crate::store::{StoreOp, StoreTx};
+use crate::store::StoreOp;
 
-use super::message::{ConnTx, Message, Outbound};
+use super::message::{ConnId, Message, Outbound};
+use super::router::Effects;
 
 /// A QoS 1/2 delivery owed to this session. `seq` orders deliveries and keys them in the store.
 #[derive(Debug, Clone)]
@@ -54,7 +57,7 @@ pub(crate) struct Session {
     /// Clean session 0: survives disconnects and restarts, mirrored to the store.
     pub persistent: bool,
     /// The live connection, if any. `None` = offline.
-    pub conn: Option<ConnTx>,
+    pub conn: Option<ConnId>,
     pub remote: Option<SocketAddr>,
     pub keep_alive: u16,
     pub will: Option<LastWill>,
@@ -116,9 +119,9 @@ impl Session {
         self.conn.is_some()
     }
 
-    fn send(&mut self, o: Outbound) {
-        if let Some(c) = &self.conn {
-            c.send(o);
+    fn send(&self, fx: &mut Effects, o: Outbound) {
+        if let Some(c) = self.conn {
+            fx.send(c, o);
         }
     }
 
@@ -136,19 +139,22 @@ impl Session {
         retain: bool,
         offline: Offline,
         now: i64,
-        store: &StoreTx,
+        fx: &mut Effects,
         limits: SessionLimits,
     ) -> bool {
         let online = self.online();
         if qos == QoS::AtMostOnce && online {
             self.messages_out += 1;
-            self.send(Outbound::Publish {
-                msg,
-                qos,
-                pid: None,
-                dup: false,
-                retain,
-            });
+            self.send(
+                fx,
+                Outbound::Publish {
+                    msg,
+                    qos,
+                    pid: None,
+                    dup: false,
+                    retain,
+                },
+            );
             return false;
         }
         if !online {
@@ -165,7 +171,7 @@ impl Session {
         let seq = self.next_seq;
         self.next_seq += 1;
         if self.persistent {
-            store.send(StoreOp::Enqueue {
+            fx.store(StoreOp::Enqueue {
                 client_id: self.client(),
                 seq,
                 topic: msg.topic.as_str().to_string(),
@@ -188,15 +194,15 @@ impl Session {
             self.dropped += 1;
             tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
                 "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
-            self.forget(&old, store);
+            self.forget(&old, fx);
         }
-        self.pump(store, limits);
+        self.pump(fx, limits);
         !online
     }
 
-    fn forget(&self, d: &Delivery, store: &StoreTx) {
+    fn forget(&self, d: &Delivery, fx: &mut Effects) {
         if self.persistent {
-            store.send(StoreOp::Dequeue {
+            fx.store(StoreOp::Dequeue {
                 client_id: self.client(),
                 seq: d.seq,
             });
@@ -204,10 +210,10 @@ impl Session {
     }
 
     /// Drops every queued (not in-flight) delivery; returns how many.
-    pub fn clear_queue(&mut self, store: &StoreTx) -> usize {
+    pub fn clear_queue(&mut self, fx: &mut Effects) -> usize {
         let q = std::mem::take(&mut self.queue);
         for d in &q {
-            self.forget(d, store);
+            self.forget(d, fx);
         }
         q.len()
     }
@@ -219,7 +225,7 @@ impl Session {
         max_n: usize,
         max_age_ms: i64,
         now: i64,
-        store: &StoreTx,
+        fx: &mut Effects,
     ) -> usize {
         let before = self.queue.len();
         let cutoff = now - max_age_ms;
@@ -233,7 +239,7 @@ impl Session {
             }
         }
         for d in &dropped {
-            self.forget(d, store);
+            self.forget(d, fx);
         }
         self.queue = kept;
         self.dropped += dropped.len() as u64;
@@ -252,40 +258,46 @@ impl Session {
     }
 
     /// Moves waiting deliveries into the window while online.
-    pub fn pump(&mut self, store: &StoreTx, limits: SessionLimits) {
+    pub fn pump(&mut self, fx: &mut Effects, limits: SessionLimits) {
         while self.online() && self.inflight.len() < limits.inflight_window {
             let Some(d) = self.queue.pop_front() else {
                 break;
             };
             if d.qos == QoS::AtMostOnce {
                 // Queued while offline (OneNET §9): goes out once, nothing to wait for.
-                self.forget(&d, store);
+                self.forget(&d, fx);
                 self.messages_out += 1;
-                self.send(Outbound::Publish {
-                    msg: d.msg,
-                    qos: d.qos,
-                    pid: None,
-                    dup: false,
-                    retain: d.retain,
-                });
+                self.send(
+                    fx,
+                    Outbound::Publish {
+                        msg: d.msg,
+                        qos: d.qos,
+                        pid: None,
+                        dup: false,
+                        retain: d.retain,
+                    },
+                );
                 continue;
             }
             let pid = self.alloc_pid();
             if self.persistent {
-                store.send(StoreOp::MarkSent {
+                fx.store(StoreOp::MarkSent {
                     client_id: self.client(),
                     seq: d.seq,
                     pid: pid.get(),
                 });
             }
             self.messages_out += 1;
-            self.send(Outbound::Publish {
-                msg: d.msg.clone(),
-                qos: d.qos,
-                pid: Some(pid),
-                dup: false,
-                retain: d.retain,
-            });
+            self.send(
+                fx,
+                Outbound::Publish {
+                    msg: d.msg.clone(),
+                    qos: d.qos,
+                    pid: Some(pid),
+                    dup: false,
+                    retain: d.retain,
+                },
+            );
             let state = if d.qos == QoS::ExactlyOnce {
                 FlightState::Rec
             } else {
@@ -300,7 +312,7 @@ impl Session {
     }
 
     /// Resends what is in flight (PUBLISH with DUP=1, or PUBREL), then fills the window: MQTT 3.1.1 §4.4.
-    pub fn resume(&mut self, store: &StoreTx, limits: SessionLimits) {
+    pub fn resume(&mut self, fx: &mut Effects, limits: SessionLimits) {
         let resend: Vec<Outbound> = self
             .inflight
             .iter()
@@ -316,16 +328,16 @@ impl Session {
             })
             .collect();
         for o in resend {
-            self.send(o);
+            self.send(fx, o);
         }
-        self.pump(store, limits);
+        self.pump(fx, limits);
     }
 
     fn finish(
         &mut self,
         pid: Pid,
         state: FlightState,
-        store: &StoreTx,
+        fx: &mut Effects,
         limits: SessionLimits,
     ) -> bool {
         let Some(i) = self
@@ -336,24 +348,24 @@ impl Session {
             return false;
         };
         if let Some(f) = self.inflight.remove(i) {
-            self.forget(&f.delivery, store);
+            self.forget(&f.delivery, fx);
         }
-        self.pump(store, limits);
+        self.pump(fx, limits);
         true
     }
 
     /// PUBACK from the client. Returns false for an id not awaiting PUBACK.
-    pub fn on_puback(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
-        self.finish(pid, FlightState::Ack, store, limits)
+    pub fn on_puback(&mut self, pid: Pid, fx: &mut Effects, limits: SessionLimits) -> bool {
+        self.finish(pid, FlightState::Ack, fx, limits)
     }
 
     /// PUBCOMP from the client. Returns false for an id not awaiting PUBCOMP.
-    pub fn on_pubcomp(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
-        self.finish(pid, FlightState::Comp, store, limits)
+    pub fn on_pubcomp(&mut self, pid: Pid, fx: &mut Effects, limits: SessionLimits) -> bool {
+        self.finish(pid, FlightState::Comp, fx, limits)
     }
 
     /// PUBREC from the client: answer PUBREL (also for a repeated PUBREC). Returns false for an unknown id.
-    pub fn on_pubrec(&mut self, pid: Pid, store: &StoreTx) -> bool {
+    pub fn on_pubrec(&mut self, pid: Pid, fx: &mut Effects) -> bool {
         let persistent = self.persistent;
         let client = self.client();
         let Some(f) = self
@@ -366,13 +378,13 @@ impl Session {
         if f.state == FlightState::Rec {
             f.state = FlightState::Comp;
             if persistent {
-                store.send(StoreOp::MarkReleased {
+                fx.store(StoreOp::MarkReleased {
                     client_id: client,
                     seq: f.delivery.seq,
                 });
             }
         }
-        self.send(Outbound::Packet(Packet::PubRel(pid)));
+        self.send(fx, Outbound::Packet(Packet::PubRel(pid)));
         true
     }
 }

@@ -246,6 +246,7 @@ const ZH: &[(&str, &str)] = &[
     ("Listen address", "监听地址"),
     ("Loading history…", "正在加载历史…"),
     ("Loading…", "加载中…"),
+    ("Logs", "日志"),
     (
         "Local time as shown; empty = from the first datapoint",
         "按显示的时区；留空 = 从第一个数据点开始",

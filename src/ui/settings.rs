@@ -15,6 +15,56 @@ use crate::ui::widgets;
 pub struct SettingsPanel {
     /// The prefs being edited; None = not yet copied from the model.
     pub draft: Option<Prefs>,
+    /// Apply waiting for the user's confirmation: what a restart would cost was shown.
+    confirm: Option<Prefs>,
+}
+
+/// What restarting the broker with `new` costs, in words; None when nothing is lost (no device online,
+/// no persistent session that the change would drop). Persistent sessions do not survive a profile
+/// switch: a session resumes only in the namespace it was made in (the product id in `onenet`, none in
+/// `mqtt`), so its subscriptions and queued messages are dropped at the device's next login.
+pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
+    let mut parts = Vec::new();
+    let online = m.online_count();
+    if online > 0 {
+        parts.push(format!(
+            "{} {online} {}",
+            tr("Restarts the broker:"),
+            if online == 1 {
+                tr("device will reconnect.")
+            } else {
+                tr("devices will reconnect.")
+            }
+        ));
+    }
+    if new.profile != m.prefs.profile {
+        let lost: Vec<String> = m
+            .sessions
+            .iter()
+            .filter(|s| !s.clean_session && (!s.subscriptions.is_empty() || s.queued > 0))
+            .map(|s| {
+                format!(
+                    "{} ({} {}, {} {})",
+                    s.client_id,
+                    s.subscriptions.len(),
+                    tr("subscriptions"),
+                    s.queued,
+                    tr("queued")
+                )
+            })
+            .collect();
+        if !lost.is_empty() {
+            parts.push(format!(
+                "{} {} → {}: {}. {}",
+                tr("Persistent sessions are lost when switching profile"),
+                m.prefs.profile.name(),
+                new.profile.name(),
+                lost.join(", "),
+                tr("Those devices log in with session present 0 and must subscribe again.")
+            ));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
 /// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
@@ -130,7 +180,10 @@ impl SettingsPanel {
                     .on_hover_text(tr("Save and restart the broker with these settings (devices reconnect)"))
                     .clicked()
                 {
-                    out.push(Action::ApplySettings(Box::new(d.clone())));
+                    match restart_cost(m, &d) {
+                        Some(_) => self.confirm = Some(d.clone()),
+                        None => out.push(Action::ApplySettings(Box::new(d.clone()))),
+                    }
                 }
                 if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
                     d = m.prefs.clone();
@@ -146,6 +199,17 @@ impl SettingsPanel {
                 }
             });
         });
+        if let Some(p) = self.confirm.clone() {
+            let q = restart_cost(m, &p).unwrap_or_default();
+            match widgets::confirm(ui, "confirm-apply", &q, tr("Apply and restart")) {
+                Some(true) => {
+                    out.push(Action::ApplySettings(Box::new(p)));
+                    self.confirm = None;
+                }
+                Some(false) => self.confirm = None,
+                None => {}
+            }
+        }
         self.draft = Some(d);
     }
 
