@@ -37,4 +37,4 @@ pub mod store;
 pub mod ui;
 
 pub use config::{Config, Profile};
-pub use service::{ServiceHandle, StartError, start};
+pub use service::{Applied, ServiceHandle, StartError, start};

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 mod cmd_client;
 
 use clap::{Parser, Subcommand};
-use onenet_desk::config::{Config, Profile};
+use onenet_desk::config::{self, Config, Override, Profile};
 use onenet_desk::export::{self, ExportFormat, ExportRequest};
 use onenet_desk::store::{Db, DpFilter, NewDevice, NewProduct, StoreError};
 
@@ -31,26 +31,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the broker without a window (CI, servers). Stops cleanly on Ctrl+C / SIGTERM.
+    /// Settings: DATA_DIR/onenet-desk.toml (the console's Settings write it too), then the flags below.
     Serve {
-        /// MQTT listen address; port 0 picks a free port (printed on stdout).
-        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6002")]
-        mqtt: SocketAddr,
-        /// `onenet` (registered devices, OneNET rules) or `mqtt` (plain MQTT 3.1.1, anonymous).
-        #[arg(long, default_value = "onenet")]
-        profile: Profile,
-        /// Register unknown device ids of known products on first connect (password becomes auth_info).
-        #[arg(long)]
-        auto_register: bool,
-        /// OneNET-compatible HTTP API address (loopback by default: it is an admin surface); port 0 picks one.
-        #[arg(long, value_name = "ADDR", default_value = onenet_desk::config::DEFAULT_HTTP_ADDR)]
-        http: SocketAddr,
-        /// Retention: delete datapoints older than this many days (default: keep everything).
-        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-        keep_days: Option<u32>,
-        /// Retention: keep only the newest N datapoints of each datastream (default: keep everything).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        keep_rows: Option<u64>,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
+    /// The settings file shared by `serve` and the console.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Platform commands, through the running service's HTTP API.
     #[command(subcommand)]
     Cmd(CmdCmd),
@@ -97,6 +85,89 @@ enum Command {
         limit: usize,
         #[command(flatten)]
         offset: UtcOffsetArg,
+    },
+}
+
+/// Where `serve` takes its settings from: the defaults, then DATA_DIR/onenet-desk.toml (or `--config
+/// FILE` instead), then these flags. `config show` takes the same flags and prints the result.
+#[derive(clap::Args)]
+struct SettingsArgs {
+    /// Read this settings file instead of DATA_DIR/onenet-desk.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// MQTT listen address (`mqtt_addr`, default 0.0.0.0:6002); port 0 picks a free port (printed on stdout).
+    #[arg(long, value_name = "ADDR")]
+    mqtt: Option<SocketAddr>,
+    /// `onenet` (registered devices, OneNET rules) or `mqtt` (plain MQTT 3.1.1, anonymous).
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// Register unknown device ids of known products on first connect (password becomes auth_info).
+    #[arg(long)]
+    auto_register: bool,
+    /// OneNET-compatible HTTP API address (`http_addr`, default 127.0.0.1:8080: loopback, it is an admin
+    /// surface); port 0 picks one; `off` for none. If the port is taken, `serve` says so and runs without it.
+    #[arg(long, value_name = "ADDR|off")]
+    http: Option<String>,
+    /// Retention: delete datapoints older than this many days (default: keep everything).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    keep_days: Option<u32>,
+    /// Retention: keep only the newest N datapoints of each datastream (default: keep everything).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    keep_rows: Option<u64>,
+    /// Any setting, by its key in the file: `--set onenet.retain_flag_on_delivery=false` (repeatable;
+    /// `onenet-desk config show` lists the keys).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse_set)]
+    set: Vec<Override>,
+}
+
+impl SettingsArgs {
+    /// The flags as overrides of file keys, in the order they apply (`--set` last).
+    fn overrides(&self) -> Vec<Override> {
+        let mut o = Vec::new();
+        if let Some(a) = self.mqtt {
+            o.push(Override::new("mqtt_addr", a.to_string(), "--mqtt"));
+        }
+        if let Some(p) = self.profile {
+            o.push(Override::new("profile", p.name(), "--profile"));
+        }
+        if self.auto_register {
+            o.push(Override::new("auto_register", true, "--auto-register"));
+        }
+        if let Some(h) = &self.http {
+            o.push(Override::new("http_addr", h.as_str(), "--http"));
+        }
+        if let Some(d) = self.keep_days {
+            o.push(Override::new(
+                "retention.max_age_days",
+                d as i64,
+                "--keep-days",
+            ));
+        }
+        if let Some(n) = self.keep_rows {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            o.push(Override::new(
+                "retention.max_rows_per_stream",
+                n,
+                "--keep-rows",
+            ));
+        }
+        o.extend(self.set.iter().cloned());
+        o
+    }
+
+    fn resolve(&self, dir: &std::path::Path) -> Result<config::Effective, Failure> {
+        config::resolve(dir, self.config.as_deref(), &self.overrides())
+            .map_err(|e| Failure(2, e.to_string()))
+    }
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the configuration `serve` would run with (give it the same flags), each value commented
+    /// with where it came from: default, file or flag. The output is itself a valid settings file.
+    Show {
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
 }
 
@@ -229,23 +300,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let db = || Db::open(&dir.join(onenet_desk::config::DB_FILE)).map_err(Failure::from);
     match cli.command {
         None => default_command(dir),
-        Some(Command::Serve {
-            mqtt,
-            profile,
-            auto_register,
-            http,
-            keep_days,
-            keep_rows,
-        }) => {
-            let mut cfg = Config::new(dir);
-            cfg.mqtt_addr = mqtt;
-            cfg.http_addr = Some(http);
-            cfg.retention.max_age =
-                keep_days.map(|d| std::time::Duration::from_secs(d as u64 * 86_400));
-            cfg.retention.max_rows_per_stream = keep_rows;
-            cfg.profile = profile;
-            cfg.auto_register = auto_register;
-            serve(cfg)
+        Some(Command::Serve { settings }) => serve(settings.resolve(&dir)?.config),
+        Some(Command::Config(ConfigCmd::Show { settings })) => {
+            print!("{}", settings.resolve(&dir)?.render());
+            Ok(())
         }
         Some(Command::Cmd(CmdCmd::Send {
             device,
@@ -349,7 +407,7 @@ fn default_command(dir: PathBuf) -> Result<(), Failure> {
 
 #[cfg(not(feature = "gui"))]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
-    serve(Config::new(dir))
+    serve(Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?)
 }
 
 fn init_tracing() {
@@ -375,10 +433,19 @@ fn serve(cfg: Config) -> Result<(), Failure> {
         // Written with errors ignored: a reader that closed stdout after the first line must not stop us.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "mqtt listening on {}", handle.mqtt_addr());
-        if let Some(http) = handle.http_addr() {
-            let _ = writeln!(out, "http listening on {http}");
+        match handle.http_addr() {
+            Some(http) => {
+                let _ = writeln!(out, "http listening on {http}");
+            }
+            None => {
+                let _ = writeln!(out, "http off");
+            }
         }
         let _ = out.flush();
+        // A taken HTTP port is one line, and MQTT keeps running (README: "Running two instances").
+        if let Some(e) = handle.http_error() {
+            eprintln!("warning: {e}");
+        }
         wait_for_signal().await;
         tracing::info!("signal received: shutting down");
         handle.shutdown().await;

@@ -47,8 +47,15 @@ pub(crate) struct ConnCtx {
     pub online: AtomicUsize,
     pub events: Events,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// `$dp` payloads are decoded here, in the connection task, so decoding runs on every core.
-    pub dp: DpOptions,
+    /// The settings that change at run time (auto-register, `$dp` options); `cfg` holds the rest.
+    pub live: watch::Receiver<Arc<Config>>,
+}
+
+impl ConnCtx {
+    /// `$dp` payloads are decoded in the connection task, so decoding runs on every core.
+    fn dp(&self) -> DpOptions {
+        crate::broker::router::dp_options(&self.live.borrow())
+    }
 }
 
 /// The bytes of the next complete frame in `buf`, copied for a packet event (only while watched).
@@ -113,7 +120,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         return;
     };
     // Admission: the registry is SQLite, so it runs off the async threads.
-    let cfg = ctx.cfg.clone();
+    let cfg = ctx.live.borrow().clone();
     let db = ctx.db.clone();
     let decision = tokio::task::spawn_blocking(move || {
         let d = decide(cfg.profile, &connect, cfg.auto_register, &DbLookup(&db));
@@ -515,8 +522,9 @@ impl Conn {
                 Packet::Disconnect => return Flow::Stop(Ending::Graceful),
                 Packet::Publish(publish) => {
                     Metrics::add(&self.ctx.metrics.publishes_in, 1);
-                    let dp = (onenet && publish.topic.as_str() == "$dp")
-                        .then(|| crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp));
+                    let dp = (onenet && publish.topic.as_str() == "$dp").then(|| {
+                        crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp())
+                    });
                     RouterMsg::Publish {
                         conn: id,
                         publish,

@@ -146,6 +146,12 @@ pub enum RouterMsg {
         client_id: String,
         done: oneshot::Sender<bool>,
     },
+    /// Settings changed at run time (`ServiceHandle::apply_config`): the router uses them from the next
+    /// message on. Answered once in effect.
+    SetConfig {
+        cfg: std::sync::Arc<crate::config::Config>,
+        done: oneshot::Sender<()>,
+    },
     /// Deletes retained messages: one topic, a whole namespace (`topic` None) or all (both None).
     DeleteRetained {
         namespace: Option<String>,

@@ -80,6 +80,12 @@ impl Diagnostics {
         }
     }
 
+    /// Changes how many diagnostics each device keeps (a settings change at run time); longer rings shrink
+    /// at their next record.
+    pub fn set_per_device(&mut self, per_device: usize) {
+        self.per_device = per_device.max(1);
+    }
+
     /// Records and returns the diagnostic (for logging and events).
     pub fn record(&mut self, at: i64, device: &str, kind: DiagKind, message: String) -> Diagnostic {
         let d = Diagnostic {
@@ -90,7 +96,7 @@ impl Diagnostics {
             message,
         };
         let (ring, counts) = self.by_device.entry(device.to_string()).or_default();
-        if ring.len() == self.per_device {
+        while ring.len() >= self.per_device {
             ring.pop_front();
         }
         ring.push_back(d.clone());

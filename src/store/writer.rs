@@ -105,6 +105,8 @@ pub enum StoreOp {
     },
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
+    /// New retention settings (changed at run time): applied at once, then periodically.
+    SetRetention(Retention),
 }
 
 /// Next op number and the channel to the writer (`None` once closed).
@@ -215,13 +217,13 @@ fn run(
     rx: mpsc::Receiver<(u64, StoreOp)>,
     committed: watch::Sender<u64>,
     stopping: Arc<AtomicBool>,
-    retention: Retention,
+    mut retention: Retention,
 ) {
     let mut batch: Vec<(u64, StoreOp)> = Vec::new();
     let mut ids = StreamIds::default();
-    let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
     let mut last_retention = std::time::Instant::now();
     loop {
+        let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
         if retain_some && last_retention.elapsed() >= RETENTION_EVERY {
             last_retention = std::time::Instant::now();
             run_retention(&mut conn, &retention);
@@ -261,8 +263,16 @@ fn run(
         }
         committed.send_replace(last);
         for (_, op) in batch.drain(..) {
-            if let StoreOp::Flush(done) = op {
-                let _ = done.send(());
+            match op {
+                StoreOp::Flush(done) => {
+                    let _ = done.send(());
+                }
+                StoreOp::SetRetention(r) => {
+                    retention = r;
+                    last_retention = std::time::Instant::now();
+                    run_retention(&mut conn, &retention);
+                }
+                _ => {}
             }
         }
     }
@@ -424,7 +434,7 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
                 super::topics::MAX_TOPICS_PER_PRODUCT as i64
             ])?;
         }
-        StoreOp::Flush(_) => {}
+        StoreOp::Flush(_) | StoreOp::SetRetention(_) => {}
     }
     Ok(())
 }

@@ -163,6 +163,16 @@ impl Router {
             RouterMsg::Retained(reply) => {
                 let _ = reply.send(self.retained.list());
             }
+            RouterMsg::SetConfig { cfg, done } => {
+                let o = &cfg.onenet;
+                self.commands.set_limits(
+                    o.command_response_window.as_millis() as i64,
+                    o.command_reply_limit,
+                );
+                self.diags.set_per_device(o.diagnostics_per_device);
+                self.cfg = cfg;
+                let _ = done.send(());
+            }
             RouterMsg::Kick { client_id, done } => {
                 let conn = self
                     .sessions
