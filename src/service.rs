@@ -250,11 +250,6 @@ impl ServiceHandle {
         keep!(limits.connect_timeout, "limits.connect_timeout_secs");
         keep!(limits.pubrel_timeout, "limits.pubrel_timeout_secs");
         let next = Arc::new(next);
-        if next.retention != old.retention {
-            self.inner
-                .store
-                .send(crate::store::StoreOp::SetRetention(next.retention.clone()));
-        }
         self.inner.config.send_replace(next.clone());
         let _ = self
             .ask(|done| RouterMsg::SetConfig { cfg: next, done })

@@ -22,7 +22,7 @@ pub async fn upload(
 ) -> ApiResult {
     device_of(&s, &p, &id).await?;
     // The same checks the fuzzer runs (errno 9, 5, 4, 6), before the device's store is touched.
-    super::bodies::datapoints(&body, &crate::broker::router::dp_options(s.config()))?;
+    super::bodies::datapoints(&body, &crate::broker::router::dp_options(&s.config()))?;
     s.ingest_datapoints(&id, &body).await.map_err(|e| match e {
         IngestError::UnknownDevice(d) => ApiError::new(Errno::NotFound, format!("device {d}")),
         IngestError::TooLarge(_) => ApiError::new(Errno::TooLarge, e.to_string()),

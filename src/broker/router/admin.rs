@@ -29,9 +29,15 @@ impl Router {
     /// Settings changed at run time (`ServiceHandle::apply_config`): in effect from the next input on.
     pub fn set_config(&mut self, cfg: Arc<crate::config::Config>) {
         let o = &cfg.onenet;
-        self.commands
-            .set_limits(o.command_response_window.as_millis() as i64, o.command_reply_limit);
+        self.commands.set_limits(
+            o.command_response_window.as_millis() as i64,
+            o.command_reply_limit,
+        );
         self.diags.set_per_device(o.diagnostics_per_device);
+        if cfg.retention != self.cfg.retention {
+            self.fx
+                .store(crate::store::StoreOp::SetRetention(cfg.retention.clone()));
+        }
         self.cfg = cfg;
     }
 
