@@ -423,7 +423,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
 #[cfg(feature = "gui")]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
     let _log = init_tracing(&dir);
-    onenet_desk::ui::run(Config::new(dir)).map_err(|e| Failure(1, e))
+    // The data dir's settings file, as `serve` reads it; a bad file is an error naming the key.
+    let config = Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?;
+    onenet_desk::ui::run(config).map_err(|e| Failure(1, e))
 }
 
 #[cfg(not(feature = "gui"))]
