@@ -334,7 +334,9 @@ async fn main() {
     }
     drop(conn_tx);
     let mut connected = 0;
-    while conn_rx.recv().await.is_some() {
+    // Each device task keeps its sender, so count rather than wait for the channel to close; a device
+    // that fails to connect drops its sender without sending, and the last such drop ends the wait.
+    while connected < a.devices && conn_rx.recv().await.is_some() {
         connected += 1;
     }
     assert_eq!(connected, a.devices, "every device connects");
