@@ -172,7 +172,7 @@ impl Dev {
         let bad = cfg
             .faults
             .bad_dp_every
-            .is_some_and(|n| n > 0 && (k + 1) % u64::from(n) == 0);
+            .is_some_and(|n| n > 0 && (k + 1).is_multiple_of(u64::from(n)));
         let mut payloads = Vec::new();
         if bad {
             payloads.push((dp::bad_payload(), 0));

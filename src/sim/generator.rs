@@ -16,6 +16,10 @@ impl Value {
     /// The value as a JSON value (bytes as a hex string, which only type 2 avoids by sending them raw).
     pub fn to_json(&self) -> serde_json::Value {
         match self {
+            // Whole numbers as integers, as firmware writes them (`{"t":3}`, not `{"t":3.0}`).
+            Value::Num(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                serde_json::Value::from(*n as i64)
+            }
             Value::Num(n) => serde_json::Number::from_f64(*n)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
