@@ -340,7 +340,7 @@ impl Lg {
         while sent < total && Instant::now() < deadline {
             let _ = pc.publish(&topic, QoS::AtMostOnce, payload.clone()).await?;
             sent += 1;
-            if sent % 50_000 == 0 {
+            if sent.is_multiple_of(50_000) {
                 peak = peak.max(rss(self.a.broker_pid).unwrap_or(0));
             }
         }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod cmd_client;
+mod sim_cli;
 
 use clap::{Parser, Subcommand};
 use onenet_desk::config::{self, Config, Override, Profile};
@@ -75,6 +76,12 @@ enum Command {
         #[command(flatten)]
         offset: UtcOffsetArg,
     },
+    /// Run virtual devices against a broker (registered in the data dir), then print a summary.
+    Simulate(sim_cli::SimulateArgs),
+    /// Record a device's session from the running service to a JSON Lines file.
+    Record(sim_cli::RecordArgs),
+    /// Replay a recording against a broker; exits 1 if the broker answers differently.
+    Replay(sim_cli::ReplayArgs),
     /// Print a device's newest datapoints as JSON Lines, oldest of them first.
     Datapoints {
         /// The device.
@@ -338,6 +345,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 },
             )
         }
+        Some(Command::Simulate(a)) => sim_cli::simulate(&dir, a),
+        Some(Command::Record(a)) => sim_cli::record(&dir, a),
+        Some(Command::Replay(a)) => sim_cli::replay(&dir, a),
         Some(Command::Product(ProductCmd::Add { id, name, api_key })) => {
             print_json(&db()?.add_product(NewProduct { id, name, api_key })?)
         }
@@ -413,7 +423,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
 #[cfg(feature = "gui")]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
     let _log = init_tracing(&dir);
-    onenet_desk::ui::run(Config::new(dir)).map_err(|e| Failure(1, e))
+    // The data dir's settings file, as `serve` reads it; a bad file is an error naming the key.
+    let config = Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?;
+    onenet_desk::ui::run(config).map_err(|e| Failure(1, e))
 }
 
 #[cfg(not(feature = "gui"))]

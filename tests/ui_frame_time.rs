@@ -59,6 +59,7 @@ fn loaded_model() -> Model {
             inflight: 0,
             queued: 0,
             dropped: 0,
+            dropped_qos0: 0,
             messages_in: i as u64 * 7,
             messages_out: i as u64,
             warnings: 0,

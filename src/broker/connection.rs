@@ -32,7 +32,7 @@ use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::message::{CloseReason, ConnTx, Ending, Input, Login, Outbound, RouterMsg};
+use super::message::{CloseReason, ConnTx, Ending, Input, Login, OutGauge, Outbound, RouterMsg};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
@@ -210,13 +210,16 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     let (paused_tx, paused) = watch::channel(false);
     let keep_alive = connect.keep_alive;
     let client_id = connect.client_id.clone();
+    let gauge = Arc::new(OutGauge::default());
     let handle = ConnTx {
         id,
         tx,
         paused: Arc::new(paused_tx),
+        gauge: gauge.clone(),
     };
     let login = Login {
         conn: id,
+        gauge: gauge.clone(),
         client_id: connect.client_id,
         namespace,
         clean_session: connect.clean_session,
@@ -239,10 +242,16 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         ctx: ctx.clone(),
         rd,
         wr,
-        inbuf,
-        outbuf: BytesMut::with_capacity(4096),
+        // Buffers are sized on demand and released when empty: an idle connection holds none.
+        inbuf: if inbuf.is_empty() {
+            BytesMut::new()
+        } else {
+            inbuf
+        },
+        outbuf: BytesMut::new(),
         rx,
         paused,
+        gauge,
         keep_alive: (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500)),
         pubrel_waits: VecDeque::new(),
         held: VecDeque::new(),
@@ -317,6 +326,8 @@ struct Conn {
     /// Set by the router while a subscriber this connection publishes to is over its window: the
     /// connection stops reading, and TCP slows the publisher down (backpressure instead of loss).
     paused: watch::Receiver<bool>,
+    /// What the router queued here and is not yet encoded (see `OutGauge`).
+    gauge: Arc<OutGauge>,
     keep_alive: Option<Duration>,
     /// PUBREC sent, PUBREL awaited: (packet id, deadline), oldest first.
     pubrel_waits: VecDeque<(Pid, Instant)>,
@@ -335,7 +346,8 @@ enum Flow {
 
 impl Conn {
     async fn run(&mut self) -> Ending {
-        let mut batch = Vec::with_capacity(256);
+        // Grows to what a wake-up brings and is released when idle (an idle connection holds no buffer).
+        let mut batch = Vec::new();
         let mut committed = self.ctx.committed.clone();
         let mut ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
         let shutdown = self.ctx.shutdown.clone();
@@ -365,21 +377,32 @@ impl Conn {
                     self.drain_output(&committed)
                 }
                 r = self.paused.changed(), if paused => match r {
-                    Ok(()) => {
+                    Ok(()) if !*self.paused.borrow_and_update() => {
                         // Keepalive counts from when reading resumes: a paused client was not silent.
                         ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                        Flow::Continue
+                        // Packets already read when the pause came are handled first.
+                        self.read_packets().await
                     }
+                    Ok(()) => Flow::Continue,
                     // The router is gone (shutdown): the shutdown branch ends the connection.
                     Err(_) => std::future::pending().await,
                 },
-                r = self.rd.read_buf(&mut self.inbuf), if !paused => match r {
+                // Readiness first, then a buffer: an idle connection waits without one.
+                r = self.rd.readable(), if !paused => match r.and_then(|()| {
+                    self.inbuf.reserve(READ_CHUNK);
+                    self.rd.try_read_buf(&mut self.inbuf)
+                }) {
                     Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
                     Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                     Ok(n) => {
                         Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
                         ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                        self.read_packets().await
+                        let flow = self.read_packets().await;
+                        if self.inbuf.is_empty() {
+                            self.inbuf = BytesMut::new();
+                        }
+                        flow
                     }
                 },
                 _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
@@ -393,11 +416,32 @@ impl Conn {
                 }
             };
             if !self.outbuf.is_empty() {
-                if let Err(e) = self.wr.write_all(&self.outbuf).await {
-                    return Ending::Abnormal(format!("socket error: {e}"));
+                let stuck = self.ctx.cfg.limits.stuck_timeout;
+                match tokio::time::timeout(stuck, self.wr.write_all(&self.outbuf)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Ending::Abnormal(format!("socket error: {e}")),
+                    Err(_) => {
+                        let why = format!(
+                            "stuck reader: {} bytes of output not taken by the client within {stuck:?}; connection closed",
+                            self.outbuf.len()
+                        );
+                        tracing::warn!(client = %self.client_id, "{why}");
+                        self.diagnostic(DiagKind::StuckReader, why.clone()).await;
+                        return Ending::Abnormal(why);
+                    }
                 }
                 Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
-                self.outbuf.clear();
+                if self.outbuf.capacity() > KEEP_OUTBUF {
+                    self.outbuf = BytesMut::new();
+                } else {
+                    self.outbuf.clear();
+                }
+            }
+            if self.held.is_empty() && self.held.capacity() > 64 {
+                self.held = VecDeque::new();
+            }
+            if batch.capacity() > 64 {
+                batch = Vec::new();
             }
             if let Flow::Stop(e) = flow {
                 let _ = self.wr.shutdown().await;
@@ -409,6 +453,7 @@ impl Conn {
     /// Encodes queued output up to the first barrier that is not yet committed.
     fn drain_output(&mut self, committed: &watch::Receiver<u64>) -> Flow {
         while let Some(o) = self.held.pop_front() {
+            self.gauge.sub(o.weight());
             match o {
                 Outbound::Barrier(n) => {
                     if *committed.borrow() < n {
@@ -495,6 +540,10 @@ impl Conn {
         let max = self.ctx.cfg.limits.max_packet;
         let onenet = self.ctx.cfg.profile == Profile::OneNet;
         loop {
+            // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
+            if *self.paused.borrow() {
+                return Flow::Continue;
+            }
             let raw = self
                 .ctx
                 .events
@@ -593,6 +642,12 @@ impl Conn {
         }
     }
 }
+
+/// Bytes reserved for one read.
+const READ_CHUNK: usize = 4096;
+
+/// An output buffer larger than this is released after it is written (a burst does not stay allocated).
+const KEEP_OUTBUF: usize = 64 * 1024;
 
 async fn wait_committed(rx: &mut watch::Receiver<u64>, barrier: Option<u64>) {
     let n = barrier.unwrap_or(0);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::mqtt::{LastWill, Packet, Pid, QoS, TopicFilter};
 use crate::store::StoreOp;
 
-use super::message::{ConnId, Message, Outbound};
+use super::message::{ConnId, Message, OutGauge, Outbound};
 use super::router::Effects;
 
 /// A QoS 1/2 delivery owed to this session. `seq` orders deliveries and keys them in the store.
@@ -41,6 +41,8 @@ pub(crate) struct InFlight {
     pub pid: Pid,
     pub delivery: Delivery,
     pub state: FlightState,
+    /// Unix ms when last sent (PUBLISH or PUBREL): the acknowledgement timeout counts from here.
+    pub sent_at: i64,
 }
 
 /// Limits a session applies to itself.
@@ -48,7 +50,12 @@ pub(crate) struct InFlight {
 pub(crate) struct SessionLimits {
     pub inflight_window: usize,
     pub max_queued: usize,
+    pub max_out_bytes: usize,
+    pub max_out_msgs: usize,
 }
+
+/// Drop summaries are logged at most this often per session (Unix ms).
+pub(crate) const DROP_LOG_EVERY_MS: i64 = 10_000;
 
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -76,8 +83,21 @@ pub(crate) struct Session {
     pub messages_out: u64,
     pub connected_at: Option<i64>,
     pub last_seen: Option<i64>,
-    /// Deliveries discarded: queue full, or offline messages past the count/age limits.
+    /// Deliveries discarded: queue full, offline messages past the count/age limits, QoS 0 to a full
+    /// connection.
     pub dropped: u64,
+    /// Of `dropped`: QoS 0 messages dropped because the connection's output was full.
+    pub dropped_qos0: u64,
+    /// Drops not yet logged, and when the last summary was logged: one line per interval, not per drop.
+    pub drops_unlogged: u64,
+    pub drop_logged_at: i64,
+    /// The live connection's outbound gauge.
+    pub gauge: Option<Arc<OutGauge>>,
+    /// A close was asked for (acknowledgement timeout); its `Closed` has not arrived yet.
+    pub closing: bool,
+    /// Publishing connections paused because this session's queue reached the high watermark; resumed
+    /// when it is down to half.
+    pub blockers: Vec<ConnId>,
 }
 
 /// How a delivery to an offline session is treated.
@@ -112,6 +132,12 @@ impl Session {
             connected_at: None,
             last_seen: None,
             dropped: 0,
+            dropped_qos0: 0,
+            drops_unlogged: 0,
+            drop_logged_at: i64::MIN,
+            gauge: None,
+            closing: false,
+            blockers: Vec::new(),
         }
     }
 
@@ -144,6 +170,13 @@ impl Session {
     ) -> bool {
         let online = self.online();
         if qos == QoS::AtMostOnce && online {
+            if self.out_full(limits) {
+                self.dropped += 1;
+                self.dropped_qos0 += 1;
+                self.drops_unlogged += 1;
+                self.log_drops(now, limits, false);
+                return false;
+            }
             self.messages_out += 1;
             self.send(
                 fx,
@@ -188,16 +221,48 @@ impl Session {
             retain,
             queued_at: now,
         });
-        if self.queue.len() > limits.max_queued
+        // Online, nothing is dropped here: the router pauses the publishers instead (backpressure).
+        if !online
+            && self.queue.len() > limits.max_queued
             && let Some(old) = self.queue.pop_front()
         {
             self.dropped += 1;
-            tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
-                "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
+            self.drops_unlogged += 1;
             self.forget(&old, fx);
+            self.log_drops(now, limits, false);
         }
         self.pump(fx, limits);
         !online
+    }
+
+    /// True when the connection's queued output is at either bound.
+    pub fn out_full(&self, limits: SessionLimits) -> bool {
+        self.gauge.as_ref().is_some_and(|g| {
+            let (bytes, msgs) = g.load();
+            bytes >= limits.max_out_bytes || msgs >= limits.max_out_msgs
+        })
+    }
+
+    /// Logs the drops not yet logged, at most once per [`DROP_LOG_EVERY_MS`] (or now, when `force`).
+    pub fn log_drops(&mut self, now: i64, limits: SessionLimits, force: bool) {
+        if self.drops_unlogged == 0
+            || (!force && now.saturating_sub(self.drop_logged_at) < DROP_LOG_EVERY_MS)
+        {
+            return;
+        }
+        tracing::warn!(
+            client = %self.client_id,
+            dropped = self.drops_unlogged,
+            total = self.dropped,
+            qos0_total = self.dropped_qos0,
+            "messages dropped since the last report: QoS 0 to a connection whose output is full \
+             ({} bytes / {} messages), or offline queue over {} messages",
+            limits.max_out_bytes,
+            limits.max_out_msgs,
+            limits.max_queued
+        );
+        self.drops_unlogged = 0;
+        self.drop_logged_at = now;
     }
 
     fn forget(&self, d: &Delivery, fx: &mut Effects) {
@@ -209,6 +274,21 @@ impl Session {
         }
     }
 
+    /// Drops the oldest queued deliveries beyond `max` (a session going offline); returns how many.
+    pub fn trim_queue(&mut self, max: usize, fx: &mut Effects) -> usize {
+        let mut n = 0;
+        while self.queue.len() > max {
+            let Some(old) = self.queue.pop_front() else {
+                break;
+            };
+            self.forget(&old, fx);
+            n += 1;
+        }
+        self.dropped += n as u64;
+        self.drops_unlogged += n as u64;
+        n
+    }
+
     /// Drops every queued (not in-flight) delivery; returns how many.
     pub fn clear_queue(&mut self, fx: &mut Effects) -> usize {
         let q = std::mem::take(&mut self.queue);
@@ -218,8 +298,12 @@ impl Session {
         q.len()
     }
 
-    /// OneNET offline topic (§9 rule 5): of the messages waiting, keep only the latest `max_n` not older
-    /// than `max_age_ms`. Returns how many were dropped.
+    /// OneNET offline topic (§9 rule 5): of the messages the device missed, keep only the latest `max_n`
+    /// not older than `max_age_ms`. The messages it missed are those queued *and* those sent but not
+    /// acknowledged when it went away (in flight, waiting for PUBACK or PUBREC): the cap covers both, and
+    /// the in-flight ones kept are then resent with DUP=1 and their packet id (MQTT 3.1.1 §4.4). A delivery
+    /// waiting only for PUBCOMP reached the device already; its PUBREL is always resent. Returns how many
+    /// were dropped.
     pub fn trim_offline(
         &mut self,
         max_n: usize,
@@ -227,23 +311,37 @@ impl Session {
         now: i64,
         fx: &mut Effects,
     ) -> usize {
-        let before = self.queue.len();
         let cutoff = now - max_age_ms;
-        let mut kept = std::collections::VecDeque::with_capacity(self.queue.len().min(max_n));
+        let mut kept_n = 0;
         let mut dropped = Vec::new();
+        // Newest first: the queue (later seqs), then what was in flight.
+        let mut kept = VecDeque::with_capacity(self.queue.len().min(max_n));
         while let Some(d) = self.queue.pop_back() {
-            if d.queued_at >= cutoff && kept.len() < max_n {
+            if d.queued_at >= cutoff && kept_n < max_n {
+                kept_n += 1;
                 kept.push_front(d);
             } else {
                 dropped.push(d);
             }
         }
+        self.queue = kept;
+        let mut flights = VecDeque::with_capacity(self.inflight.len());
+        while let Some(f) = self.inflight.pop_back() {
+            if f.state == FlightState::Comp {
+                flights.push_front(f);
+            } else if f.delivery.queued_at >= cutoff && kept_n < max_n {
+                kept_n += 1;
+                flights.push_front(f);
+            } else {
+                dropped.push(f.delivery);
+            }
+        }
+        self.inflight = flights;
         for d in &dropped {
             self.forget(d, fx);
         }
-        self.queue = kept;
         self.dropped += dropped.len() as u64;
-        before - self.queue.len()
+        dropped.len()
     }
 
     fn alloc_pid(&mut self) -> Pid {
@@ -257,9 +355,14 @@ impl Session {
         }
     }
 
-    /// Moves waiting deliveries into the window while online.
+    /// Moves waiting deliveries into the window while online, and while the connection's output is under
+    /// its bound (one always goes when nothing is in flight, so an acknowledgement always comes to pump
+    /// again).
     pub fn pump(&mut self, fx: &mut Effects, limits: SessionLimits) {
-        while self.online() && self.inflight.len() < limits.inflight_window {
+        while self.online()
+            && self.inflight.len() < limits.inflight_window
+            && (self.inflight.is_empty() || !self.out_full(limits))
+        {
             let Some(d) = self.queue.pop_front() else {
                 break;
             };
@@ -307,12 +410,18 @@ impl Session {
                 pid,
                 delivery: d,
                 state,
+                sent_at: fx.now(),
             });
+            fx.mark_inflight_sent();
         }
     }
 
     /// Resends what is in flight (PUBLISH with DUP=1, or PUBREL), then fills the window: MQTT 3.1.1 §4.4.
     pub fn resume(&mut self, fx: &mut Effects, limits: SessionLimits) {
+        let now = fx.now();
+        for f in &mut self.inflight {
+            f.sent_at = now;
+        }
         let resend: Vec<Outbound> = self
             .inflight
             .iter()
@@ -375,6 +484,7 @@ impl Session {
         else {
             return false;
         };
+        f.sent_at = fx.now();
         if f.state == FlightState::Rec {
             f.state = FlightState::Comp;
             if persistent {

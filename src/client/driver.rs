@@ -340,12 +340,11 @@ impl Driver {
                 }
             }
             Packet::PubAck(pid) => {
-                if let Some(Pending::PubAck(done, _permit)) =
+                // The window slot is released when the entry is dropped, waiter or not.
+                if let Some(Pending::PubAck(Some(d), _permit)) =
                     self.take_if(pid, |p| matches!(p, Pending::PubAck(..)))
                 {
-                    if let Some(d) = done {
-                        let _ = d.send(Ok(()));
-                    }
+                    let _ = d.send(Ok(()));
                 }
             }
             Packet::PubRec(pid) => {
@@ -359,12 +358,11 @@ impl Driver {
                 self.put(&Packet::PubRel(pid))?;
             }
             Packet::PubComp(pid) => {
-                if let Some(Pending::PubComp(done, _permit)) =
+                // The window slot is released when the entry is dropped, waiter or not.
+                if let Some(Pending::PubComp(Some(d), _permit)) =
                     self.take_if(pid, |p| matches!(p, Pending::PubComp(..)))
                 {
-                    if let Some(d) = done {
-                        let _ = d.send(Ok(()));
-                    }
+                    let _ = d.send(Ok(()));
                 }
             }
             Packet::SubAck(ack) => {

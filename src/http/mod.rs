@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod extract;
 mod mqtt;
 pub mod server;
+mod record;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -62,6 +63,7 @@ pub fn router(service: ServiceHandle) -> Router {
             get(admin::queue).delete(admin::clear_queue),
         )
         .route("/admin/diagnostics/{device_id}", get(admin::diagnostics))
+        .route("/admin/record/{device_id}", get(record::record))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -460,3 +460,58 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    fn retained(topic: &str) -> StoreOp {
+        StoreOp::SetRetained {
+            namespace: "p".into(),
+            topic: topic.into(),
+            payload: Bytes::from_static(b"v"),
+            qos: 1,
+            will_of: None,
+        }
+    }
+
+    /// A commit that keeps failing at shutdown is given up, and the watermark never passes it — not even
+    /// when a later batch commits — so no acknowledgement that depends on it leaves.
+    #[tokio::test]
+    async fn the_watermark_never_passes_an_op_that_was_not_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.sqlite3");
+        let db = Db::open(&path).expect("open");
+        let (tx, thread) = spawn_writer(path.clone(), Retention::default()).expect("writer");
+        let n1 = tx.send(retained("ok"));
+        tx.flush().await;
+        assert_eq!(*tx.committed().borrow(), n1);
+        // From now on every write to `retained` fails, as a full disk would.
+        let c = rusqlite::Connection::open(&path).expect("second connection");
+        c.execute_batch(
+            "CREATE TRIGGER fail BEFORE INSERT ON retained BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .expect("trigger");
+        thread.stopping.store(true, Ordering::SeqCst);
+        let n2 = tx.send(retained("lost"));
+        tx.flush().await; // answered once the writer gives up (3 attempts)
+        assert_eq!(*tx.committed().borrow(), n1, "op {n2} failed: no movement");
+        c.execute_batch("DROP TRIGGER fail;").expect("drop trigger");
+        let n3 = tx.send(StoreOp::ClearRetained {
+            namespace: "p".into(),
+            topic: "ok".into(),
+        });
+        tx.flush().await;
+        assert!(n3 > n2);
+        assert_eq!(
+            *tx.committed().borrow(),
+            n1,
+            "a later commit must not release op {n2}'s acknowledgement"
+        );
+        tx.close();
+        thread.join();
+        let state = db.load_state().expect("load");
+        assert!(state.retained.iter().all(|r| r.topic != "lost"));
+    }
+}

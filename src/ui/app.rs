@@ -88,6 +88,8 @@ impl ConsoleApp {
         if Config::default_data_dir().as_ref() != Some(&config.data_dir) {
             prefs.data_dir = None;
         }
+        // The settings file (loaded into `config`) is the one source of the broker settings.
+        let prefs = prefs.over_config(&config);
         let mut app = ConsoleApp::offline(ctx, Model::new(config.clone(), prefs));
         app.base = config;
         app.model.lan = crate::ui::format::lan_addresses();
@@ -151,7 +153,8 @@ impl ConsoleApp {
                     tr("starting on"),
                     c.mqtt_addr
                 )));
-                b.change(Some(c), running);
+                let save = self.pending.is_some();
+                b.change(Some(c), running, save);
             }
             Err(e) => {
                 if !self.model.is_running() {
@@ -160,6 +163,41 @@ impl ConsoleApp {
                 self.model
                     .notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
             }
+        }
+    }
+
+    /// Applies new prefs: look, language and templates at once; broker settings to the running broker
+    /// (and the settings file) without a restart when none of them needs one, else with a restart that
+    /// makes them the applied ones only once the broker runs on them.
+    fn apply_settings(&mut self, p: Prefs) {
+        let m = &mut self.model;
+        let mut now = m.prefs.clone();
+        now.theme = p.theme;
+        now.lang = p.lang;
+        now.time_zone = p.time_zone;
+        now.templates = p.templates.clone();
+        now.cjk_notice_shown = p.cjk_notice_shown;
+        m.prefs = now;
+        set_lang(m.prefs.lang);
+        let new = match p.to_config(&self.base) {
+            Ok(c) => c,
+            Err(e) => {
+                m.notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
+                return;
+            }
+        };
+        if p == m.prefs {
+            return;
+        }
+        let restart = m.is_running() && !settings::restart_keys(&m.config, &new).is_empty();
+        if restart {
+            self.start_broker(Some(p));
+            return;
+        }
+        let broker_changed = m.prefs.to_config(&self.base).ok().as_ref() != Some(&new);
+        m.prefs = p;
+        if broker_changed && let Some(b) = self.backend.as_ref() {
+            b.apply_config(new);
         }
     }
 
@@ -197,30 +235,15 @@ impl ConsoleApp {
             Action::StopBroker => {
                 if let Some(b) = self.backend.as_mut() {
                     m.apply_reply(Reply::BrokerProgress(tr("stopping…").into()));
-                    b.change(None, None);
+                    b.change(None, None, false);
                 }
             }
-            Action::ApplySettings(p) => {
-                let restart = p.to_config(&self.base).ok() != m.prefs.to_config(&self.base).ok();
-                // Look, language and templates apply at once; broker settings once it runs on them.
-                let mut now = m.prefs.clone();
-                now.theme = p.theme;
-                now.lang = p.lang;
-                now.time_zone = p.time_zone;
-                now.templates = p.templates.clone();
-                now.cjk_notice_shown = p.cjk_notice_shown;
-                m.prefs = now;
-                set_lang(m.prefs.lang);
-                if restart {
-                    self.start_broker(Some(*p));
-                } else {
-                    m.prefs = *p;
-                }
-            }
+            Action::ApplySettings(p) => self.apply_settings(*p),
             Action::SetAutoRegister(on) => {
+                // One setting, one source: the same field Settings edits, applied without a restart.
                 let mut p = m.prefs.clone();
                 p.auto_register = on;
-                self.start_broker(Some(p));
+                self.apply_settings(p);
             }
             Action::SaveTemplate { device, template } => {
                 let list = m.prefs.templates.entry(device).or_default();

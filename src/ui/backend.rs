@@ -74,11 +74,16 @@ impl Outcome {
         }
     }
 
-    fn started(s: ServiceHandle, config: Config) -> Outcome {
+    fn started(s: ServiceHandle) -> Outcome {
+        let http = match s.http_error() {
+            Some(e) => Err(e.to_string()),
+            None => Ok(s.http_addr()),
+        };
         Outcome {
             reply: Reply::BrokerStarted {
                 addr: s.mqtt_addr(),
-                config: Box::new(config),
+                config: Box::new((*s.config()).clone()),
+                http,
             },
             service: Some(s),
         }
@@ -112,8 +117,10 @@ async fn lifecycle(
     old: Option<ServiceHandle>,
     to: Option<Config>,
     fallback: Option<Config>,
-    step: impl Fn(String),
+    save: bool,
+    say: impl Fn(Reply),
 ) -> Outcome {
+    let step = |s: String| say(Reply::BrokerProgress(s));
     if let (Some(o), Some(new)) = (&old, &to) {
         let old_addr = o.mqtt_addr();
         let probe = new.mqtt_addr;
@@ -155,7 +162,18 @@ async fn lifecycle(
     let e = match crate::service::start(config.clone()).await {
         Ok(s) => {
             tracing::info!("mqtt listening on {}", s.mqtt_addr());
-            return Outcome::started(s, config);
+            if save {
+                let c = config.clone();
+                match tokio::task::spawn_blocking(move || c.save()).await {
+                    Ok(Ok(path)) => say(Reply::Info(format!(
+                        "Settings saved to {}.",
+                        path.display()
+                    ))),
+                    Ok(Err(e)) => say(Reply::Error(format!("Settings not saved: {e}"))),
+                    Err(e) => say(Reply::Error(format!("Settings not saved: {e}"))),
+                }
+            }
+            return Outcome::started(s);
         }
         Err(e) => e.to_string(),
     };
@@ -224,7 +242,9 @@ impl Backend {
     /// shows each step. `to`: the config to run (None = stop). `fallback`: what to go back to when `to`
     /// cannot start (the config the broker ran with). When the listen address changes, the new address
     /// is bound first while the old listener still serves; if it cannot be bound, nothing is stopped.
-    pub fn change(&mut self, to: Option<Config>, fallback: Option<Config>) {
+    ///
+    /// `save`: write `to` to the data dir's settings file once the broker runs on it.
+    pub fn change(&mut self, to: Option<Config>, fallback: Option<Config>, save: bool) {
         if self.lifecycle.is_some() {
             let _ = self.tx.send(Reply::Error(
                 "The broker is already starting or stopping; try again when it is done.".into(),
@@ -240,19 +260,46 @@ impl Backend {
         if let Ok(mut l) = landed.lock() {
             *l = old.clone();
         }
-        let step = move |s: String| {
-            let _ = tx.send(Reply::BrokerProgress(s));
+        let step = move |s: Reply| {
+            let _ = tx.send(s);
             ctx.request_repaint();
         };
         let ctx = self.ctx.clone();
         self.lifecycle = Some(self.rt.spawn(async move {
-            let out = lifecycle(old, to, fallback, step).await;
+            let out = lifecycle(old, to, fallback, save, step).await;
             if let Ok(mut l) = landed.lock() {
                 *l = out.service.clone();
             }
             ctx.request_repaint();
             out
         }));
+    }
+
+    /// Applies settings that need no restart to the running broker, then saves them to the data dir's
+    /// settings file; with the broker stopped, only saves them (the next start uses them).
+    pub fn apply_config(&self, config: Config) {
+        let s = self.service.clone();
+        self.spawn(async move {
+            let config = match &s {
+                Some(s) => match s.apply_config(config).await {
+                    Ok(applied) if !applied.restart_needed.is_empty() => {
+                        return Some(Reply::Error(format!(
+                            "Settings need a restart of the broker: {}",
+                            applied.restart_needed.join(", ")
+                        )));
+                    }
+                    Ok(_) => (*s.config()).clone(),
+                    Err(e) => return Some(Reply::Error(format!("Settings not applied: {e}"))),
+                },
+                None => config,
+            };
+            let c = config.clone();
+            Some(match tokio::task::spawn_blocking(move || c.save()).await {
+                Ok(Ok(_)) => Reply::ConfigApplied(Box::new(config)),
+                Ok(Err(e)) => Reply::Error(format!("Settings applied but not saved: {e}")),
+                Err(e) => Reply::Error(format!("Settings applied but not saved: {e}")),
+            })
+        });
     }
 
     /// Takes in a finished start/stop/restart: its service becomes the one actions use.

@@ -125,7 +125,11 @@ pub enum Reply {
     BrokerStarted {
         addr: SocketAddr,
         config: Box<Config>,
+        /// Where the HTTP API listens, or why it does not although it is on.
+        http: Result<Option<SocketAddr>, String>,
     },
+    /// Settings applied while the broker runs (no restart) and saved: the config now in effect.
+    ConfigApplied(Box<Config>),
     BrokerFailed(String),
     BrokerStopped,
     /// A step of a start, stop or restart under way.
@@ -263,6 +267,8 @@ pub struct Model {
     /// What the console saw of each device, kept when its session goes (disconnect, broker restart):
     /// last seen, message counts (summed across broker restarts, whose counters start at 0), keepalive.
     pub seen: HashMap<String, Seen>,
+    /// Where the HTTP API listens (None: off), or why it does not although it is on.
+    pub http: Result<Option<SocketAddr>, String>,
     /// The last add of a product or device: (a counter, its outcome).
     pub add_outcome: Option<(u64, Result<String, String>)>,
 }
@@ -300,6 +306,7 @@ impl Model {
             export: None,
             add_outcome: None,
             seen: HashMap::new(),
+            http: Ok(None),
         }
     }
 
@@ -394,6 +401,7 @@ impl Model {
                     inflight: 0,
                     queued: 0,
                     dropped: 0,
+                    dropped_qos0: 0,
                     messages_in: 0,
                     messages_out: 0,
                     warnings: 0,
@@ -529,12 +537,26 @@ impl Model {
 
     pub fn apply_reply(&mut self, r: Reply) {
         match r {
-            Reply::BrokerStarted { addr, config } => {
+            Reply::BrokerStarted { addr, config, http } => {
                 self.broker = BrokerState::Running {
                     addr,
                     since: Instant::now(),
                 };
                 self.config = *config;
+                if let Err(e) = &http {
+                    self.notify(Level::Error, format!("HTTP API off: {e}"));
+                }
+                self.http = http;
+            }
+            Reply::ConfigApplied(config) => {
+                self.config = *config;
+                self.notify(
+                    Level::Info,
+                    format!(
+                        "Settings applied without a restart and saved to {}.",
+                        Config::file_path(&self.config.data_dir).display()
+                    ),
+                );
             }
             Reply::BrokerProgress(step) => {
                 let was_running_since = match &self.broker {
@@ -572,6 +594,7 @@ impl Model {
             }
             Reply::BrokerStopped => {
                 self.broker = BrokerState::Stopped;
+                self.http = Ok(None);
                 for s in &mut self.sessions {
                     s.online = false;
                 }

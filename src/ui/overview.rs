@@ -113,6 +113,44 @@ pub fn status_bar(ui: &mut Ui, m: &Model) {
     });
 }
 
+/// Where applications reach the HTTP API, with the product key to send; or why it is off.
+fn http_api(ui: &mut Ui, m: &Model) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(tr("HTTP API")).strong());
+            match &m.http {
+                Ok(Some(addr)) => {
+                    let url = format!("http://{addr}");
+                    widgets::copyable(ui, &url);
+                    widgets::copy_button(ui, &url, tr("address"));
+                    match m.products.first() {
+                        Some(p) => {
+                            ui.label(format!(
+                                "{} api-key: {} ({} {})",
+                                tr("header"),
+                                p.api_key,
+                                tr("product"),
+                                p.id
+                            ));
+                        }
+                        None => {
+                            ui.weak(tr(
+                                "header api-key: a product's API key (add a product in Registry)",
+                            ));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    ui.weak(tr("off (turn it on in Settings)"));
+                }
+                Err(e) => {
+                    ui.colored_label(RED, format!("{} {e}", tr("off:")));
+                }
+            }
+        });
+    });
+}
+
 fn stat(ui: &mut Ui, label: &str, value: String) {
     ui.vertical(|ui| {
         ui.weak(label);
@@ -213,6 +251,10 @@ impl OverviewPanel {
                     m.config.data_dir.display()
                 ));
             });
+        }
+        if m.is_running() {
+            ui.add_space(4.0);
+            http_api(ui, m);
         }
         ui.add_space(8.0);
         ui.horizontal_wrapped(|ui| {

@@ -34,6 +34,7 @@ pub fn session(id: &str, online: bool, msgs_in: u64) -> SessionInfo {
         inflight: 0,
         queued: if online { 0 } else { 2 },
         dropped: 0,
+        dropped_qos0: 0,
         messages_in: msgs_in,
         messages_out: 1,
         warnings: 0,

@@ -95,6 +95,7 @@ impl Router {
                 inflight: s.inflight.len(),
                 queued: s.queue.len(),
                 dropped: s.dropped,
+                dropped_qos0: s.dropped_qos0,
                 messages_in: s.messages_in,
                 messages_out: s.messages_out,
                 warnings: self.diags.total(&s.client_id),
@@ -155,10 +156,12 @@ impl Router {
 
     /// Drops a session's queued (not in-flight) deliveries; returns how many.
     pub fn clear_queue(&mut self, client_id: String) -> usize {
+        let limits = self.limits();
         let Some(s) = self.sessions.get_mut(client_id.as_str()) else {
             return 0;
         };
         let n = s.clear_queue(&mut self.fx);
+        super::release(&mut self.fx, &mut self.paused, s, limits, false);
         let (queued, dropped) = (s.inflight.len(), s.dropped);
         self.fx.event(Event::OfflineQueue {
             client_id,

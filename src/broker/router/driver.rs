@@ -45,10 +45,19 @@ impl Driver {
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<RouterMsg>, shutdown: CancellationToken) {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut committed = self.store.committed();
         loop {
             let deadline = self.router.next_deadline();
+            // A lagging writer pushes back: no input is taken (connections wait on the bounded mailbox, TCP
+            // slows the publishers) until the ops not yet committed are under `max_store_backlog`.
+            let backlogged = self.router.store_backlogged(*committed.borrow_and_update());
             tokio::select! {
-                n = rx.recv_many(&mut batch, BATCH) => {
+                r = committed.changed(), if backlogged => {
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                n = rx.recv_many(&mut batch, BATCH), if !backlogged => {
                     if n == 0 {
                         break;
                     }

@@ -15,7 +15,6 @@ pub(crate) enum Effect {
     /// Something for watchers (the console, the admin API).
     Event(Event),
     /// Stop (`true`) or resume (`false`) reading from a connection: backpressure on a publisher.
-    #[allow(dead_code)] // produced by flow control, which lands in the next commit
     Pause(ConnId, bool),
 }
 
@@ -25,9 +24,29 @@ pub(crate) enum Effect {
 pub(crate) struct Effects {
     last_op: u64,
     out: Vec<Effect>,
+    /// Unix ms of the input being handled, for what sessions time-stamp.
+    now: i64,
+    /// A QoS 1/2 delivery went in flight since the router last looked (it then schedules its sweep).
+    inflight_sent: bool,
 }
 
 impl Effects {
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub fn mark_inflight_sent(&mut self) {
+        self.inflight_sent = true;
+    }
+
+    pub fn take_inflight_sent(&mut self) -> bool {
+        std::mem::take(&mut self.inflight_sent)
+    }
+
     pub fn send(&mut self, conn: ConnId, o: Outbound) {
         self.out.push(Effect::Send(conn, o));
     }
@@ -43,7 +62,6 @@ impl Effects {
         self.out.push(Effect::Event(e));
     }
 
-    #[allow(dead_code)] // used by flow control, which lands in the next commit
     pub fn pause(&mut self, conn: ConnId, paused: bool) {
         self.out.push(Effect::Pause(conn, paused));
     }

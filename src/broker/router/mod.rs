@@ -14,6 +14,8 @@
 mod admin;
 mod driver;
 mod effects;
+#[cfg(test)]
+mod flow_tests;
 mod load;
 mod onenet;
 mod publish;
@@ -37,7 +39,7 @@ use crate::store::{LoadedState, StoreOp};
 
 use super::message::{CloseReason, ConnId, Ending, Input, Login, Outbound};
 use super::retained::RetainedStore;
-use super::session::{Offline, Session, SessionLimits};
+use super::session::{FlightState, Offline, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
 
 pub(crate) struct Router {
@@ -57,7 +59,16 @@ pub(crate) struct Router {
     metrics: Arc<crate::metrics::Metrics>,
     /// Reused per publish so routing does not allocate the subscriber list each time.
     scratch: Vec<(Arc<str>, QoS)>,
+    /// The connection whose PUBLISH (or PUBREL) is being routed: the one to pause if a subscriber fills up.
+    source: Option<ConnId>,
+    /// Paused publishing connections → how many congested sessions each waits for.
+    paused: HashMap<ConnId, u32>,
+    /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
+    sweep_due: Option<i64>,
 }
+
+/// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
+const SWEEP_MS: i64 = 1000;
 
 impl Router {
     pub fn new(
@@ -81,6 +92,9 @@ impl Router {
             now: 0,
             metrics,
             scratch: Vec::new(),
+            source: None,
+            paused: HashMap::new(),
+            sweep_due: None,
         };
         r.load(state);
         r
@@ -91,9 +105,12 @@ impl Router {
     }
 
     fn limits(&self) -> SessionLimits {
+        let l = &self.cfg.limits;
         SessionLimits {
-            inflight_window: self.cfg.limits.inflight_window,
-            max_queued: self.cfg.limits.max_queued_per_session,
+            inflight_window: l.inflight_window,
+            max_queued: l.max_queued_per_session,
+            max_out_bytes: l.max_outbound_bytes,
+            max_out_msgs: l.max_outbound_messages,
         }
     }
 
@@ -119,15 +136,29 @@ impl Router {
 
     /// When [`Input::Tick`] is next due (Unix ms), if anything waits for time.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.commands.next_deadline()
+        match (self.commands.next_deadline(), self.sweep_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True when the store has so many ops not yet committed (`committed` is the writer's watermark)
+    /// that the router should take no more input: publishers then wait, as for a full subscriber.
+    pub fn store_backlogged(&self, committed: u64) -> bool {
+        self.fx.last_op().saturating_sub(committed) >= self.cfg.limits.max_store_backlog as u64
     }
 
     /// Handles one input at `now` (Unix ms).
     pub fn handle(&mut self, input: Input, now: i64) {
         self.now = now;
+        self.fx.set_now(now);
         match input {
             Input::Login(l) => self.login(*l),
-            Input::Publish { conn, publish, dp } => self.publish(conn, publish, dp),
+            Input::Publish { conn, publish, dp } => {
+                self.source = Some(conn);
+                self.publish(conn, publish, dp);
+                self.source = None;
+            }
             Input::PubAck { conn, pid } => {
                 self.with_session(conn, |s, fx, limits| s.on_puback(pid, fx, limits));
             }
@@ -137,7 +168,11 @@ impl Router {
             Input::PubComp { conn, pid } => {
                 self.with_session(conn, |s, fx, limits| s.on_pubcomp(pid, fx, limits));
             }
-            Input::PubRel { conn, pid } => self.pubrel(conn, pid),
+            Input::PubRel { conn, pid } => {
+                self.source = Some(conn);
+                self.pubrel(conn, pid);
+                self.source = None;
+            }
             Input::Subscribe { conn, pid, filters } => self.subscribe(conn, pid, filters),
             Input::Unsubscribe { conn, pid, filters } => self.unsubscribe(conn, pid, filters),
             Input::Closed { conn, ending } => self.closed(conn, ending),
@@ -150,8 +185,54 @@ impl Router {
                     self.diag(&client, kind, message);
                 }
             }
-            Input::Tick => self.command_tick(),
+            Input::Tick => {
+                self.command_tick();
+                if self.sweep_due.is_some_and(|t| t <= now) {
+                    self.sweep();
+                }
+            }
         }
+        if self.sweep_due.is_none() && self.fx.take_inflight_sent() {
+            self.sweep_due = Some(now + SWEEP_MS);
+        }
+    }
+
+    /// Closes connections whose oldest in-flight delivery waited longer than `ack_timeout` for its
+    /// acknowledgement (spec §5: the platform disconnects a device that does not answer in time).
+    fn sweep(&mut self) {
+        let timeout = self.cfg.limits.ack_timeout;
+        let ms = timeout.as_millis() as i64;
+        let mut late = Vec::new();
+        let mut busy = false;
+        for s in self.sessions.values_mut() {
+            let Some(conn) = s.conn else { continue };
+            if s.closing {
+                continue;
+            }
+            let Some(f) = s.inflight.iter().min_by_key(|f| f.sent_at) else {
+                continue;
+            };
+            busy = true;
+            if self.now - f.sent_at >= ms {
+                let what = match f.state {
+                    FlightState::Ack => "PUBACK",
+                    FlightState::Rec => "PUBREC",
+                    FlightState::Comp => "PUBCOMP",
+                };
+                late.push((s.client_id.clone(), conn, what, f.pid));
+                s.closing = true;
+            }
+        }
+        for (client, conn, what, pid) in late {
+            let why = format!(
+                "no {what} for packet id {} within {timeout:?}: connection closed (spec §5)",
+                pid.get()
+            );
+            self.diag(&client, DiagKind::AckTimeout, why.clone());
+            self.fx
+                .send(conn, Outbound::Close(CloseReason::Protocol(why)));
+        }
+        self.sweep_due = busy.then_some(self.now + SWEEP_MS);
     }
 
     /// Runs `f` on the session whose live connection is `conn` (an acknowledgement from the client).
@@ -166,6 +247,7 @@ impl Router {
         };
         if let Some(s) = self.sessions.get_mut(client) {
             f(s, &mut self.fx, limits);
+            release(&mut self.fx, &mut self.paused, s, limits, false);
         }
     }
 
@@ -249,6 +331,8 @@ impl Router {
             return;
         };
         s.conn = Some(l.conn);
+        s.gauge = Some(l.gauge);
+        s.closing = false;
         s.connected_at = Some(now);
         s.last_seen = Some(now);
         s.remote = Some(l.remote);
@@ -443,9 +527,12 @@ impl Router {
     }
 
     fn closed(&mut self, conn: ConnId, ending: Ending) {
+        // A paused publisher that is gone needs no resume.
+        self.paused.remove(&conn);
         let Some(client) = self.conns.remove(&conn) else {
             return;
         };
+        let limits = self.limits();
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
@@ -453,6 +540,13 @@ impl Router {
             return;
         }
         s.conn = None;
+        s.gauge = None;
+        // Offline now: the publishers it held back go on, and its queue follows the offline rules.
+        release(&mut self.fx, &mut self.paused, s, limits, true);
+        if s.persistent {
+            s.trim_queue(limits.max_queued, &mut self.fx);
+        }
+        s.log_drops(self.now, limits, true);
         let will = s.will.take();
         let ns = s.namespace.clone();
         let persistent = s.persistent;
@@ -472,5 +566,50 @@ impl Router {
             tracing::info!(client = %client, topic = %will.topic, "publishing will: {why}");
             self.publish_will(&client, &ns, will);
         }
+    }
+}
+
+/// Resumes the publishers `s` held back once its queue is down to half the high watermark (or at once,
+/// when `now_offline`).
+pub(super) fn release(
+    fx: &mut Effects,
+    paused: &mut HashMap<ConnId, u32>,
+    s: &mut Session,
+    limits: SessionLimits,
+    now_offline: bool,
+) {
+    if s.blockers.is_empty() || (!now_offline && s.queue.len() > limits.max_queued / 2) {
+        return;
+    }
+    for c in s.blockers.drain(..) {
+        if let Some(n) = paused.get_mut(&c) {
+            *n -= 1;
+            if *n == 0 {
+                paused.remove(&c);
+                fx.pause(c, false);
+            }
+        }
+    }
+}
+
+/// Pauses `src` (the connection publishing to `s`) when `s` is online and its queue is at the high
+/// watermark: backpressure instead of loss.
+pub(super) fn hold_back(
+    fx: &mut Effects,
+    paused: &mut HashMap<ConnId, u32>,
+    s: &mut Session,
+    limits: SessionLimits,
+    src: Option<ConnId>,
+) {
+    let Some(src) = src else { return };
+    if !s.online() || s.queue.len() < limits.max_queued || s.blockers.contains(&src) {
+        return;
+    }
+    s.blockers.push(src);
+    let n = paused.entry(src).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        tracing::debug!(client = %s.client_id, publisher = src, "subscriber over its window: publisher paused");
+        fx.pause(src, true);
     }
 }

@@ -256,6 +256,7 @@ impl Router {
                 DeliveryQos::Published(q) => q.min(sub_qos),
                 DeliveryQos::Requested => sub_qos,
             };
+            let before = s.dropped_qos0;
             if s.deliver(msg.clone(), qos, false, offline, now, &mut self.fx, limits) {
                 self.fx.event(Event::OfflineQueue {
                     client_id: client.to_string(),
@@ -263,6 +264,8 @@ impl Router {
                     dropped: s.dropped,
                 });
             }
+            crate::metrics::Metrics::add(&self.metrics.qos0_dropped, s.dropped_qos0 - before);
+            super::hold_back(&mut self.fx, &mut self.paused, s, limits, self.source);
         }
         self.scratch = targets;
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{Effect, Router};
-use crate::broker::message::{CloseReason, ConnId, Ending, Input, Login, Outbound};
+use crate::broker::message::{CloseReason, ConnId, Ending, Input, Login, OutGauge, Outbound};
 use crate::config::{Config, Profile};
 use crate::events::Event;
 use crate::mqtt::{LastWill, Packet, Pid, Publish, QoS, QosPid, TopicFilter, TopicName};
@@ -23,6 +23,8 @@ pub(super) fn config(profile: Profile) -> Config {
 pub(super) struct H {
     pub r: Router,
     pub now: i64,
+    /// Each connection's outbound gauge, as its task would hold it.
+    pub gauges: std::collections::HashMap<ConnId, Arc<OutGauge>>,
 }
 
 pub(super) fn pid(n: u16) -> Pid {
@@ -34,6 +36,7 @@ impl H {
         H {
             r: Router::new(Arc::new(cfg), Arc::default(), LoadedState::default()),
             now: T0,
+            gauges: Default::default(),
         }
     }
 
@@ -58,8 +61,10 @@ impl H {
         clean: bool,
         will: Option<LastWill>,
     ) -> Vec<Effect> {
+        let gauge = self.gauges.entry(conn).or_default().clone();
         self.on(Input::Login(Box::new(Login {
             conn,
+            gauge,
             client_id: client.into(),
             namespace: if self.r.onenet() {
                 "p1".into()
