@@ -23,7 +23,8 @@ use crate::config::{Config, Profile};
 use crate::events::{Direction, Event, Events};
 use crate::metrics::Metrics;
 use crate::mqtt::{
-    Conformance, ConnAck, Connect, ConnectReturnCode, Packet, Pid, Publish, QosPid, check, decode,
+    Conformance, ConnAck, Connect, ConnectReturnCode, DecodeOptions, Packet, Pid, Publish, QosPid,
+    check, decode, decode_with,
 };
 use crate::onenet::auth::{Decision, Lookup, decide};
 use crate::onenet::datapoint::DpOptions;
@@ -549,7 +550,11 @@ impl Conn {
                 .watched()
                 .then(|| peek_frame(&self.inbuf, max))
                 .flatten();
-            let d = match decode(&mut self.inbuf, max) {
+            // OneNET refuses a `room#1` filter with 0x80 and grants the rest (§13): the router refuses it.
+            let opts = DecodeOptions {
+                lenient_wildcards: onenet,
+            };
+            let d = match decode_with(&mut self.inbuf, max, opts) {
                 Ok(Some(d)) => d,
                 Ok(None) => return Flow::Continue,
                 Err(e) => {

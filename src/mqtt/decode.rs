@@ -197,6 +197,25 @@ pub fn check(buf: &[u8], max_packet: usize) -> Result<Option<FrameHeader>, Decod
 /// buffer rather than copies. On `Ok(None)` `buf` is untouched. On `Err` the
 /// contents of `buf` are unspecified: the connection must be closed.
 pub fn decode(buf: &mut BytesMut, max_packet: usize) -> Result<Option<Decoded>, DecodeError> {
+    decode_with(buf, max_packet, DecodeOptions::default())
+}
+
+/// How strict [`decode_with`] is where a profile needs it to differ from MQTT 3.1.1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Accept a SUBSCRIBE / UNSUBSCRIBE filter whose `+` or `#` does not occupy a whole level
+    /// (`room#1`, `a+/b`) instead of failing the packet: OneNET refuses that one filter with SUBACK 0x80
+    /// and grants the others (spec §13). The caller must refuse such filters (they are never valid for
+    /// matching); [`TopicFilter::has_wildcards`] is true for them.
+    pub lenient_wildcards: bool,
+}
+
+/// [`decode`] with options.
+pub fn decode_with(
+    buf: &mut BytesMut,
+    max_packet: usize,
+    opts: DecodeOptions,
+) -> Result<Option<Decoded>, DecodeError> {
     let Some(header) = check(buf, max_packet)? else {
         return Ok(None);
     };
@@ -204,7 +223,7 @@ pub fn decode(buf: &mut BytesMut, max_packet: usize) -> Result<Option<Decoded>, 
         return Ok(None);
     }
     let frame = buf.split_to(header.total_len()).freeze();
-    parse(header, frame).map(Some)
+    parse(header, frame, opts).map(Some)
 }
 
 /// Like [`decode`] but from a borrowed slice; copies the packet's bytes.
@@ -215,16 +234,22 @@ pub fn decode_slice(buf: &[u8], max_packet: usize) -> Result<Option<Decoded>, De
     let Some(bytes) = buf.get(..header.total_len()) else {
         return Ok(None);
     };
-    parse(header, Bytes::copy_from_slice(bytes)).map(Some)
+    parse(
+        header,
+        Bytes::copy_from_slice(bytes),
+        DecodeOptions::default(),
+    )
+    .map(Some)
 }
 
 /// Parses a complete frame whose fixed header is `header`.
-fn parse(header: FrameHeader, frame: Bytes) -> Result<Decoded, DecodeError> {
+fn parse(header: FrameHeader, frame: Bytes, opts: DecodeOptions) -> Result<Decoded, DecodeError> {
     let (packet_type, conformance) = check_first_byte(header.first_byte)?;
     let mut r = Reader {
         frame: &frame,
         pos: header.header_len,
         packet: packet_type,
+        opts,
     };
     let packet = match packet_type {
         PacketType::Connect => Packet::Connect(Box::new(connect(&mut r)?)),
@@ -436,6 +461,7 @@ struct Reader<'a> {
     frame: &'a Bytes,
     pos: usize,
     packet: PacketType,
+    opts: DecodeOptions,
 }
 
 impl Reader<'_> {
@@ -563,7 +589,14 @@ impl Reader<'_> {
             _ => "MQTT-3.10.3-1",
         };
         let (at, s) = self.string("topic filter", Some(rule))?;
-        TopicFilter::new(s).map_err(|e| self.topic_error("topic filter", at, e))
+        match TopicFilter::new(s.clone()) {
+            Err(TopicError::MultiLevelWildcard { .. } | TopicError::SingleLevelWildcard { .. })
+                if self.opts.lenient_wildcards =>
+            {
+                Ok(TopicFilter::misplaced_wildcard(s))
+            }
+            other => other.map_err(|e| self.topic_error("topic filter", at, e)),
+        }
     }
 
     /// Positions a topic error: the offending byte, or the length prefix.

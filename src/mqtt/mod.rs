@@ -45,7 +45,9 @@ pub mod topic;
 )]
 mod tests;
 
-pub use decode::{Conformance, Decoded, FrameHeader, check, decode, decode_slice};
+pub use decode::{
+    Conformance, DecodeOptions, Decoded, FrameHeader, check, decode, decode_slice, decode_with,
+};
 pub use error::{DecodeError, EncodeError, MAX_REMAINING_LEN};
 pub use packet::{
     ConnAck, Connect, ConnectReturnCode, LastWill, Packet, PacketType, Pid, Publish, QoS, QosPid,

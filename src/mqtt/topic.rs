@@ -205,6 +205,12 @@ impl TopicFilter {
         Ok(TopicFilter(s))
     }
 
+    /// A filter whose only fault is a `+`/`#` that is not a whole level, kept so that a profile can refuse
+    /// it alone (`DecodeOptions::lenient_wildcards`). Never to be matched against: the caller refuses it.
+    pub(crate) fn misplaced_wildcard(s: String) -> TopicFilter {
+        TopicFilter(s)
+    }
+
     /// True if the filter contains '+' or '#', i.e. can match more than one name.
     pub fn has_wildcards(&self) -> bool {
         self.0.bytes().any(|b| b == b'+' || b == b'#')

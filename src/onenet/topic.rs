@@ -37,6 +37,29 @@ pub fn check_filter(filter: &str) -> Result<(), FilterRefusal> {
     Ok(())
 }
 
+/// A datapoint-subscription topic `/{device_id}/{stream}` (§10): the device id and the stream name, when
+/// `filter` has that shape (a device id of `[A-Za-z0-9_]`, a non-empty stream). The stream is whatever
+/// follows the second `/`, so a name with `/` in it works too.
+pub fn datapoint_topic(filter: &str) -> Option<(&str, &str)> {
+    let (device, stream) = filter.strip_prefix('/')?.split_once('/')?;
+    let id_ok = !device.is_empty()
+        && device
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (id_ok && !stream.is_empty()).then_some((device, stream))
+}
+
+/// Checks a SUBSCRIBE filter in the `onenet` profile: [`check_filter`]'s rules, except that a datapoint
+/// topic (`/{device_id}/{stream}`, §10) takes every stream name `$dp` accepts (`pm2.5`, `温度`,
+/// `temp-1`): the §8.1 charset is about device topics, and §6.5's own example stream is `pm2.5`.
+/// Reserved (`$`) topics, wildcards and the length limit still apply.
+pub fn check_subscription(filter: &str) -> Result<(), FilterRefusal> {
+    match check_filter(filter) {
+        Err(FilterRefusal::Charset(_)) if datapoint_topic(filter).is_some() => Ok(()),
+        other => other,
+    }
+}
+
 /// What a PUBLISH from a device addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishTarget<'a> {
@@ -78,6 +101,35 @@ mod tests {
         assert_eq!(
             check_filter(&"a".repeat(1025)),
             Err(FilterRefusal::TooLong(1025))
+        );
+    }
+
+    #[test]
+    fn datapoint_topics_take_any_stream_name() {
+        for f in [
+            "/9277/pm2.5",
+            "/9277/温度",
+            "/9277/temp-1",
+            "/9277/a b",
+            "/9277/x/y",
+        ] {
+            assert_eq!(check_subscription(f), Ok(()), "{f}");
+        }
+        assert_eq!(datapoint_topic("/9277/pm2.5"), Some(("9277", "pm2.5")));
+        assert_eq!(
+            check_subscription("/温度"),
+            Err(FilterRefusal::Charset('温'))
+        );
+        assert_eq!(
+            check_subscription("/92-77/t"),
+            Err(FilterRefusal::Charset('-'))
+        );
+        assert_eq!(check_subscription("/9277/a+"), Err(FilterRefusal::Wildcard));
+        assert_eq!(check_subscription("$dp/x"), Err(FilterRefusal::Reserved));
+        // The create-topic rule is unchanged.
+        assert_eq!(
+            check_filter("/9277/pm2.5"),
+            Err(FilterRefusal::Charset('.'))
         );
     }
 

@@ -1,13 +1,39 @@
 //! A product's topic list (spec §8.4): at most 100 per product, names of `[A-Za-z0-9_/]` up to 1024
 //! bytes. Created through the HTTP API, or automatically when a device subscribes (§8.1).
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
 use super::{Db, StoreError, now_millis};
 use crate::onenet::topic::check_filter;
 
 /// "每个产品最多100个topic" (§8.1).
 pub const MAX_TOPICS_PER_PRODUCT: usize = 100;
+
+/// A device subscribed to `name`: add it to the product's list, as the platform does (§8.1, `qa.md` Q5),
+/// when there is room — unless it is a datapoint subscription `/{device_id}/{stream}` naming a device of
+/// the product (§10). Those address a device's datastream, not a topic of the product: the platform's
+/// topic list is what `POST /mqtt/topic` creates and devices publish to (§8.4), and counting every
+/// datapoint subscription against its 100 would make one SUBSCRIBE of many streams fill it.
+pub(crate) fn ensure_topic(
+    tx: &Transaction<'_>,
+    product_id: &str,
+    name: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO topics (product_id, name, created_at)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM products WHERE id = ?1)
+         AND (SELECT count(*) FROM topics WHERE product_id = ?1) < ?4
+         AND NOT EXISTS (SELECT 1 FROM devices WHERE product_id = ?1
+             AND length(?2) > length(id) + 2 AND substr(?2, 1, length(id) + 2) = '/' || id || '/')",
+    )?
+    .execute(params![
+        product_id,
+        name,
+        now_millis(),
+        MAX_TOPICS_PER_PRODUCT as i64
+    ])?;
+    Ok(())
+}
 
 impl Db {
     /// Creates a topic; errors name the rule broken (charset, length, limit, duplicate).

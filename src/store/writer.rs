@@ -454,17 +454,7 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
         StoreOp::Datapoints(b) => insert_batch(tx, ids, b)?,
         StoreOp::PutCommand(c) => put_command(tx, c)?,
         StoreOp::EnsureTopic { product_id, name } => {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO topics (product_id, name, created_at)
-                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM products WHERE id = ?1)
-                 AND (SELECT count(*) FROM topics WHERE product_id = ?1) < ?4",
-            )?
-            .execute(params![
-                product_id,
-                name,
-                now_millis(),
-                super::topics::MAX_TOPICS_PER_PRODUCT as i64
-            ])?;
+            super::topics::ensure_topic(tx, product_id, name)?;
         }
         StoreOp::Flush(_) | StoreOp::SetRetention(_) => {}
     }

@@ -34,7 +34,7 @@ use crate::events::Event;
 use crate::mqtt::{ConnAck, ConnectReturnCode, Packet, Pid, QoS, SubAck, SubackCode, TopicFilter};
 use crate::onenet::commands::CommandBook;
 use crate::onenet::diagnostics::{DiagKind, Diagnostics};
-use crate::onenet::topic::{FilterRefusal, check_filter};
+use crate::onenet::topic::{FilterRefusal, check_subscription};
 use crate::store::{LoadedState, StoreOp};
 
 use super::message::{CloseReason, ConnId, Ending, Input, Login, Outbound};
@@ -408,7 +408,7 @@ impl Router {
         let mut refused = Vec::new();
         for (f, req) in filters {
             let refusal = if onenet {
-                check_filter(f.as_str()).err().map(|e| {
+                check_subscription(f.as_str()).err().map(|e| {
                     let kind = match e {
                         FilterRefusal::Reserved | FilterRefusal::Wildcard => {
                             DiagKind::ReservedOrWildcardFilter
