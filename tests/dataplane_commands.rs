@@ -75,8 +75,7 @@ async fn command_to(h: &ServiceHandle, d: &mut Raw, body: &'static [u8]) -> Comm
 #[tokio::test]
 async fn online_command_and_qos0_reply() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let c = command_to(&h, &mut d, b"{\"led\":1}").await;
     let live = h.command(&c.uuid).await.unwrap();
@@ -95,8 +94,7 @@ async fn online_command_and_qos0_reply() {
 #[tokio::test]
 async fn qos1_reply_is_pubacked_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let c = command_to(&h, &mut d, b"reboot").await;
     // as the official SDK sends it (§7.1): QoS 1, pid 1, "hello MQTT\0"
@@ -112,8 +110,7 @@ async fn qos1_reply_is_pubacked_and_recorded() {
 #[tokio::test]
 async fn qos2_reply_full_handshake_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let c = command_to(&h, &mut d, b"x").await;
     d.send(&crsp(&c.uuid, b"done", QoS::ExactlyOnce, 9)).await;
@@ -129,8 +126,7 @@ async fn qos2_reply_full_handshake_is_recorded() {
 #[tokio::test]
 async fn first_reply_wins_and_stray_replies_are_diagnosed() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let mut other = Raw::device(h.mqtt_addr(), "9278", "def456", true).await;
     let c = command_to(&h, &mut d, b"q").await;
@@ -169,8 +165,7 @@ async fn first_reply_wins_and_stray_replies_are_diagnosed() {
 #[tokio::test]
 async fn offline_device_validity_0_is_status_0_and_never_delivered() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let c = h
         .send_command("9277", Bytes::from_static(b"now or never"), 0)
         .await
@@ -219,8 +214,7 @@ async fn offline_device_validity_0_is_status_0_and_never_delivered() {
 #[tokio::test]
 async fn offline_command_with_validity_is_delivered_right_after_connack() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let c = h
         .send_command("9277", Bytes::from_static(b"{\"led\":0}"), 60)
         .await
@@ -262,8 +256,7 @@ async fn offline_command_with_validity_is_delivered_right_after_connack() {
 #[tokio::test]
 async fn offline_command_whose_validity_runs_out_is_send_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let c = h
         .send_command("9277", Bytes::from_static(b"late"), 1)
         .await
@@ -280,8 +273,7 @@ async fn no_reply_within_the_response_window_is_status_5() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.command_response_window = Duration::from_millis(300);
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let c = command_to(&h, &mut d, b"ping").await;
     let t = wait_status(&h, &c.uuid, CommandStatus::Timeout).await;
@@ -306,8 +298,7 @@ async fn reply_over_the_limit_is_status_6() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.command_reply_limit = 8;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let small = command_to(&h, &mut d, b"a").await;
     d.send(&crsp(&small.uuid, b"12345678", QoS::AtLeastOnce, 1))
@@ -332,8 +323,7 @@ async fn reply_over_the_limit_is_status_6() {
 #[tokio::test]
 async fn commands_survive_a_restart_and_history_is_newest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let waiting = h
         .send_command("9277", Bytes::from_static(&[0x00, 0xFF, 0x01]), 600)
         .await
@@ -403,8 +393,7 @@ async fn commands_survive_a_restart_and_history_is_newest_first() {
 #[tokio::test]
 async fn a_sent_command_can_still_be_answered_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let c = command_to(&h, &mut d, b"slow job").await;
     drop(d);

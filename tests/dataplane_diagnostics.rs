@@ -22,8 +22,7 @@ async fn warnings(h: &onenet_desk::ServiceHandle, client: &str) -> u64 {
 #[tokio::test]
 async fn keepalive_outside_120_to_1200_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut open = Vec::new();
     for (id, auth, ka) in [
@@ -58,8 +57,7 @@ async fn keepalive_outside_120_to_1200_is_a_warning() {
 #[tokio::test]
 async fn each_conformance_problem_is_recorded_and_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
 
     // SUBSCRIBE 0x80 and UNSUBSCRIBE 0xA0 (the official SDK, §14): accepted, ReservedFlags ×2
@@ -163,8 +161,7 @@ async fn each_conformance_problem_is_recorded_and_counted() {
 #[tokio::test]
 async fn retain_on_dp_stores_the_datapoints_and_retains_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     d.send(&publish(
         "$dp",
@@ -198,8 +195,7 @@ fn connect_then(second: &Packet, client: &str, user: Option<&str>, pass: Option<
 #[tokio::test]
 async fn onenet_drops_a_packet_sent_before_connack_and_records_it() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::connect(h.mqtt_addr()).await;
     d.send_bytes(&connect_then(
         &subscribe(1, &[("/early", QoS::AtMostOnce)]),

@@ -7,7 +7,6 @@ mod common;
 use bytes::Bytes;
 use common::dataplane::*;
 use common::*;
-use onenet_desk::config::Profile;
 use onenet_desk::events::{Direction, Event, EventReceiver, Received};
 use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::onenet::commands::CommandStatus;
@@ -48,8 +47,7 @@ impl Log {
 #[tokio::test]
 async fn connect_and_connack_packets_carry_their_exact_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut log = Log {
         rx: h.events(),
         seen: Vec::new(),
@@ -144,8 +142,7 @@ async fn connect_and_connack_packets_carry_their_exact_bytes() {
 #[tokio::test]
 async fn data_plane_events_as_they_happen() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut log = Log {
         rx: h.events(),

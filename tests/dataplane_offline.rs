@@ -99,8 +99,7 @@ fn expected(range: std::ops::RangeInclusive<usize>) -> Vec<(String, QoS)> {
 #[tokio::test]
 async fn latest_10_in_order_at_their_original_qos_after_connack() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     subscribe_and_leave(&h, "/t").await;
     publish_many(&h, "/t", 1..=15).await;
     wait_queued(&h, "9278", 15).await;
@@ -125,8 +124,7 @@ async fn latest_10_in_order_at_their_original_qos_after_connack() {
 #[tokio::test]
 async fn replayed_messages_are_not_replayed_again_at_the_next_login() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     subscribe_and_leave(&h, "/t").await;
     publish_many(&h, "/t", 1..=6).await;
     wait_queued(&h, "9278", 6).await;
@@ -150,8 +148,7 @@ async fn messages_older_than_the_age_limit_are_dropped_at_login() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.offline_max_age = Duration::from_millis(500);
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     subscribe_and_leave(&h, "/t").await;
     publish_many(&h, "/t", 1..=3).await;
     wait_queued(&h, "9278", 3).await;
@@ -183,8 +180,7 @@ async fn messages_older_than_the_age_limit_are_dropped_at_login() {
 #[tokio::test]
 async fn clean_session_1_login_clears_the_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     subscribe_and_leave(&h, "/t").await;
     publish_many(&h, "/t", 1..=4).await;
     wait_queued(&h, "9278", 4).await;
@@ -209,8 +205,7 @@ async fn clean_session_1_login_clears_the_queue() {
 #[tokio::test]
 async fn wills_never_go_to_offline_subscribers() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     subscribe_and_leave(&h, "/will").await;
     let mut online = Raw::device(h.mqtt_addr(), "9279", "ghi789", true).await;
     online
@@ -246,8 +241,7 @@ async fn wills_never_go_to_offline_subscribers() {
 #[tokio::test]
 async fn the_offline_queue_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     subscribe_and_leave(&h, "/t").await;
     publish_many(&h, "/t", 1..=12).await;
     wait_queued(&h, "9278", 12).await;

@@ -40,8 +40,7 @@ fn d(topic: &str, payload: &str, qos: QoS) -> (String, String, QoS) {
 #[tokio::test]
 async fn one_publish_per_datapoint_with_the_value_text_at_the_upload_qos() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(
@@ -134,8 +133,7 @@ async fn json_setting_sends_ds_id_at_and_value() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.dp_subscription_json = true;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(
@@ -208,8 +206,7 @@ async fn json_setting_sends_ds_id_at_and_value() {
 #[tokio::test]
 async fn offline_datapoint_subscriber_gets_the_points_at_login() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", false).await;
     sub.send(&subscribe(1, &[("/9277/temperature", QoS::AtLeastOnce)]))

@@ -81,8 +81,7 @@ fn assert_arrival(p: &StoredDatapoint, (t0, t1): (i64, i64)) {
 #[tokio::test]
 async fn official_sdk_sample_session_is_acked_and_stored_upload_by_upload() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::connect(h.mqtt_addr()).await;
     d.send_bytes(&frame(SDK_CONNECT)).await;
     assert_eq!(
@@ -275,8 +274,7 @@ async fn official_sdk_sample_session_is_acked_and_stored_upload_by_upload() {
 #[tokio::test]
 async fn spec_14_1_complete_frames_type3_two_streams_and_type7_without_time() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let t = send_qos1(
         &mut d,
@@ -319,8 +317,7 @@ async fn spec_14_1_complete_frames_type3_two_streams_and_type7_without_time() {
 #[tokio::test]
 async fn onenet_aio_c_session_subscribe_0x82_and_qos0_type3() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::connect(h.mqtt_addr()).await;
     // §14 OneNET_AIO_c: CONNECT keepalive 120, SUBSCRIBE 0x82 test_observe_data QoS 1, type 3 at QoS 0.
     d.send_bytes(&frame("10 1D 00 04 4D 51 54 54 04 C2 00 78 00 04 39 32 37 37 00 03 33 33 39 00 06 61 62 63 31 32 33"))
@@ -357,8 +354,7 @@ async fn onenet_aio_c_session_subscribe_0x82_and_qos0_type3() {
 #[tokio::test]
 async fn crsp_capture_for_an_unknown_uuid_is_acked_and_diagnosed() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // §7.1: reply to 81572aae-… (never sent here), QoS 1 pid 1, body "hello MQTT\0".
     send_qos1(
@@ -416,8 +412,7 @@ fn code_and_offset(message: &str) -> (u8, usize) {
 #[tokio::test]
 async fn bad_dp_payloads_are_acked_store_nothing_and_are_diagnosed_with_code_and_offset() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // (payload, EDP-style code, offset) — codes per the project's table (spec §13: 63–86).
     let cases: Vec<(Vec<u8>, u8, usize)> = vec![
@@ -475,8 +470,7 @@ async fn disconnect_on_bad_dp_closes_the_connection_after_the_ack() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.disconnect_on_bad_dp = true;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // a good upload does not close
     d.send(&dp(&framed(3, "{\"a\":1}"), QoS::AtLeastOnce, 1))
@@ -513,8 +507,7 @@ async fn disconnect_on_bad_dp_closes_the_connection_after_the_ack() {
 #[tokio::test]
 async fn qos2_upload_is_stored_at_pubrec_and_a_dup_resend_is_not_stored_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let payload = framed(3, r#"{"temperature":22.5}"#);
     d.send(&dp(&payload, QoS::ExactlyOnce, 5)).await;
@@ -544,8 +537,7 @@ async fn decoder_settings_apply_time_zone_binary_limit_and_float_limit() {
     cfg.onenet.dp_utc_offset_secs = 0;
     cfg.onenet.dp_max_binary = 3;
     cfg.onenet.dp_max_type7_floats = 2;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // the §14 type 7 capture, read as UTC: 8 hours later than at UTC+8
     send_qos1(
@@ -589,8 +581,7 @@ async fn bad_dp_disconnect_is_a_protocol_close_so_the_will_is_published() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.disconnect_on_bad_dp = true;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut watcher = Raw::device(h.mqtt_addr(), "9278", "def456", true).await;
     watcher
         .send(&subscribe(1, &[("/will", QoS::AtMostOnce)]))

@@ -60,8 +60,7 @@ const KEY: Option<&str> = Some("KEY339");
 
 async fn setup() -> (tempfile::TempDir, ServiceHandle) {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     (dir, h)
 }
 
@@ -281,8 +280,7 @@ async fn command_round_trip_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.command_response_window = Duration::from_millis(400);
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     // offline, online-only: errno 10 with the device id
     let v = api(&h, "POST", "/cmds?device_id=9277", KEY, "{\"led\":1}").await;
     assert_eq!(v, json!({"errno": 10, "error": "device not online: 9277"}));

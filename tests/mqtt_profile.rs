@@ -139,8 +139,7 @@ async fn wildcards_work_and_delivery_is_min_of_pub_and_sub() {
 #[tokio::test]
 async fn onenet_profile_refuses_wildcards_that_mqtt_grants() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut dev = Client::new(h.mqtt_addr(), "9277", Some(("339", "abc123")), true).await;
     dev.c
         .subscribe("sensors/+/temp", RQoS::AtMostOnce)
@@ -175,8 +174,7 @@ async fn onenet_profile_refuses_wildcards_that_mqtt_grants() {
 #[tokio::test]
 async fn onenet_delivers_at_publisher_qos_where_mqtt_uses_min() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut sub = Client::new(h.mqtt_addr(), "9278", Some(("339", "def456")), true).await;
     sub.c.subscribe("/t", RQoS::AtMostOnce).await.unwrap();
     sub.suback().await;

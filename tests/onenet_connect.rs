@@ -16,8 +16,7 @@ fn code(p: &Packet) -> u8 {
 #[tokio::test]
 async fn official_sdk_connect_capture_is_accepted_with_auth_info() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     // Spec §14: the official SDK's CONNECT, client 9277, user 339, password abc123, keepalive 1200.
     let capture = common::dataplane::hex(SDK_CONNECT);
     let mut r = Raw::connect(h.mqtt_addr()).await;
@@ -38,8 +37,7 @@ async fn every_connack_code() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.limits.max_connections = 1;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let addr = h.mqtt_addr();
     // 0: method 2, the product's master API key as password
     let (keep, ack) = Raw::login(
@@ -105,8 +103,7 @@ async fn every_connack_code() {
 #[tokio::test]
 async fn missing_user_name_or_password_closes_without_connack() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     for (user, pass) in [(None, None), (Some("339"), None)] {
         let mut r = Raw::connect(h.mqtt_addr()).await;
         r.send(&connect_packet("9277", user, pass, true, 120)).await;
@@ -134,8 +131,7 @@ async fn malformed_connect_closes_without_connack() {
 #[tokio::test]
 async fn second_login_with_same_client_id_takes_over() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut first = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let mut second = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     first.closed().await;
@@ -153,8 +149,7 @@ async fn no_connect_within_the_timeout_closes_and_early_packets_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.limits.connect_timeout = Duration::from_millis(300);
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut silent = Raw::connect(h.mqtt_addr()).await;
     let started = std::time::Instant::now();
     assert_eq!(silent.closed().await, vec![]);
@@ -180,8 +175,7 @@ async fn auto_register_adds_unknown_devices_of_known_products() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.auto_register = true;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let (_r, ack) = Raw::login(
         h.mqtt_addr(),
         &connect_packet("424242", Some("339"), Some("newpass"), true, 120),
@@ -204,8 +198,7 @@ async fn auto_register_adds_unknown_devices_of_known_products() {
 #[tokio::test]
 async fn keepalive_expiry_publishes_the_will_and_disconnect_does_not() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut watcher = Raw::device(addr, "9278", "def456", true).await;
     watcher
@@ -261,8 +254,7 @@ async fn keepalive_expiry_publishes_the_will_and_disconnect_does_not() {
 #[tokio::test]
 async fn retained_will_goes_at_requested_qos_and_is_cleared_at_next_login() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut watcher = Raw::device(addr, "9278", "def456", true).await;
     watcher

@@ -13,8 +13,7 @@ use onenet_desk::onenet::datapoint::DpValue;
 #[tokio::test]
 async fn official_sdk_subscribe_0x80_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut r = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // Spec §14: SUBSCRIBE "/topic_test" QoS 1 with fixed header 0x80 (reserved flags 0000).
     r.send_bytes(&[
@@ -43,8 +42,7 @@ async fn official_sdk_subscribe_0x80_is_accepted() {
 #[tokio::test]
 async fn wildcards_dollar_topics_and_bad_charset_get_0x80_the_rest_is_granted() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut r = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     r.send(&subscribe(
         2,
@@ -73,8 +71,7 @@ async fn wildcards_dollar_topics_and_bad_charset_get_0x80_the_rest_is_granted() 
 #[tokio::test]
 async fn at_most_100_subscriptions_per_client() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut r = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let names: Vec<String> = (0..101).map(|i| format!("/t{i}")).collect();
     let filters: Vec<(&str, QoS)> = names
@@ -102,8 +99,7 @@ async fn at_most_100_subscriptions_per_client() {
 #[tokio::test]
 async fn delivery_is_at_the_publishers_qos_and_stays_within_the_product() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)]))
@@ -153,8 +149,7 @@ async fn delivery_is_at_the_publishers_qos_and_stays_within_the_product() {
 #[tokio::test]
 async fn qos2_is_delivered_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/q2", QoS::ExactlyOnce)])).await;
@@ -197,8 +192,7 @@ async fn missing_pubrel_disconnects_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.limits.pubrel_timeout = Duration::from_millis(300);
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     publisher
         .send(&publish("/q2", b"x", QoS::ExactlyOnce, 1, false))
@@ -211,8 +205,7 @@ async fn missing_pubrel_disconnects_after_the_timeout() {
 #[tokio::test]
 async fn retained_goes_at_requested_qos_with_retain_flag_and_empty_payload_clears() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
     publisher
@@ -259,8 +252,7 @@ async fn retain_flag_can_be_turned_off_for_sdk_firmware() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
     cfg.onenet.retain_flag_on_delivery = false;
-    let h = onenet_desk::start(cfg).await.unwrap();
-    seed_registry(&h);
+    let h = seeded_with(cfg).await;
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     publisher
         .send(&publish("/cfg", b"v", QoS::AtLeastOnce, 1, true))
@@ -325,8 +317,7 @@ async fn dollar_dp_is_acknowledged_stored_and_not_routed() {
 #[tokio::test]
 async fn malformed_packets_close_only_their_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let mut good = Raw::device(addr, "9278", "def456", true).await;
     good.send(&subscribe(1, &[("/ok", QoS::AtLeastOnce)])).await;

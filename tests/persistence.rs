@@ -23,8 +23,7 @@ fn session_present(p: &Packet) -> bool {
 #[tokio::test]
 async fn persistent_session_and_queued_qos1_survive_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     // 9278 subscribes with clean session 0, then goes away.
     let (mut sub, ack) = Raw::login(
         h.mqtt_addr(),
@@ -89,8 +88,7 @@ async fn persistent_session_and_queued_qos1_survive_restarts() {
 #[tokio::test]
 async fn unacknowledged_delivery_is_resent_with_dup_and_the_same_packet_id() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let (mut sub, _) = Raw::login(
         addr,
@@ -127,8 +125,7 @@ async fn unacknowledged_delivery_is_resent_with_dup_and_the_same_packet_id() {
 #[tokio::test]
 async fn clean_session_1_discards_the_session() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let addr = h.mqtt_addr();
     let (mut sub, _) = Raw::login(
         addr,
@@ -172,8 +169,7 @@ async fn clean_session_1_discards_the_session() {
 #[tokio::test]
 async fn retained_messages_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     publisher
         .send(&publish("/cfg", b"kept", QoS::AtLeastOnce, 1, true))
