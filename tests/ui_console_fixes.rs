@@ -478,7 +478,7 @@ fn command(uuid: &str, status: CommandStatus, reply: Option<&[u8]>) -> Command {
         created_at: 1_700_000_000_000,
         sent_at: Some(1_700_000_000_458),
         replied_at: reply.map(|_| 1_700_000_001_000),
-        reply: reply.map(|r| bytes::Bytes::copy_from_slice(r)),
+        reply: reply.map(bytes::Bytes::copy_from_slice),
         expire_at: None,
         validity_s: 0,
     }
