@@ -69,8 +69,21 @@ pub struct Limits {
     pub max_subscriptions: usize,
     /// QoS 1/2 messages in flight to one client before the rest wait in its queue.
     pub inflight_window: usize,
-    /// Messages waiting for one session (offline or beyond the window); the oldest are dropped past it.
+    /// Messages waiting for one session beyond its window. Online: at this many, the connections publishing
+    /// to it stop being read until it is down to half (backpressure, nothing dropped). Offline: the oldest
+    /// are dropped past it.
     pub max_queued_per_session: usize,
+    /// Output queued for one connection and not yet written, in bytes and in messages: QoS 0 beyond either is
+    /// dropped and counted, QoS 1/2 wait in the session's queue.
+    pub max_outbound_bytes: usize,
+    pub max_outbound_messages: usize,
+    /// A connection whose socket takes no byte of waiting output for this long is closed (stuck subscriber).
+    pub stuck_timeout: Duration,
+    /// An outbound QoS 1/2 PUBLISH (or PUBREL) not acknowledged by then closes the connection (spec §5; the
+    /// value is this project's decision, the same as `pubrel_timeout`).
+    pub ack_timeout: Duration,
+    /// Store ops queued but not committed past which the router takes no more input (publishers wait).
+    pub max_store_backlog: usize,
 }
 
 impl Default for Limits {
@@ -83,6 +96,11 @@ impl Default for Limits {
             max_subscriptions: 100,
             inflight_window: 32,
             max_queued_per_session: 1000,
+            max_outbound_bytes: 1024 * 1024,
+            max_outbound_messages: 4096,
+            stuck_timeout: Duration::from_secs(60),
+            ack_timeout: Duration::from_secs(30),
+            max_store_backlog: 50_000,
         }
     }
 }
@@ -238,6 +256,21 @@ impl Config {
                 "limits.inflight_window",
                 "must be between 1 and 65535 (packet ids)",
             );
+        }
+        if l.max_outbound_bytes < 1024 || l.max_outbound_messages == 0 {
+            return bad(
+                "max_outbound_bytes",
+                "must be at least 1024 bytes and 1 message",
+            );
+        }
+        if l.stuck_timeout.is_zero() {
+            return bad("stuck_timeout", "must be positive");
+        }
+        if l.ack_timeout.is_zero() {
+            return bad("ack_timeout", "must be positive");
+        }
+        if l.max_store_backlog == 0 {
+            return bad("max_store_backlog", "must be at least 1");
         }
         if l.max_queued_per_session == 0 {
             return bad("limits.max_queued_per_session", "must be at least 1");

@@ -17,20 +17,28 @@
 //! * [`events`] — what happened, as it happens: a broadcast the console reads (slow readers miss, never block).
 //! * [`metrics`] — counters for rates (messages/s, datapoints/s).
 //! * [`config`] — settings, defaults, validation.
+//! * [`record`] — record a device's session as JSON Lines and replay it as a regression test.
+//! * [`sim`] — virtual devices (groups, generators, `$dp` encoders, reply modes, faults).
+//! * [`client`] — the project's own async MQTT client (simulator, replay, load generator, tests).
+//! * [`logging`] — stderr, a size-bounded rolling log file in the data dir, and an in-memory ring for the console.
 //! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
 //!
 //! The fence: `broker`, `store`, `onenet`, `http` and `mqtt` never depend on the GUI crates;
 //! `cargo build --no-default-features` builds the headless broker.
 
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod events;
 pub mod export;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod onenet;
+pub mod record;
 pub mod service;
+pub mod sim;
 pub mod store;
 
 #[cfg(feature = "gui")]

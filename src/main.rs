@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod cmd_client;
+mod sim_cli;
 
 use clap::{Parser, Subcommand};
 use onenet_desk::config::{self, Config, Override, Profile};
@@ -69,9 +70,18 @@ enum Command {
         /// Up to this time, inclusive (same forms as --since).
         #[arg(long, value_name = "T")]
         until: Option<String>,
+        /// CSV: start with a UTF-8 byte order mark, so Excel (e.g. on a Chinese Windows) reads it as UTF-8.
+        #[arg(long)]
+        bom: bool,
         #[command(flatten)]
         offset: UtcOffsetArg,
     },
+    /// Run virtual devices against a broker (registered in the data dir), then print a summary.
+    Simulate(sim_cli::SimulateArgs),
+    /// Record a device's session from the running service to a JSON Lines file.
+    Record(sim_cli::RecordArgs),
+    /// Replay a recording against a broker; exits 1 if the broker answers differently.
+    Replay(sim_cli::ReplayArgs),
     /// Print a device's newest datapoints as JSON Lines, oldest of them first.
     Datapoints {
         /// The device.
@@ -335,6 +345,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 },
             )
         }
+        Some(Command::Simulate(a)) => sim_cli::simulate(&dir, a),
+        Some(Command::Record(a)) => sim_cli::record(&dir, a),
+        Some(Command::Replay(a)) => sim_cli::replay(&dir, a),
         Some(Command::Product(ProductCmd::Add { id, name, api_key })) => {
             print_json(&db()?.add_product(NewProduct { id, name, api_key })?)
         }
@@ -361,8 +374,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             stream,
             since,
             until,
+            bom,
             offset,
         }) => {
+            if bom && matches!(format, ExportFormatArg::Jsonl) {
+                return Err(Failure(
+                    2,
+                    "--bom is for CSV (JSON Lines is always plain UTF-8)".into(),
+                ));
+            }
             let offset = offset.hours * 3600;
             let req = ExportRequest {
                 filter: time_filter(device, stream, since, until, offset)?,
@@ -371,6 +391,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ExportFormatArg::Jsonl => ExportFormat::JsonLines,
                 },
                 utc_offset_secs: offset,
+                bom,
             };
             let db_path = db()?.path().to_path_buf();
             let n = export::export_to_file(&db_path, &req, &out, &mut |_| true)
@@ -401,7 +422,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 #[cfg(feature = "gui")]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
-    init_tracing();
+    let _log = init_tracing(&dir);
     // The data dir's settings file, as `serve` reads it; a bad file is an error naming the key.
     let config = Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?;
     onenet_desk::ui::run(config).map_err(|e| Failure(1, e))
@@ -412,18 +433,13 @@ fn default_command(dir: PathBuf) -> Result<(), Failure> {
     serve(Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?)
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// Logs to stderr, the rolling file in `<data dir>/logs` and the console's ring; hold the guard until exit.
+fn init_tracing(dir: &std::path::Path) -> onenet_desk::logging::LogGuard {
+    onenet_desk::logging::init(dir, onenet_desk::logging::RollPolicy::default())
 }
 
 fn serve(cfg: Config) -> Result<(), Failure> {
-    init_tracing();
+    let _log = init_tracing(&cfg.data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::message::RouterMsg;
-use crate::broker::router::Router;
+use crate::broker::router::Driver;
 use crate::broker::{ConnCtx, QueuedInfo, RetainedInfo, SessionInfo, accept_loop};
 use crate::config::{Config, ConfigError};
 use crate::events::{EventReceiver, Events};
@@ -52,7 +52,7 @@ pub enum IngestError {
     Stopped,
 }
 
-/// Largest command body (the HTTP API's 64 KB limit, §7.2).
+/// Command bodies must be smaller than this (the HTTP API's "< 64 KB", §7.2).
 pub const MAX_COMMAND_BODY: usize = 64 * 1024;
 
 /// Mailbox depth of the router: enough for bursts, small enough that a stuck router slows readers.
@@ -120,7 +120,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     );
     let events = Events::new();
     let metrics = Arc::new(Metrics::default());
-    let router = Router::new(
+    let router = Driver::new(
         config.clone(),
         store.clone(),
         events.clone(),
@@ -250,11 +250,6 @@ impl ServiceHandle {
         keep!(limits.connect_timeout, "limits.connect_timeout_secs");
         keep!(limits.pubrel_timeout, "limits.pubrel_timeout_secs");
         let next = Arc::new(next);
-        if next.retention != old.retention {
-            self.inner
-                .store
-                .send(crate::store::StoreOp::SetRetention(next.retention.clone()));
-        }
         self.inner.config.send_replace(next.clone());
         let _ = self
             .ask(|done| RouterMsg::SetConfig { cfg: next, done })
@@ -320,7 +315,7 @@ impl ServiceHandle {
         if !matches!(known, Ok(Ok(Some(_)))) {
             return Err(CommandError::UnknownDevice(device_id.to_string()));
         }
-        if body.len() > MAX_COMMAND_BODY {
+        if body.len() >= MAX_COMMAND_BODY {
             return Err(CommandError::BodyTooLarge(body.len(), MAX_COMMAND_BODY));
         }
         let device_id = device_id.to_string();

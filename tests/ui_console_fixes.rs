@@ -37,6 +37,7 @@ fn session(id: &str, online: bool, clean: bool) -> SessionInfo {
         inflight: 0,
         queued: 0,
         dropped: 0,
+        dropped_qos0: 0,
         messages_in: 1,
         messages_out: 1,
         warnings: 0,

@@ -34,6 +34,10 @@ pub enum DiagKind {
     BeforeConnAck,
     /// A malformed packet that closed the connection (MQTT 3.1.1 rule in the message).
     Malformed,
+    /// An outbound QoS 1/2 PUBLISH or PUBREL not acknowledged in time: the connection was closed (§5).
+    AckTimeout,
+    /// The client read nothing of its waiting output for too long: the connection was closed.
+    StuckReader,
 }
 
 impl DiagKind {
@@ -50,6 +54,8 @@ impl DiagKind {
             DiagKind::UnknownCommandReply => "§7.1",
             DiagKind::BeforeConnAck => "§3.2",
             DiagKind::Malformed => "MQTT 3.1.1",
+            DiagKind::AckTimeout => "§5",
+            DiagKind::StuckReader => "§13",
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct Panels {
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
     pub save: savefile::SaveDialog,
+    pub logs: crate::ui::logs::LogsPanel,
+    pub about: crate::ui::about::AboutBox,
 }
 
 pub struct ConsoleApp {
@@ -60,6 +62,7 @@ pub fn run(config: Config) -> Result<(), String> {
         viewport: egui::ViewportBuilder::default()
             .with_title("onenet-desk")
             .with_app_id("onenet-desk")
+            .with_icon(crate::ui::about::window_icon())
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([760.0, 480.0]),
         ..Default::default()
@@ -380,6 +383,7 @@ impl ConsoleApp {
             Action::ExportDatapoints(spec) => b.export_datapoints(spec, m.offset()),
             Action::CancelExport => b.cancel_export(),
             Action::OpenDataDir => b.open_path(m.config.data_dir.clone()),
+            Action::OpenPath(p) => b.open_path(p),
             _ => {}
         }
     }
@@ -476,12 +480,16 @@ impl ConsoleApp {
                 _ => String::new(),
             };
             let key = (i + 1) % 10;
-            let r = ui
-                .selectable_label(
-                    self.model.tab == *tab,
-                    RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
-                )
-                .on_hover_text(format!("Alt+{key}"));
+            let r = ui.selectable_label(
+                self.model.tab == *tab,
+                RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
+            );
+            // Alt+1 … Alt+0 cover the first ten tabs.
+            let r = if i < 10 {
+                r.on_hover_text(format!("Alt+{key}"))
+            } else {
+                r
+            };
             if r.clicked() {
                 out.push(Action::Navigate(*tab));
             }
@@ -525,6 +533,8 @@ impl ConsoleApp {
                 ui.heading(RichText::new("onenet-desk").strong());
                 ui.separator();
                 self.nav(ui, &mut out);
+                ui.separator();
+                self.panels.about.button(ui);
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if !self.model.notices.is_empty() {
@@ -543,9 +553,11 @@ impl ConsoleApp {
                 Tab::Commands => p.commands.ui(ui, m, &mut out),
                 Tab::Traffic => p.traffic.ui(ui, m, &mut out),
                 Tab::Settings => p.settings.ui(ui, m, &mut out),
+                Tab::Logs => p.logs.ui(ui, m, &mut out),
             }
             p.save.ui(ui, &mut out);
         });
+        self.panels.about.show(&ctx, &self.model, &mut out);
         for a in out.clone() {
             self.handle(a);
         }

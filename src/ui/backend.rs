@@ -740,6 +740,7 @@ impl Backend {
                         },
                         format: spec.format,
                         utc_offset_secs,
+                        bom: spec.bom,
                     };
                     let total = crate::export::count_datapoints(&db_path, &req.filter).unwrap_or(0);
                     let target = if streams.len() == 1 {

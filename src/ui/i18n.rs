@@ -246,6 +246,7 @@ const ZH: &[(&str, &str)] = &[
     ("Listen address", "监听地址"),
     ("Loading history…", "正在加载历史…"),
     ("Loading…", "加载中…"),
+    ("Logs", "日志"),
     (
         "Local time as shown; empty = from the first datapoint",
         "按显示的时区；留空 = 从第一个数据点开始",
@@ -295,6 +296,11 @@ const ZH: &[(&str, &str)] = &[
     ("No datapoints yet.", "暂无数据点。"),
     ("No device has messages waiting.", "没有设备有待发消息。"),
     ("None ticked: every stream", "不勾选：全部数据流"),
+    ("UTF-8 BOM (for Excel)", "UTF-8 BOM（供 Excel 打开）"),
+    (
+        "Excel on a Chinese Windows shows UTF-8 text as mojibake without it",
+        "不加 BOM 时，中文 Windows 上的 Excel 会把 UTF-8 文字显示为乱码",
+    ),
     ("Offline", "离线"),
     ("Offline message age (hours)", "离线消息保留（小时）"),
     ("Offline messages kept", "离线消息保留条数"),

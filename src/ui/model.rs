@@ -401,6 +401,7 @@ impl Model {
                     inflight: 0,
                     queued: 0,
                     dropped: 0,
+                    dropped_qos0: 0,
                     messages_in: 0,
                     messages_out: 0,
                     warnings: 0,

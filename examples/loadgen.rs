@@ -1,0 +1,591 @@
+//! Load generator for onenet-desk (or any MQTT 3.1.1 broker) on the loopback interface, built on the crate's
+//! own client (`onenet_desk::client`). Every scenario is bounded in count and by `--deadline`, and prints one
+//! JSON object per line on stdout so a script can build a table:
+//!
+//! ```text
+//! cargo run --release --example loadgen -- --addr 127.0.0.1:6002 --scenario all --broker-pid 1234
+//! ```
+//!
+//! Against onenet-desk's `onenet` profile run `serve --auto-register` with a product and pass
+//! `--user PRODUCT_ID`: every client then connects with its client id as password (auth method 1, registered
+//! on first connect). Without `--user` clients connect anonymously (`serve --profile mqtt`, other brokers).
+
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use onenet_desk::client::{self, Client, ClientError, ConnectOptions, Incoming};
+use onenet_desk::mqtt::QoS;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+#[derive(Parser, Clone)]
+#[command(
+    about = "Bounded MQTT load scenarios against a broker on 127.0.0.1; one JSON line per scenario"
+)]
+struct Args {
+    /// Broker address; must be a loopback address.
+    #[arg(long, default_value = "127.0.0.1:6002")]
+    addr: String,
+    /// Scenario name, or `all`: qos0-4x4, qos1-4x4, qos1-100x1, latency-qos0, latency-qos1, stalled, idle,
+    /// connect-rate, dp.
+    #[arg(long, default_value = "all")]
+    scenario: String,
+    /// The broker's process id: RSS figures are read from /proc/PID/status.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// MQTT user name (the product id for onenet-desk's `onenet` profile); the password is the client id.
+    #[arg(long)]
+    user: Option<String>,
+    /// Prefix of client ids and topics, so runs against a shared broker do not collide.
+    #[arg(long, default_value = "lg")]
+    prefix: String,
+    /// Seconds each scenario may run at most; an unfinished scenario reports `"complete": false`.
+    #[arg(long, default_value_t = 120)]
+    deadline: u64,
+    /// Connections of the `idle` scenario.
+    #[arg(long, default_value_t = 1000)]
+    idle: usize,
+    /// Messages of the stalled-subscriber scenario.
+    #[arg(long, default_value_t = 500_000)]
+    stalled_msgs: u64,
+    /// Messages of each latency scenario (sent at 2,000 msg/s).
+    #[arg(long, default_value_t = 10_000)]
+    latency_msgs: u64,
+}
+
+const SCENARIOS: &[&str] = &[
+    "qos0-4x4",
+    "qos1-4x4",
+    "qos1-100x1",
+    "latency-qos0",
+    "latency-qos1",
+    "stalled",
+    "idle",
+    "connect-rate",
+    "dp",
+];
+
+type Res<T> = Result<T, ClientError>;
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let loopback = args
+        .addr
+        .to_socket_addrs()
+        .map(|mut a| a.all(|a| a.ip().is_loopback()))
+        .unwrap_or(false);
+    if !loopback {
+        eprintln!("error: --addr {} is not a loopback address", args.addr);
+        return std::process::ExitCode::from(2);
+    }
+    let names: Vec<&'static str> = if args.scenario == "all" {
+        SCENARIOS.to_vec()
+    } else if let Some(name) = SCENARIOS.iter().find(|s| **s == args.scenario) {
+        vec![*name]
+    } else {
+        eprintln!(
+            "error: unknown scenario {:?}; one of {SCENARIOS:?} or all",
+            args.scenario
+        );
+        return std::process::ExitCode::from(2);
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut failed = false;
+    for name in names {
+        let lg = Lg {
+            a: args.clone(),
+            name,
+        };
+        let deadline = Duration::from_secs(args.deadline);
+        let out = rt.block_on(async {
+            match tokio::time::timeout(deadline + Duration::from_secs(10), lg.run()).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => json!({ "error": e.to_string() }),
+                Err(_) => json!({ "error": "scenario overran its deadline" }),
+            }
+        });
+        let mut line = json!({ "scenario": name });
+        if let (Some(l), Some(o)) = (line.as_object_mut(), out.as_object()) {
+            l.extend(o.clone());
+        }
+        failed |= line.get("error").is_some();
+        println!("{line}");
+    }
+    if failed {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+struct Lg {
+    a: Args,
+    name: &'static str,
+}
+
+/// Counters shared by the tasks of one scenario.
+#[derive(Default)]
+struct Counts {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    received: AtomicU64,
+}
+
+impl Lg {
+    async fn run(&self) -> Res<Value> {
+        match self.name {
+            "qos0-4x4" => self.pairs(QoS::AtMostOnce, 4, 20_000).await,
+            "qos1-4x4" => self.pairs(QoS::AtLeastOnce, 4, 10_000).await,
+            "qos1-100x1" => self.fan_in(100, 500).await,
+            "latency-qos0" => self.latency(QoS::AtMostOnce).await,
+            "latency-qos1" => self.latency(QoS::AtLeastOnce).await,
+            "stalled" => self.stalled().await,
+            "idle" => self.idle().await,
+            "connect-rate" => self.connect_rate(5_000, 100).await,
+            "dp" => self.dp(100, 100).await,
+            _ => Err(ClientError::Invalid(format!("no scenario {}", self.name))),
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(self.a.deadline)
+    }
+
+    fn opts(&self, id: &str) -> ConnectOptions {
+        let id = format!("{}-{id}", self.a.prefix);
+        let o = ConnectOptions::new(self.a.addr.clone(), id.clone());
+        match &self.a.user {
+            Some(u) => o.with_credentials(u.clone(), id),
+            None => o,
+        }
+    }
+
+    fn topic(&self, t: &str) -> String {
+        format!("{}/{t}", self.a.prefix)
+    }
+
+    async fn subscriber(&self, id: &str, filter: &str, qos: QoS) -> Res<(Client, Incoming)> {
+        let (c, inc, _) = client::connect(self.opts(id).with_incoming_capacity(4096)).await?;
+        c.subscribe(&[(filter, qos)]).await?;
+        Ok((c, inc))
+    }
+
+    /// Publisher i → subscriber i on its own topic; `per` messages each, 64 in flight for QoS 1.
+    async fn pairs(&self, qos: QoS, n: usize, per: u64) -> Res<Value> {
+        let counts = Arc::new(Counts::default());
+        let deadline = self.deadline();
+        let mut subs = JoinSet::new();
+        let mut pubs = Vec::new();
+        for i in 0..n {
+            let topic = self.topic(&format!("{}/{i}", self.name));
+            let (sc, inc) = self
+                .subscriber(&format!("{}-s{i}", self.name), &topic, qos)
+                .await?;
+            subs.spawn(count_until(sc, inc, per, deadline, counts.clone()));
+            let (pc, _, _) = client::connect(
+                self.opts(&format!("{}-p{i}", self.name))
+                    .with_max_inflight(64),
+            )
+            .await?;
+            pubs.push((pc, topic));
+        }
+        let t0 = Instant::now();
+        let mut js = JoinSet::new();
+        for (pc, topic) in pubs {
+            js.spawn(publish_n(pc, topic, qos, per, 64, deadline, counts.clone()));
+        }
+        while let Some(r) = js.join_next().await {
+            r.map_err(|e| ClientError::Io(e.to_string()))??;
+        }
+        let pub_secs = t0.elapsed().as_secs_f64();
+        while subs.join_next().await.is_some() {}
+        let secs = t0.elapsed().as_secs_f64();
+        Ok(summary(&counts, n as u64 * per, pub_secs, secs))
+    }
+
+    /// `n` QoS 1 publishers → one subscriber of a wildcard filter.
+    async fn fan_in(&self, n: usize, per: u64) -> Res<Value> {
+        let counts = Arc::new(Counts::default());
+        let deadline = self.deadline();
+        let base = self.topic(self.name);
+        let (sc, inc) = self
+            .subscriber(
+                &format!("{}-s", self.name),
+                &format!("{base}/+"),
+                QoS::AtLeastOnce,
+            )
+            .await?;
+        let sub = tokio::spawn(count_until(
+            sc,
+            inc,
+            n as u64 * per,
+            deadline,
+            counts.clone(),
+        ));
+        let mut pubs = Vec::new();
+        for i in 0..n {
+            let (pc, _, _) = client::connect(self.opts(&format!("{}-d{i}", self.name))).await?;
+            pubs.push(pc);
+        }
+        let t0 = Instant::now();
+        let mut js = JoinSet::new();
+        for (i, pc) in pubs.into_iter().enumerate() {
+            js.spawn(publish_n(
+                pc,
+                format!("{base}/{i}"),
+                QoS::AtLeastOnce,
+                per,
+                16,
+                deadline,
+                counts.clone(),
+            ));
+        }
+        while let Some(r) = js.join_next().await {
+            r.map_err(|e| ClientError::Io(e.to_string()))??;
+        }
+        let pub_secs = t0.elapsed().as_secs_f64();
+        let _ = sub.await;
+        Ok(summary(
+            &counts,
+            n as u64 * per,
+            pub_secs,
+            t0.elapsed().as_secs_f64(),
+        ))
+    }
+
+    /// One publisher at a fixed 2,000 msg/s → one subscriber; latency from send to receipt.
+    async fn latency(&self, qos: QoS) -> Res<Value> {
+        let total = self.a.latency_msgs;
+        let deadline = self.deadline();
+        let topic = self.topic(self.name);
+        let (sc, mut inc) = self
+            .subscriber(&format!("{}-s", self.name), &topic, qos)
+            .await?;
+        let (pc, _, _) = client::connect(self.opts(&format!("{}-p", self.name))).await?;
+        let origin = Instant::now();
+        let rx = tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(total as usize);
+            while (lat.len() as u64) < total {
+                let Ok(Some(m)) = tokio::time::timeout_at(deadline.into(), inc.recv()).await else {
+                    break;
+                };
+                let sent = m
+                    .payload
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes);
+                if let Some(sent) = sent {
+                    lat.push(origin.elapsed().as_nanos() as u64 - sent);
+                }
+            }
+            drop(sc);
+            lat
+        });
+        let mut tick = tokio::time::interval(Duration::from_micros(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut sent = 0u64;
+        let mut deliveries = Vec::new();
+        while sent < total && Instant::now() < deadline {
+            tick.tick().await;
+            let mut p = vec![0u8; 64];
+            p[..8].copy_from_slice(&(origin.elapsed().as_nanos() as u64).to_be_bytes());
+            let d = pc.publish(&topic, qos, p).await?;
+            if qos != QoS::AtMostOnce {
+                deliveries.push(d);
+            }
+            sent += 1;
+        }
+        for d in deliveries {
+            d.wait().await?;
+        }
+        let mut lat = rx.await.map_err(|e| ClientError::Io(e.to_string()))?;
+        lat.sort_unstable();
+        let q = |p: f64| -> f64 {
+            lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+                .map_or(f64::NAN, |&n| n as f64 / 1e6)
+        };
+        Ok(json!({
+            "rate_per_s": 2000, "sent": sent, "received": lat.len(),
+            "delivered_pct": pct(lat.len() as u64, sent),
+            "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat.last().map(|&n| n as f64 / 1e6),
+            "complete": lat.len() as u64 == total,
+        }))
+    }
+
+    /// A subscriber that never reads, under a flood of 1 KiB QoS 0 messages: does the broker stay bounded?
+    async fn stalled(&self) -> Res<Value> {
+        let total = self.a.stalled_msgs;
+        let deadline = self.deadline();
+        let topic = self.topic(self.name);
+        let rss_before = rss(self.a.broker_pid);
+        // Capacity 1 and never read: the driver stops reading the socket, so TCP pushes back on the broker.
+        let (_c, inc, _) = client::connect(
+            self.opts(&format!("{}-s", self.name))
+                .with_incoming_capacity(1),
+        )
+        .await?;
+        _c.subscribe(&[(topic.as_str(), QoS::AtMostOnce)]).await?;
+        let (pc, _, _) = client::connect(self.opts(&format!("{}-p", self.name))).await?;
+        let payload = Bytes::from(vec![b'x'; 1024]);
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        let mut peak = rss_before.unwrap_or(0);
+        while sent < total && Instant::now() < deadline {
+            let _ = pc.publish(&topic, QoS::AtMostOnce, payload.clone()).await?;
+            sent += 1;
+            if sent.is_multiple_of(50_000) {
+                peak = peak.max(rss(self.a.broker_pid).unwrap_or(0));
+            }
+        }
+        pc.ping().await?; // everything sent has been read by the broker
+        let secs = t0.elapsed().as_secs_f64();
+        let after = rss(self.a.broker_pid);
+        peak = peak.max(after.unwrap_or(0));
+        let hwm = hwm(self.a.broker_pid);
+        drop(inc);
+        Ok(json!({
+            "sent": sent, "payload_bytes": 1024, "secs": secs, "msgs_per_s": sent as f64 / secs,
+            "broker_rss_kib_before": rss_before, "broker_rss_kib_after": after,
+            "broker_rss_kib_peak_sampled": self.a.broker_pid.map(|_| peak), "broker_vmhwm_kib": hwm,
+            "complete": sent == total,
+        }))
+    }
+
+    /// N connections that only keep alive; broker RSS per connection.
+    async fn idle(&self) -> Res<Value> {
+        let n = self.a.idle;
+        let deadline = self.deadline();
+        let before = rss(self.a.broker_pid);
+        let mut conns = Vec::with_capacity(n);
+        let t0 = Instant::now();
+        for i in 0..n {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let (c, inc, _) = client::connect(
+                self.opts(&format!("{}-{i}", self.name))
+                    .with_keep_alive(600),
+            )
+            .await?;
+            conns.push((c, inc));
+        }
+        // A round trip on the last one: the broker has settled every CONNECT before.
+        if let Some((c, _)) = conns.last() {
+            c.ping().await?;
+        }
+        let after = rss(self.a.broker_pid);
+        let per = match (before, after) {
+            (Some(b), Some(a)) if !conns.is_empty() => {
+                Some((a as f64 - b as f64) * 1024.0 / conns.len() as f64)
+            }
+            _ => None,
+        };
+        let opened = conns.len();
+        for (c, _) in &conns {
+            let _ = c.disconnect().await;
+        }
+        Ok(json!({
+            "connections": opened, "secs_to_open": t0.elapsed().as_secs_f64(),
+            "broker_rss_kib_before": before, "broker_rss_kib_after": after,
+            "rss_bytes_per_connection": per, "complete": opened == n,
+        }))
+    }
+
+    /// `total` connect + CONNACK + DISCONNECT cycles, `parallel` at a time.
+    async fn connect_rate(&self, total: usize, parallel: usize) -> Res<Value> {
+        let deadline = self.deadline();
+        let sem = Arc::new(tokio::sync::Semaphore::new(parallel));
+        let done = Arc::new(AtomicU64::new(0));
+        let t0 = Instant::now();
+        let mut js = JoinSet::new();
+        for i in 0..total {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let permit = sem
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| ClientError::Io(e.to_string()))?;
+            let o = self.opts(&format!("{}-{}", self.name, i % 1000));
+            let done = done.clone();
+            js.spawn(async move {
+                let _permit = permit;
+                let (c, _, _) = client::connect(o).await?;
+                c.disconnect().await?;
+                done.fetch_add(1, Ordering::Relaxed);
+                Res::Ok(())
+            });
+            while let Some(r) = js.try_join_next() {
+                r.map_err(|e| ClientError::Io(e.to_string()))??;
+            }
+        }
+        while let Some(r) = js.join_next().await {
+            r.map_err(|e| ClientError::Io(e.to_string()))??;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let n = done.load(Ordering::Relaxed);
+        Ok(json!({
+            "connections": n, "in_flight": parallel, "secs": secs,
+            "connections_per_s": n as f64 / secs, "complete": n as usize == total,
+        }))
+    }
+
+    /// `devices` devices each publishing `per` QoS 1 `$dp` type 3 messages of 10 datapoints.
+    async fn dp(&self, devices: usize, per: u64) -> Res<Value> {
+        let counts = Arc::new(Counts::default());
+        let deadline = self.deadline();
+        let mut pubs = Vec::new();
+        for i in 0..devices {
+            let (c, _, _) = client::connect(self.opts(&format!("{}-d{i}", self.name))).await?;
+            pubs.push(c);
+        }
+        let t0 = Instant::now();
+        let mut js = JoinSet::new();
+        for c in pubs {
+            let counts = counts.clone();
+            js.spawn(async move {
+                let mut pending = std::collections::VecDeque::new();
+                for k in 0..per {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let body: serde_json::Map<String, Value> = (0..10)
+                        .map(|s| (format!("s{s}"), json!(k as f64 + s as f64 / 10.0)))
+                        .collect();
+                    let body = serde_json::to_vec(&body).unwrap_or_default();
+                    let mut payload = Vec::with_capacity(body.len() + 3);
+                    payload.push(3u8);
+                    payload.extend_from_slice(&(body.len() as u16).to_be_bytes());
+                    payload.extend_from_slice(&body);
+                    pending.push_back(c.publish("$dp", QoS::AtLeastOnce, payload).await?);
+                    counts.sent.fetch_add(1, Ordering::Relaxed);
+                    if pending.len() >= 16
+                        && let Some(d) = pending.pop_front()
+                    {
+                        d.wait().await?;
+                        counts.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                for d in pending {
+                    d.wait().await?;
+                    counts.acked.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = c.disconnect().await;
+                Res::Ok(())
+            });
+        }
+        while let Some(r) = js.join_next().await {
+            r.map_err(|e| ClientError::Io(e.to_string()))??;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let sent = counts.sent.load(Ordering::Relaxed);
+        let acked = counts.acked.load(Ordering::Relaxed);
+        Ok(json!({
+            "devices": devices, "dp_type": 3, "datapoints_per_msg": 10, "qos": 1,
+            "sent": sent, "acked": acked, "acked_pct": pct(acked, sent), "secs": secs,
+            "msgs_per_s": acked as f64 / secs, "datapoints_per_s": acked as f64 * 10.0 / secs,
+            "complete": acked == devices as u64 * per,
+        }))
+    }
+}
+
+/// Publishes `n` messages with at most `window` unacknowledged (QoS 1/2).
+async fn publish_n(
+    c: Client,
+    topic: String,
+    qos: QoS,
+    n: u64,
+    window: usize,
+    deadline: Instant,
+    counts: Arc<Counts>,
+) -> Res<()> {
+    let topic = onenet_desk::mqtt::TopicName::new(topic)?;
+    let payload = Bytes::from(vec![b'p'; 64]);
+    let mut pending = std::collections::VecDeque::with_capacity(window);
+    for _ in 0..n {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let d = c
+            .publish_msg(topic.clone(), qos, false, payload.clone())
+            .await?;
+        counts.sent.fetch_add(1, Ordering::Relaxed);
+        if qos != QoS::AtMostOnce {
+            pending.push_back(d);
+            if pending.len() >= window
+                && let Some(d) = pending.pop_front()
+            {
+                d.wait().await?;
+                counts.acked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    for d in pending {
+        d.wait().await?;
+        counts.acked.fetch_add(1, Ordering::Relaxed);
+    }
+    // A round trip: every QoS 0 message is at the broker before we report.
+    c.ping().await?;
+    Ok(())
+}
+
+/// Counts received messages until `n` or the deadline (or 2 s of silence once publishers are done).
+async fn count_until(c: Client, mut inc: Incoming, n: u64, deadline: Instant, counts: Arc<Counts>) {
+    let mut got = 0u64;
+    while got < n {
+        let idle = Instant::now() + Duration::from_secs(5);
+        let until = idle.min(deadline);
+        match tokio::time::timeout_at(until.into(), inc.recv()).await {
+            Ok(Some(_)) => {
+                got += 1;
+                counts.received.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => break,
+        }
+    }
+    let _ = c.disconnect().await;
+}
+
+fn summary(c: &Counts, target: u64, pub_secs: f64, secs: f64) -> Value {
+    let sent = c.sent.load(Ordering::Relaxed);
+    let received = c.received.load(Ordering::Relaxed);
+    json!({
+        "target": target, "sent": sent, "acked": c.acked.load(Ordering::Relaxed), "received": received,
+        "delivered_pct": pct(received, sent), "publish_secs": pub_secs, "secs": secs,
+        "sent_per_s": sent as f64 / pub_secs, "deliveries_per_s": received as f64 / secs,
+        "complete": sent == target && received == target,
+    })
+}
+
+fn pct(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 * 100.0 / b as f64
+    }
+}
+
+fn status_kib(pid: Option<u32>, key: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// VmRSS of the broker in KiB.
+fn rss(pid: Option<u32>) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// VmHWM (peak RSS) of the broker in KiB.
+fn hwm(pid: Option<u32>) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
