@@ -122,7 +122,7 @@ fn until_service(
     f: impl Fn(&tokio::runtime::Runtime, &ServiceHandle) -> bool,
 ) {
     let rt = rt();
-    step_until(h, what, |h| h.state().service().is_some_and(|s| f(&rt, s)));
+    step_until(h, what, |h| h.state().service().is_some_and(|s| f(&rt, &s)));
 }
 
 fn running(h: &Harness<'_, ConsoleApp>) -> bool {
@@ -413,6 +413,7 @@ fn export_writes_the_file_and_its_notice_can_be_dismissed() {
         until: None,
         format: ExportFormat::Csv,
         path: Some(out.clone()),
+        bom: false,
     }));
     step_until(&mut h, "the export's notice", |h| {
         h.state()
