@@ -63,6 +63,8 @@ pub struct Backend {
 /// How a start/stop/restart ended.
 struct Outcome {
     service: Option<ServiceHandle>,
+    /// Subscribed as soon as the service runs, so the window misses no event while it catches up.
+    events: Option<EventReceiver>,
     reply: Reply,
 }
 
@@ -70,6 +72,7 @@ impl Outcome {
     fn failed(e: String) -> Outcome {
         Outcome {
             service: None,
+            events: None,
             reply: Reply::BrokerFailed(e),
         }
     }
@@ -80,6 +83,7 @@ impl Outcome {
             None => Ok(s.http_addr()),
         };
         Outcome {
+            events: Some(s.events()),
             reply: Reply::BrokerStarted {
                 addr: s.mqtt_addr(),
                 config: Box::new((*s.config()).clone()),
@@ -137,6 +141,7 @@ async fn lifecycle(
                     addr: old_addr,
                     error,
                 },
+                events: old.as_ref().map(|s| s.events()),
                 service: old,
             };
         }
@@ -151,6 +156,7 @@ async fn lifecycle(
     let Some(config) = to else {
         return Outcome {
             service: None,
+            events: None,
             reply: Reply::BrokerStopped,
         };
     };
@@ -188,6 +194,7 @@ async fn lifecycle(
                 addr: s.mqtt_addr(),
                 error: e,
             },
+            events: Some(s.events()),
             service: Some(s),
         },
         Err(e2) => Outcome::failed(format!(
@@ -313,9 +320,7 @@ impl Backend {
             .block_on(task)
             .unwrap_or_else(|e| Outcome::failed(format!("internal error: {e}")));
         self.service = out.service;
-        if let Some(s) = &self.service {
-            self.events = Some(s.events());
-        }
+        self.events = out.events;
         self.last_poll = None;
         Some(out.reply)
     }
