@@ -12,7 +12,10 @@ mod checks;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const TARGETS: [(&str, fn(&[u8])); 3] = [
+/// A target: its name and its check.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 3] = [
     ("mqtt_decode", checks::mqtt_decode),
     ("dp_decode", checks::dp_decode),
     ("http_json", checks::http_json),
@@ -121,7 +124,7 @@ fn mutation_smoke() {
     let seed: u64 = std::env::var("FUZZ_SMOKE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_0F_0E7E7);
+        .unwrap_or(0x05EE_D0F0_E7E7);
     for (name, check) in TARGETS {
         let corpus: Vec<Vec<u8>> = files(&root().join("fuzz/corpus").join(name))
             .into_iter()

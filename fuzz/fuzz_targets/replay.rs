@@ -15,7 +15,11 @@ fn main() {
     for a in args {
         let p = Path::new(&a);
         let files: Vec<_> = if p.is_dir() {
-            let mut v: Vec<_> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
+            let mut v: Vec<_> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect();
             v.sort();
             v
         } else {
