@@ -41,8 +41,9 @@ if [[ "${1:-}" == "--inside-xvfb" ]]; then
         wid=$(xwininfo -root -tree | awk '/"onenet-desk"/ { print $1; exit }')
     done
     echo "package-smoke: window $wid is up and MQTT port $PORT is open"
-    icon=$(xprop -id "$wid" _NET_WM_ICON | head -c 60)
-    if [[ $icon != "_NET_WM_ICON(CARDINAL) = 256, 256,"* ]]; then
+    # xprop prints the icon as "Icon (256 x 256):" and its pixels, or as "= 256, 256, …" (older versions).
+    icon=$(xprop -id "$wid" -notype -len 8 _NET_WM_ICON | head -n 3 | tr '\n' ' ' | head -c 200)
+    if ! grep -qE '256 x 256|= 256, 256' <<<"$icon"; then
         echo "package-smoke: the window has no 256×256 icon: $icon" >&2
         exit 1
     fi
@@ -86,6 +87,10 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# A package left by an earlier run (same version) would make apt skip the install: remove it first.
+if dpkg -s onenet-desk >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq onenet-desk >/dev/null
+fi
 echo "package-smoke: installing $DEB"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$DEB" >/dev/null
 for f in /usr/bin/onenet-desk /usr/share/applications/onenet-desk.desktop \
