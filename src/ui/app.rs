@@ -37,6 +37,7 @@ pub struct Panels {
     pub commands: commands::CommandsPanel,
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
+    pub simulator: crate::ui::simulator::SimulatorPanel,
 }
 
 pub struct ConsoleApp {
@@ -122,6 +123,7 @@ impl ConsoleApp {
 
     /// Stops the broker and waits for the store to flush.
     pub fn shutdown(&mut self) {
+        self.panels.simulator.stop_all();
         if let Some(b) = self.backend.as_mut() {
             b.stop();
         }
@@ -416,6 +418,7 @@ impl ConsoleApp {
                 ui.heading(RichText::new("onenet-desk").strong());
                 ui.separator();
                 self.nav(ui, &mut out);
+                self.panels.simulator.nav_button(ui);
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if !self.model.notices.is_empty() {
@@ -436,6 +439,11 @@ impl ConsoleApp {
                 Tab::Settings => p.settings.ui(ui, m, &mut out),
             }
         });
+        let (svc, rt) = (
+            self.backend.as_ref().and_then(|b| b.service()),
+            self.backend.as_ref().map(|b| b.runtime()),
+        );
+        self.panels.simulator.window(ui.ctx(), svc, rt);
         for a in out.clone() {
             self.handle(a);
         }

@@ -71,6 +71,11 @@ impl Backend {
         })
     }
 
+    /// The runtime the broker runs on (the Simulator starts its virtual devices there).
+    pub fn runtime(&self) -> tokio::runtime::Handle {
+        self.rt.handle().clone()
+    }
+
     pub fn service(&self) -> Option<&ServiceHandle> {
         self.service.as_ref()
     }

@@ -28,6 +28,7 @@ pub mod registry;
 pub mod retained;
 pub mod series;
 pub mod settings;
+pub mod simulator;
 pub mod subscriptions;
 pub mod traffic;
 pub mod widgets;
