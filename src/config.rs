@@ -8,6 +8,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+pub mod file;
+mod serde_units;
+
+pub use file::{CONFIG_FILE, Effective, FileError, Override, Source, resolve};
+
 /// Which protocol dialect the broker speaks on its MQTT listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,7 +48,11 @@ impl std::str::FromStr for Profile {
 }
 
 /// Protocol limits and timers. Each has a spec reference or a §13 decision behind its default.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The serde names are the keys of `[limits]` in `onenet-desk.toml`; a field added here needs a scalar
+/// representation (durations through `serde_units::secs`), which `file`'s tests check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Largest packet accepted, checked from the fixed header before the body is buffered.
     /// 4 MiB so that a 3 MB `$dp` type 2 (spec §6.2) fits.
@@ -49,15 +60,30 @@ pub struct Limits {
     /// Connections beyond this get CONNACK 3 (server unavailable), spec §13.
     pub max_connections: usize,
     /// A socket that has not sent CONNECT by then is closed.
+    #[serde(rename = "connect_timeout_secs", with = "serde_units::secs")]
     pub connect_timeout: Duration,
     /// A QoS 2 PUBLISH whose PUBREL does not arrive in time closes the connection (spec §5).
+    #[serde(rename = "pubrel_timeout_secs", with = "serde_units::secs")]
     pub pubrel_timeout: Duration,
     /// Topic filters one client may hold; later ones get SUBACK 0x80 (spec §8.1, §13).
     pub max_subscriptions: usize,
     /// QoS 1/2 messages in flight to one client before the rest wait in its queue.
     pub inflight_window: usize,
-    /// Messages waiting for one session (offline or beyond the window); the oldest are dropped past it.
+    /// Messages waiting for one session beyond its window. Online: at this many, the connections publishing
+    /// to it stop being read until it is down to half (backpressure, nothing dropped). Offline: the oldest
+    /// are dropped past it.
     pub max_queued_per_session: usize,
+    /// Output queued for one connection and not yet written, in bytes and in messages: QoS 0 beyond either is
+    /// dropped and counted, QoS 1/2 wait in the session's queue.
+    pub max_outbound_bytes: usize,
+    pub max_outbound_messages: usize,
+    /// A connection whose socket takes no byte of waiting output for this long is closed (stuck subscriber).
+    pub stuck_timeout: Duration,
+    /// An outbound QoS 1/2 PUBLISH (or PUBREL) not acknowledged by then closes the connection (spec §5; the
+    /// value is this project's decision, the same as `pubrel_timeout`).
+    pub ack_timeout: Duration,
+    /// Store ops queued but not committed past which the router takes no more input (publishers wait).
+    pub max_store_backlog: usize,
 }
 
 impl Default for Limits {
@@ -70,12 +96,18 @@ impl Default for Limits {
             max_subscriptions: 100,
             inflight_window: 32,
             max_queued_per_session: 1000,
+            max_outbound_bytes: 1024 * 1024,
+            max_outbound_messages: 4096,
+            stuck_timeout: Duration::from_secs(60),
+            ack_timeout: Duration::from_secs(30),
+            max_store_backlog: 50_000,
         }
     }
 }
 
-/// Choices of spec §13 that firmware may need changed, and the data plane's limits.
-#[derive(Debug, Clone, PartialEq)]
+/// Choices of spec §13 that firmware may need changed, and the data plane's limits (`[onenet]` in the file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OneNetOptions {
     /// Set RETAIN=1 when delivering a retained message (the doc's rule). Firmware built on the official C SDK
     /// treats any PUBLISH with RETAIN=1 as illegal, so this can be turned off (§13).
@@ -93,8 +125,10 @@ pub struct OneNetOptions {
     /// Offline topic messages replayed at login: the latest this many (§9: 10) …
     pub offline_max_messages: usize,
     /// … not older than this (§9: 2 days).
+    #[serde(rename = "offline_max_age_secs", with = "serde_units::secs")]
     pub offline_max_age: Duration,
     /// A sent command without a `$crsp` by then gets status 5 (§7.2).
+    #[serde(rename = "command_response_window_secs", with = "serde_units::secs")]
     pub command_response_window: Duration,
     /// A `$crsp` larger than this gets status 6 (§7.2).
     pub command_reply_limit: usize,
@@ -120,25 +154,31 @@ impl Default for OneNetOptions {
     }
 }
 
-/// How long datapoints are kept. Everything by default.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// How long datapoints are kept. Everything by default (`[retention]` in the file, 0 = no limit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Retention {
     /// Datapoints (and raw uploads) older than this are deleted.
+    #[serde(rename = "max_age_days", with = "serde_units::opt_days")]
     pub max_age: Option<Duration>,
     /// Per datastream, only the newest this many datapoints are kept.
+    #[serde(with = "serde_units::opt_count")]
     pub max_rows_per_stream: Option<u64>,
 }
 
-/// Everything `service::start` needs.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything `service::start` needs. Serialized (without `data_dir`) as `onenet-desk.toml`: see [`file`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub profile: Profile,
     /// MQTT listener; OneNET devices dial port 6002.
     pub mqtt_addr: SocketAddr,
     /// OneNET-compatible HTTP API listener (an admin surface: loopback by default in `serve` and the app).
-    /// `None`: no HTTP API.
+    /// `None`: no HTTP API (`"off"` in the file).
+    #[serde(with = "serde_units::opt_addr")]
     pub http_addr: Option<SocketAddr>,
-    /// Where the SQLite database lives.
+    /// Where the SQLite database (and `onenet-desk.toml`) lives. Not a key of the file: the file is in it.
+    #[serde(skip)]
     pub data_dir: PathBuf,
     /// Register an unknown device id of a known product on first connect, its password becoming its auth_info.
     pub auto_register: bool,
@@ -171,6 +211,14 @@ impl Config {
         }
     }
 
+    /// What `serve` and the desktop console run with when neither the file nor a flag says otherwise:
+    /// [`Config::new`] plus the HTTP API on [`DEFAULT_HTTP_ADDR`].
+    pub fn app_default(data_dir: PathBuf) -> Self {
+        let mut c = Config::new(data_dir);
+        c.http_addr = DEFAULT_HTTP_ADDR.parse().ok();
+        c
+    }
+
     /// The platform's data directory for this user (e.g. `~/.local/share/onenet-desk` on Linux,
     /// `%APPDATA%\onenet-desk\data` on Windows, `~/Library/Application Support/onenet-desk` on macOS).
     pub fn default_data_dir() -> Option<PathBuf> {
@@ -187,44 +235,62 @@ impl Config {
         let bad = |name: &'static str, why: &'static str| Err(ConfigError { name, why });
         if l.max_packet < 64 || l.max_packet > 268_435_460 {
             return bad(
-                "max_packet",
+                "limits.max_packet",
                 "must be between 64 bytes and 256 MiB (MQTT's largest packet)",
             );
         }
         if l.max_connections == 0 {
-            return bad("max_connections", "must be at least 1");
+            return bad("limits.max_connections", "must be at least 1");
         }
-        if l.connect_timeout.is_zero() || l.pubrel_timeout.is_zero() {
-            return bad(
-                "timeouts",
-                "connect and PUBREL timeouts must be longer than zero",
-            );
+        if l.connect_timeout.is_zero() {
+            return bad("limits.connect_timeout_secs", "must be longer than zero");
+        }
+        if l.pubrel_timeout.is_zero() {
+            return bad("limits.pubrel_timeout_secs", "must be longer than zero");
         }
         if l.max_subscriptions == 0 {
-            return bad("max_subscriptions", "must be at least 1");
+            return bad("limits.max_subscriptions", "must be at least 1");
         }
         if l.inflight_window == 0 || l.inflight_window > 65_535 {
             return bad(
-                "inflight_window",
+                "limits.inflight_window",
                 "must be between 1 and 65535 (packet ids)",
             );
         }
+        if l.max_outbound_bytes < 1024 || l.max_outbound_messages == 0 {
+            return bad(
+                "max_outbound_bytes",
+                "must be at least 1024 bytes and 1 message",
+            );
+        }
+        if l.stuck_timeout.is_zero() {
+            return bad("stuck_timeout", "must be positive");
+        }
+        if l.ack_timeout.is_zero() {
+            return bad("ack_timeout", "must be positive");
+        }
+        if l.max_store_backlog == 0 {
+            return bad("max_store_backlog", "must be at least 1");
+        }
         if l.max_queued_per_session == 0 {
-            return bad("max_queued_per_session", "must be at least 1");
+            return bad("limits.max_queued_per_session", "must be at least 1");
         }
         let o = &self.onenet;
         if o.dp_utc_offset_secs.abs() > 14 * 3600 {
-            return bad("dp_utc_offset_secs", "must be within ±14 hours");
+            return bad("onenet.dp_utc_offset_secs", "must be within ±14 hours");
         }
         if o.offline_max_messages == 0 {
-            return bad("offline_max_messages", "must be at least 1");
+            return bad("onenet.offline_max_messages", "must be at least 1");
         }
         if o.command_response_window.is_zero() {
-            return bad("command_response_window", "must be longer than zero");
+            return bad(
+                "onenet.command_response_window_secs",
+                "must be longer than zero",
+            );
         }
         if self.retention.max_rows_per_stream == Some(0) {
             return bad(
-                "max_rows_per_stream",
+                "retention.max_rows_per_stream",
                 "must be at least 1 (or unset to keep everything)",
             );
         }
@@ -232,7 +298,7 @@ impl Config {
     }
 }
 
-/// A setting that cannot be used, with the reason.
+/// A setting that cannot be used, with the reason. `name` is the setting's key in `onenet-desk.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid setting {name}: {why}")]
 pub struct ConfigError {
@@ -259,7 +325,7 @@ mod tests {
         let mut c = Config::new(PathBuf::from("/tmp/x"));
         c.limits.inflight_window = 0;
         let e = c.validate().unwrap_err();
-        assert_eq!(e.name, "inflight_window");
+        assert_eq!(e.name, "limits.inflight_window");
         assert!(e.to_string().contains("inflight_window"));
     }
 

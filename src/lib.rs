@@ -20,6 +20,7 @@
 //! * [`record`] — record a device's session as JSON Lines and replay it as a regression test.
 //! * [`sim`] — virtual devices (groups, generators, `$dp` encoders, reply modes, faults).
 //! * [`client`] — the project's own async MQTT client (simulator, replay, load generator, tests).
+//! * [`logging`] — stderr, a size-bounded rolling log file in the data dir, and an in-memory ring for the console.
 //! * `ui` (feature `gui`) — the desktop console, a client of the service handle only.
 //!
 //! The fence: `broker`, `store`, `onenet`, `http` and `mqtt` never depend on the GUI crates;
@@ -31,6 +32,7 @@ pub mod config;
 pub mod events;
 pub mod export;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod onenet;
@@ -43,4 +45,4 @@ pub mod store;
 pub mod ui;
 
 pub use config::{Config, Profile};
-pub use service::{ServiceHandle, StartError, start};
+pub use service::{Applied, ServiceHandle, StartError, start};

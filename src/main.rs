@@ -11,7 +11,7 @@ mod cmd_client;
 mod sim_cli;
 
 use clap::{Parser, Subcommand};
-use onenet_desk::config::{Config, Profile};
+use onenet_desk::config::{self, Config, Override, Profile};
 use onenet_desk::export::{self, ExportFormat, ExportRequest};
 use onenet_desk::store::{Db, DpFilter, NewDevice, NewProduct, StoreError};
 
@@ -32,26 +32,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the broker without a window (CI, servers). Stops cleanly on Ctrl+C / SIGTERM.
+    /// Settings: DATA_DIR/onenet-desk.toml (the console's Settings write it too), then the flags below.
     Serve {
-        /// MQTT listen address; port 0 picks a free port (printed on stdout).
-        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6002")]
-        mqtt: SocketAddr,
-        /// `onenet` (registered devices, OneNET rules) or `mqtt` (plain MQTT 3.1.1, anonymous).
-        #[arg(long, default_value = "onenet")]
-        profile: Profile,
-        /// Register unknown device ids of known products on first connect (password becomes auth_info).
-        #[arg(long)]
-        auto_register: bool,
-        /// OneNET-compatible HTTP API address (loopback by default: it is an admin surface); port 0 picks one.
-        #[arg(long, value_name = "ADDR", default_value = onenet_desk::config::DEFAULT_HTTP_ADDR)]
-        http: SocketAddr,
-        /// Retention: delete datapoints older than this many days (default: keep everything).
-        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
-        keep_days: Option<u32>,
-        /// Retention: keep only the newest N datapoints of each datastream (default: keep everything).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        keep_rows: Option<u64>,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
+    /// The settings file shared by `serve` and the console.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Platform commands, through the running service's HTTP API.
     #[command(subcommand)]
     Cmd(CmdCmd),
@@ -82,6 +70,9 @@ enum Command {
         /// Up to this time, inclusive (same forms as --since).
         #[arg(long, value_name = "T")]
         until: Option<String>,
+        /// CSV: start with a UTF-8 byte order mark, so Excel (e.g. on a Chinese Windows) reads it as UTF-8.
+        #[arg(long)]
+        bom: bool,
         #[command(flatten)]
         offset: UtcOffsetArg,
     },
@@ -104,6 +95,89 @@ enum Command {
         limit: usize,
         #[command(flatten)]
         offset: UtcOffsetArg,
+    },
+}
+
+/// Where `serve` takes its settings from: the defaults, then DATA_DIR/onenet-desk.toml (or `--config
+/// FILE` instead), then these flags. `config show` takes the same flags and prints the result.
+#[derive(clap::Args)]
+struct SettingsArgs {
+    /// Read this settings file instead of DATA_DIR/onenet-desk.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// MQTT listen address (`mqtt_addr`, default 0.0.0.0:6002); port 0 picks a free port (printed on stdout).
+    #[arg(long, value_name = "ADDR")]
+    mqtt: Option<SocketAddr>,
+    /// `onenet` (registered devices, OneNET rules) or `mqtt` (plain MQTT 3.1.1, anonymous).
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// Register unknown device ids of known products on first connect (password becomes auth_info).
+    #[arg(long)]
+    auto_register: bool,
+    /// OneNET-compatible HTTP API address (`http_addr`, default 127.0.0.1:8080: loopback, it is an admin
+    /// surface); port 0 picks one; `off` for none. If the port is taken, `serve` says so and runs without it.
+    #[arg(long, value_name = "ADDR|off")]
+    http: Option<String>,
+    /// Retention: delete datapoints older than this many days (default: keep everything).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    keep_days: Option<u32>,
+    /// Retention: keep only the newest N datapoints of each datastream (default: keep everything).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    keep_rows: Option<u64>,
+    /// Any setting, by its key in the file: `--set onenet.retain_flag_on_delivery=false` (repeatable;
+    /// `onenet-desk config show` lists the keys).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Override::parse_set)]
+    set: Vec<Override>,
+}
+
+impl SettingsArgs {
+    /// The flags as overrides of file keys, in the order they apply (`--set` last).
+    fn overrides(&self) -> Vec<Override> {
+        let mut o = Vec::new();
+        if let Some(a) = self.mqtt {
+            o.push(Override::new("mqtt_addr", a.to_string(), "--mqtt"));
+        }
+        if let Some(p) = self.profile {
+            o.push(Override::new("profile", p.name(), "--profile"));
+        }
+        if self.auto_register {
+            o.push(Override::new("auto_register", true, "--auto-register"));
+        }
+        if let Some(h) = &self.http {
+            o.push(Override::new("http_addr", h.as_str(), "--http"));
+        }
+        if let Some(d) = self.keep_days {
+            o.push(Override::new(
+                "retention.max_age_days",
+                d as i64,
+                "--keep-days",
+            ));
+        }
+        if let Some(n) = self.keep_rows {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            o.push(Override::new(
+                "retention.max_rows_per_stream",
+                n,
+                "--keep-rows",
+            ));
+        }
+        o.extend(self.set.iter().cloned());
+        o
+    }
+
+    fn resolve(&self, dir: &std::path::Path) -> Result<config::Effective, Failure> {
+        config::resolve(dir, self.config.as_deref(), &self.overrides())
+            .map_err(|e| Failure(2, e.to_string()))
+    }
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the configuration `serve` would run with (give it the same flags), each value commented
+    /// with where it came from: default, file or flag. The output is itself a valid settings file.
+    Show {
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
 }
 
@@ -236,23 +310,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let db = || Db::open(&dir.join(onenet_desk::config::DB_FILE)).map_err(Failure::from);
     match cli.command {
         None => default_command(dir),
-        Some(Command::Serve {
-            mqtt,
-            profile,
-            auto_register,
-            http,
-            keep_days,
-            keep_rows,
-        }) => {
-            let mut cfg = Config::new(dir);
-            cfg.mqtt_addr = mqtt;
-            cfg.http_addr = Some(http);
-            cfg.retention.max_age =
-                keep_days.map(|d| std::time::Duration::from_secs(d as u64 * 86_400));
-            cfg.retention.max_rows_per_stream = keep_rows;
-            cfg.profile = profile;
-            cfg.auto_register = auto_register;
-            serve(cfg)
+        Some(Command::Serve { settings }) => serve(settings.resolve(&dir)?.config),
+        Some(Command::Config(ConfigCmd::Show { settings })) => {
+            print!("{}", settings.resolve(&dir)?.render());
+            Ok(())
         }
         Some(Command::Cmd(CmdCmd::Send {
             device,
@@ -313,8 +374,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             stream,
             since,
             until,
+            bom,
             offset,
         }) => {
+            if bom && matches!(format, ExportFormatArg::Jsonl) {
+                return Err(Failure(
+                    2,
+                    "--bom is for CSV (JSON Lines is always plain UTF-8)".into(),
+                ));
+            }
             let offset = offset.hours * 3600;
             let req = ExportRequest {
                 filter: time_filter(device, stream, since, until, offset)?,
@@ -323,6 +391,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ExportFormatArg::Jsonl => ExportFormat::JsonLines,
                 },
                 utc_offset_secs: offset,
+                bom,
             };
             let db_path = db()?.path().to_path_buf();
             let n = export::export_to_file(&db_path, &req, &out, &mut |_| true)
@@ -353,27 +422,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 #[cfg(feature = "gui")]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
-    init_tracing();
-    onenet_desk::ui::run(Config::new(dir)).map_err(|e| Failure(1, e))
+    let _log = init_tracing(&dir);
+    // The data dir's settings file, as `serve` reads it; a bad file is an error naming the key.
+    let config = Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?;
+    onenet_desk::ui::run(config).map_err(|e| Failure(1, e))
 }
 
 #[cfg(not(feature = "gui"))]
 fn default_command(dir: PathBuf) -> Result<(), Failure> {
-    serve(Config::new(dir))
+    serve(Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?)
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// Logs to stderr, the rolling file in `<data dir>/logs` and the console's ring; hold the guard until exit.
+fn init_tracing(dir: &std::path::Path) -> onenet_desk::logging::LogGuard {
+    onenet_desk::logging::init(dir, onenet_desk::logging::RollPolicy::default())
 }
 
 fn serve(cfg: Config) -> Result<(), Failure> {
-    init_tracing();
+    let _log = init_tracing(&cfg.data_dir);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -385,10 +451,19 @@ fn serve(cfg: Config) -> Result<(), Failure> {
         // Written with errors ignored: a reader that closed stdout after the first line must not stop us.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "mqtt listening on {}", handle.mqtt_addr());
-        if let Some(http) = handle.http_addr() {
-            let _ = writeln!(out, "http listening on {http}");
+        match handle.http_addr() {
+            Some(http) => {
+                let _ = writeln!(out, "http listening on {http}");
+            }
+            None => {
+                let _ = writeln!(out, "http off");
+            }
         }
         let _ = out.flush();
+        // A taken HTTP port is one line, and MQTT keeps running (README: "Running two instances").
+        if let Some(e) = handle.http_error() {
+            eprintln!("warning: {e}");
+        }
         wait_for_signal().await;
         tracing::info!("signal received: shutting down");
         handle.shutdown().await;

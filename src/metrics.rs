@@ -11,6 +11,8 @@ pub struct Metrics {
     pub bytes_out: AtomicU64,
     pub datapoints: AtomicU64,
     pub connections: AtomicU64,
+    /// QoS 0 deliveries dropped because the subscriber's connection had too much output waiting.
+    pub qos0_dropped: AtomicU64,
 }
 
 /// A reading of [`Metrics`].
@@ -23,6 +25,7 @@ pub struct MetricsSnapshot {
     pub datapoints: u64,
     /// Connections open now (authenticated).
     pub connections: u64,
+    pub qos0_dropped: u64,
 }
 
 impl Metrics {
@@ -39,6 +42,7 @@ impl Metrics {
             bytes_out: r(&self.bytes_out),
             datapoints: r(&self.datapoints),
             connections: r(&self.connections),
+            qos0_dropped: r(&self.qos0_dropped),
         }
     }
 }

@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::message::RouterMsg;
-use crate::broker::router::Router;
+use crate::broker::router::Driver;
 use crate::broker::{ConnCtx, QueuedInfo, RetainedInfo, SessionInfo, accept_loop};
 use crate::config::{Config, ConfigError};
 use crate::events::{EventReceiver, Events};
@@ -52,14 +52,15 @@ pub enum IngestError {
     Stopped,
 }
 
-/// Largest command body (the HTTP API's 64 KB limit, §7.2).
+/// Command bodies must be smaller than this (the HTTP API's "< 64 KB", §7.2).
 pub const MAX_COMMAND_BODY: usize = 64 * 1024;
 
 /// Mailbox depth of the router: enough for bursts, small enough that a stuck router slows readers.
 const ROUTER_MAILBOX: usize = 8192;
 
 struct Inner {
-    config: Arc<Config>,
+    /// The settings in effect: replaced by `apply_config`, read by the connections through `live`.
+    config: watch::Sender<Arc<Config>>,
     mqtt_addr: SocketAddr,
     db: Db,
     store: StoreTx,
@@ -71,6 +72,16 @@ struct Inner {
     events: Events,
     metrics: Arc<Metrics>,
     http_addr: Option<SocketAddr>,
+    /// Why the HTTP API is not running although an address was configured (its port was taken).
+    http_error: Option<String>,
+}
+
+/// What [`ServiceHandle::apply_config`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Applied {
+    /// Keys of the settings file that changed but take effect only when the service is restarted
+    /// (listeners, data dir, profile, per-connection limits). Empty: everything is in effect.
+    pub restart_needed: Vec<&'static str>,
 }
 
 /// Handle to a running service. Clones share it; `shutdown` stops it for all.
@@ -100,6 +111,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let (router_tx, router_rx) = mpsc::channel(ROUTER_MAILBOX);
+    let (live_tx, live) = watch::channel(config.clone());
     tracing::info!(
         sessions = state.sessions.len(),
         retained = state.retained.len(),
@@ -108,7 +120,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     );
     let events = Events::new();
     let metrics = Arc::new(Metrics::default());
-    let router = Router::new(
+    let router = Driver::new(
         config.clone(),
         store.clone(),
         events.clone(),
@@ -126,24 +138,25 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         online: AtomicUsize::new(0),
         events: events.clone(),
         metrics: metrics.clone(),
-        dp: crate::broker::router::dp_options(&config),
+        live,
     });
     tracker.spawn(accept_loop(listener, ctx, tracker.clone()));
+    // The HTTP API is a convenience next to the broker: when its port is taken (a second `serve`, the
+    // console already running) the broker runs without it and says why, instead of not starting at all.
+    let mut http_error = None;
     let http = match config.http_addr {
-        Some(addr) => {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Bind { addr, source })?;
-            let bound = l
-                .local_addr()
-                .map_err(|source| StartError::Bind { addr, source })?;
-            Some((l, bound))
-        }
+        Some(addr) => match bind_http(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                http_error = Some(e);
+                None
+            }
+        },
         None => None,
     };
     let handle = ServiceHandle {
         inner: Arc::new(Inner {
-            config,
+            config: live_tx,
             mqtt_addr,
             db,
             store,
@@ -155,6 +168,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
             events,
             metrics,
             http_addr: http.as_ref().map(|(_, a)| *a),
+            http_error,
         }),
     };
     if let Some((listener, _)) = http {
@@ -165,6 +179,25 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
             .spawn(crate::http::serve(listener, h, token));
     }
     Ok(handle)
+}
+
+/// Binds the HTTP API's listener; the error is the one line `serve` and the console show.
+async fn bind_http(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), String> {
+    let l = TcpListener::bind(addr).await.and_then(|l| {
+        let bound = l.local_addr()?;
+        Ok((l, bound))
+    });
+    l.map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the port is in use (another onenet-desk serve or console?)".to_string()
+        } else {
+            e.to_string()
+        };
+        format!(
+            "HTTP API off: cannot listen on {addr}: {why}; the MQTT broker runs without it. \
+             Choose another address with --http ADDR (port 0 picks a free one) or http_addr in onenet-desk.toml"
+        )
+    })
 }
 
 impl ServiceHandle {
@@ -178,8 +211,50 @@ impl ServiceHandle {
         self.inner.http_addr
     }
 
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// Why the HTTP API is not running although an address was configured (its port was taken).
+    pub fn http_error(&self) -> Option<&str> {
+        self.inner.http_error.as_deref()
+    }
+
+    /// The settings in effect (after any [`ServiceHandle::apply_config`]).
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.borrow().clone()
+    }
+
+    /// Applies new settings to the running service. In effect when this returns: auto-register, offline
+    /// count and age, command response window and reply limit, the RETAIN-on-delivery decision, the `$dp`
+    /// options (UTC offset, type 7 and binary limits, disconnect on bad `$dp`, datapoint-subscription
+    /// JSON), diagnostics kept, subscription and queue limits, retention (run at once). The others (listen
+    /// addresses, data dir, profile, packet size, connection count and timeouts) keep their running value
+    /// and are named in [`Applied::restart_needed`]; [`ServiceHandle::config`] shows what runs. Saving the
+    /// file is separate ([`Config::save`]).
+    pub async fn apply_config(&self, new: Config) -> Result<Applied, ConfigError> {
+        new.validate()?;
+        let old = self.config();
+        let mut next = new;
+        let mut restart_needed = Vec::new();
+        macro_rules! keep {
+            ($($field:ident).+, $key:literal) => {
+                if next.$($field).+ != old.$($field).+ {
+                    restart_needed.push($key);
+                    next.$($field).+ = old.$($field).+.clone();
+                }
+            };
+        }
+        keep!(profile, "profile");
+        keep!(mqtt_addr, "mqtt_addr");
+        keep!(http_addr, "http_addr");
+        keep!(data_dir, "data_dir");
+        keep!(limits.max_packet, "limits.max_packet");
+        keep!(limits.max_connections, "limits.max_connections");
+        keep!(limits.connect_timeout, "limits.connect_timeout_secs");
+        keep!(limits.pubrel_timeout, "limits.pubrel_timeout_secs");
+        let next = Arc::new(next);
+        self.inner.config.send_replace(next.clone());
+        let _ = self
+            .ask(|done| RouterMsg::SetConfig { cfg: next, done })
+            .await;
+        Ok(Applied { restart_needed })
     }
 
     /// The registry (products, devices) and other synchronous database access.
@@ -240,7 +315,7 @@ impl ServiceHandle {
         if !matches!(known, Ok(Ok(Some(_)))) {
             return Err(CommandError::UnknownDevice(device_id.to_string()));
         }
-        if body.len() > MAX_COMMAND_BODY {
+        if body.len() >= MAX_COMMAND_BODY {
             return Err(CommandError::BodyTooLarge(body.len(), MAX_COMMAND_BODY));
         }
         let device_id = device_id.to_string();
@@ -335,7 +410,7 @@ impl ServiceHandle {
         payload: bytes::Bytes,
     ) -> Result<usize, crate::mqtt::TopicError> {
         let topic = crate::mqtt::TopicName::new(topic)?;
-        let namespace = if self.inner.config.profile == crate::config::Profile::OneNet {
+        let namespace = if self.config().profile == crate::config::Profile::OneNet {
             product_id.to_string()
         } else {
             String::new()
@@ -372,10 +447,10 @@ impl ServiceHandle {
         payload.extend_from_slice(json);
         let upload = crate::onenet::datapoint::decode(
             &payload,
-            &crate::broker::router::dp_options(&self.inner.config),
+            &crate::broker::router::dp_options(&self.config()),
         )?;
         let n = upload.points.len();
-        let namespace = if self.inner.config.profile == crate::config::Profile::OneNet {
+        let namespace = if self.config().profile == crate::config::Profile::OneNet {
             device.product_id
         } else {
             String::new()

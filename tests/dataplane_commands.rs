@@ -12,7 +12,7 @@ use common::*;
 use onenet_desk::ServiceHandle;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
-use onenet_desk::onenet::commands::{Command, CommandStatus};
+use onenet_desk::onenet::commands::{Command, CommandError, CommandStatus};
 use onenet_desk::onenet::diagnostics::DiagKind;
 
 /// Canonical lowercase 36-char UUID v4 (§13).
@@ -183,20 +183,36 @@ async fn offline_device_validity_0_is_status_0_and_never_delivered() {
     );
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     assert_silent(&mut d, "a status-0 command is not delivered later").await;
-    // refused: unknown device, body over 64 KB, validity over 31 days
-    assert!(h.send_command("nope", Bytes::new(), 0).await.is_err());
-    assert!(
-        h.send_command("9277", Bytes::from(vec![0u8; 64 * 1024 + 1]), 0)
-            .await
-            .is_err()
+    // refused, each for its own reason (the HTTP API maps them to errno 8, 5 and 6)
+    assert_eq!(
+        h.send_command("nope", Bytes::new(), 0).await,
+        Err(CommandError::UnknownDevice("nope".into()))
     );
+    assert_eq!(
+        h.send_command("9277", Bytes::from(vec![0u8; 64 * 1024 + 1]), 0)
+            .await,
+        Err(CommandError::BodyTooLarge(64 * 1024 + 1, 64 * 1024))
+    );
+    let e = h
+        .send_command("9277", Bytes::new(), 2_678_401)
+        .await
+        .unwrap_err();
+    assert_eq!(e, CommandError::Validity(2_678_401));
+    assert_eq!(
+        e.to_string(),
+        "validity 2678401 s is out of range: 0 to 2678400 s (31 days)"
+    );
+    // the limits themselves are accepted
     assert!(
-        h.send_command("9277", Bytes::new(), 2_678_401)
+        h.send_command("9277", Bytes::from(vec![0u8; 64 * 1024]), 2_678_400)
             .await
-            .is_err()
+            .is_ok()
     );
     let (_, total) = h.command_history("9277", None, None, 0, 30).await.unwrap();
-    assert_eq!(total, 1, "refused commands are not recorded");
+    assert_eq!(
+        total, 2,
+        "refused commands are not recorded (the status-0 one and the accepted one are)"
+    );
     h.shutdown().await;
 }
 

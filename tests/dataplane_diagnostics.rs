@@ -6,16 +6,9 @@ mod common;
 use common::dataplane::*;
 use common::*;
 use onenet_desk::config::Profile;
-use onenet_desk::mqtt::{Packet, QoS, SubAck, SubackCode};
+use onenet_desk::mqtt::{Packet, QoS, SubackCode};
 use onenet_desk::onenet::datapoint::DpValue;
 use onenet_desk::onenet::diagnostics::DiagKind;
-
-async fn suback(r: &mut Raw) -> Vec<SubackCode> {
-    match r.recv().await {
-        Packet::SubAck(SubAck { codes, .. }) => codes,
-        other => panic!("expected SUBACK, got {other:?}"),
-    }
-}
 
 async fn warnings(h: &onenet_desk::ServiceHandle, client: &str) -> u64 {
     h.sessions()
@@ -75,7 +68,7 @@ async fn each_conformance_problem_is_recorded_and_counted() {
     ))
     .await;
     assert_eq!(
-        suback(&mut d).await,
+        d.suback().await,
         vec![SubackCode::Granted(QoS::AtLeastOnce)]
     );
     d.send_bytes(&hex("A0 0F 00 0C 00 0B 2F 74 6F 70 69 63 5F 74 65 73 74"))
@@ -102,7 +95,7 @@ async fn each_conformance_problem_is_recorded_and_counted() {
     ))
     .await;
     assert_eq!(
-        suback(&mut d).await,
+        d.suback().await,
         vec![
             SubackCode::Failure,
             SubackCode::Failure,
@@ -119,7 +112,7 @@ async fn each_conformance_problem_is_recorded_and_counted() {
         .await;
     assert_eq!(d.recv().await, Packet::PubAck(pid(7)));
     d.send(&subscribe(3, &[("a b", QoS::AtMostOnce)])).await;
-    assert_eq!(suback(&mut d).await, vec![SubackCode::Failure]);
+    assert_eq!(d.suback().await, vec![SubackCode::Failure]);
     // 101 subscriptions (one is held already: /ok): the 101st gets 0x80, TooManySubscriptions
     let names: Vec<String> = (0..100).map(|i| format!("/s{i}")).collect();
     let filters: Vec<(&str, QoS)> = names
@@ -127,7 +120,7 @@ async fn each_conformance_problem_is_recorded_and_counted() {
         .map(|n| (n.as_str(), QoS::AtMostOnce))
         .collect();
     d.send(&subscribe(4, &filters)).await;
-    let codes = suback(&mut d).await;
+    let codes = d.suback().await;
     assert!(
         codes[..99]
             .iter()

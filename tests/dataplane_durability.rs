@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use common::dataplane::*;
 use common::*;
@@ -58,7 +57,8 @@ async fn pubacked_dp_uploads_survive_sigkill() {
         }
         server.kill(); // SIGKILL
         // PUBACKs already in our socket buffer were sent by the broker: they count as acknowledged
-        while let Some(Packet::PubAck(id)) = d.try_recv(Duration::from_millis(50)).await {
+        // (read to the end: the dead process's socket is closed, so this ends at once)
+        while let Some(Packet::PubAck(id)) = d.try_recv(WAIT).await {
             acked.insert(round * 1000 + u32::from(id.get()));
         }
         server = Serve::start(dir.path(), &[]);

@@ -45,9 +45,6 @@ impl Log {
     }
 }
 
-const SDK_CONNECT: &str =
-    "10 1D 00 04 4D 51 54 54 04 C2 04 B0 00 04 39 32 37 37 00 03 33 33 39 00 06 61 62 63 31 32 33";
-
 #[tokio::test]
 async fn connect_and_connack_packets_carry_their_exact_bytes() {
     let dir = tempfile::tempdir().unwrap();

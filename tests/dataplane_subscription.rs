@@ -7,7 +7,7 @@ mod common;
 use common::dataplane::*;
 use common::*;
 use onenet_desk::config::Profile;
-use onenet_desk::mqtt::{Packet, Publish, QoS, SubAck, SubackCode};
+use onenet_desk::mqtt::{Packet, Publish, QoS, SubackCode};
 
 /// §6.1 example: temperature 36.5.
 const TYPE1: &str = "01 00 44 7B 22 64 61 74 61 73 74 72 65 61 6D 73 22 3A 5B 7B 22 69 64 22 3A 22 74 65 6D 70 65 72 61 74 75 72 65 22
@@ -18,13 +18,6 @@ const TYPE5: &str = "05 00 36 2C 3B 74 65 6D 70 65 72 61 74 75 72 65 2C 32 30 31
 /// §6.7 example: time 2016-03-22 22:31:12, group (1: 34.0, -20.3), group (2: 22.5).
 const TYPE7: &str =
     "87 10 03 16 16 1F 0C 00 01 00 02 00 00 08 42 66 66 A2 C1 00 02 00 01 00 00 B4 41";
-
-async fn suback(r: &mut Raw) -> Vec<SubackCode> {
-    match r.recv().await {
-        Packet::SubAck(SubAck { codes, .. }) => codes,
-        other => panic!("expected SUBACK, got {other:?}"),
-    }
-}
 
 /// (topic, payload text, QoS) of each delivery.
 fn seen(v: &[Publish]) -> Vec<(String, String, QoS)> {
@@ -63,7 +56,7 @@ async fn one_publish_per_datapoint_with_the_value_text_at_the_upload_qos() {
     ))
     .await;
     assert!(
-        suback(&mut sub)
+        sub.suback()
             .await
             .iter()
             .all(|c| *c == SubackCode::Granted(QoS::AtMostOnce))
@@ -77,7 +70,7 @@ async fn one_publish_per_datapoint_with_the_value_text_at_the_upload_qos() {
         .send(&subscribe(1, &[("/9277/temperature", QoS::AtLeastOnce)]))
         .await;
     assert_eq!(
-        suback(&mut other).await,
+        other.suback().await,
         vec![SubackCode::Granted(QoS::AtLeastOnce)]
     );
 
@@ -154,7 +147,7 @@ async fn json_setting_sends_ds_id_at_and_value() {
         ],
     ))
     .await;
-    suback(&mut sub).await;
+    sub.suback().await;
     let mut dev = Raw::device(addr, "9277", "abc123", true).await;
     publish_acked(&mut dev, dp(&hex(TYPE7), QoS::AtLeastOnce, 1)).await;
     let got = take_publishes(&mut sub, 2).await;
@@ -196,8 +189,17 @@ async fn json_setting_sends_ds_id_at_and_value() {
         objs[1]["value"], "95.2%",
         "a string value stays a JSON string"
     );
-    // no device time: the arrival time, as UTC+8 wall clock
-    let at = onenet_desk::onenet::datapoint::time::format_datetime(arrival, 8 * 3600);
+    // no device time: the arrival time, as UTC+8 wall clock (formatted independently, by date(1))
+    let local = arrival + 8 * 3_600_000;
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{}", local.div_euclid(1000))])
+        .arg("+%Y-%m-%d %H:%M:%S")
+        .output()
+        .expect("date(1) runs");
+    let mut at = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    if local % 1000 != 0 {
+        at.push_str(&format!(".{:03}", local % 1000));
+    }
     assert_eq!(objs[1]["at"], at.as_str());
     assert_eq!(objs[0]["at"], at.as_str());
     h.shutdown().await;
@@ -212,9 +214,10 @@ async fn offline_datapoint_subscriber_gets_the_points_at_login() {
     let mut sub = Raw::device(addr, "9278", "def456", false).await;
     sub.send(&subscribe(1, &[("/9277/temperature", QoS::AtLeastOnce)]))
         .await;
-    suback(&mut sub).await;
+    sub.suback().await;
     sub.send(&Packet::Disconnect).await;
     sub.closed().await;
+    wait_online(&h, "9278", false).await;
     let mut dev = Raw::device(addr, "9277", "abc123", true).await;
     publish_acked(
         &mut dev,

@@ -14,10 +14,6 @@ use onenet_desk::onenet::diagnostics::DiagKind;
 use onenet_desk::store::StoredDatapoint;
 use serde_json::json;
 
-/// §14: the official SDK sample's CONNECT (9277 / 339 / abc123, clean session, keepalive 1200).
-const SDK_CONNECT: &str =
-    "10 1D 00 04 4D 51 54 54 04 C2 04 B0 00 04 39 32 37 37 00 03 33 33 39 00 06 61 62 63 31 32 33";
-
 /// 2026-11-25 19:37:51 at UTC+8 (type 7 time bytes `1A 0B 19 13 25 33`), Unix ms.
 const T7_QOS1_AT: i64 = 1_795_606_671_000;
 /// 2026-11-25 19:37:52 at UTC+8 (`… 25 34`).

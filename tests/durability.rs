@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use common::*;
 use onenet_desk::mqtt::{Packet, QoS};
@@ -50,7 +49,8 @@ async fn pubacked_messages_survive_sigkill() {
         }
         server.kill();
         // PUBACKs already in the socket buffer count as acknowledged too
-        while let Some(Packet::PubAck(id)) = publisher.try_recv(Duration::from_millis(50)).await {
+        // (read to the end: the dead process's socket is closed, so this ends at once)
+        while let Some(Packet::PubAck(id)) = publisher.try_recv(WAIT).await {
             acked.insert(format!("r{round}-m{}", id.get()));
         }
         server = Serve::start(dir.path(), &["--profile", "mqtt"]);
@@ -58,7 +58,10 @@ async fn pubacked_messages_survive_sigkill() {
     }
     let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, false, 120)).await;
     let mut received = BTreeSet::new();
-    while let Some(p) = sub.try_recv(Duration::from_millis(1000)).await {
+    // Until every acknowledged message is in (or nothing more comes within WAIT).
+    while !acked.is_subset(&received)
+        && let Some(p) = sub.try_recv(WAIT).await
+    {
         if let Packet::Publish(p) = p {
             received.insert(String::from_utf8(p.payload.to_vec()).unwrap());
             if let Some(id) = p.qos_pid.pid() {

@@ -139,6 +139,7 @@ async fn http_push_reaches_online_subscribers_only() {
     assert!(matches!(off.recv().await, Packet::SubAck(_)));
     off.send(&Packet::Disconnect).await;
     off.closed().await;
+    wait_online(&h, "9279", false).await;
 
     let v = api(&h, "POST", "/mqtt?topic=/lab/cfg", KEY, "{\"mode\":2}").await;
     assert_eq!(v, json!({"errno": 0, "error": "succ"}));
@@ -147,17 +148,12 @@ async fn http_push_reaches_online_subscribers_only() {
     };
     assert_eq!(p.payload.as_ref(), b"{\"mode\":2}");
     assert_eq!(p.qos_pid.qos(), QoS::AtMostOnce, "HTTP push is QoS 0");
-    let (_off, _) = Raw::login(
+    let (mut off, _) = Raw::login(
         addr,
         &connect_packet("9279", Some("339"), Some("ghi789"), false, 120),
     )
     .await;
-    let mut off = _off;
-    assert_eq!(
-        off.try_recv(Duration::from_millis(300)).await,
-        None,
-        "not queued for offline devices"
-    );
+    off.assert_silent("not queued for offline devices").await;
 
     assert_eq!(errno(&api(&h, "POST", "/mqtt", KEY, "x").await), 7);
     assert_eq!(
@@ -512,13 +508,42 @@ async fn admin_endpoints() {
     );
     let v = api(&h, "GET", "/admin/devices", KEY, "").await;
     assert_eq!(v["data"].as_array().unwrap().len(), 4);
-    let _d1 = Raw::device(h.mqtt_addr(), "12345", "zz9", true).await;
+
+    // kick: the session is closed by the broker, and its will is not published
+    let mut watcher = Raw::device(h.mqtt_addr(), "9279", "ghi789", true).await;
+    watcher.subscribe(&[("/will/12345", QoS::AtMostOnce)]).await;
+    let (mut kicked, ack) = Raw::login(
+        h.mqtt_addr(),
+        &with_will(
+            connect_packet("12345", Some("339"), Some("zz9"), true, 120),
+            "/will/12345",
+            "gone",
+            QoS::AtMostOnce,
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(connack(&ack), (0, false));
     let v = api(&h, "GET", "/admin/sessions", KEY, "").await;
-    assert_eq!(v["data"][0]["client_id"], "12345");
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["client_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"12345"), "{v}");
     assert_eq!(
         errno(&api(&h, "POST", "/admin/sessions/12345/kick", KEY, "").await),
         0
     );
+    assert_eq!(kicked.closed().await, vec![], "closed without a packet");
+    wait_online(&h, "12345", false).await;
+    watcher
+        .assert_silent("a kicked device's will is not published")
+        .await;
+    let v = api(&h, "POST", "/admin/sessions/12345/kick", KEY, "").await;
+    assert_eq!(errno(&v), 10, "kicking an offline device: {v}");
+
     assert_eq!(
         errno(&api(&h, "DELETE", "/admin/devices/12345", KEY, "").await),
         0
@@ -527,6 +552,23 @@ async fn admin_endpoints() {
         errno(&api(&h, "DELETE", "/admin/devices/12345", KEY, "").await),
         8
     );
+    let mut gone = Raw::connect(h.mqtt_addr()).await;
+    gone.send(&connect_packet(
+        "12345",
+        Some("339"),
+        Some("zz9"),
+        true,
+        120,
+    ))
+    .await;
+    let got = gone.closed().await;
+    assert!(
+        !got.iter()
+            .any(|p| matches!(p, Packet::ConnAck(a) if a.code as u8 == 0)),
+        "a deleted device cannot log in: {got:?}"
+    );
+
+    // a product and its devices go together
     let v = api(
         &h,
         "POST",
@@ -536,26 +578,107 @@ async fn admin_endpoints() {
     )
     .await;
     assert_eq!(v["data"]["api_key"], "K777");
+    let v = api(
+        &h,
+        "POST",
+        "/admin/devices",
+        Some("K777"),
+        r#"{"id":"7001","auth_info":"p7"}"#,
+    )
+    .await;
+    assert_eq!(v["data"]["product_id"], "777");
     assert_eq!(
         errno(&api(&h, "DELETE", "/admin/products/777", KEY, "").await),
         0
     );
+    let v = api(&h, "GET", "/admin/products", KEY, "").await;
+    let products: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(products, ["339", "400"], "777 is gone");
+    assert_eq!(
+        errno(&api(&h, "GET", "/admin/devices", Some("K777"), "").await),
+        3,
+        "its key no longer authenticates"
+    );
+    assert!(
+        h.db().device("7001").unwrap().is_none(),
+        "its device went too"
+    );
+
+    // retained
     let mut p = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     p.send(&publish("/r", b"kept", QoS::AtLeastOnce, 1, true))
         .await;
-    let _ = p.recv().await;
+    assert_eq!(p.recv().await, Packet::PubAck(pid(1)));
     let v = api(&h, "GET", "/admin/retained", KEY, "").await;
     assert_eq!(v["data"][0]["payload"], "kept");
     assert_eq!(
         api(&h, "DELETE", "/admin/retained?topic=/r", KEY, "").await["data"]["deleted"],
         1
     );
+    assert!(h.retained().await.is_empty());
     assert_eq!(
         errno(&api(&h, "DELETE", "/admin/retained?topic=/r", KEY, "").await),
         8
     );
-    let v = api(&h, "GET", "/admin/diagnostics/9277", KEY, "").await;
-    assert_eq!(errno(&v), 0);
+
+    // diagnostics: the SDK's SUBSCRIBE with reserved flags 0000 is recorded, with its section
+    p.send_bytes(&[
+        0x80, 0x10, 0x00, 0x0B, 0x00, 0x0B, 0x2F, 0x74, 0x6F, 0x70, 0x69, 0x63, 0x5F, 0x74, 0x65,
+        0x73, 0x74, 0x01,
+    ])
+    .await;
+    assert!(matches!(p.recv().await, Packet::SubAck(_)));
+    let v = eventually("a diagnostic for 9277", || async {
+        let v = api(&h, "GET", "/admin/diagnostics/9277", KEY, "").await;
+        (v["data"].as_array().is_some_and(|a| !a.is_empty())).then_some(v)
+    })
+    .await;
+    let d = &v["data"][0];
+    assert_eq!(d["device"], "9277");
+    assert_eq!(d["kind"], "reserved_flags");
+    assert!(d["message"].as_str().unwrap().contains("SUBSCRIBE"), "{d}");
+    assert_eq!(
+        errno(&api(&h, "GET", "/admin/diagnostics/5", KEY, "").await),
+        8,
+        "another product's device"
+    );
+
+    // the offline queue: GET lists, DELETE drops what waits
+    let mut away = Raw::device(h.mqtt_addr(), "9278", "def456", false).await;
+    away.subscribe(&[("/q", QoS::AtLeastOnce)]).await;
+    away.send(&Packet::Disconnect).await;
+    away.closed().await;
+    wait_online(&h, "9278", false).await;
+    for i in 1..=3u16 {
+        p.send(&publish("/q", b"wait", QoS::AtLeastOnce, 10 + i, false))
+            .await;
+        assert_eq!(p.recv().await, Packet::PubAck(pid(10 + i)));
+    }
+    let v = api(&h, "GET", "/admin/queues/9278", KEY, "").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["data"][0]["topic"], "/q");
+    let v = api(&h, "DELETE", "/admin/queues/9278", KEY, "").await;
+    assert_eq!(v["data"]["deleted"], 3, "{v}");
+    let v = api(&h, "GET", "/admin/queues/9278", KEY, "").await;
+    assert_eq!(v["data"], json!([]));
+    let (mut back, ack) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("9278", Some("339"), Some("def456"), false, 120),
+    )
+    .await;
+    assert_eq!(connack(&ack), (0, true));
+    back.assert_silent("the cleared queue is not delivered")
+        .await;
+    assert_eq!(
+        errno(&api(&h, "DELETE", "/admin/queues/5", KEY, "").await),
+        8,
+        "another product's device"
+    );
     h.shutdown().await;
 }
 
@@ -598,10 +721,11 @@ async fn cli_cmd_send_waits_for_the_reply_over_a_real_socket() {
         "--auth-info",
         "abc123",
     ]);
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // A port that is ours (bound) but does not listen: connecting is refused, and no other process can
+    // take it meanwhile (binding and dropping a listener would leave it free for anyone).
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let free = reserved.local_addr().unwrap();
     let out = Command::new(bin)
         .arg("--data-dir")
         .arg(dir.path())
@@ -619,6 +743,7 @@ async fn cli_cmd_send_waits_for_the_reply_over_a_real_socket() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no onenet-desk serve is running"));
+    drop(reserved);
 
     let server = Serve::start(dir.path(), &[]);
     let (mqtt, http) = (server.mqtt, server.http.to_string());

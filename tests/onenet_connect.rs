@@ -7,13 +7,10 @@ use std::time::Duration;
 
 use common::*;
 use onenet_desk::config::Profile;
-use onenet_desk::mqtt::{ConnAck, Packet, QoS};
+use onenet_desk::mqtt::{Packet, QoS};
 
 fn code(p: &Packet) -> u8 {
-    match p {
-        Packet::ConnAck(ConnAck { code, .. }) => *code as u8,
-        other => panic!("expected CONNACK, got {other:?}"),
-    }
+    connack(p).0
 }
 
 #[tokio::test]
@@ -22,11 +19,7 @@ async fn official_sdk_connect_capture_is_accepted_with_auth_info() {
     let h = broker(dir.path(), Profile::OneNet).await;
     seed_registry(&h);
     // Spec §14: the official SDK's CONNECT, client 9277, user 339, password abc123, keepalive 1200.
-    let capture = [
-        0x10, 0x1D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0xC2, 0x04, 0xB0, 0x00, 0x04, 0x39,
-        0x32, 0x37, 0x37, 0x00, 0x03, 0x33, 0x33, 0x39, 0x00, 0x06, 0x61, 0x62, 0x63, 0x31, 0x32,
-        0x33,
-    ];
+    let capture = common::dataplane::hex(SDK_CONNECT);
     let mut r = Raw::connect(h.mqtt_addr()).await;
     r.send_bytes(&capture).await;
     // exactly the four bytes the SDK checks: 20 02 00 00

@@ -7,14 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use onenet_desk::config::Profile;
-use onenet_desk::mqtt::{Packet, QoS, SubAck, SubackCode};
-
-async fn suback(r: &mut Raw) -> Vec<SubackCode> {
-    match r.recv().await {
-        Packet::SubAck(SubAck { codes, .. }) => codes,
-        other => panic!("expected SUBACK, got {other:?}"),
-    }
-}
+use onenet_desk::mqtt::{Packet, QoS, SubackCode};
+use onenet_desk::onenet::datapoint::DpValue;
 
 #[tokio::test]
 async fn official_sdk_subscribe_0x80_is_accepted() {
@@ -64,7 +58,7 @@ async fn wildcards_dollar_topics_and_bad_charset_get_0x80_the_rest_is_granted() 
     ))
     .await;
     assert_eq!(
-        suback(&mut r).await,
+        r.suback().await,
         vec![
             SubackCode::Failure,
             SubackCode::Granted(QoS::ExactlyOnce),
@@ -88,7 +82,7 @@ async fn at_most_100_subscriptions_per_client() {
         .map(|n| (n.as_str(), QoS::AtMostOnce))
         .collect();
     r.send(&subscribe(3, &filters)).await;
-    let codes = suback(&mut r).await;
+    let codes = r.suback().await;
     assert_eq!(codes.len(), 101);
     assert!(
         codes[..100]
@@ -99,7 +93,7 @@ async fn at_most_100_subscriptions_per_client() {
     // re-subscribing to an existing filter is not a new one
     r.send(&subscribe(4, &[("/t0", QoS::AtLeastOnce)])).await;
     assert_eq!(
-        suback(&mut r).await,
+        r.suback().await,
         vec![SubackCode::Granted(QoS::AtLeastOnce)]
     );
     h.shutdown().await;
@@ -114,7 +108,7 @@ async fn delivery_is_at_the_publishers_qos_and_stays_within_the_product() {
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)]))
         .await;
-    suback(&mut sub).await;
+    sub.suback().await;
     let (mut other, _) = Raw::login(
         addr,
         &connect_packet("5", Some("400"), Some("x"), true, 120),
@@ -123,7 +117,7 @@ async fn delivery_is_at_the_publishers_qos_and_stays_within_the_product() {
     other
         .send(&subscribe(1, &[("/topic_test", QoS::AtMostOnce)]))
         .await;
-    suback(&mut other).await;
+    other.suback().await;
 
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
     // Spec §14 capture: "hi" to /topic_test at QoS 1, pid 5.
@@ -150,11 +144,9 @@ async fn delivery_is_at_the_publishers_qos_and_stays_within_the_product() {
         }
         other => panic!("expected PUBLISH, got {other:?}"),
     }
-    assert_eq!(
-        other.try_recv(Duration::from_millis(300)).await,
-        None,
-        "product 400 must not see product 339's topic"
-    );
+    other
+        .assert_silent("product 400 must not see product 339's topic")
+        .await;
     h.shutdown().await;
 }
 
@@ -166,7 +158,7 @@ async fn qos2_is_delivered_exactly_once() {
     let addr = h.mqtt_addr();
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/q2", QoS::ExactlyOnce)])).await;
-    suback(&mut sub).await;
+    sub.suback().await;
     let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
     publisher
         .send(&publish("/q2", b"once", QoS::ExactlyOnce, 7, false))
@@ -180,7 +172,7 @@ async fn qos2_is_delivered_exactly_once() {
     publisher.send(&Packet::Publish(again)).await;
     assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
     // nothing is forwarded before PUBREL (OneNET forwards after PUBCOMP, spec §5)
-    assert_eq!(sub.try_recv(Duration::from_millis(200)).await, None);
+    sub.assert_silent("before PUBREL").await;
     publisher.send(&Packet::PubRel(pid(7))).await;
     assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
     let Packet::Publish(p) = sub.recv().await else {
@@ -195,7 +187,8 @@ async fn qos2_is_delivered_exactly_once() {
     // a PUBREL repeated by the publisher is answered, and nothing is delivered twice
     publisher.send(&Packet::PubRel(pid(7))).await;
     assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
-    assert_eq!(sub.try_recv(Duration::from_millis(300)).await, None);
+    sub.assert_silent("a repeated PUBREL delivers nothing")
+        .await;
     h.shutdown().await;
 }
 
@@ -238,7 +231,7 @@ async fn retained_goes_at_requested_qos_with_retain_flag_and_empty_payload_clear
     .await;
     let mut sub = Raw::device(addr, "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/cfg", QoS::AtLeastOnce)])).await;
-    suback(&mut sub).await;
+    sub.suback().await;
     let Packet::Publish(p) = sub.recv().await else {
         panic!("expected retained PUBLISH")
     };
@@ -275,7 +268,7 @@ async fn retain_flag_can_be_turned_off_for_sdk_firmware() {
     assert_eq!(publisher.recv().await, Packet::PubAck(pid(1)));
     let mut sub = Raw::device(h.mqtt_addr(), "9278", "def456", true).await;
     sub.send(&subscribe(1, &[("/cfg", QoS::AtMostOnce)])).await;
-    suback(&mut sub).await;
+    sub.suback().await;
     let Packet::Publish(p) = sub.recv().await else {
         panic!("expected PUBLISH")
     };
@@ -284,10 +277,21 @@ async fn retain_flag_can_be_turned_off_for_sdk_firmware() {
 }
 
 #[tokio::test]
-async fn dollar_dp_is_acknowledged_and_not_routed() {
+async fn dollar_dp_is_acknowledged_stored_and_not_routed() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let h = seeded(dir.path()).await;
+    // Another device of the product listens on every topic a `$dp` upload could leak to: `$dp` itself
+    // (refused or not, it must never deliver), look-alikes, and its datapoint topic (a type 7 stream "0").
+    let mut sub = Raw::device(h.mqtt_addr(), "9278", "def456", true).await;
+    let codes = sub
+        .subscribe(&[
+            ("$dp", QoS::AtMostOnce),
+            ("dp", QoS::AtMostOnce),
+            ("/$dp", QoS::AtMostOnce),
+            ("/9277/$dp", QoS::AtMostOnce),
+        ])
+        .await;
+    assert_eq!(codes.len(), 4);
     let mut d = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     // Spec §14: type 7 at QoS 1, pid 7.
     d.send_bytes(&[
@@ -296,7 +300,23 @@ async fn dollar_dp_is_acknowledged_and_not_routed() {
     ])
     .await;
     assert_eq!(d.recv().await, Packet::PubAck(pid(7)));
+    // stored: ds_id 0 with 34.0 and -20.3 at 2026-11-25 19:37:51 UTC+8, both from this one upload
+    let stored = common::dataplane::points(&h, "9277");
+    let got: Vec<_> = stored
+        .iter()
+        .map(|p| (p.stream.as_str(), p.value.clone(), p.at))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("0", DpValue::Float(34.0), 1_795_606_671_000),
+            ("0", DpValue::Float(-20.3), 1_795_606_671_000)
+        ]
+    );
+    // not routed as a message: no subscriber got it, nothing retained, no offline copy
+    sub.assert_silent("a $dp upload is not a message").await;
     assert!(h.retained().await.is_empty());
+    assert!(h.queue("9278").await.is_empty());
     h.shutdown().await;
 }
 
@@ -310,7 +330,7 @@ async fn malformed_packets_close_only_their_connection() {
     let addr = h.mqtt_addr();
     let mut good = Raw::device(addr, "9278", "def456", true).await;
     good.send(&subscribe(1, &[("/ok", QoS::AtLeastOnce)])).await;
-    suback(&mut good).await;
+    good.suback().await;
     // deterministic junk: every kind of broken frame after a valid login
     let junk: &[&[u8]] = &[
         &[0x00, 0x00],                         // reserved packet type 0

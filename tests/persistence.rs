@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{ConnAck, Packet, QoS};
@@ -84,7 +82,7 @@ async fn persistent_session_and_queued_qos1_survive_restarts() {
     )
     .await;
     assert!(session_present(&ack));
-    assert_eq!(sub.try_recv(Duration::from_millis(300)).await, None);
+    sub.assert_silent("nothing owed after login").await;
     h.shutdown().await;
 }
 
@@ -153,7 +151,7 @@ async fn clean_session_1_discards_the_session() {
     )
     .await;
     assert!(!session_present(&ack));
-    assert_eq!(sub.try_recv(Duration::from_millis(300)).await, None);
+    sub.assert_silent("nothing owed after login").await;
     sub.send(&Packet::Disconnect).await;
     sub.closed().await;
     h.shutdown().await;

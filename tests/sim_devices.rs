@@ -50,6 +50,7 @@ async fn exported(
         },
         format: ExportFormat::JsonLines,
         utc_offset_secs: 8 * 3600,
+        bom: false,
     };
     export_to_file(h.db().path(), &req, &out, &mut |_| true).unwrap();
     std::fs::read_to_string(&out)

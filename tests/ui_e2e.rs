@@ -4,36 +4,24 @@
 //! appear in the Datapoints panel, and a command sent by clicking shows the device's `$crsp` reply.
 #![cfg(feature = "gui")]
 
-use std::time::{Duration, Instant};
+mod common;
 
-use egui_kittest::Harness;
+use std::time::Duration;
+
+use common::dataplane::{framed, hex};
+use common::ui::{has, live_app, live_config, step_until};
 use egui_kittest::kittest::Queryable;
-use onenet_desk::config::Config;
-use onenet_desk::store::{Db, NewDevice, NewProduct};
-use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::{Action, Tab};
-use onenet_desk::ui::prefs::Prefs;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// `$dp` type 3: `{"temperature":22.5,"humidity":"95.2%"}`.
 fn type3() -> Vec<u8> {
-    let json = br#"{"temperature":22.5,"humidity":"95.2%"}"#;
-    let mut p = vec![0x03, 0x00, json.len() as u8];
-    p.extend_from_slice(json);
-    p
+    framed(3, r#"{"temperature":22.5,"humidity":"95.2%"}"#)
 }
 
 /// `$dp` type 7 without time: ds_id 1 with one float 34.0.
 fn type7() -> Vec<u8> {
-    let mut p = vec![
-        0x07, // type 7, no time
-        0x00, 0x01, // ds_id 1
-        0x00, 0x01, // one float
-    ];
-    p.extend_from_slice(&34.0f32.to_le_bytes());
-    p
+    hex("07 0001 0001 00000842")
 }
 
 /// Device 9277 on its own thread: uploads, then answers every `$creq/{uuid}` with `pong`.
@@ -76,60 +64,10 @@ fn device(port: u16) {
     });
 }
 
-/// Some node has exactly this label.
-fn has(h: &Harness<'_, ConsoleApp>, label: &str) -> bool {
-    h.query_all_by_label(label).next().is_some()
-}
-
-/// Steps the app until `check` holds, failing after [`WAIT`].
-fn step_until(
-    h: &mut Harness<'_, ConsoleApp>,
-    what: &str,
-    check: impl Fn(&Harness<'_, ConsoleApp>) -> bool,
-) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        h.step();
-        if check(h) {
-            return;
-        }
-        if Instant::now() >= deadline {
-            let app = h.state();
-            panic!(
-                "timed out waiting for {what}; actions: {:?}; commands: {:?}; notices: {:?}",
-                app.log, app.model.commands, app.model.notices
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_real_device_appears_online_its_datapoints_show_and_a_command_gets_its_reply() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::new(dir.path().to_path_buf());
-    cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
-    {
-        let db = Db::open(&cfg.db_path()).unwrap();
-        db.add_product(NewProduct {
-            id: Some("339".into()),
-            name: Some("lab".into()),
-            api_key: Some("KEY339".into()),
-        })
-        .unwrap();
-        db.add_device(NewDevice {
-            product_id: "339".into(),
-            id: Some("9277".into()),
-            auth_info: Some("abc123".into()),
-            ..Default::default()
-        })
-        .unwrap();
-    }
-    let prefs = Prefs::from_config(&cfg);
-    let mut h = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .allow_missing_glyphs()
-        .build_eframe(|cc| ConsoleApp::start(&cc.egui_ctx, cfg, prefs));
+    let mut h = live_app(live_config(dir.path()));
     let port = h
         .state()
         .service()

@@ -8,17 +8,17 @@
 //! In a release build the 95th percentile must stay under 16 ms.
 #![cfg(feature = "gui")]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
 use onenet_desk::broker::SessionInfo;
 use onenet_desk::config::Config;
 use onenet_desk::events::{Direction, Event, StoredPoints};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
 use onenet_desk::onenet::registry::Device;
-use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::Tab;
 use onenet_desk::ui::model::Model;
 use onenet_desk::ui::prefs::Prefs;
@@ -28,9 +28,7 @@ const PLOT_POINTS: usize = 1_000_000;
 const EVENTS_PER_FRAME: usize = 5000 / 60 + 1;
 
 fn publish(seq: usize) -> Vec<u8> {
-    let json = format!("{{\"temperature\":{}.5}}", seq % 40);
-    let mut payload = vec![0x03, 0x00, json.len() as u8];
-    payload.extend_from_slice(json.as_bytes());
+    let payload = common::dataplane::framed(3, &format!("{{\"temperature\":{}.5}}", seq % 40));
     let mut p = vec![0x32, 0, 0x00, 0x03, b'$', b'd', b'p', 0x00, 0x01];
     p.extend_from_slice(&payload);
     p[1] = (p.len() - 2) as u8;
@@ -61,6 +59,7 @@ fn loaded_model() -> Model {
             inflight: 0,
             queued: 0,
             dropped: 0,
+            dropped_qos0: 0,
             messages_in: i as u64 * 7,
             messages_out: i as u64,
             warnings: 0,
@@ -130,15 +129,7 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
 fn frames_stay_fast_with_a_loaded_model() {
     let frames = if cfg!(debug_assertions) { 10 } else { 120 };
     let model = loaded_model();
-    let mut h = Harness::builder()
-        .with_size([1400.0, 900.0])
-        .allow_missing_glyphs()
-        .build_ui_state(
-            |ui, app: &mut ConsoleApp| {
-                app.draw(ui);
-            },
-            ConsoleApp::offline(&egui::Context::default(), model),
-        );
+    let mut h = common::ui::app_harness(model, [1400.0, 900.0]);
     // The whole million points in view: the worst case for the plot.
     h.state_mut().panels.datapoints.plot.window = 0.0;
     let mut report = Vec::new();

@@ -2,137 +2,14 @@
 //! actions the panel emits or on the model.
 #![cfg(feature = "gui")]
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-use egui::accesskit::Role;
-use egui_kittest::Harness;
+use common::ui::{app_harness, fixture, harness};
 use egui_kittest::kittest::Queryable;
-use onenet_desk::broker::{RetainedInfo, SessionInfo};
-use onenet_desk::config::Config;
-use onenet_desk::events::{Direction, Event, StoredPoints};
-use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
-use onenet_desk::onenet::registry::{Device, Product};
 use onenet_desk::ui::actions::{Action, Tab};
-use onenet_desk::ui::model::Model;
-use onenet_desk::ui::prefs::{Lang, Prefs};
-use onenet_desk::ui::{ConsoleApp, commands, datapoints, devices, offline, registry, retained};
+use onenet_desk::ui::prefs::Lang;
+use onenet_desk::ui::{commands, datapoints, devices, offline, registry, retained};
 use onenet_desk::ui::{settings, subscriptions, traffic};
-
-fn session(id: &str, online: bool, msgs_in: u64) -> SessionInfo {
-    SessionInfo {
-        client_id: id.into(),
-        namespace: "339".into(),
-        online,
-        remote: online.then(|| "192.168.1.20:50000".into()),
-        clean_session: true,
-        keep_alive: 120,
-        subscriptions: vec![("/lab/cmd".into(), 1)],
-        inflight: 0,
-        queued: if online { 0 } else { 2 },
-        dropped: 0,
-        messages_in: msgs_in,
-        messages_out: 1,
-        warnings: 0,
-        connected_at: online.then_some(1_700_000_000_000),
-        last_seen: Some(1_700_000_100_000),
-        will: None,
-    }
-}
-
-/// Product 339 with devices 9277 (online), 9278 (offline), 9279 (online); datapoints of 9277; a retained
-/// message; some traffic.
-fn fixture() -> Model {
-    let mut m = Model::new(
-        Config::new(PathBuf::from("/tmp/ui-fixture")),
-        Prefs::default(),
-    );
-    m.products = vec![Product {
-        id: "339".into(),
-        name: "lab".into(),
-        api_key: "KEY339".into(),
-        created_at: 0,
-    }];
-    m.devices = ["9277", "9278", "9279"]
-        .iter()
-        .enumerate()
-        .map(|(i, id)| Device {
-            id: id.to_string(),
-            product_id: "339".into(),
-            name: format!("sensor {i}"),
-            auth_info: format!("secret{i}"),
-            created_at: 0,
-            auto_registered: false,
-        })
-        .collect();
-    m.sessions = vec![
-        session("9277", true, 30),
-        session("9278", false, 5),
-        session("9279", true, 12),
-    ];
-    m.retained = vec![RetainedInfo {
-        namespace: "339".into(),
-        topic: "/lab/state".into(),
-        payload: b"{\"on\":true}".to_vec(),
-        qos: 1,
-        from_will_of: None,
-    }];
-    m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
-        device_id: "9277".into(),
-        dp_type: 3,
-        received_at: 1_700_000_000_000,
-        points: vec![
-            Datapoint {
-                stream: "temperature".into(),
-                at: Some(1_700_000_000_000),
-                value: DpValue::Json(serde_json::json!(22.5)),
-            },
-            Datapoint {
-                stream: "status".into(),
-                at: Some(1_700_000_000_000),
-                value: DpValue::Json(serde_json::json!("ok")),
-            },
-        ],
-    })));
-    for (dev, topic) in [("9277", "/lab/a"), ("9279", "/lab/b")] {
-        let mut p = vec![0x30, 0, 0, topic.len() as u8];
-        p.extend_from_slice(topic.as_bytes());
-        p.extend_from_slice(b"hi");
-        p[1] = (p.len() - 2) as u8;
-        m.apply_event(Event::Packet {
-            at: 1_700_000_000_000,
-            client_id: Some(dev.into()),
-            direction: Direction::In,
-            bytes: p.into(),
-        });
-    }
-    m
-}
-
-/// A panel, the model it draws and the actions it emitted.
-struct Fx<P> {
-    panel: P,
-    model: Model,
-    out: Vec<Action>,
-}
-
-fn harness<P: 'static>(
-    panel: P,
-    model: Model,
-    draw: fn(&mut P, &mut egui::Ui, &Model, &mut Vec<Action>),
-) -> Harness<'static, Fx<P>> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .allow_missing_glyphs()
-        .build_ui_state(
-            move |ui, fx: &mut Fx<P>| draw(&mut fx.panel, ui, &fx.model, &mut fx.out),
-            Fx {
-                panel,
-                model,
-                out: Vec::new(),
-            },
-        )
-}
 
 #[test]
 fn devices_table_filters_and_selects() {
@@ -274,7 +151,7 @@ fn deleting_a_retained_message_asks_for_confirmation() {
 }
 
 #[test]
-fn deleting_all_retained_can_be_cancelled() {
+fn deleting_all_retained_can_be_cancelled_or_confirmed() {
     let mut h = harness(
         retained::RetainedPanel::default(),
         fixture(),
@@ -283,9 +160,21 @@ fn deleting_all_retained_can_be_cancelled() {
     h.run();
     h.get_by_label("Delete all").click();
     h.run();
+    assert!(h.query_by_label("Please confirm").is_some());
     h.get_by_label("Cancel").click();
     h.run();
-    assert!(h.state().out.is_empty());
+    assert!(h.state().out.is_empty(), "cancelled: nothing deleted");
+    assert!(h.query_by_label("Please confirm").is_none());
+    h.get_by_label("Delete all").click();
+    h.run();
+    assert!(
+        h.state().out.is_empty(),
+        "nothing deleted before confirming"
+    );
+    h.get_by_label("Yes, delete").click();
+    h.run();
+    assert_eq!(h.state().out, vec![Action::DeleteAllRetained]);
+    assert!(h.query_by_label("Please confirm").is_none());
 }
 
 #[test]
@@ -299,6 +188,7 @@ fn offline_queue_lists_and_clears_after_confirming() {
                 topic: "/lab/cmd".into(),
                 qos: 1,
                 payload_len: 4,
+                payload: bytes::Bytes::from_static(b"ping"),
                 queued_at: now - 47 * 3600 * 1000,
                 packet_id: None,
             },
@@ -306,6 +196,7 @@ fn offline_queue_lists_and_clears_after_confirming() {
                 topic: "/lab/new".into(),
                 qos: 0,
                 payload_len: 4,
+                payload: bytes::Bytes::from_static(b"ping"),
                 queued_at: now,
                 packet_id: None,
             },
@@ -320,7 +211,13 @@ fn offline_queue_lists_and_clears_after_confirming() {
     assert!(h.query_by_label("expiring").is_some());
     h.get_by_label("Clear queue").click();
     h.run();
-    assert!(h.state().out.is_empty());
+    // Nothing cleared before confirming (the open queue itself is loaded live).
+    assert!(
+        !h.state()
+            .out
+            .iter()
+            .any(|a| matches!(a, Action::ClearQueue(_)))
+    );
     h.get_by_label("Yes, clear").click();
     h.run();
     assert!(h.state().out.contains(&Action::ClearQueue("9278".into())));
@@ -441,24 +338,34 @@ fn settings_change_language_at_once_and_apply_broker_settings() {
 
 #[test]
 fn the_app_navigates_with_shortcuts_and_speaks_chinese() {
-    let mut h = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .allow_missing_glyphs()
-        .build_ui_state(
-            |ui, app: &mut ConsoleApp| {
-                app.draw(ui);
-            },
-            ConsoleApp::offline(&egui::Context::default(), fixture()),
-        );
+    let mut h = app_harness(fixture(), [1280.0, 800.0]);
     h.run();
     h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::Num2);
     h.run();
     assert_eq!(h.state().model.tab, Tab::Devices);
     assert!(h.query_by_label("Device filter").is_some());
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::Num7);
+    h.run();
+    assert_eq!(h.state().model.tab, Tab::Datapoints);
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::Num2);
+    h.run();
+    // Chinese: the very widgets of the Devices panel carry their translations, and no English is left
     h.state_mut().model.prefs.lang = Lang::Chinese;
     h.run();
-    assert!(h.query_all_by_label_contains("设备").next().is_some());
+    assert!(
+        h.query_by_label("设备筛选").is_some(),
+        "Device filter in Chinese"
+    );
+    assert!(h.query_by_label("Device filter").is_none());
+    assert!(
+        h.query_by_label("概览").is_some(),
+        "the Overview tab in Chinese"
+    );
+    assert!(h.query_by_label("Overview").is_none());
+    // and back
     h.state_mut().model.prefs.lang = Lang::English;
     h.run();
-    assert!(h.get_all_by_role(Role::Button).count() > 3);
+    assert!(h.query_by_label("Device filter").is_some());
+    assert!(h.query_by_label("设备筛选").is_none());
+    assert!(h.query_by_label("Overview").is_some());
 }

@@ -31,7 +31,7 @@ use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::message::{CloseReason, ConnTx, Ending, Login, Outbound, RouterMsg};
+use super::message::{CloseReason, ConnTx, Ending, Input, Login, OutGauge, Outbound, RouterMsg};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
@@ -47,8 +47,15 @@ pub(crate) struct ConnCtx {
     pub online: AtomicUsize,
     pub events: Events,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// `$dp` payloads are decoded here, in the connection task, so decoding runs on every core.
-    pub dp: DpOptions,
+    /// The settings that change at run time (auto-register, `$dp` options); `cfg` holds the rest.
+    pub live: watch::Receiver<Arc<Config>>,
+}
+
+impl ConnCtx {
+    /// `$dp` payloads are decoded in the connection task, so decoding runs on every core.
+    fn dp(&self) -> DpOptions {
+        crate::broker::router::dp_options(&self.live.borrow())
+    }
 }
 
 /// The bytes of the next complete frame in `buf`, copied for a packet event (only while watched).
@@ -113,7 +120,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         return;
     };
     // Admission: the registry is SQLite, so it runs off the async threads.
-    let cfg = ctx.cfg.clone();
+    let cfg = ctx.live.borrow().clone();
     let db = ctx.db.clone();
     let decision = tokio::task::spawn_blocking(move || {
         let d = decide(cfg.profile, &connect, cfg.auto_register, &DbLookup(&db));
@@ -167,12 +174,14 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
                         tracing::info!(device = %d.id, product = %d.product_id, "new device auto-registered")
                     }
                     Ok(Err(e)) => {
-                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK 4");
-                        write_packet(
-                            &mut stream,
-                            &refuse(ConnectReturnCode::BadUserNameOrPassword),
-                        )
-                        .await;
+                        // A store failure (busy, disk full) is not the device's fault: CONNACK 3, not 4.
+                        let code = if e.is_transient() {
+                            ConnectReturnCode::ServerUnavailable
+                        } else {
+                            ConnectReturnCode::BadUserNameOrPassword
+                        };
+                        tracing::warn!(%remote, client = %connect.client_id, error = %e, "auto-register failed: CONNACK {}", code as u8);
+                        write_packet(&mut stream, &refuse(code)).await;
                         return;
                     }
                     Err(_) => return,
@@ -197,10 +206,19 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     }
     let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::unbounded_channel();
+    let (paused_tx, paused) = watch::channel(false);
     let keep_alive = connect.keep_alive;
     let client_id = connect.client_id.clone();
+    let gauge = Arc::new(OutGauge::default());
+    let handle = ConnTx {
+        id,
+        tx,
+        paused: Arc::new(paused_tx),
+        gauge: gauge.clone(),
+    };
     let login = Login {
-        conn: ConnTx { id, tx },
+        conn: id,
+        gauge: gauge.clone(),
         client_id: connect.client_id,
         namespace,
         clean_session: connect.clean_session,
@@ -210,7 +228,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     };
     if ctx
         .router
-        .send(RouterMsg::Login(Box::new(login)))
+        .send(RouterMsg::Login(handle, Box::new(login)))
         .await
         .is_err()
     {
@@ -223,9 +241,16 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         ctx: ctx.clone(),
         rd,
         wr,
-        inbuf,
-        outbuf: BytesMut::with_capacity(4096),
+        // Buffers are sized on demand and released when empty: an idle connection holds none.
+        inbuf: if inbuf.is_empty() {
+            BytesMut::new()
+        } else {
+            inbuf
+        },
+        outbuf: BytesMut::new(),
         rx,
+        paused,
+        gauge,
         keep_alive: (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500)),
         pubrel_waits: VecDeque::new(),
         held: VecDeque::new(),
@@ -237,7 +262,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
     let _ = ctx
         .router
-        .send(RouterMsg::Closed { conn: id, ending })
+        .send(RouterMsg::Conn(Input::Closed { conn: id, ending }))
         .await;
 }
 
@@ -297,6 +322,11 @@ struct Conn {
     inbuf: BytesMut,
     outbuf: BytesMut,
     rx: mpsc::UnboundedReceiver<Outbound>,
+    /// Set by the router while a subscriber this connection publishes to is over its window: the
+    /// connection stops reading, and TCP slows the publisher down (backpressure instead of loss).
+    paused: watch::Receiver<bool>,
+    /// What the router queued here and is not yet encoded (see `OutGauge`).
+    gauge: Arc<OutGauge>,
     keep_alive: Option<Duration>,
     /// PUBREC sent, PUBREL awaited: (packet id, deadline), oldest first.
     pubrel_waits: VecDeque<(Pid, Instant)>,
@@ -315,7 +345,8 @@ enum Flow {
 
 impl Conn {
     async fn run(&mut self) -> Ending {
-        let mut batch = Vec::with_capacity(256);
+        // Grows to what a wake-up brings and is released when idle (an idle connection holds no buffer).
+        let mut batch = Vec::new();
         let mut committed = self.ctx.committed.clone();
         let mut ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
         let shutdown = self.ctx.shutdown.clone();
@@ -328,6 +359,7 @@ impl Conn {
         }
         loop {
             let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
+            let paused = *self.paused.borrow_and_update();
             let flow = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
@@ -343,16 +375,36 @@ impl Conn {
                     self.barrier = None;
                     self.drain_output(&committed)
                 }
-                r = self.rd.read_buf(&mut self.inbuf) => match r {
+                r = self.paused.changed(), if paused => match r {
+                    Ok(()) if !*self.paused.borrow_and_update() => {
+                        // Keepalive counts from when reading resumes: a paused client was not silent.
+                        ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                        // Packets already read when the pause came are handled first.
+                        self.read_packets().await
+                    }
+                    Ok(()) => Flow::Continue,
+                    // The router is gone (shutdown): the shutdown branch ends the connection.
+                    Err(_) => std::future::pending().await,
+                },
+                // Readiness first, then a buffer: an idle connection waits without one.
+                r = self.rd.readable(), if !paused => match r.and_then(|()| {
+                    self.inbuf.reserve(READ_CHUNK);
+                    self.rd.try_read_buf(&mut self.inbuf)
+                }) {
                     Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
                     Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                     Ok(n) => {
                         Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
                         ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                        self.read_packets().await
+                        let flow = self.read_packets().await;
+                        if self.inbuf.is_empty() {
+                            self.inbuf = BytesMut::new();
+                        }
+                        flow
                     }
                 },
-                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() => Flow::Stop(Ending::Abnormal(format!(
+                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
                     "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
                 ))),
                 _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
@@ -363,11 +415,32 @@ impl Conn {
                 }
             };
             if !self.outbuf.is_empty() {
-                if let Err(e) = self.wr.write_all(&self.outbuf).await {
-                    return Ending::Abnormal(format!("socket error: {e}"));
+                let stuck = self.ctx.cfg.limits.stuck_timeout;
+                match tokio::time::timeout(stuck, self.wr.write_all(&self.outbuf)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Ending::Abnormal(format!("socket error: {e}")),
+                    Err(_) => {
+                        let why = format!(
+                            "stuck reader: {} bytes of output not taken by the client within {stuck:?}; connection closed",
+                            self.outbuf.len()
+                        );
+                        tracing::warn!(client = %self.client_id, "{why}");
+                        self.diagnostic(DiagKind::StuckReader, why.clone()).await;
+                        return Ending::Abnormal(why);
+                    }
                 }
                 Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
-                self.outbuf.clear();
+                if self.outbuf.capacity() > KEEP_OUTBUF {
+                    self.outbuf = BytesMut::new();
+                } else {
+                    self.outbuf.clear();
+                }
+            }
+            if self.held.is_empty() && self.held.capacity() > 64 {
+                self.held = VecDeque::new();
+            }
+            if batch.capacity() > 64 {
+                batch = Vec::new();
             }
             if let Flow::Stop(e) = flow {
                 let _ = self.wr.shutdown().await;
@@ -379,6 +452,7 @@ impl Conn {
     /// Encodes queued output up to the first barrier that is not yet committed.
     fn drain_output(&mut self, committed: &watch::Receiver<u64>) -> Flow {
         while let Some(o) = self.held.pop_front() {
+            self.gauge.sub(o.weight());
             match o {
                 Outbound::Barrier(n) => {
                     if *committed.borrow() < n {
@@ -452,11 +526,11 @@ impl Conn {
         let _ = self
             .ctx
             .router
-            .send(RouterMsg::Diagnostic {
+            .send(RouterMsg::Conn(Input::Diagnostic {
                 conn: self.id,
                 kind,
                 message,
-            })
+            }))
             .await;
     }
 
@@ -465,6 +539,10 @@ impl Conn {
         let max = self.ctx.cfg.limits.max_packet;
         let onenet = self.ctx.cfg.profile == Profile::OneNet;
         loop {
+            // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
+            if *self.paused.borrow() {
+                return Flow::Continue;
+            }
             let raw = self
                 .ctx
                 .events
@@ -515,27 +593,28 @@ impl Conn {
                 Packet::Disconnect => return Flow::Stop(Ending::Graceful),
                 Packet::Publish(publish) => {
                     Metrics::add(&self.ctx.metrics.publishes_in, 1);
-                    let dp = (onenet && publish.topic.as_str() == "$dp")
-                        .then(|| crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp));
-                    RouterMsg::Publish {
+                    let dp = (onenet && publish.topic.as_str() == "$dp").then(|| {
+                        crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp())
+                    });
+                    Input::Publish {
                         conn: id,
                         publish,
                         dp,
                     }
                 }
-                Packet::PubAck(pid) => RouterMsg::PubAck { conn: id, pid },
-                Packet::PubRec(pid) => RouterMsg::PubRec { conn: id, pid },
+                Packet::PubAck(pid) => Input::PubAck { conn: id, pid },
+                Packet::PubRec(pid) => Input::PubRec { conn: id, pid },
                 Packet::PubRel(pid) => {
                     self.pubrel_waits.retain(|(p, _)| *p != pid);
-                    RouterMsg::PubRel { conn: id, pid }
+                    Input::PubRel { conn: id, pid }
                 }
-                Packet::PubComp(pid) => RouterMsg::PubComp { conn: id, pid },
-                Packet::Subscribe(s) => RouterMsg::Subscribe {
+                Packet::PubComp(pid) => Input::PubComp { conn: id, pid },
+                Packet::Subscribe(s) => Input::Subscribe {
                     conn: id,
                     pid: s.pid,
                     filters: s.filters,
                 },
-                Packet::Unsubscribe(u) => RouterMsg::Unsubscribe {
+                Packet::Unsubscribe(u) => Input::Unsubscribe {
                     conn: id,
                     pid: u.pid,
                     filters: u.filters,
@@ -552,12 +631,18 @@ impl Conn {
                     )));
                 }
             };
-            if self.ctx.router.send(msg).await.is_err() {
+            if self.ctx.router.send(RouterMsg::Conn(msg)).await.is_err() {
                 return Flow::Stop(Ending::ClosedByBroker);
             }
         }
     }
 }
+
+/// Bytes reserved for one read.
+const READ_CHUNK: usize = 4096;
+
+/// An output buffer larger than this is released after it is written (a burst does not stay allocated).
+const KEEP_OUTBUF: usize = 64 * 1024;
 
 async fn wait_committed(rx: &mut watch::Receiver<u64>, barrier: Option<u64>) {
     let n = barrier.unwrap_or(0);

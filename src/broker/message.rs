@@ -2,9 +2,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::mqtt::{LastWill, Pid, Publish, QoS, TopicFilter, TopicName};
 use crate::onenet::commands::{Command, CommandError};
@@ -55,24 +56,80 @@ pub enum Outbound {
     Close(CloseReason),
 }
 
-/// The router's handle to one connection.
+/// What the router has queued for one connection and the connection has not yet taken for writing: the
+/// one piece of state the two share. The driver adds as it queues, the connection subtracts as it
+/// encodes; the router reads it to decide whether a QoS 0 delivery still fits (`Limits::max_outbound_*`).
+#[derive(Debug, Default)]
+pub struct OutGauge {
+    bytes: AtomicUsize,
+    msgs: AtomicUsize,
+}
+
+impl OutGauge {
+    pub fn add(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.msgs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn sub(&self, bytes: usize) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        self.msgs.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// (bytes, messages) waiting.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.bytes.load(Ordering::Relaxed),
+            self.msgs.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Outbound {
+    /// Bytes this output accounts for in an [`OutGauge`] (about its encoded size).
+    pub fn weight(&self) -> usize {
+        match self {
+            Outbound::Publish { msg, .. } => msg.topic.as_str().len() + msg.payload.len() + 8,
+            _ => 8,
+        }
+    }
+}
+
+/// The driver's handle to one connection (the router itself only knows its [`ConnId`]).
 #[derive(Debug, Clone)]
 pub struct ConnTx {
     pub id: ConnId,
     pub tx: mpsc::UnboundedSender<Outbound>,
+    /// True while the connection must not read (backpressure); the connection task watches it.
+    pub paused: Arc<watch::Sender<bool>>,
+    pub gauge: Arc<OutGauge>,
 }
 
 impl ConnTx {
-    /// Sends; a closed connection is simply gone (its task reports the disconnect).
+    /// Sends; a closed connection is simply gone (its task reports the disconnect). The channel itself is
+    /// unbounded but accounted: everything in it is counted in `gauge`, which the router keeps under
+    /// `Limits::max_outbound_*` (QoS 0 dropped, QoS 1/2 windowed, control packets one per input).
     pub fn send(&self, o: Outbound) {
-        let _ = self.tx.send(o);
+        let w = o.weight();
+        // Counted before it is sent, so the connection never subtracts what was not yet added.
+        self.gauge.add(w);
+        if self.tx.send(o).is_err() {
+            self.gauge.sub(w);
+        }
+    }
+
+    /// Stops or resumes reading from the connection.
+    pub fn pause(&self, paused: bool) {
+        self.paused.send_replace(paused);
     }
 }
 
 /// A connection that passed authentication and asks the router for its session.
 #[derive(Debug)]
 pub struct Login {
-    pub conn: ConnTx,
+    pub conn: ConnId,
+    /// The connection's outbound gauge (see [`OutGauge`]).
+    pub gauge: Arc<OutGauge>,
     pub client_id: String,
     /// Product id in `onenet`, empty in `mqtt`: topics are scoped by it.
     pub namespace: String,
@@ -93,9 +150,10 @@ pub enum Ending {
     ClosedByBroker,
 }
 
-/// Inputs of the router task.
+/// Inputs of the router's state machine ([`crate::broker::router::Router::handle`]): what connections
+/// report, and the passing of a deadline the router asked for.
 #[derive(Debug)]
-pub enum RouterMsg {
+pub enum Input {
     Login(Box<Login>),
     /// `dp`: a `$dp` payload decoded by the connection task (decoding runs there, in parallel).
     Publish {
@@ -139,12 +197,29 @@ pub enum RouterMsg {
         kind: DiagKind,
         message: String,
     },
+    /// The deadline of `Router::next_deadline` passed.
+    Tick,
+}
+
+/// What the router task's mailbox carries: connection inputs and the service handle's requests.
+#[derive(Debug)]
+pub enum RouterMsg {
+    /// A connection passed authentication: the driver keeps its handle, the router gets the login.
+    Login(ConnTx, Box<Login>),
+    /// Anything else a connection reports.
+    Conn(Input),
     /// Service-handle queries and actions.
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Retained(oneshot::Sender<Vec<RetainedInfo>>),
     Kick {
         client_id: String,
         done: oneshot::Sender<bool>,
+    },
+    /// Settings changed at run time (`ServiceHandle::apply_config`): the router uses them from the next
+    /// message on. Answered once in effect.
+    SetConfig {
+        cfg: std::sync::Arc<crate::config::Config>,
+        done: oneshot::Sender<()>,
     },
     /// Deletes retained messages: one topic, a whole namespace (`topic` None) or all (both None).
     DeleteRetained {
@@ -208,8 +283,10 @@ pub struct SessionInfo {
     pub subscriptions: Vec<(String, u8)>,
     pub inflight: usize,
     pub queued: usize,
-    /// Deliveries discarded (queue full, offline limits).
+    /// Deliveries discarded (queue full, offline limits, QoS 0 to a full connection).
     pub dropped: u64,
+    /// Of `dropped`: QoS 0 messages dropped because the connection's outbound queue was full.
+    pub dropped_qos0: u64,
     pub messages_in: u64,
     pub messages_out: u64,
     /// Conformance diagnostics recorded for this client.
@@ -228,6 +305,9 @@ pub struct QueuedInfo {
     pub topic: String,
     pub qos: u8,
     pub payload_len: usize,
+    /// The payload, for the console's viewer (not in the API's JSON).
+    #[serde(skip)]
+    pub payload: bytes::Bytes,
     /// Unix ms.
     pub queued_at: i64,
     /// Sent and waiting for PUBACK/PUBREC/PUBCOMP (packet id), or still queued (None).

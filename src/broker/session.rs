@@ -1,15 +1,18 @@
 //! One client's session (MQTT 3.1.1 §3.1.2.4, OneNET spec §3.2): subscriptions, deliveries in flight and
 //! waiting, packet-id allocation, QoS 2 messages held until PUBREL, and the will. It outlives connections
 //! when clean session is 0, and every change to such a session is mirrored to the store.
+//!
+//! Plain data: what a session sends and stores goes into the router's [`Effects`] buffer.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::mqtt::{LastWill, Packet, Pid, QoS, TopicFilter};
-use crate::store::{StoreOp, StoreTx};
+use crate::store::StoreOp;
 
-use super::message::{ConnTx, Message, Outbound};
+use super::message::{ConnId, Message, OutGauge, Outbound};
+use super::router::Effects;
 
 /// A QoS 1/2 delivery owed to this session. `seq` orders deliveries and keys them in the store.
 #[derive(Debug, Clone)]
@@ -38,6 +41,8 @@ pub(crate) struct InFlight {
     pub pid: Pid,
     pub delivery: Delivery,
     pub state: FlightState,
+    /// Unix ms when last sent (PUBLISH or PUBREL): the acknowledgement timeout counts from here.
+    pub sent_at: i64,
 }
 
 /// Limits a session applies to itself.
@@ -45,7 +50,12 @@ pub(crate) struct InFlight {
 pub(crate) struct SessionLimits {
     pub inflight_window: usize,
     pub max_queued: usize,
+    pub max_out_bytes: usize,
+    pub max_out_msgs: usize,
 }
+
+/// Drop summaries are logged at most this often per session (Unix ms).
+pub(crate) const DROP_LOG_EVERY_MS: i64 = 10_000;
 
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -54,7 +64,7 @@ pub(crate) struct Session {
     /// Clean session 0: survives disconnects and restarts, mirrored to the store.
     pub persistent: bool,
     /// The live connection, if any. `None` = offline.
-    pub conn: Option<ConnTx>,
+    pub conn: Option<ConnId>,
     pub remote: Option<SocketAddr>,
     pub keep_alive: u16,
     pub will: Option<LastWill>,
@@ -73,8 +83,21 @@ pub(crate) struct Session {
     pub messages_out: u64,
     pub connected_at: Option<i64>,
     pub last_seen: Option<i64>,
-    /// Deliveries discarded: queue full, or offline messages past the count/age limits.
+    /// Deliveries discarded: queue full, offline messages past the count/age limits, QoS 0 to a full
+    /// connection.
     pub dropped: u64,
+    /// Of `dropped`: QoS 0 messages dropped because the connection's output was full.
+    pub dropped_qos0: u64,
+    /// Drops not yet logged, and when the last summary was logged: one line per interval, not per drop.
+    pub drops_unlogged: u64,
+    pub drop_logged_at: i64,
+    /// The live connection's outbound gauge.
+    pub gauge: Option<Arc<OutGauge>>,
+    /// A close was asked for (acknowledgement timeout); its `Closed` has not arrived yet.
+    pub closing: bool,
+    /// Publishing connections paused because this session's queue reached the high watermark; resumed
+    /// when it is down to half.
+    pub blockers: Vec<ConnId>,
 }
 
 /// How a delivery to an offline session is treated.
@@ -109,6 +132,12 @@ impl Session {
             connected_at: None,
             last_seen: None,
             dropped: 0,
+            dropped_qos0: 0,
+            drops_unlogged: 0,
+            drop_logged_at: i64::MIN,
+            gauge: None,
+            closing: false,
+            blockers: Vec::new(),
         }
     }
 
@@ -116,9 +145,9 @@ impl Session {
         self.conn.is_some()
     }
 
-    fn send(&mut self, o: Outbound) {
-        if let Some(c) = &self.conn {
-            c.send(o);
+    fn send(&self, fx: &mut Effects, o: Outbound) {
+        if let Some(c) = self.conn {
+            fx.send(c, o);
         }
     }
 
@@ -136,19 +165,29 @@ impl Session {
         retain: bool,
         offline: Offline,
         now: i64,
-        store: &StoreTx,
+        fx: &mut Effects,
         limits: SessionLimits,
     ) -> bool {
         let online = self.online();
         if qos == QoS::AtMostOnce && online {
+            if self.out_full(limits) {
+                self.dropped += 1;
+                self.dropped_qos0 += 1;
+                self.drops_unlogged += 1;
+                self.log_drops(now, limits, false);
+                return false;
+            }
             self.messages_out += 1;
-            self.send(Outbound::Publish {
-                msg,
-                qos,
-                pid: None,
-                dup: false,
-                retain,
-            });
+            self.send(
+                fx,
+                Outbound::Publish {
+                    msg,
+                    qos,
+                    pid: None,
+                    dup: false,
+                    retain,
+                },
+            );
             return false;
         }
         if !online {
@@ -165,7 +204,7 @@ impl Session {
         let seq = self.next_seq;
         self.next_seq += 1;
         if self.persistent {
-            store.send(StoreOp::Enqueue {
+            fx.store(StoreOp::Enqueue {
                 client_id: self.client(),
                 seq,
                 topic: msg.topic.as_str().to_string(),
@@ -182,62 +221,127 @@ impl Session {
             retain,
             queued_at: now,
         });
-        if self.queue.len() > limits.max_queued
+        // Online, nothing is dropped here: the router pauses the publishers instead (backpressure).
+        if !online
+            && self.queue.len() > limits.max_queued
             && let Some(old) = self.queue.pop_front()
         {
             self.dropped += 1;
-            tracing::warn!(client = %self.client_id, topic = %old.msg.topic,
-                "queue full ({} messages): oldest undelivered message dropped", limits.max_queued);
-            self.forget(&old, store);
+            self.drops_unlogged += 1;
+            self.forget(&old, fx);
+            self.log_drops(now, limits, false);
         }
-        self.pump(store, limits);
+        self.pump(fx, limits);
         !online
     }
 
-    fn forget(&self, d: &Delivery, store: &StoreTx) {
+    /// True when the connection's queued output is at either bound.
+    pub fn out_full(&self, limits: SessionLimits) -> bool {
+        self.gauge.as_ref().is_some_and(|g| {
+            let (bytes, msgs) = g.load();
+            bytes >= limits.max_out_bytes || msgs >= limits.max_out_msgs
+        })
+    }
+
+    /// Logs the drops not yet logged, at most once per [`DROP_LOG_EVERY_MS`] (or now, when `force`).
+    pub fn log_drops(&mut self, now: i64, limits: SessionLimits, force: bool) {
+        if self.drops_unlogged == 0
+            || (!force && now.saturating_sub(self.drop_logged_at) < DROP_LOG_EVERY_MS)
+        {
+            return;
+        }
+        tracing::warn!(
+            client = %self.client_id,
+            dropped = self.drops_unlogged,
+            total = self.dropped,
+            qos0_total = self.dropped_qos0,
+            "messages dropped since the last report: QoS 0 to a connection whose output is full \
+             ({} bytes / {} messages), or offline queue over {} messages",
+            limits.max_out_bytes,
+            limits.max_out_msgs,
+            limits.max_queued
+        );
+        self.drops_unlogged = 0;
+        self.drop_logged_at = now;
+    }
+
+    fn forget(&self, d: &Delivery, fx: &mut Effects) {
         if self.persistent {
-            store.send(StoreOp::Dequeue {
+            fx.store(StoreOp::Dequeue {
                 client_id: self.client(),
                 seq: d.seq,
             });
         }
     }
 
+    /// Drops the oldest queued deliveries beyond `max` (a session going offline); returns how many.
+    pub fn trim_queue(&mut self, max: usize, fx: &mut Effects) -> usize {
+        let mut n = 0;
+        while self.queue.len() > max {
+            let Some(old) = self.queue.pop_front() else {
+                break;
+            };
+            self.forget(&old, fx);
+            n += 1;
+        }
+        self.dropped += n as u64;
+        self.drops_unlogged += n as u64;
+        n
+    }
+
     /// Drops every queued (not in-flight) delivery; returns how many.
-    pub fn clear_queue(&mut self, store: &StoreTx) -> usize {
+    pub fn clear_queue(&mut self, fx: &mut Effects) -> usize {
         let q = std::mem::take(&mut self.queue);
         for d in &q {
-            self.forget(d, store);
+            self.forget(d, fx);
         }
         q.len()
     }
 
-    /// OneNET offline topic (§9 rule 5): of the messages waiting, keep only the latest `max_n` not older
-    /// than `max_age_ms`. Returns how many were dropped.
+    /// OneNET offline topic (§9 rule 5): of the messages the device missed, keep only the latest `max_n`
+    /// not older than `max_age_ms`. The messages it missed are those queued *and* those sent but not
+    /// acknowledged when it went away (in flight, waiting for PUBACK or PUBREC): the cap covers both, and
+    /// the in-flight ones kept are then resent with DUP=1 and their packet id (MQTT 3.1.1 §4.4). A delivery
+    /// waiting only for PUBCOMP reached the device already; its PUBREL is always resent. Returns how many
+    /// were dropped.
     pub fn trim_offline(
         &mut self,
         max_n: usize,
         max_age_ms: i64,
         now: i64,
-        store: &StoreTx,
+        fx: &mut Effects,
     ) -> usize {
-        let before = self.queue.len();
         let cutoff = now - max_age_ms;
-        let mut kept = std::collections::VecDeque::with_capacity(self.queue.len().min(max_n));
+        let mut kept_n = 0;
         let mut dropped = Vec::new();
+        // Newest first: the queue (later seqs), then what was in flight.
+        let mut kept = VecDeque::with_capacity(self.queue.len().min(max_n));
         while let Some(d) = self.queue.pop_back() {
-            if d.queued_at >= cutoff && kept.len() < max_n {
+            if d.queued_at >= cutoff && kept_n < max_n {
+                kept_n += 1;
                 kept.push_front(d);
             } else {
                 dropped.push(d);
             }
         }
-        for d in &dropped {
-            self.forget(d, store);
-        }
         self.queue = kept;
+        let mut flights = VecDeque::with_capacity(self.inflight.len());
+        while let Some(f) = self.inflight.pop_back() {
+            if f.state == FlightState::Comp {
+                flights.push_front(f);
+            } else if f.delivery.queued_at >= cutoff && kept_n < max_n {
+                kept_n += 1;
+                flights.push_front(f);
+            } else {
+                dropped.push(f.delivery);
+            }
+        }
+        self.inflight = flights;
+        for d in &dropped {
+            self.forget(d, fx);
+        }
         self.dropped += dropped.len() as u64;
-        before - self.queue.len()
+        dropped.len()
     }
 
     fn alloc_pid(&mut self) -> Pid {
@@ -251,41 +355,52 @@ impl Session {
         }
     }
 
-    /// Moves waiting deliveries into the window while online.
-    pub fn pump(&mut self, store: &StoreTx, limits: SessionLimits) {
-        while self.online() && self.inflight.len() < limits.inflight_window {
+    /// Moves waiting deliveries into the window while online, and while the connection's output is under
+    /// its bound (one always goes when nothing is in flight, so an acknowledgement always comes to pump
+    /// again).
+    pub fn pump(&mut self, fx: &mut Effects, limits: SessionLimits) {
+        while self.online()
+            && self.inflight.len() < limits.inflight_window
+            && (self.inflight.is_empty() || !self.out_full(limits))
+        {
             let Some(d) = self.queue.pop_front() else {
                 break;
             };
             if d.qos == QoS::AtMostOnce {
                 // Queued while offline (OneNET §9): goes out once, nothing to wait for.
-                self.forget(&d, store);
+                self.forget(&d, fx);
                 self.messages_out += 1;
-                self.send(Outbound::Publish {
-                    msg: d.msg,
-                    qos: d.qos,
-                    pid: None,
-                    dup: false,
-                    retain: d.retain,
-                });
+                self.send(
+                    fx,
+                    Outbound::Publish {
+                        msg: d.msg,
+                        qos: d.qos,
+                        pid: None,
+                        dup: false,
+                        retain: d.retain,
+                    },
+                );
                 continue;
             }
             let pid = self.alloc_pid();
             if self.persistent {
-                store.send(StoreOp::MarkSent {
+                fx.store(StoreOp::MarkSent {
                     client_id: self.client(),
                     seq: d.seq,
                     pid: pid.get(),
                 });
             }
             self.messages_out += 1;
-            self.send(Outbound::Publish {
-                msg: d.msg.clone(),
-                qos: d.qos,
-                pid: Some(pid),
-                dup: false,
-                retain: d.retain,
-            });
+            self.send(
+                fx,
+                Outbound::Publish {
+                    msg: d.msg.clone(),
+                    qos: d.qos,
+                    pid: Some(pid),
+                    dup: false,
+                    retain: d.retain,
+                },
+            );
             let state = if d.qos == QoS::ExactlyOnce {
                 FlightState::Rec
             } else {
@@ -295,12 +410,18 @@ impl Session {
                 pid,
                 delivery: d,
                 state,
+                sent_at: fx.now(),
             });
+            fx.mark_inflight_sent();
         }
     }
 
     /// Resends what is in flight (PUBLISH with DUP=1, or PUBREL), then fills the window: MQTT 3.1.1 §4.4.
-    pub fn resume(&mut self, store: &StoreTx, limits: SessionLimits) {
+    pub fn resume(&mut self, fx: &mut Effects, limits: SessionLimits) {
+        let now = fx.now();
+        for f in &mut self.inflight {
+            f.sent_at = now;
+        }
         let resend: Vec<Outbound> = self
             .inflight
             .iter()
@@ -316,16 +437,16 @@ impl Session {
             })
             .collect();
         for o in resend {
-            self.send(o);
+            self.send(fx, o);
         }
-        self.pump(store, limits);
+        self.pump(fx, limits);
     }
 
     fn finish(
         &mut self,
         pid: Pid,
         state: FlightState,
-        store: &StoreTx,
+        fx: &mut Effects,
         limits: SessionLimits,
     ) -> bool {
         let Some(i) = self
@@ -336,24 +457,24 @@ impl Session {
             return false;
         };
         if let Some(f) = self.inflight.remove(i) {
-            self.forget(&f.delivery, store);
+            self.forget(&f.delivery, fx);
         }
-        self.pump(store, limits);
+        self.pump(fx, limits);
         true
     }
 
     /// PUBACK from the client. Returns false for an id not awaiting PUBACK.
-    pub fn on_puback(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
-        self.finish(pid, FlightState::Ack, store, limits)
+    pub fn on_puback(&mut self, pid: Pid, fx: &mut Effects, limits: SessionLimits) -> bool {
+        self.finish(pid, FlightState::Ack, fx, limits)
     }
 
     /// PUBCOMP from the client. Returns false for an id not awaiting PUBCOMP.
-    pub fn on_pubcomp(&mut self, pid: Pid, store: &StoreTx, limits: SessionLimits) -> bool {
-        self.finish(pid, FlightState::Comp, store, limits)
+    pub fn on_pubcomp(&mut self, pid: Pid, fx: &mut Effects, limits: SessionLimits) -> bool {
+        self.finish(pid, FlightState::Comp, fx, limits)
     }
 
     /// PUBREC from the client: answer PUBREL (also for a repeated PUBREC). Returns false for an unknown id.
-    pub fn on_pubrec(&mut self, pid: Pid, store: &StoreTx) -> bool {
+    pub fn on_pubrec(&mut self, pid: Pid, fx: &mut Effects) -> bool {
         let persistent = self.persistent;
         let client = self.client();
         let Some(f) = self
@@ -363,16 +484,17 @@ impl Session {
         else {
             return false;
         };
+        f.sent_at = fx.now();
         if f.state == FlightState::Rec {
             f.state = FlightState::Comp;
             if persistent {
-                store.send(StoreOp::MarkReleased {
+                fx.store(StoreOp::MarkReleased {
                     client_id: client,
                     seq: f.delivery.seq,
                 });
             }
         }
-        self.send(Outbound::Packet(Packet::PubRel(pid)));
+        self.send(fx, Outbound::Packet(Packet::PubRel(pid)));
         true
     }
 }

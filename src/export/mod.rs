@@ -4,11 +4,16 @@
 //! reads one consistent snapshot), iterates one statement and writes each row as it comes, so memory use
 //! does not grow with the number of rows. Rows come ordered by device id, stream, time, insertion order.
 //!
-//! Columns: `device_id, stream, at, value, type, received_at`. Times are ISO 8601 with the offset
-//! (`2015-03-22T22:31:12.000+08:00`), UTC+8 by default like OneNET shows them. In CSV the value is its
-//! text (a JSON string raw, other JSON compact, floats shortest, binary as standard padded base64); a
-//! JSON Lines object has the same fields plus `kind`, with the value as JSON
-//! ([`DpValue::display_json`]).
+//! Columns: `device_id, stream, at, value, type, received_at, kind, desc`. Times are ISO 8601 with the
+//! offset (`2015-03-22T22:31:12.000+08:00`), UTC+8 by default like OneNET shows them. In CSV the value is
+//! its text (a JSON string raw, other JSON compact, floats shortest, NaN and ±infinity as `NaN`,
+//! `Infinity`, `-Infinity`, binary as standard padded base64), so `kind` ([`value_kind`]) is what tells
+//! the string `"22.5"` from the number `22.5`; `desc` is a type 2 upload's descriptor `desc` (empty when
+//! none). A JSON Lines object has the same fields with the value and `desc` as JSON
+//! ([`DpValue::display_json`]: the non-finite floats as those three strings, never `null`).
+//!
+//! CSV may start with a UTF-8 byte order mark ([`ExportRequest::bom`]): Excel on a Chinese Windows reads a
+//! CSV without one in the ANSI code page (GBK) and shows UTF-8 stream names as mojibake.
 //!
 //! [`export_to_file`] writes `FILE.tmp` and renames it, so a failed or cancelled export never leaves a
 //! partial file under the final name. The progress callback lets a UI show a count and cancel.
@@ -22,13 +27,16 @@ use base64::Engine as _;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::onenet::datapoint::DpValue;
 use crate::onenet::datapoint::time::format_datetime;
+use crate::onenet::datapoint::{DpValue, non_finite_name};
 use crate::store::datapoints::{DP_SELECT, dp_row};
 use crate::store::{DpFilter, StoredDatapoint};
 
 /// The header line of a CSV export.
-pub const CSV_HEADER: &str = "device_id,stream,at,value,type,received_at";
+pub const CSV_HEADER: &str = "device_id,stream,at,value,type,received_at,kind,desc";
+
+/// The UTF-8 byte order mark a CSV starts with when [`ExportRequest::bom`] is set.
+pub const UTF8_BOM: &str = "\u{feff}";
 
 /// The progress callback is called after every this many rows (and once at the end).
 pub const PROGRESS_EVERY: u64 = 1000;
@@ -74,6 +82,9 @@ pub struct ExportRequest {
     pub format: ExportFormat,
     /// Offset the times are written at, in seconds (whole minutes are used); OneNET shows UTC+8.
     pub utc_offset_secs: i32,
+    /// CSV only: start with a UTF-8 byte order mark, so Excel opens the file as UTF-8 (the console turns
+    /// it on when its language is Chinese; `export --bom` on the CLI).
+    pub bom: bool,
 }
 
 impl Default for ExportRequest {
@@ -82,6 +93,7 @@ impl Default for ExportRequest {
             filter: DpFilter::default(),
             format: ExportFormat::Csv,
             utc_offset_secs: 8 * 3600,
+            bom: false,
         }
     }
 }
@@ -133,7 +145,33 @@ pub fn iso_datetime(millis: i64, utc_offset_secs: i32) -> String {
 pub fn csv_value(v: &DpValue) -> String {
     match v {
         DpValue::Binary { data, .. } => base64::engine::general_purpose::STANDARD.encode(data),
+        DpValue::Float(f) if !f.is_finite() => non_finite_name(*f).to_string(),
         other => other.display_text(),
+    }
+}
+
+/// What the value is, finer than the upload type: a JSON value of types 1/3/4 by its JSON type
+/// (`number`, `string`, `bool`, `null`, `object`, `array`), `text` (types 5/6), `float` (type 7) or
+/// `binary` (type 2). In CSV, where `"22.5"` and `22.5` read the same, this tells them apart.
+pub fn value_kind(v: &DpValue) -> &'static str {
+    match v {
+        DpValue::Json(j) => match j {
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "bool",
+            serde_json::Value::Number(_) => "number",
+            serde_json::Value::String(_) => "string",
+            serde_json::Value::Array(_) => "array",
+            serde_json::Value::Object(_) => "object",
+        },
+        other => other.kind(),
+    }
+}
+
+/// A type 2 datapoint's `desc` (from its descriptor), if it had one.
+fn desc_of(v: &DpValue) -> Option<&serde_json::Value> {
+    match v {
+        DpValue::Binary { desc, .. } => desc.as_ref(),
+        _ => None,
     }
 }
 
@@ -173,6 +211,14 @@ fn push_csv_line(out: &mut String, dp: &StoredDatapoint, utc_offset_secs: i32) {
     out.push_str(&dp.dp_type.to_string());
     out.push(',');
     out.push_str(&iso_datetime(dp.received_at, utc_offset_secs));
+    out.push(',');
+    out.push_str(value_kind(&dp.value));
+    out.push(',');
+    match desc_of(&dp.value) {
+        Some(serde_json::Value::String(s)) => push_csv_field(out, s),
+        Some(other) => push_csv_field(out, &other.to_string()),
+        None => {}
+    }
     out.push('\n');
 }
 
@@ -187,10 +233,12 @@ struct JsonLine<'a> {
     dp_type: u8,
     received_at: String,
     kind: &'static str,
+    /// Type 2's descriptor `desc`; `null` otherwise.
+    desc: Option<&'a serde_json::Value>,
 }
 
 /// One JSON Lines object (without the newline):
-/// `{"device_id","stream","at","value","type","received_at","kind"}`.
+/// `{"device_id","stream","at","value","type","received_at","kind","desc"}`.
 pub fn jsonl_line(dp: &StoredDatapoint, utc_offset_secs: i32) -> String {
     let line = JsonLine {
         device_id: &dp.device_id,
@@ -199,7 +247,8 @@ pub fn jsonl_line(dp: &StoredDatapoint, utc_offset_secs: i32) -> String {
         value: dp.value.display_json(),
         dp_type: dp.dp_type,
         received_at: iso_datetime(dp.received_at, utc_offset_secs),
-        kind: dp.value.kind(),
+        kind: value_kind(&dp.value),
+        desc: desc_of(&dp.value),
     };
     // Serializing a struct of strings, numbers and a `Value` cannot fail.
     serde_json::to_string(&line).unwrap_or_default()
@@ -283,6 +332,9 @@ fn write_rows(
     let offset = req.utc_offset_secs;
     let mut line = String::with_capacity(256);
     if req.format == ExportFormat::Csv {
+        if req.bom {
+            line.push_str(UTF8_BOM);
+        }
         line.push_str(CSV_HEADER);
         line.push('\n');
         out.write_all(line.as_bytes()).map_err(&io_err)?;

@@ -64,6 +64,21 @@ fn csv_values() {
     assert_eq!(text(bin(&[0, 1, 2, 255])), "AAEC/w==");
     assert_eq!(text(bin(b"ab")), "YWI=");
     assert_eq!(text(bin(b"")), "");
+    assert_eq!(text(DpValue::Float(f32::NAN)), "NaN");
+    assert_eq!(text(DpValue::Float(f32::INFINITY)), "Infinity");
+    assert_eq!(text(DpValue::Float(f32::NEG_INFINITY)), "-Infinity");
+}
+
+#[test]
+fn kinds_tell_json_types_apart() {
+    let k = |v: DpValue| value_kind(&v);
+    assert_eq!(k(DpValue::Json(json!("22.5"))), "string");
+    assert_eq!(k(DpValue::Json(json!(22.5))), "number");
+    assert_eq!(k(DpValue::Json(json!(true))), "bool");
+    assert_eq!(k(DpValue::Json(json!(null))), "null");
+    assert_eq!(k(DpValue::Json(json!([1]))), "array");
+    assert_eq!(k(DpValue::Text("22.5".into())), "text");
+    assert_eq!(k(DpValue::Float(22.5)), "float");
 }
 
 #[test]
@@ -71,7 +86,7 @@ fn csv_lines_quote_values_and_names() {
     let line = csv_line(&dp("温度", DpValue::Json(json!({"k":"a,b"}))), H8);
     assert_eq!(
         line,
-        "9277,温度,2015-03-22T22:31:12.000+08:00,\"{\"\"k\"\":\"\"a,b\"\"}\",3,2015-03-22T22:31:12.005+08:00\n"
+        "9277,温度,2015-03-22T22:31:12.000+08:00,\"{\"\"k\"\":\"\"a,b\"\"}\",3,2015-03-22T22:31:12.005+08:00,object,\n"
     );
     let line = csv_line(&dp("s,1", DpValue::Text("x\"y".into())), 0);
     assert!(line.starts_with("9277,\"s,1\",2015-03-22T14:31:12.000+00:00,\"x\"\"y\",3,"));
@@ -109,7 +124,7 @@ fn jsonl_objects_have_the_fixed_shape() {
     let line = jsonl_line(&dp("温度", DpValue::Float(-20.3)), H8);
     assert_eq!(
         line,
-        r#"{"device_id":"9277","stream":"温度","at":"2015-03-22T22:31:12.000+08:00","value":-20.3,"type":3,"received_at":"2015-03-22T22:31:12.005+08:00","kind":"float"}"#
+        r#"{"device_id":"9277","stream":"温度","at":"2015-03-22T22:31:12.000+08:00","value":-20.3,"type":3,"received_at":"2015-03-22T22:31:12.005+08:00","kind":"float","desc":null}"#
     );
     let v: serde_json::Value = serde_json::from_str(&jsonl_line(
         &dp(
@@ -127,7 +142,7 @@ fn jsonl_objects_have_the_fixed_shape() {
     let v: serde_json::Value =
         serde_json::from_str(&jsonl_line(&dp("o", DpValue::Json(json!({"a":[1]}))), H8)).unwrap();
     assert_eq!(v["value"], json!({"a":[1]}));
-    assert_eq!(v["kind"], "json");
+    assert_eq!(v["kind"], "object");
 }
 
 /// A database with `n` type 7 floats on stream "1" of device 9277 (at = AT + i s) and two text
@@ -189,14 +204,14 @@ fn exports_in_order_with_progress_and_filters() {
     assert_eq!(lines[0], CSV_HEADER);
     assert_eq!(
         lines[1],
-        "9277,1,2015-03-22T22:31:12.000+08:00,0,7,2015-03-22T22:31:12.000+08:00"
+        "9277,1,2015-03-22T22:31:12.000+08:00,0,7,2015-03-22T22:31:12.000+08:00,float,"
     );
     assert_eq!(
         lines[2],
-        "9277,1,2015-03-22T22:31:13.000+08:00,0.25,7,2015-03-22T22:31:12.000+08:00"
+        "9277,1,2015-03-22T22:31:13.000+08:00,0.25,7,2015-03-22T22:31:12.000+08:00,float,"
     );
     assert!(csv.ends_with(
-        "9278,s,2015-03-22T22:31:12.000+08:00,\"a,\"\"b\"\"\",5,2015-03-22T22:31:12.000+08:00\n9278,s,2015-03-22T22:31:12.000+08:00,\"温度\n2\",5,2015-03-22T22:31:12.000+08:00\n"
+        "9278,s,2015-03-22T22:31:12.000+08:00,\"a,\"\"b\"\"\",5,2015-03-22T22:31:12.000+08:00,text,\n9278,s,2015-03-22T22:31:12.000+08:00,\"温度\n2\",5,2015-03-22T22:31:12.000+08:00,text,\n"
     ));
 
     let mut req = ExportRequest {

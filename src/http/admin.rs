@@ -2,9 +2,9 @@
 //! Same key rules as the rest: a product's master key, scoped to that product.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
 use serde_json::json;
 
+use super::bodies::{DeviceBody, ProductBody, optional};
 use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
 use super::extract::{Body, KeyProduct, Params};
@@ -18,20 +18,13 @@ pub async fn products(State(s): State<ServiceHandle>, _k: KeyProduct) -> ApiResu
     Ok(data(blocking(move || db.products()).await??))
 }
 
-#[derive(Deserialize, Default)]
-pub struct ProductBody {
-    id: Option<String>,
-    name: Option<String>,
-    api_key: Option<String>,
-}
-
 /// `POST /admin/products {"id","name","api_key"}` (all optional: generated).
 pub async fn add_product(
     State(s): State<ServiceHandle>,
     _k: KeyProduct,
     Body(body): Body,
 ) -> ApiResult {
-    let b: ProductBody = parse(&body)?;
+    let b: ProductBody = optional(&body)?;
     let db = s.db().clone();
     let p = blocking(move || {
         db.add_product(NewProduct {
@@ -61,20 +54,13 @@ pub async fn devices(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) 
     Ok(data(blocking(move || db.devices(Some(&p.id))).await??))
 }
 
-#[derive(Deserialize, Default)]
-pub struct DeviceBody {
-    id: Option<String>,
-    name: Option<String>,
-    auth_info: Option<String>,
-}
-
 /// `POST /admin/devices {"id","name","auth_info"}` into the key's product.
 pub async fn add_device(
     State(s): State<ServiceHandle>,
     KeyProduct(p): KeyProduct,
     Body(body): Body,
 ) -> ApiResult {
-    let b: DeviceBody = parse(&body)?;
+    let b: DeviceBody = optional(&body)?;
     let db = s.db().clone();
     let d = blocking(move || {
         db.add_device(NewDevice {
@@ -184,11 +170,4 @@ pub async fn diagnostics(
 ) -> ApiResult {
     device_of(&s, &p, &id).await?;
     Ok(data(s.diagnostics(&id).await))
-}
-
-fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.is_empty() {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(Errno::InvalidJson, e.to_string()))
 }

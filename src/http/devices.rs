@@ -21,11 +21,8 @@ pub async fn upload(
     Body(body): Body,
 ) -> ApiResult {
     device_of(&s, &p, &id).await?;
-    if body.is_empty() {
-        return Err(ApiError::bare(Errno::EntityRequired));
-    }
-    serde_json::from_slice::<serde_json::Value>(&body)
-        .map_err(|e| ApiError::new(Errno::InvalidJson, e.to_string()))?;
+    // The same checks the fuzzer runs (errno 9, 5, 4, 6), before the device's store is touched.
+    super::bodies::datapoints(&body, &crate::broker::router::dp_options(&s.config()))?;
     s.ingest_datapoints(&id, &body).await.map_err(|e| match e {
         IngestError::UnknownDevice(d) => ApiError::new(Errno::NotFound, format!("device {d}")),
         IngestError::TooLarge(_) => ApiError::new(Errno::TooLarge, e.to_string()),

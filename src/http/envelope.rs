@@ -22,6 +22,7 @@ pub enum Errno {
     DeviceNotOnline = 10,
     AlreadyExists = 12,
     SystemLimit = 13,
+    NetworkLatency = 14,
     Unsuccess = 16,
 }
 
@@ -41,6 +42,7 @@ impl Errno {
             Errno::DeviceNotOnline => "device not online",
             Errno::AlreadyExists => "already exists",
             Errno::SystemLimit => "system limit",
+            Errno::NetworkLatency => "network latency",
             Errno::Unsuccess => "unsuccess",
         }
     }

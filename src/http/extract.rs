@@ -11,7 +11,7 @@ use super::envelope::{ApiError, Errno};
 use crate::onenet::registry::Product;
 use crate::service::ServiceHandle;
 
-/// Largest request body (§8.3, §7.2: "< 64 KB").
+/// The body limit (§8.3, §7.2: "< 64 KB"): a body must be strictly smaller than this.
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The product whose master key came in the `api-key` header.
@@ -51,15 +51,26 @@ impl FromRequest<ServiceHandle> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &ServiceHandle) -> Result<Self, ApiError> {
-        axum::body::to_bytes(req.into_body(), MAX_BODY)
+        let too_large = || {
+            ApiError::new(
+                Errno::TooLarge,
+                format!("the body must be smaller than {MAX_BODY} bytes"),
+            )
+        };
+        // A declared length is refused before a byte of the body is read.
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n >= MAX_BODY as u64) {
+            return Err(too_large());
+        }
+        // "< 64 KB": at most MAX_BODY - 1 bytes, so exactly 65,536 is refused too.
+        axum::body::to_bytes(req.into_body(), MAX_BODY - 1)
             .await
             .map(Body)
-            .map_err(|_| {
-                ApiError::new(
-                    Errno::TooLarge,
-                    format!("the body must be smaller than {MAX_BODY} bytes"),
-                )
-            })
+            .map_err(|_| too_large())
     }
 }
 

@@ -5,11 +5,13 @@
 //! everything else. Every answer is OneNET's envelope at HTTP 200; see [`envelope`].
 
 mod admin;
+pub mod bodies;
 mod cmds;
 mod devices;
 pub mod envelope;
 pub mod extract;
 mod mqtt;
+pub mod server;
 mod record;
 
 use axum::Router;
@@ -81,17 +83,18 @@ async fn device_of(s: &ServiceHandle, p: &Product, id: &str) -> Result<Device, A
         .ok_or_else(|| ApiError::new(Errno::NotFound, format!("device {id}")))
 }
 
-/// Serves the API until `shutdown` fires, finishing requests in flight.
+/// Serves the API until `shutdown` fires, finishing requests in flight, under the default
+/// [`server::HttpLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: ServiceHandle,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    let app = router(service);
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-    {
-        tracing::error!(error = %e, "HTTP API stopped");
-    }
+    server::serve_with_limits(
+        listener,
+        router(service),
+        server::HttpLimits::default(),
+        shutdown,
+    )
+    .await
 }

@@ -1,7 +1,6 @@
 //! Topic endpoints (spec §8.3, §8.4): HTTP push to online subscribers, and the product's topic list.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
 
 use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
@@ -28,26 +27,13 @@ pub async fn push(
     Ok(succ())
 }
 
-#[derive(Deserialize)]
-pub struct NewTopic {
-    name: Option<String>,
-}
-
 /// `POST /mqtt/topic {"name":…}`.
 pub async fn create_topic(
     State(s): State<ServiceHandle>,
     KeyProduct(p): KeyProduct,
     Body(body): Body,
 ) -> ApiResult {
-    if body.is_empty() {
-        return Err(ApiError::bare(Errno::EntityRequired));
-    }
-    let t: NewTopic = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(Errno::InvalidJson, e.to_string()))?;
-    let name = t
-        .name
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::new(Errno::ParameterRequired, "name"))?;
+    let name = super::bodies::topic_name(&body)?;
     let db = s.db().clone();
     blocking(move || db.create_topic(&p.id, &name)).await??;
     Ok(succ())

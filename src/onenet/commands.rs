@@ -145,6 +145,13 @@ impl CommandBook {
         }
     }
 
+    /// New response window and reply limit (a settings change at run time). Commands already sent keep
+    /// the deadline they were given; the window applies from their next send.
+    pub fn set_limits(&mut self, window_ms: i64, reply_limit: usize) {
+        self.window_ms = window_ms;
+        self.reply_limit = reply_limit;
+    }
+
     fn deadline_of(&self, c: &Command) -> Option<i64> {
         match c.status {
             CommandStatus::Sent => c.sent_at.map(|t| t + self.window_ms),

@@ -34,6 +34,10 @@ pub enum DiagKind {
     BeforeConnAck,
     /// A malformed packet that closed the connection (MQTT 3.1.1 rule in the message).
     Malformed,
+    /// An outbound QoS 1/2 PUBLISH or PUBREL not acknowledged in time: the connection was closed (§5).
+    AckTimeout,
+    /// The client read nothing of its waiting output for too long: the connection was closed.
+    StuckReader,
 }
 
 impl DiagKind {
@@ -50,6 +54,8 @@ impl DiagKind {
             DiagKind::UnknownCommandReply => "§7.1",
             DiagKind::BeforeConnAck => "§3.2",
             DiagKind::Malformed => "MQTT 3.1.1",
+            DiagKind::AckTimeout => "§5",
+            DiagKind::StuckReader => "§13",
         }
     }
 }
@@ -80,6 +86,12 @@ impl Diagnostics {
         }
     }
 
+    /// Changes how many diagnostics each device keeps (a settings change at run time); longer rings shrink
+    /// at their next record.
+    pub fn set_per_device(&mut self, per_device: usize) {
+        self.per_device = per_device.max(1);
+    }
+
     /// Records and returns the diagnostic (for logging and events).
     pub fn record(&mut self, at: i64, device: &str, kind: DiagKind, message: String) -> Diagnostic {
         let d = Diagnostic {
@@ -90,7 +102,7 @@ impl Diagnostics {
             message,
         };
         let (ring, counts) = self.by_device.entry(device.to_string()).or_default();
-        if ring.len() == self.per_device {
+        while ring.len() >= self.per_device {
             ring.pop_front();
         }
         ring.push_back(d.clone());

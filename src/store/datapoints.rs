@@ -274,7 +274,7 @@ impl Db {
         limit: usize,
         newest: bool,
     ) -> Result<Vec<StoredDatapoint>, StoreError> {
-        let conn = self.lock();
+        let conn = self.reader()?;
         let order = if newest { "DESC" } else { "ASC" };
         let sql = format!("{DP_SELECT}{DP_WHERE} ORDER BY d.at {order}, d.id {order} LIMIT ?5");
         let mut st = conn.prepare(&sql)?;
@@ -292,7 +292,7 @@ impl Db {
 
     /// The device's datastreams with counts and latest values.
     pub fn datastreams(&self, device_id: &str) -> Result<Vec<StreamSummary>, StoreError> {
-        let conn = self.lock();
+        let conn = self.reader()?;
         let mut st = conn.prepare(
             "SELECT s.id, s.stream, (SELECT count(*) FROM datapoints d WHERE d.stream_id = s.id)
              FROM datastreams s WHERE s.device_id = ?1 ORDER BY s.stream",
@@ -324,7 +324,7 @@ impl Db {
     /// The raw `$dp` payload a datapoint came from.
     pub fn dp_upload(&self, upload_id: i64) -> Result<Option<Bytes>, StoreError> {
         Ok(self
-            .lock()
+            .reader()?
             .query_row(
                 "SELECT payload FROM dp_uploads WHERE id = ?1",
                 [upload_id],
@@ -337,7 +337,7 @@ impl Db {
     /// Number of datapoints stored (all devices).
     pub fn datapoint_count(&self) -> Result<u64, StoreError> {
         Ok(self
-            .lock()
+            .reader()?
             .query_row("SELECT count(*) FROM datapoints", [], |r| {
                 r.get::<_, i64>(0)
             })? as u64)
@@ -345,7 +345,7 @@ impl Db {
 
     pub fn command(&self, uuid: &str) -> Result<Option<Command>, StoreError> {
         Ok(self
-            .lock()
+            .reader()?
             .query_row(
                 &format!("SELECT {CMD_COLS} FROM commands WHERE uuid = ?1"),
                 [uuid],
@@ -363,7 +363,7 @@ impl Db {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<Command>, u64), StoreError> {
-        let conn = self.lock();
+        let conn = self.reader()?;
         let filter = "WHERE device_id = ?1 AND (?2 IS NULL OR created_at >= ?2) AND (?3 IS NULL OR created_at <= ?3)";
         let total: i64 = conn.query_row(
             &format!("SELECT count(*) FROM commands {filter}"),
@@ -384,7 +384,7 @@ impl Db {
 
     /// Commands still waiting (created or sent), to resume after a restart.
     pub fn live_commands(&self) -> Result<Vec<Command>, StoreError> {
-        let conn = self.lock();
+        let conn = self.reader()?;
         let mut st = conn.prepare(&format!(
             "SELECT {CMD_COLS} FROM commands WHERE status IN (1, 2) ORDER BY created_at"
         ))?;

@@ -12,6 +12,7 @@
 //! for the writer.
 
 pub mod datapoints;
+mod pool;
 mod registry;
 pub(crate) mod schema;
 mod state;
@@ -38,6 +39,17 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file cannot be opened or read as a database (corrupt, not SQLite, no permission, locked).
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    /// A valid SQLite database that belongs to another program: left untouched.
+    #[error(
+        "{path} is an SQLite database of another program (tables: {tables}); onenet-desk leaves it untouched: choose another data directory or move the file away"
+    )]
+    Foreign { path: PathBuf, tables: String },
     #[error(
         "the database was written by a newer onenet-desk (schema {found}, this build knows {supported})"
     )]
@@ -53,6 +65,17 @@ pub enum StoreError {
     Limit(String),
 }
 
+impl StoreError {
+    /// True for a failure of the store itself (busy, locked, disk full, I/O) rather than of the request:
+    /// the same request may succeed later. CONNECT answers these with CONNACK 3, never 4.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(_) | StoreError::DataDir { .. } | StoreError::Open { .. }
+        )
+    }
+}
+
 /// Opens a connection with the settings every connection of ours uses.
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -64,11 +87,44 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Reads (never writes) an existing file to make sure it is ours before anything changes it: a file that
+/// is not a database, or an SQLite database of another program, is refused with an error naming it,
+/// byte for byte as it was (setting WAL mode or migrating would already have written to it).
+fn identify(path: &Path) -> Result<(), StoreError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_err)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(open_err)?;
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .map_err(open_err)?;
+    if version == 0 && !tables.is_empty() {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            tables: tables.join(", "),
+        });
+    }
+    Ok(())
+}
+
 /// The synchronous handle: registry and start-up loading. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for long reads (history), so they never hold `conn`, which CONNECT needs.
+    readers: Arc<pool::ReadPool>,
 }
 
 impl Db {
@@ -80,11 +136,19 @@ impl Db {
                 source,
             })?;
         }
-        let mut conn = connect(path)?;
+        identify(path)?;
+        let mut conn = connect(path).map_err(|e| match e {
+            StoreError::Sqlite(source) => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            e => e,
+        })?;
         schema::migrate(&mut conn)?;
         Ok(Db {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(pool::ReadPool::new(path)),
         })
     }
 
@@ -101,6 +165,11 @@ impl Db {
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum()
+    }
+
+    /// A read-only connection from the pool, for reads that may take long.
+    pub(crate) fn reader(&self) -> Result<pool::Reader<'_>, StoreError> {
+        self.readers.get()
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {

@@ -1,7 +1,7 @@
 //! Registry queries: products and devices. Synchronous, on the [`Db`] connection; used by CONNECT auth,
 //! the CLI and the console. Validation happens here, once, so every caller gets the same errors.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{Db, StoreError, now_millis};
 use crate::onenet::registry::{
@@ -128,7 +128,10 @@ impl Db {
             auto_registered: new.auto_registered,
         };
         let conn = self.lock();
-        let tx = conn.unchecked_transaction()?;
+        // IMMEDIATE: take the write lock up front, so a busy database is waited for (busy timeout)
+        // instead of failing at once when this read transaction tries to become a write one while the
+        // writer thread commits (SQLITE_BUSY_SNAPSHOT cannot be retried inside a transaction).
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
         let product_exists: bool = tx
             .query_row(
                 "SELECT 1 FROM products WHERE id = ?1",
@@ -140,14 +143,19 @@ impl Db {
         if !product_exists {
             return Err(StoreError::NotFound(format!("no product {}", d.product_id)));
         }
-        let existing: Option<String> = tx
+        let existing: Option<Device> = tx
             .query_row(
-                "SELECT product_id FROM devices WHERE id = ?1",
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = ?1"),
                 [&d.id],
-                |r| r.get(0),
+                device_row,
             )
             .optional()?;
-        if let Some(p) = existing {
+        if let Some(e) = existing {
+            // Auto-registration is idempotent: the same device connecting twice at once registers once.
+            if new.auto_registered && e.product_id == d.product_id && e.auth_info == d.auth_info {
+                return Ok(e);
+            }
+            let p = e.product_id;
             return Err(StoreError::Conflict(format!(
                 "device {} already exists (in product {p})",
                 d.id

@@ -60,27 +60,58 @@ impl Db {
         Ok(())
     }
 
-    /// The product whose master API key this is.
+    /// The product whose master API key this is. Every product's key is compared, each in constant time,
+    /// so the answer's timing tells a caller nothing about how much of a guessed key was right.
     pub fn product_by_key(
         &self,
         api_key: &str,
     ) -> Result<Option<crate::onenet::registry::Product>, StoreError> {
-        let id: Option<String> = rusqlite::OptionalExtension::optional(self.lock().query_row(
-            "SELECT id FROM products WHERE api_key = ?1 ORDER BY id LIMIT 1",
-            [api_key],
-            |r| r.get(0),
-        ))?;
-        match id {
+        let keys: Vec<(String, String)> = {
+            let conn = self.lock();
+            let mut st = conn.prepare("SELECT id, api_key FROM products ORDER BY id")?;
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut found: Option<String> = None;
+        for (id, key) in keys {
+            // No early exit: every key is compared whatever matched before.
+            if constant_time_eq(key.as_bytes(), api_key.as_bytes()) && found.is_none() {
+                found = Some(id);
+            }
+        }
+        match found {
             Some(id) => self.product(&id),
             None => Ok(None),
         }
     }
 }
 
+/// Compares two secrets in time that depends only on their lengths, not on where they first differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().max(b.len());
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= u64::from(x ^ y);
+    }
+    std::hint::black_box(diff) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::NewProduct;
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+        assert!(!constant_time_eq(b"abc\0", b"abc"));
+    }
 
     #[test]
     fn topic_rules() {

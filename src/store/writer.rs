@@ -1,7 +1,7 @@
 //! The writer thread: applies the broker's mutations in batches, one transaction per batch (group commit).
 //!
 //! Why a thread and a watermark: SQLite is synchronous and an fsync costs milliseconds, so the broker
-//! must never wait for it. The router sends [`StoreOp`]s (each numbered by [`StoreTx::send`]) and moves
+//! must never wait for it. The router numbers its [`StoreOp`]s itself ([`StoreTx::send_numbered`]) and moves
 //! on; the writer drains everything queued, commits once, and publishes the highest committed number
 //! on a `watch` channel. A connection that must not acknowledge before data is durable queues a barrier
 //! with that number and holds its later output until the watermark passes it. A failed commit (disk full)
@@ -105,42 +105,52 @@ pub enum StoreOp {
     },
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
+    /// New retention settings (changed at run time): applied at once, then periodically.
+    SetRetention(Retention),
 }
 
-/// Next op number and the channel to the writer (`None` once closed).
-type Sequenced = (u64, Option<mpsc::Sender<(u64, StoreOp)>>);
+/// The channel to the writer thread: (op number, op); flushes carry 0.
+type OpSender = mpsc::Sender<(u64, StoreOp)>;
 
-/// The sending side, shared by the router and the service handle.
+/// The sending side, shared by the router task (numbered ops) and the service handle (flushes).
 #[derive(Clone)]
 pub struct StoreTx {
-    /// Numbering and sending happen under one lock so that the channel order is the number order, which
-    /// is what makes "watermark ≥ n" mean "op n is committed".
-    inner: Arc<Mutex<Sequenced>>,
+    /// `None` once closed. Only the router task sends numbered ops, in number order, so "watermark ≥ n"
+    /// means "op n and every op before it is committed".
+    inner: Arc<Mutex<Option<OpSender>>>,
     committed: watch::Receiver<u64>,
+    /// Numbering for the store's own tests, which play the router's part.
+    #[cfg(test)]
+    test_seq: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl StoreTx {
-    /// Queues `op` and returns its number. After shutdown the op is dropped (and logged) and 0 returned,
-    /// which no barrier waits on.
-    pub fn send(&self, op: StoreOp) -> u64 {
+    /// Queues op number `n` (numbered by the router). After shutdown the op is dropped and logged; its
+    /// number is never committed, so nothing waiting on it is released.
+    pub fn send_numbered(&self, n: u64, op: StoreOp) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(tx) = g.1.clone() else {
+        let Some(tx) = g.as_ref() else {
             tracing::error!(?op, "store writer is stopped; mutation dropped");
-            return 0;
+            return;
         };
-        g.0 += 1;
-        let n = g.0;
         if tx.send((n, op)).is_err() {
             tracing::error!("store writer thread has exited; mutation dropped");
-            g.1 = None;
-            return 0;
+            *g = None;
         }
+    }
+
+    /// Numbers and queues `op` (tests stand in for the router); returns its number.
+    #[cfg(test)]
+    pub(crate) fn send(&self, op: StoreOp) -> u64 {
+        let n = self.test_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.send_numbered(n, op);
         n
     }
 
-    /// Number of the last op queued (0 if none).
-    pub fn last(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0
+    /// Number of the last op [`StoreTx::send`] queued.
+    #[cfg(test)]
+    pub(crate) fn last(&self) -> u64 {
+        self.test_seq.load(Ordering::SeqCst)
     }
 
     /// Watermark of committed ops.
@@ -148,17 +158,23 @@ impl StoreTx {
         self.committed.clone()
     }
 
-    /// Waits until everything queued so far is committed.
+    /// Waits until everything queued so far is committed (a flush carries no number: it only follows
+    /// what was queued before it).
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.send(StoreOp::Flush(tx)) != 0 {
+        let sent = {
+            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            g.as_ref()
+                .is_some_and(|s| s.send((0, StoreOp::Flush(tx))).is_ok())
+        };
+        if sent {
             let _ = rx.await;
         }
     }
 
     /// Stops accepting ops; the thread commits what is queued and exits.
     pub(crate) fn close(&self) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1 = None;
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 
@@ -200,8 +216,10 @@ pub fn spawn_writer(
         .map_err(|e| StoreError::Invalid(format!("cannot start the store writer thread: {e}")))?;
     Ok((
         StoreTx {
-            inner: Arc::new(Mutex::new((0, Some(tx)))),
+            inner: Arc::new(Mutex::new(Some(tx))),
             committed: committed_rx,
+            #[cfg(test)]
+            test_seq: Default::default(),
         },
         WriterThread {
             join: Some(join),
@@ -215,13 +233,16 @@ fn run(
     rx: mpsc::Receiver<(u64, StoreOp)>,
     committed: watch::Sender<u64>,
     stopping: Arc<AtomicBool>,
-    retention: Retention,
+    mut retention: Retention,
 ) {
     let mut batch: Vec<(u64, StoreOp)> = Vec::new();
     let mut ids = StreamIds::default();
-    let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
     let mut last_retention = std::time::Instant::now();
+    // Set once a batch was given up at shutdown: from then on the watermark never moves, because a later
+    // batch committing would otherwise release acknowledgements of the ops that were lost.
+    let mut gave_up = false;
     loop {
+        let retain_some = retention.max_age.is_some() || retention.max_rows_per_stream.is_some();
         if retain_some && last_retention.elapsed() >= RETENTION_EVERY {
             last_retention = std::time::Instant::now();
             run_retention(&mut conn, &retention);
@@ -238,11 +259,16 @@ fn run(
                 Err(_) => break,
             }
         }
-        let last = batch.last().map(|(n, _)| *n).unwrap_or(0);
+        // Flushes carry 0; the watermark only ever moves up.
+        let last = batch.iter().map(|(n, _)| *n).max().unwrap_or(0);
         let mut attempt = 0u32;
+        let mut ok = false;
         loop {
             match apply(&mut conn, &mut ids, &batch) {
-                Ok(()) => break,
+                Ok(()) => {
+                    ok = true;
+                    break;
+                }
                 Err(e) => {
                     ids.clear();
                     attempt += 1;
@@ -251,18 +277,34 @@ fn run(
                     if stopping.load(Ordering::SeqCst) && attempt >= 3 {
                         tracing::error!(
                             ops = batch.len(),
-                            "giving up at shutdown: these unacknowledged mutations are not saved"
+                            "giving up at shutdown: these mutations are not saved and nothing that depends on them is acknowledged"
                         );
+                        gave_up = true;
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
         }
-        committed.send_replace(last);
+        if ok && !gave_up {
+            committed.send_if_modified(|c| {
+                let moved = last > *c;
+                *c = (*c).max(last);
+                moved
+            });
+        }
+        // Flushes are answered either way: after a give-up there is nothing more to wait for.
         for (_, op) in batch.drain(..) {
-            if let StoreOp::Flush(done) = op {
-                let _ = done.send(());
+            match op {
+                StoreOp::Flush(done) => {
+                    let _ = done.send(());
+                }
+                StoreOp::SetRetention(r) => {
+                    retention = r;
+                    last_retention = std::time::Instant::now();
+                    run_retention(&mut conn, &retention);
+                }
+                _ => {}
             }
         }
     }
@@ -424,7 +466,62 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
                 super::topics::MAX_TOPICS_PER_PRODUCT as i64
             ])?;
         }
-        StoreOp::Flush(_) => {}
+        StoreOp::Flush(_) | StoreOp::SetRetention(_) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    fn retained(topic: &str) -> StoreOp {
+        StoreOp::SetRetained {
+            namespace: "p".into(),
+            topic: topic.into(),
+            payload: Bytes::from_static(b"v"),
+            qos: 1,
+            will_of: None,
+        }
+    }
+
+    /// A commit that keeps failing at shutdown is given up, and the watermark never passes it — not even
+    /// when a later batch commits — so no acknowledgement that depends on it leaves.
+    #[tokio::test]
+    async fn the_watermark_never_passes_an_op_that_was_not_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.sqlite3");
+        let db = Db::open(&path).expect("open");
+        let (tx, thread) = spawn_writer(path.clone(), Retention::default()).expect("writer");
+        let n1 = tx.send(retained("ok"));
+        tx.flush().await;
+        assert_eq!(*tx.committed().borrow(), n1);
+        // From now on every write to `retained` fails, as a full disk would.
+        let c = rusqlite::Connection::open(&path).expect("second connection");
+        c.execute_batch(
+            "CREATE TRIGGER fail BEFORE INSERT ON retained BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .expect("trigger");
+        thread.stopping.store(true, Ordering::SeqCst);
+        let n2 = tx.send(retained("lost"));
+        tx.flush().await; // answered once the writer gives up (3 attempts)
+        assert_eq!(*tx.committed().borrow(), n1, "op {n2} failed: no movement");
+        c.execute_batch("DROP TRIGGER fail;").expect("drop trigger");
+        let n3 = tx.send(StoreOp::ClearRetained {
+            namespace: "p".into(),
+            topic: "ok".into(),
+        });
+        tx.flush().await;
+        assert!(n3 > n2);
+        assert_eq!(
+            *tx.committed().borrow(),
+            n1,
+            "a later commit must not release op {n2}'s acknowledgement"
+        );
+        tx.close();
+        thread.join();
+        let state = db.load_state().expect("load");
+        assert!(state.retained.iter().all(|r| r.topic != "lost"));
+    }
 }

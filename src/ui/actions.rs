@@ -23,10 +23,11 @@ pub enum Tab {
     Commands,
     Traffic,
     Settings,
+    Logs,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 10] = [
+    pub const ALL: [Tab; 11] = [
         Tab::Overview,
         Tab::Devices,
         Tab::Registry,
@@ -37,6 +38,7 @@ impl Tab {
         Tab::Commands,
         Tab::Traffic,
         Tab::Settings,
+        Tab::Logs,
     ];
 
     /// The English name (also the key of its translation).
@@ -52,6 +54,7 @@ impl Tab {
             Tab::Commands => "Commands",
             Tab::Traffic => "Traffic",
             Tab::Settings => "Settings",
+            Tab::Logs => "Logs",
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct ExportSpec {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub format: ExportFormat,
+    /// CSV: start with a UTF-8 byte order mark (Excel on a Chinese Windows needs it).
+    pub bom: bool,
     /// Chosen file; None = ask with a save dialog.
     pub path: Option<PathBuf>,
 }
@@ -156,10 +161,17 @@ pub enum Action {
         bytes: Vec<u8>,
     },
     ExportDatapoints(ExportSpec),
+    /// Save what the save-as dialog holds to this file.
+    SaveTo(PathBuf),
+    /// Fill the save-as dialog's path with the system's file dialog (suggesting this path).
+    BrowseSave(PathBuf),
+    CancelSave,
     CancelExport,
     ExportTraffic,
     ExportDiagnostics(String),
     OpenDataDir,
+    /// Show a folder (the log folder) in the file manager.
+    OpenPath(PathBuf),
     ClearTraffic,
     SetTrafficPaused(bool),
     DismissNotice(u64),

@@ -17,8 +17,8 @@ use crate::ui::model::{BrokerState, Level, Model, Reply};
 use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
 use crate::ui::widgets;
 use crate::ui::{
-    commands, datapoints, devices, offline, overview, registry, retained, settings, subscriptions,
-    traffic,
+    commands, datapoints, devices, offline, overview, registry, retained, savefile, settings,
+    subscriptions, traffic,
 };
 
 /// Time a frame may spend reading events; the rest waits for the next frame.
@@ -38,6 +38,9 @@ pub struct Panels {
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
     pub simulator: crate::ui::simulator::SimulatorPanel,
+    pub save: savefile::SaveDialog,
+    pub logs: crate::ui::logs::LogsPanel,
+    pub about: crate::ui::about::AboutBox,
 }
 
 pub struct ConsoleApp {
@@ -50,6 +53,8 @@ pub struct ConsoleApp {
     /// Every action carried out, newest last (bounded), for tests.
     pub log: Vec<Action>,
     theme: Option<Theme>,
+    /// Prefs whose broker settings are being started; applied once the broker runs on them.
+    pending: Option<Prefs>,
 }
 
 /// Opens the window; the broker starts with it and stops when it closes.
@@ -58,6 +63,7 @@ pub fn run(config: Config) -> Result<(), String> {
         viewport: egui::ViewportBuilder::default()
             .with_title("onenet-desk")
             .with_app_id("onenet-desk")
+            .with_icon(crate::ui::about::window_icon())
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([760.0, 480.0]),
         ..Default::default()
@@ -83,6 +89,8 @@ impl ConsoleApp {
         if Config::default_data_dir().as_ref() != Some(&config.data_dir) {
             prefs.data_dir = None;
         }
+        // The settings file (loaded into `config`) is the one source of the broker settings.
+        let prefs = prefs.over_config(&config);
         let mut app = ConsoleApp::offline(ctx, Model::new(config.clone(), prefs));
         app.base = config;
         app.model.lan = crate::ui::format::lan_addresses();
@@ -91,7 +99,7 @@ impl ConsoleApp {
             Ok(b) => app.backend = Some(b),
             Err(e) => app.model.notify(Level::Error, e),
         }
-        app.start_broker();
+        app.start_broker(None);
         app
     }
 
@@ -113,11 +121,13 @@ impl ConsoleApp {
             backend: None,
             log: Vec::new(),
             theme: None,
+            pending: None,
         }
     }
 
-    /// The service, when the broker runs (tests use it to reach the real broker).
-    pub fn service(&self) -> Option<&crate::service::ServiceHandle> {
+    /// The service, when the broker runs (tests use it to reach the real broker); waits for a start,
+    /// stop or restart under way to finish.
+    pub fn service(&self) -> Option<crate::service::ServiceHandle> {
         self.backend.as_ref().and_then(|b| b.service())
     }
 
@@ -129,20 +139,67 @@ impl ConsoleApp {
         }
     }
 
-    fn start_broker(&mut self) {
+    /// Starts the broker, or restarts it, on `prefs` (the applied prefs when None); off the UI thread.
+    /// New prefs become the applied ones only once the broker runs on them.
+    fn start_broker(&mut self, prefs: Option<Prefs>) {
         let Some(b) = self.backend.as_mut() else {
             return;
         };
-        match self.model.prefs.to_config(&self.base) {
+        let p = prefs.as_ref().unwrap_or(&self.model.prefs);
+        match p.to_config(&self.base) {
             Ok(c) => {
-                self.model.broker = BrokerState::Starting;
-                b.start(c);
+                let running = self.model.is_running().then(|| self.model.config.clone());
+                self.pending = prefs;
+                self.model.apply_reply(Reply::BrokerProgress(format!(
+                    "{} {}…",
+                    tr("starting on"),
+                    c.mqtt_addr
+                )));
+                let save = self.pending.is_some();
+                b.change(Some(c), running, save);
             }
             Err(e) => {
-                self.model.broker = BrokerState::Failed(e.clone());
+                if !self.model.is_running() {
+                    self.model.broker = BrokerState::Failed(e.clone());
+                }
                 self.model
                     .notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
             }
+        }
+    }
+
+    /// Applies new prefs: look, language and templates at once; broker settings to the running broker
+    /// (and the settings file) without a restart when none of them needs one, else with a restart that
+    /// makes them the applied ones only once the broker runs on them.
+    fn apply_settings(&mut self, p: Prefs) {
+        let m = &mut self.model;
+        let mut now = m.prefs.clone();
+        now.theme = p.theme;
+        now.lang = p.lang;
+        now.time_zone = p.time_zone;
+        now.templates = p.templates.clone();
+        now.cjk_notice_shown = p.cjk_notice_shown;
+        m.prefs = now;
+        set_lang(m.prefs.lang);
+        let new = match p.to_config(&self.base) {
+            Ok(c) => c,
+            Err(e) => {
+                m.notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
+                return;
+            }
+        };
+        if p == m.prefs {
+            return;
+        }
+        let restart = m.is_running() && !settings::restart_keys(&m.config, &new).is_empty();
+        if restart {
+            self.start_broker(Some(p));
+            return;
+        }
+        let broker_changed = m.prefs.to_config(&self.base).ok().as_ref() != Some(&new);
+        m.prefs = p;
+        if broker_changed && let Some(b) = self.backend.as_ref() {
+            b.apply_config(new);
         }
     }
 
@@ -176,29 +233,19 @@ impl ConsoleApp {
                     b.command_history(d);
                 }
             }
-            Action::StartBroker => self.start_broker(),
+            Action::StartBroker | Action::RestartBroker => self.start_broker(None),
             Action::StopBroker => {
                 if let Some(b) = self.backend.as_mut() {
-                    b.stop();
+                    m.apply_reply(Reply::BrokerProgress(tr("stopping…").into()));
+                    b.change(None, None, false);
                 }
             }
-            Action::RestartBroker => {
-                if let Some(b) = self.backend.as_mut() {
-                    b.stop();
-                }
-                self.start_broker();
-            }
-            Action::ApplySettings(p) => {
-                let restart = p.to_config(&self.base).ok() != m.prefs.to_config(&self.base).ok();
-                m.prefs = *p;
-                set_lang(m.prefs.lang);
-                if restart {
-                    self.handle(Action::RestartBroker);
-                }
-            }
+            Action::ApplySettings(p) => self.apply_settings(*p),
             Action::SetAutoRegister(on) => {
-                m.prefs.auto_register = on;
-                self.handle(Action::RestartBroker);
+                // One setting, one source: the same field Settings edits, applied without a restart.
+                let mut p = m.prefs.clone();
+                p.auto_register = on;
+                self.apply_settings(p);
             }
             Action::SaveTemplate { device, template } => {
                 let list = m.prefs.templates.entry(device).or_default();
@@ -239,7 +286,43 @@ impl ConsoleApp {
                 m.traffic.paused_at = p.then(|| m.traffic.rows.back().map_or(0, |r| r.seq));
             }
             Action::DismissNotice(id) => m.notices.retain(|n| n.id != id),
-            other => self.backend_action(other),
+            Action::CancelSave => self.panels.save.job = None,
+            Action::SaveTo(path) => {
+                if let Some(job) = self.panels.save.job.take() {
+                    self.save_to(job.what, path);
+                }
+            }
+            Action::BrowseSave(suggested) => match self.backend.as_ref() {
+                Some(b) => b.pick_file(suggested),
+                None => self.panels.save.picked(None),
+            },
+            other => match savefile::save_request(&other) {
+                // Every save asks where first, in the window (the system dialog may be missing).
+                Some((what, name)) => {
+                    let dir = savefile::default_dir(&m.config.data_dir);
+                    self.panels.save.ask(what, &dir, &name);
+                }
+                None => self.backend_action(other),
+            },
+        }
+    }
+
+    /// Writes what the save-as dialog held to `path`.
+    fn save_to(&mut self, what: savefile::SaveWhat, path: std::path::PathBuf) {
+        let Some(b) = self.backend.as_mut() else {
+            return;
+        };
+        let m = &self.model;
+        match what {
+            savefile::SaveWhat::Bytes(bytes) => b.save_bytes(path, bytes),
+            savefile::SaveWhat::Datapoints(mut spec) => {
+                spec.path = Some(path);
+                b.export_datapoints(spec, m.offset());
+            }
+            savefile::SaveWhat::Traffic => {
+                b.export_traffic(path, m.traffic.rows.iter().cloned().collect())
+            }
+            savefile::SaveWhat::Diagnostics(d) => b.export_diagnostics(path, d),
         }
     }
 
@@ -299,12 +382,10 @@ impl ConsoleApp {
                 validity_s,
             } => b.send_command(device, body, validity_s),
             Action::LoadCommandHistory(d) => b.command_history(d),
-            Action::SaveBytes { name, bytes } => b.save_bytes(name, bytes),
             Action::ExportDatapoints(spec) => b.export_datapoints(spec, m.offset()),
             Action::CancelExport => b.cancel_export(),
-            Action::ExportTraffic => b.export_traffic(m.traffic.rows.iter().cloned().collect()),
-            Action::ExportDiagnostics(d) => b.export_diagnostics(d),
             Action::OpenDataDir => b.open_path(m.config.data_dir.clone()),
+            Action::OpenPath(p) => b.open_path(p),
             _ => {}
         }
     }
@@ -317,8 +398,40 @@ impl ConsoleApp {
         let model = &mut self.model;
         b.drain_events(EVENT_BUDGET, |r| model.apply_received(r));
         let mut changed = false;
+        let pending = &mut self.pending;
+        let base = &self.base;
+        let save = &mut self.panels.save;
         b.drain_replies(|r| {
-            changed |= matches!(r, Reply::Info(_) | Reply::Error(_) | Reply::RegistryChanged);
+            if let Reply::Picked(p) = &r {
+                save.picked(p.clone());
+            }
+            changed |= matches!(
+                r,
+                Reply::Info(_) | Reply::Error(_) | Reply::Added(_) | Reply::RegistryChanged
+            );
+            match &r {
+                // The new settings run: they become the applied ones.
+                Reply::BrokerStarted { config, .. } => {
+                    if let Some(p) = pending.take()
+                        && p.to_config(base).as_ref() == Ok(config.as_ref())
+                    {
+                        let (theme, lang, tz) =
+                            (model.prefs.theme, model.prefs.lang, model.prefs.time_zone);
+                        model.prefs = Prefs {
+                            theme,
+                            lang,
+                            time_zone: tz,
+                            templates: model.prefs.templates.clone(),
+                            cjk_notice_shown: model.prefs.cjk_notice_shown,
+                            ..p
+                        };
+                    }
+                }
+                Reply::BrokerKept { .. } | Reply::BrokerFailed(_) | Reply::BrokerStopped => {
+                    *pending = None;
+                }
+                _ => {}
+            }
             model.apply_reply(r);
         });
         b.poll(changed);
@@ -369,12 +482,16 @@ impl ConsoleApp {
                 _ => String::new(),
             };
             let key = (i + 1) % 10;
-            let r = ui
-                .selectable_label(
-                    self.model.tab == *tab,
-                    RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
-                )
-                .on_hover_text(format!("Alt+{key}"));
+            let r = ui.selectable_label(
+                self.model.tab == *tab,
+                RichText::new(format!("{}{badge}", tr(tab.name()))).size(15.0),
+            );
+            // Alt+1 … Alt+0 cover the first ten tabs.
+            let r = if i < 10 {
+                r.on_hover_text(format!("Alt+{key}"))
+            } else {
+                r
+            };
             if r.clicked() {
                 out.push(Action::Navigate(*tab));
             }
@@ -418,6 +535,8 @@ impl ConsoleApp {
                 ui.heading(RichText::new("onenet-desk").strong());
                 ui.separator();
                 self.nav(ui, &mut out);
+                ui.separator();
+                self.panels.about.button(ui);
                 self.panels.simulator.nav_button(ui);
             });
         egui::CentralPanel::default().show(ui, |ui| {
@@ -437,13 +556,16 @@ impl ConsoleApp {
                 Tab::Commands => p.commands.ui(ui, m, &mut out),
                 Tab::Traffic => p.traffic.ui(ui, m, &mut out),
                 Tab::Settings => p.settings.ui(ui, m, &mut out),
+                Tab::Logs => p.logs.ui(ui, m, &mut out),
             }
+            p.save.ui(ui, &mut out);
         });
-        let (svc, rt) = (
-            self.backend.as_ref().and_then(|b| b.service()),
-            self.backend.as_ref().map(|b| b.runtime()),
-        );
-        self.panels.simulator.window(ui.ctx(), svc, rt);
+        let (rt, svc) = match self.backend.as_ref().map(|b| b.runtime()) {
+            Some((rt, svc)) => (Some(rt), svc),
+            None => (None, None),
+        };
+        self.panels.simulator.window(ui.ctx(), svc.as_ref(), rt);
+        self.panels.about.show(&ctx, &self.model, &mut out);
         for a in out.clone() {
             self.handle(a);
         }

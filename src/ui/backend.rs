@@ -2,10 +2,11 @@
 //! actions as tasks on the runtime, and sends their results back as [`Reply`]s through one channel that
 //! the app drains each frame. Nothing here blocks a frame.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,11 +26,16 @@ pub const POLL_EVERY: Duration = Duration::from_millis(1000);
 pub const HISTORY_MAX: usize = 1_000_000;
 const HISTORY_PAGE: usize = 100_000;
 
-/// Writes a file on the blocking pool.
+/// Writes a file on the blocking pool, creating its folder if needed.
 async fn write_file(path: PathBuf, data: Vec<u8>) -> std::io::Result<()> {
-    tokio::task::spawn_blocking(move || std::fs::write(path, data))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, data)
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
 }
 
 pub struct Backend {
@@ -47,6 +53,147 @@ pub struct Backend {
     polling: Arc<AtomicBool>,
     /// Set to cancel the running export.
     export_cancel: Option<Arc<AtomicBool>>,
+    /// The start/stop/restart under way, if any.
+    lifecycle: Option<tokio::task::JoinHandle<Outcome>>,
+    /// The service a start/stop/restart under way began from, then the one it ended with (for
+    /// [`Backend::service`] while it runs).
+    landed: Arc<Mutex<Option<ServiceHandle>>>,
+}
+
+/// How a start/stop/restart ended.
+struct Outcome {
+    service: Option<ServiceHandle>,
+    reply: Reply,
+}
+
+impl Outcome {
+    fn failed(e: String) -> Outcome {
+        Outcome {
+            service: None,
+            reply: Reply::BrokerFailed(e),
+        }
+    }
+
+    fn started(s: ServiceHandle) -> Outcome {
+        let http = match s.http_error() {
+            Some(e) => Err(e.to_string()),
+            None => Ok(s.http_addr()),
+        };
+        Outcome {
+            reply: Reply::BrokerStarted {
+                addr: s.mqtt_addr(),
+                config: Box::new((*s.config()).clone()),
+                http,
+            },
+            service: Some(s),
+        }
+    }
+}
+
+/// Whether `to` could be bound while the broker still listens on `old`. Ok(true): bindable (the probe
+/// is released at once). Ok(false): refused only because our own listener holds that port, so it can
+/// be tried after the old one stops. Err: refused for another reason (taken by another program, no such
+/// address): keep serving on the old one.
+fn can_bind(to: SocketAddr, old: SocketAddr) -> std::io::Result<bool> {
+    if to.port() == 0 || to == old {
+        return Ok(true);
+    }
+    match std::net::TcpListener::bind(to) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let ours = to.port() == old.port()
+                && (old.ip().is_unspecified() || to.ip().is_unspecified() || old.ip() == to.ip());
+            if e.kind() == std::io::ErrorKind::AddrInUse && ours {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The steps of a start/stop/restart; `step` reports each one to the window.
+async fn lifecycle(
+    old: Option<ServiceHandle>,
+    to: Option<Config>,
+    fallback: Option<Config>,
+    save: bool,
+    say: impl Fn(Reply),
+) -> Outcome {
+    let step = |s: String| say(Reply::BrokerProgress(s));
+    if let (Some(o), Some(new)) = (&old, &to) {
+        let old_addr = o.mqtt_addr();
+        let probe = new.mqtt_addr;
+        let r = tokio::task::spawn_blocking(move || can_bind(probe, old_addr)).await;
+        if let Ok(Err(e)) = r {
+            let error = crate::service::StartError::Bind {
+                addr: new.mqtt_addr,
+                source: e,
+            }
+            .to_string();
+            tracing::warn!("{error}; still serving on {old_addr}");
+            return Outcome {
+                reply: Reply::BrokerKept {
+                    addr: old_addr,
+                    error,
+                },
+                service: old,
+            };
+        }
+    }
+    if let Some(o) = old {
+        step(format!(
+            "stopping: disconnecting {} and writing the store to disk…",
+            o.mqtt_addr()
+        ));
+        o.shutdown().await;
+    }
+    let Some(config) = to else {
+        return Outcome {
+            service: None,
+            reply: Reply::BrokerStopped,
+        };
+    };
+    step(format!(
+        "starting on {}: opening {}…",
+        config.mqtt_addr,
+        config.db_path().display()
+    ));
+    let e = match crate::service::start(config.clone()).await {
+        Ok(s) => {
+            tracing::info!("mqtt listening on {}", s.mqtt_addr());
+            if save {
+                let c = config.clone();
+                match tokio::task::spawn_blocking(move || c.save()).await {
+                    Ok(Ok(path)) => say(Reply::Info(format!(
+                        "Settings saved to {}.",
+                        path.display()
+                    ))),
+                    Ok(Err(e)) => say(Reply::Error(format!("Settings not saved: {e}"))),
+                    Err(e) => say(Reply::Error(format!("Settings not saved: {e}"))),
+                }
+            }
+            return Outcome::started(s);
+        }
+        Err(e) => e.to_string(),
+    };
+    tracing::error!("broker did not start: {e}");
+    let Some(back) = fallback.filter(|b| *b != config) else {
+        return Outcome::failed(e);
+    };
+    step(format!("going back to {}…", back.mqtt_addr));
+    match crate::service::start(back.clone()).await {
+        Ok(s) => Outcome {
+            reply: Reply::BrokerKept {
+                addr: s.mqtt_addr(),
+                error: e,
+            },
+            service: Some(s),
+        },
+        Err(e2) => Outcome::failed(format!(
+            "{e}; going back to the previous settings failed too: {e2}"
+        )),
+    }
 }
 
 impl Backend {
@@ -68,42 +215,129 @@ impl Backend {
             last_poll: None,
             polling: Arc::new(AtomicBool::new(false)),
             export_cancel: None,
+            lifecycle: None,
+            landed: Arc::new(Mutex::new(None)),
         })
     }
 
-    /// The runtime the broker runs on (the Simulator starts its virtual devices there).
-    pub fn runtime(&self) -> tokio::runtime::Handle {
-        self.rt.handle().clone()
-    }
-
-    pub fn service(&self) -> Option<&ServiceHandle> {
-        self.service.as_ref()
-    }
-
-    /// Starts the broker; blocks only for the bind and the database open (start-up, restarts).
-    pub fn start(&mut self, config: Config) {
-        let reply = match self.rt.block_on(crate::service::start(config.clone())) {
-            Ok(s) => {
-                self.events = Some(s.events());
-                let addr = s.mqtt_addr();
-                tracing::info!("mqtt listening on {addr}");
-                self.service = Some(s);
-                self.last_poll = None;
-                Reply::BrokerStarted {
-                    addr,
-                    config: Box::new(config),
-                }
-            }
-            Err(e) => {
-                tracing::error!("broker did not start: {e}");
-                Reply::BrokerFailed(e.to_string())
-            }
+    /// The runtime and the running service, without waiting (no service while a start, stop or restart is
+    /// under way): the Simulator starts its virtual devices there.
+    pub fn runtime(&self) -> (tokio::runtime::Handle, Option<ServiceHandle>) {
+        let svc = if self.busy() {
+            None
+        } else {
+            self.service.clone()
         };
-        let _ = self.tx.send(reply);
+        (self.rt.handle().clone(), svc)
     }
 
-    /// Stops the broker and waits for its store to flush (called on restart and on exit).
+    /// The running service; when a start, stop or restart is under way, waits (up to 30 s) for it to
+    /// finish first. Only tests and benchmarks call this; the window never waits on it.
+    pub fn service(&self) -> Option<ServiceHandle> {
+        if let Some(task) = &self.lifecycle {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !task.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            return self.landed.lock().ok().and_then(|l| l.clone());
+        }
+        self.service.clone()
+    }
+
+    /// A start, stop or restart is under way.
+    pub fn busy(&self) -> bool {
+        self.lifecycle.is_some()
+    }
+
+    /// Starts, stops or restarts the broker as one task on the runtime: the window keeps drawing and
+    /// shows each step. `to`: the config to run (None = stop). `fallback`: what to go back to when `to`
+    /// cannot start (the config the broker ran with). When the listen address changes, the new address
+    /// is bound first while the old listener still serves; if it cannot be bound, nothing is stopped.
+    ///
+    /// `save`: write `to` to the data dir's settings file once the broker runs on it.
+    pub fn change(&mut self, to: Option<Config>, fallback: Option<Config>, save: bool) {
+        if self.lifecycle.is_some() {
+            let _ = self.tx.send(Reply::Error(
+                "The broker is already starting or stopping; try again when it is done.".into(),
+            ));
+            return;
+        }
+        let old = self.service.take();
+        self.events = None;
+        self.last_poll = None;
+        let tx = self.tx.clone();
+        let ctx = self.ctx.clone();
+        let landed = self.landed.clone();
+        if let Ok(mut l) = landed.lock() {
+            *l = old.clone();
+        }
+        let step = move |s: Reply| {
+            let _ = tx.send(s);
+            ctx.request_repaint();
+        };
+        let ctx = self.ctx.clone();
+        self.lifecycle = Some(self.rt.spawn(async move {
+            let out = lifecycle(old, to, fallback, save, step).await;
+            if let Ok(mut l) = landed.lock() {
+                *l = out.service.clone();
+            }
+            ctx.request_repaint();
+            out
+        }));
+    }
+
+    /// Applies settings that need no restart to the running broker, then saves them to the data dir's
+    /// settings file; with the broker stopped, only saves them (the next start uses them).
+    pub fn apply_config(&self, config: Config) {
+        let s = self.service.clone();
+        self.spawn(async move {
+            let config = match &s {
+                Some(s) => match s.apply_config(config).await {
+                    Ok(applied) if !applied.restart_needed.is_empty() => {
+                        return Some(Reply::Error(format!(
+                            "Settings need a restart of the broker: {}",
+                            applied.restart_needed.join(", ")
+                        )));
+                    }
+                    Ok(_) => (*s.config()).clone(),
+                    Err(e) => return Some(Reply::Error(format!("Settings not applied: {e}"))),
+                },
+                None => config,
+            };
+            let c = config.clone();
+            Some(match tokio::task::spawn_blocking(move || c.save()).await {
+                Ok(Ok(_)) => Reply::ConfigApplied(Box::new(config)),
+                Ok(Err(e)) => Reply::Error(format!("Settings applied but not saved: {e}")),
+                Err(e) => Reply::Error(format!("Settings applied but not saved: {e}")),
+            })
+        });
+    }
+
+    /// Takes in a finished start/stop/restart: its service becomes the one actions use.
+    fn land(&mut self) -> Option<Reply> {
+        if !self.lifecycle.as_ref()?.is_finished() {
+            return None;
+        }
+        let task = self.lifecycle.take()?;
+        let out = self
+            .rt
+            .block_on(task)
+            .unwrap_or_else(|e| Outcome::failed(format!("internal error: {e}")));
+        self.service = out.service;
+        if let Some(s) = &self.service {
+            self.events = Some(s.events());
+        }
+        self.last_poll = None;
+        Some(out.reply)
+    }
+
+    /// Stops the broker and waits for its store to flush, blocking (on exit, and in tests).
     pub fn stop(&mut self) {
+        if let Some(task) = self.lifecycle.take()
+            && let Ok(out) = self.rt.block_on(task)
+        {
+            self.service = out.service;
+        }
         self.events = None;
         if let Some(s) = self.service.take() {
             self.rt.block_on(s.shutdown());
@@ -129,9 +363,12 @@ impl Backend {
         n
     }
 
-    /// Replies waiting.
+    /// Replies waiting (the outcome of a finished start/stop/restart last).
     pub fn drain_replies(&mut self, mut f: impl FnMut(Reply)) {
         while let Ok(r) = self.rx.try_recv() {
+            f(r);
+        }
+        if let Some(r) = self.land() {
             f(r);
         }
     }
@@ -267,19 +504,23 @@ impl Backend {
 
     pub fn add_product(&self, p: NewProduct) {
         self.blocking(move |s| {
-            Some(match s.db().add_product(p) {
-                Ok(p) => Reply::Info(format!("Product {} added.", p.id)),
-                Err(e) => Reply::Error(e.to_string()),
-            })
+            Some(Reply::Added(
+                s.db()
+                    .add_product(p)
+                    .map(|p| format!("Product {} added.", p.id))
+                    .map_err(|e| format!("Product not added: {e}")),
+            ))
         });
     }
 
     pub fn add_device(&self, d: NewDevice) {
         self.blocking(move |s| {
-            Some(match s.db().add_device(d) {
-                Ok(d) => Reply::Info(format!("Device {} added.", d.id)),
-                Err(e) => Reply::Error(e.to_string()),
-            })
+            Some(Reply::Added(
+                s.db()
+                    .add_device(d)
+                    .map(|d| format!("Device {} added.", d.id))
+                    .map_err(|e| format!("Device not added: {e}")),
+            ))
         });
     }
 
@@ -371,14 +612,26 @@ impl Backend {
         });
     }
 
-    /// Asks for a file with the platform's save dialog (async; no frame waits), then writes `bytes`.
-    pub fn save_bytes(&self, name: String, bytes: Vec<u8>) {
+    /// Opens the system's save dialog (async; no frame waits) suggesting `suggested`; answers
+    /// [`Reply::Picked`], None when it was cancelled or no dialog is available.
+    pub fn pick_file(&self, suggested: PathBuf) {
         self.spawn(async move {
-            let file = rfd::AsyncFileDialog::new()
-                .set_file_name(&name)
-                .save_file()
-                .await?;
-            let path = file.path().to_path_buf();
+            let mut d = rfd::AsyncFileDialog::new();
+            if let Some(name) = suggested.file_name() {
+                d = d.set_file_name(name.to_string_lossy());
+            }
+            if let Some(dir) = suggested.parent().filter(|p| p.is_dir()) {
+                d = d.set_directory(dir);
+            }
+            Some(Reply::Picked(
+                d.save_file().await.map(|f| f.path().to_path_buf()),
+            ))
+        });
+    }
+
+    /// Writes `bytes` to `path` (a binary datapoint, a payload).
+    pub fn save_bytes(&self, path: PathBuf, bytes: Vec<u8>) {
+        self.spawn(async move {
             Some(match write_file(path.clone(), bytes.clone()).await {
                 Ok(()) => Reply::Info(format!(
                     "Saved {} bytes to {}.",
@@ -390,14 +643,9 @@ impl Backend {
         });
     }
 
-    /// Writes text lines produced off the UI thread to a file the user picks.
-    pub fn save_lines(&self, name: String, make: impl FnOnce() -> Vec<u8> + Send + 'static) {
+    /// Writes text lines produced off the UI thread to `path`.
+    fn save_lines(&self, path: PathBuf, make: impl FnOnce() -> Vec<u8> + Send + 'static) {
         self.spawn(async move {
-            let file = rfd::AsyncFileDialog::new()
-                .set_file_name(&name)
-                .save_file()
-                .await?;
-            let path = file.path().to_path_buf();
             let data = tokio::task::spawn_blocking(make).await.ok()?;
             Some(match write_file(path.clone(), data).await {
                 Ok(()) => Reply::Info(format!("Exported to {}.", path.display())),
@@ -409,8 +657,8 @@ impl Backend {
         });
     }
 
-    pub fn export_traffic(&self, rows: Vec<PacketRow>) {
-        self.save_lines("traffic.jsonl".into(), move || {
+    pub fn export_traffic(&self, path: PathBuf, rows: Vec<PacketRow>) {
+        self.save_lines(path, move || {
             let mut out = Vec::new();
             for r in rows {
                 let mut v = serde_json::to_value(&r).unwrap_or_default();
@@ -424,27 +672,23 @@ impl Backend {
         });
     }
 
-    pub fn export_diagnostics(&self, device: String) {
+    pub fn export_diagnostics(&self, path: PathBuf, device: String) {
         let Some(s) = self.service.clone() else {
+            let _ = self
+                .tx
+                .send(Reply::Error("The broker is not running.".into()));
             return;
         };
-        let tx = self.tx.clone();
-        let ctx = self.ctx.clone();
-        let me_rt = self.rt.handle().clone();
-        me_rt.spawn(async move {
+        self.spawn(async move {
             let d = s.diagnostics(&device).await;
-            let file = rfd::AsyncFileDialog::new()
-                .set_file_name(format!("diagnostics-{device}.json"))
-                .save_file()
-                .await;
-            let Some(file) = file else { return };
             let text = serde_json::to_string_pretty(&d).unwrap_or_default();
-            let r = match write_file(file.path().to_path_buf(), text.into_bytes()).await {
-                Ok(()) => Reply::Info(format!("Diagnostics saved to {}.", file.path().display())),
-                Err(e) => Reply::Error(format!("Export failed: {e}")),
-            };
-            let _ = tx.send(r);
-            ctx.request_repaint();
+            Some(match write_file(path.clone(), text.into_bytes()).await {
+                Ok(()) => Reply::Info(format!("Diagnostics saved to {}.", path.display())),
+                Err(e) => Reply::Error(format!(
+                    "Export failed: cannot write {}: {e}",
+                    path.display()
+                )),
+            })
         });
     }
 
@@ -462,24 +706,23 @@ impl Backend {
         let tx = self.tx.clone();
         let ctx = self.ctx.clone();
         self.rt.spawn(async move {
-            let path: PathBuf = match spec.path.clone() {
-                Some(p) => p,
-                None => {
-                    let name = format!(
-                        "datapoints-{}.{}",
-                        spec.device.as_deref().unwrap_or("all"),
-                        spec.format.extension()
-                    );
-                    match rfd::AsyncFileDialog::new()
-                        .set_file_name(&name)
-                        .save_file()
-                        .await
-                    {
-                        Some(f) => f.path().to_path_buf(),
-                        None => return,
-                    }
-                }
+            let Some(path) = spec.path.clone() else {
+                let _ = tx.send(Reply::ExportDone(Err(
+                    "Export failed: no file was chosen.".into()
+                )));
+                ctx.request_repaint();
+                return;
             };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                let _ = tx.send(Reply::ExportDone(Err(format!(
+                    "Export failed: cannot create {}: {e}",
+                    dir.display()
+                ))));
+                ctx.request_repaint();
+                return;
+            }
             s.flush().await;
             let db_path = s.db().path().to_path_buf();
             let streams = if spec.streams.is_empty() {
@@ -503,6 +746,7 @@ impl Backend {
                         },
                         format: spec.format,
                         utc_offset_secs,
+                        bom: spec.bom,
                     };
                     let total = crate::export::count_datapoints(&db_path, &req.filter).unwrap_or(0);
                     let target = if streams.len() == 1 {

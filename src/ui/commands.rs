@@ -43,7 +43,8 @@ pub struct CommandsPanel {
     pub template_name: String,
     /// The command shown in detail (default: the device's newest).
     pub viewing: Option<String>,
-    reply_view: BodyMode,
+    /// How a reply is shown, per command (uuid); a reply not yet chosen for is shown as what it is.
+    reply_view: Option<(String, BodyMode)>,
     asked: Option<String>,
 }
 
@@ -295,9 +296,7 @@ impl CommandsPanel {
             step(ui, tr("sent"), c.sent_at, GREEN);
             ui.label("→");
             match c.status {
-                CommandStatus::Timeout => {
-                    step(ui, tr("timeout"), c.replied_at.or(Some(c.created_at)), RED)
-                }
+                CommandStatus::Timeout => step(ui, tr("timeout"), Some(timed_out_at(m, c)), RED),
                 CommandStatus::SendFailed => step(ui, tr("expired"), c.expire_at, RED),
                 CommandStatus::DeviceOffline => {
                     step(ui, tr("device offline"), Some(c.created_at), RED)
@@ -310,23 +309,35 @@ impl CommandsPanel {
             RichText::new(format!("{}: {}", tr("Body"), format::preview(&c.body, 120))).monospace(),
         );
         if let Some(reply) = &c.reply {
+            let mut mode = match &self.reply_view {
+                Some((u, mode)) if *u == c.uuid => *mode,
+                _ => natural_mode(reply),
+            };
             ui.horizontal(|ui| {
                 ui.strong(tr("Reply"));
-                ui.selectable_value(&mut self.reply_view, BodyMode::Text, tr("Text"));
-                ui.selectable_value(&mut self.reply_view, BodyMode::Json, "JSON");
-                ui.selectable_value(&mut self.reply_view, BodyMode::Hex, "Hex");
+                ui.selectable_value(&mut mode, BodyMode::Text, tr("Text"));
+                ui.selectable_value(&mut mode, BodyMode::Json, "JSON");
+                ui.selectable_value(&mut mode, BodyMode::Hex, "Hex");
                 widgets::copy_button(ui, &String::from_utf8_lossy(reply), tr("reply"));
             });
-            egui::ScrollArea::vertical()
+            self.reply_view = Some((c.uuid.clone(), mode));
+            // Lines are kept as they are (indentation, long strings): scroll instead of wrapping.
+            egui::ScrollArea::both()
                 .id_salt("reply")
-                .max_height(200.0)
-                .show(ui, |ui| match self.reply_view {
+                .max_height(220.0)
+                .auto_shrink([false, true])
+                .show(ui, |ui| match mode {
                     BodyMode::Text => {
-                        ui.label(RichText::new(String::from_utf8_lossy(reply)).monospace());
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(String::from_utf8_lossy(reply)).monospace(),
+                            )
+                            .extend(),
+                        );
                     }
                     BodyMode::Json => match format::pretty_json(reply) {
                         Some(j) => {
-                            ui.label(RichText::new(j).monospace());
+                            ui.add(egui::Label::new(RichText::new(j).monospace()).extend());
                         }
                         None => {
                             ui.weak(tr("The reply is not JSON."));
@@ -335,5 +346,26 @@ impl CommandsPanel {
                     BodyMode::Hex => widgets::hex_dump(ui, reply, &[], 64),
                 });
         }
+    }
+}
+
+/// When a command without a reply timed out: the reply window after it was sent.
+pub fn timed_out_at(m: &Model, c: &Command) -> i64 {
+    c.replied_at.unwrap_or_else(|| {
+        c.sent_at.unwrap_or(c.created_at)
+            + m.config.onenet.command_response_window.as_millis() as i64
+    })
+}
+
+/// How a reply reads best: JSON when it parses, text when it is UTF-8, else hex.
+pub fn natural_mode(reply: &[u8]) -> BodyMode {
+    if format::pretty_json(reply).is_some() {
+        BodyMode::Json
+    } else if std::str::from_utf8(reply)
+        .is_ok_and(|t| !t.chars().any(|ch| ch.is_control() && !ch.is_whitespace()))
+    {
+        BodyMode::Text
+    } else {
+        BodyMode::Hex
     }
 }

@@ -13,6 +13,10 @@ use crate::ui::model::{Model, StreamState};
 use crate::ui::plot::PlotState;
 use crate::ui::widgets::{self, PALETTE};
 
+/// Width of the streams tree: default and least; at most half of the panel.
+const TREE_DEFAULT: f32 = 280.0;
+const TREE_MIN: f32 = 160.0;
+
 #[derive(Default)]
 pub struct DatapointsPanel {
     pub plot: PlotState,
@@ -28,30 +32,40 @@ pub struct DatapointsPanel {
     expand: Option<String>,
 }
 
-/// With nothing plotted, the numeric streams (at most 4) of the selected device, or of the first device
-/// that has some, to plot automatically.
+/// With nothing plotted, the numeric streams (at most 4) to plot automatically: those of the selected
+/// device, or else of the device with the newest numeric datapoint, newest first, so that the default
+/// plot (the last minute) shows live data rather than streams that stopped long ago.
 pub fn auto_plot(m: &Model) -> Option<(String, Vec<String>)> {
     if m.streams.values().flat_map(|s| s.values()).any(|s| s.open) {
         return None;
     }
-    let numeric = |d: &String| -> Vec<String> {
-        m.streams
+    // Numeric streams of a device, newest datapoint first.
+    let numeric = |d: &String| -> Vec<(i64, String)> {
+        let mut v: Vec<(i64, String)> = m
+            .streams
             .get(d)
             .map(|s| {
                 s.iter()
                     .filter(|(_, st)| st.is_numeric())
-                    .map(|(k, _)| k.clone())
-                    .take(4)
+                    .filter_map(|(k, st)| st.latest.as_ref().map(|(at, _)| (*at, k.clone())))
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        v
     };
     let dev = m
         .selected
         .clone()
         .filter(|d| !numeric(d).is_empty())
-        .or_else(|| m.streams.keys().find(|d| !numeric(d).is_empty()).cloned())?;
-    let streams = numeric(&dev);
+        .or_else(|| {
+            m.streams
+                .keys()
+                .filter_map(|d| numeric(d).first().map(|(at, _)| (*at, d.clone())))
+                .max_by_key(|(at, _)| *at)
+                .map(|(_, d)| d)
+        })?;
+    let streams = numeric(&dev).into_iter().take(4).map(|(_, k)| k).collect();
     Some((dev, streams))
 }
 
@@ -80,11 +94,25 @@ pub fn short_value(v: &DpValue) -> String {
     }
 }
 
+/// A value in full for a hover: JSON indented, text as is, binary as its size.
+pub fn full_value(v: &DpValue) -> String {
+    match v {
+        DpValue::Json(j) => serde_json::to_string_pretty(j).unwrap_or_else(|_| v.to_string()),
+        DpValue::Binary { .. } => short_value(v),
+        other => other.to_string(),
+    }
+}
+
 impl DatapointsPanel {
     pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        // The tree is bounded (a long value never widens it) and its divider can be dragged; the plot
+        // keeps at least half of the width.
+        let max_tree = (ui.available_width() * 0.5).max(TREE_MIN);
         egui::Panel::left("dp-tree")
             .resizable(true)
-            .default_size(300.0)
+            .default_size(TREE_DEFAULT.min(max_tree))
+            .min_size(TREE_MIN)
+            .max_size(max_tree)
             .show(ui, |ui| self.tree(ui, m, out));
         if let Some((device, streams)) = auto_plot(m)
             && self.auto_plotted.insert(device.clone())
@@ -100,7 +128,7 @@ impl DatapointsPanel {
         let now = format::now_ms() as f64 / 1000.0;
         widgets::title(ui, tr("Datapoints"), "");
         ui.horizontal(|ui| {
-            self.plot.toolbar(ui, now);
+            // Export first: the toolbar's hint may be elided, never the button.
             if ui
                 .button(tr("Export…"))
                 .on_hover_text(tr("Export datapoints to CSV or JSON Lines"))
@@ -108,6 +136,8 @@ impl DatapointsPanel {
             {
                 self.export.open_for(m.selected.clone(), m);
             }
+            ui.separator();
+            self.plot.toolbar(ui, now);
         });
         let mut lines = Vec::new();
         for (dev, streams) in &m.streams {
@@ -248,7 +278,6 @@ impl DatapointsPanel {
             }
             ui.label(RichText::new(name).strong());
             if let Some((at, v)) = &st.latest {
-                ui.label(RichText::new(short_value(v)).monospace());
                 ui.weak(format::time_of_day(*at, off))
                     .on_hover_text(format!(
                         "{} · {} {}",
@@ -256,6 +285,9 @@ impl DatapointsPanel {
                         st.count,
                         tr("points")
                     ));
+                // Last and elided to the tree's width; the full value on hover.
+                ui.add(egui::Label::new(RichText::new(short_value(v)).monospace()).truncate())
+                    .on_hover_text(full_value(v));
             }
         });
     }

@@ -66,6 +66,7 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
         )
         .map(|(id, d)| {
             let s = sessions.get(id).copied();
+            let seen = m.seen.get(id).copied().unwrap_or_default();
             DeviceRow {
                 product: d.map_or_else(
                     || s.map(|s| s.namespace.clone()).unwrap_or_default(),
@@ -79,9 +80,10 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
                 keep_alive: s.filter(|s| s.online).map(|s| s.keep_alive),
                 clean_session: s.map(|s| s.clean_session),
                 subscriptions: s.map_or(0, |s| s.subscriptions.len()),
-                messages_in: s.map_or(0, |s| s.messages_in),
-                messages_out: s.map_or(0, |s| s.messages_out),
-                last_seen: s.and_then(|s| s.last_seen),
+                // Kept across disconnects and broker restarts.
+                messages_in: seen.messages_in().max(s.map_or(0, |s| s.messages_in)),
+                messages_out: seen.messages_out().max(s.map_or(0, |s| s.messages_out)),
+                last_seen: seen.last_seen.max(s.and_then(|s| s.last_seen)),
                 warnings: s
                     .map_or(0, |s| s.warnings)
                     .max(m.diagnostics.get(id).map_or(0, |d| d.len() as u64)),
@@ -360,7 +362,20 @@ fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                 ui.end_row();
             };
             fact(tr("Remote"), s.remote.clone().unwrap_or_default());
-            fact(tr("Keepalive"), format!("{} s", s.keep_alive));
+            // A session restored after a restart has no keepalive until the device logs in again.
+            let ka = if s.online && s.keep_alive > 0 {
+                s.keep_alive
+            } else {
+                m.seen.get(id).map_or(0, |x| x.keep_alive)
+            };
+            fact(
+                tr("Keepalive"),
+                if ka > 0 {
+                    format!("{ka} s")
+                } else {
+                    "—".to_string()
+                },
+            );
             fact(tr("Clean session"), s.clean_session.to_string());
             fact(
                 tr("Connected"),
@@ -368,9 +383,14 @@ fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                     .map(|t| format::datetime(t, off))
                     .unwrap_or_default(),
             );
+            let seen = m.seen.get(id).copied().unwrap_or_default();
             fact(
                 tr("Messages in / out"),
-                format!("{} / {}", s.messages_in, s.messages_out),
+                format!(
+                    "{} / {}",
+                    seen.messages_in().max(s.messages_in),
+                    seen.messages_out().max(s.messages_out)
+                ),
             );
             fact(tr("Dropped"), s.dropped.to_string());
             fact(

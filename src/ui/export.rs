@@ -18,6 +18,9 @@ pub struct ExportDialog {
     pub since: String,
     pub until: String,
     pub format: ExportFormat,
+    /// CSV byte order mark as ticked; `None` = not touched: on when the console speaks Chinese (Excel on a
+    /// Chinese Windows reads a CSV without one as GBK).
+    pub bom: Option<bool>,
     pub error: Option<String>,
 }
 
@@ -66,8 +69,14 @@ impl ExportDialog {
             since,
             until,
             format: self.format,
+            bom: self.format == ExportFormat::Csv && self.bom_ticked(),
             path: None,
         })
+    }
+
+    fn bom_ticked(&self) -> bool {
+        self.bom
+            .unwrap_or(crate::ui::i18n::lang() == crate::ui::prefs::Lang::Chinese)
     }
 
     pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
@@ -150,6 +159,20 @@ impl ExportDialog {
                             ui.radio_value(&mut self.format, ExportFormat::JsonLines, "JSON Lines");
                         });
                         ui.end_row();
+                        if self.format == ExportFormat::Csv {
+                            ui.label("");
+                            let mut on = self.bom_ticked();
+                            if ui
+                                .checkbox(&mut on, tr("UTF-8 BOM (for Excel)"))
+                                .on_hover_text(tr(
+                                    "Excel on a Chinese Windows shows UTF-8 text as mojibake without it",
+                                ))
+                                .changed()
+                            {
+                                self.bom = Some(on);
+                            }
+                            ui.end_row();
+                        }
                     });
                 if let Some(e) = &self.error {
                     ui.colored_label(crate::ui::widgets::RED, e);

@@ -6,8 +6,10 @@
 //! frame drains the events under a time budget, so a flood of packets never freezes the window.
 //!
 //! One file per panel: overview (and the status bar), devices, registry, subscriptions, retained, offline,
-//! datapoints (with plot, series, export), commands, traffic (with packets), settings (with prefs).
+//! datapoints (with plot, series, export), commands, traffic (with packets), settings (with prefs), logs
+//! (with the about box).
 
+pub mod about;
 pub mod actions;
 pub mod app;
 pub mod backend;
@@ -18,6 +20,7 @@ pub mod export;
 pub mod fonts;
 pub mod format;
 pub mod i18n;
+pub mod logs;
 pub mod model;
 pub mod offline;
 pub mod overview;
@@ -26,6 +29,7 @@ pub mod plot;
 pub mod prefs;
 pub mod registry;
 pub mod retained;
+pub mod savefile;
 pub mod series;
 pub mod settings;
 pub mod simulator;

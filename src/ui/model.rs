@@ -36,6 +36,12 @@ pub enum BrokerState {
         since: Instant,
     },
     Stopped,
+    /// A start, stop or restart is under way: what it is doing now, and since when the broker had been
+    /// running (kept when it goes on serving with its old settings).
+    Busy {
+        step: String,
+        was_running_since: Option<Instant>,
+    },
     /// Why it did not start (port in use, database locked …).
     Failed(String),
 }
@@ -119,9 +125,20 @@ pub enum Reply {
     BrokerStarted {
         addr: SocketAddr,
         config: Box<Config>,
+        /// Where the HTTP API listens, or why it does not although it is on.
+        http: Result<Option<SocketAddr>, String>,
     },
+    /// Settings applied while the broker runs (no restart) and saved: the config now in effect.
+    ConfigApplied(Box<Config>),
     BrokerFailed(String),
     BrokerStopped,
+    /// A step of a start, stop or restart under way.
+    BrokerProgress(String),
+    /// New settings could not be used (`error`); the broker goes on serving on `addr` with its old ones.
+    BrokerKept {
+        addr: SocketAddr,
+        error: String,
+    },
     Snapshot(Box<Snapshot>),
     Detail {
         client: String,
@@ -149,6 +166,10 @@ pub enum Reply {
     ExportDone(Result<String, String>),
     Info(String),
     Error(String),
+    /// The system file dialog answered (None: cancelled or not available).
+    Picked(Option<std::path::PathBuf>),
+    /// The outcome of adding a product or device (the form keeps its input when it failed).
+    Added(Result<String, String>),
     /// The registry changed: poll again.
     RegistryChanged,
 }
@@ -162,6 +183,42 @@ pub struct Snapshot {
     pub retained: Vec<RetainedInfo>,
     pub db_bytes: u64,
     pub metrics: MetricsSnapshot,
+}
+
+/// A device as last seen by the console (see [`Model::seen`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Seen {
+    pub last_seen: Option<i64>,
+    pub keep_alive: u16,
+    /// Counts of earlier broker runs, and the last reading of this one.
+    base_in: u64,
+    base_out: u64,
+    now_in: u64,
+    now_out: u64,
+}
+
+impl Seen {
+    pub fn messages_in(&self) -> u64 {
+        self.base_in + self.now_in
+    }
+
+    pub fn messages_out(&self) -> u64 {
+        self.base_out + self.now_out
+    }
+
+    /// Takes a session reading; counters that went down mean the broker restarted.
+    fn take(&mut self, s: &SessionInfo) {
+        if s.messages_in < self.now_in || s.messages_out < self.now_out {
+            self.base_in += self.now_in;
+            self.base_out += self.now_out;
+        }
+        self.now_in = s.messages_in;
+        self.now_out = s.messages_out;
+        self.last_seen = self.last_seen.max(s.last_seen);
+        if s.online && s.keep_alive > 0 {
+            self.keep_alive = s.keep_alive;
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -207,6 +264,13 @@ pub struct Model {
     pub notices: VecDeque<Notice>,
     next_notice: u64,
     pub export: Option<ExportState>,
+    /// What the console saw of each device, kept when its session goes (disconnect, broker restart):
+    /// last seen, message counts (summed across broker restarts, whose counters start at 0), keepalive.
+    pub seen: HashMap<String, Seen>,
+    /// Where the HTTP API listens (None: off), or why it does not although it is on.
+    pub http: Result<Option<SocketAddr>, String>,
+    /// The last add of a product or device: (a counter, its outcome).
+    pub add_outcome: Option<(u64, Result<String, String>)>,
 }
 
 impl Model {
@@ -240,6 +304,9 @@ impl Model {
             notices: VecDeque::new(),
             next_notice: 1,
             export: None,
+            add_outcome: None,
+            seen: HashMap::new(),
+            http: Ok(None),
         }
     }
 
@@ -260,6 +327,15 @@ impl Model {
         self.next_notice += 1;
     }
 
+    pub fn is_running(&self) -> bool {
+        matches!(self.broker, BrokerState::Running { .. })
+    }
+
+    /// A start, stop or restart is under way.
+    pub fn is_busy(&self) -> bool {
+        matches!(self.broker, BrokerState::Busy { .. })
+    }
+
     pub fn session(&self, client: &str) -> Option<&SessionInfo> {
         self.sessions.iter().find(|s| s.client_id == client)
     }
@@ -274,6 +350,19 @@ impl Model {
 
     pub fn online_count(&self) -> usize {
         self.sessions.iter().filter(|s| s.online).count()
+    }
+
+    /// Devices as the Devices panel lists them: registered ones and clients with a session that are
+    /// not registered (anonymous clients of the `mqtt` profile), so "online n/total" matches its rows.
+    pub fn device_total(&self) -> usize {
+        let registered: std::collections::HashSet<&str> =
+            self.devices.iter().map(|d| d.id.as_str()).collect();
+        self.devices.len()
+            + self
+                .sessions
+                .iter()
+                .filter(|s| !registered.contains(s.client_id.as_str()))
+                .count()
     }
 
     /// Device ids for pickers: online ones first, then by id.
@@ -312,6 +401,7 @@ impl Model {
                     inflight: 0,
                     queued: 0,
                     dropped: 0,
+                    dropped_qos0: 0,
                     messages_in: 0,
                     messages_out: 0,
                     warnings: 0,
@@ -447,12 +537,56 @@ impl Model {
 
     pub fn apply_reply(&mut self, r: Reply) {
         match r {
-            Reply::BrokerStarted { addr, config } => {
+            Reply::BrokerStarted { addr, config, http } => {
                 self.broker = BrokerState::Running {
                     addr,
                     since: Instant::now(),
                 };
                 self.config = *config;
+                if let Err(e) = &http {
+                    self.notify(Level::Error, format!("HTTP API off: {e}"));
+                }
+                self.http = http;
+            }
+            Reply::ConfigApplied(config) => {
+                self.config = *config;
+                self.notify(
+                    Level::Info,
+                    format!(
+                        "Settings applied without a restart and saved to {}.",
+                        Config::file_path(&self.config.data_dir).display()
+                    ),
+                );
+            }
+            Reply::BrokerProgress(step) => {
+                let was_running_since = match &self.broker {
+                    BrokerState::Running { since, .. } => Some(*since),
+                    BrokerState::Busy {
+                        was_running_since, ..
+                    } => *was_running_since,
+                    _ => None,
+                };
+                self.broker = BrokerState::Busy {
+                    step,
+                    was_running_since,
+                };
+            }
+            Reply::BrokerKept { addr, error } => {
+                self.notify(
+                    Level::Error,
+                    format!(
+                        "{error}. The broker goes on serving on {addr} with its previous settings."
+                    ),
+                );
+                let since = match &self.broker {
+                    BrokerState::Running { since, .. } => *since,
+                    BrokerState::Busy {
+                        was_running_since: Some(s),
+                        ..
+                    } => *s,
+                    _ => Instant::now(),
+                };
+                self.broker = BrokerState::Running { addr, since };
             }
             Reply::BrokerFailed(e) => {
                 self.notify(Level::Error, format!("The broker did not start: {e}"));
@@ -460,6 +594,7 @@ impl Model {
             }
             Reply::BrokerStopped => {
                 self.broker = BrokerState::Stopped;
+                self.http = Ok(None);
                 for s in &mut self.sessions {
                     s.online = false;
                 }
@@ -548,9 +683,17 @@ impl Model {
                     Err(e) => self.notify(Level::Error, e),
                 }
             }
+            Reply::Added(r) => {
+                match &r {
+                    Ok(m) => self.notify(Level::Info, m.clone()),
+                    Err(e) => self.notify(Level::Error, e.clone()),
+                }
+                let seq = self.add_outcome.as_ref().map_or(1, |(n, _)| n + 1);
+                self.add_outcome = Some((seq, r));
+            }
             Reply::Info(m) => self.notify(Level::Info, m),
             Reply::Error(e) => self.notify(Level::Error, e),
-            Reply::RegistryChanged => {}
+            Reply::RegistryChanged | Reply::Picked(_) => {}
         }
     }
 
@@ -573,6 +716,9 @@ impl Model {
             }
         }
         self.last_metrics = Some((now, s.metrics));
+        for x in &s.sessions {
+            self.seen.entry(x.client_id.clone()).or_default().take(x);
+        }
         self.sessions = s.sessions;
         self.products = s.products;
         self.devices = s.devices;

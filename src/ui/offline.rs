@@ -22,9 +22,38 @@ pub fn expiring(m: &Model, queued_at: i64, now: i64) -> bool {
 pub struct OfflinePanel {
     pub open: Option<String>,
     confirm: Option<String>,
+    /// The open device's counts (queued, in flight, online) when its queue was last asked for: when the
+    /// broker's counts move, the list is asked for again, so it never shows delivered messages.
+    asked: Option<(String, usize, usize, bool)>,
+    /// The queued message whose payload is shown: (device, index in its list).
+    pub viewing: Option<(String, usize)>,
 }
 
 impl OfflinePanel {
+    /// The payload being viewed, in a bottom pane (as Retained does).
+    fn payload(&mut self, ui: &mut Ui, m: &Model) {
+        let Some((dev, i)) = self.viewing.clone() else {
+            return;
+        };
+        let Some(e) = m.queues.get(&dev).and_then(|q| q.get(i)) else {
+            self.viewing = None;
+            return;
+        };
+        egui::Panel::bottom("offline-view")
+            .resizable(true)
+            .default_size(220.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.strong(format!("{dev} · {}", e.topic));
+                    widgets::copy_button(ui, &String::from_utf8_lossy(&e.payload), tr("payload"));
+                    if ui.small_button("×").on_hover_text(tr("Close")).clicked() {
+                        self.viewing = None;
+                    }
+                });
+                widgets::payload_view(ui, "offline", &e.payload, 64);
+            });
+    }
+
     pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
         widgets::title(
             ui,
@@ -48,6 +77,18 @@ impl OfflinePanel {
             ui.add_space(12.0);
             ui.label(tr("No device has messages waiting."));
         }
+        // Live like the other panels: the open queue follows the counts the poll brings.
+        if let Some(id) = self.open.clone() {
+            let counts = m
+                .session(&id)
+                .map_or((0, 0, false), |s| (s.queued, s.inflight, s.online));
+            let key = (id.clone(), counts.0, counts.1, counts.2);
+            if self.asked.as_ref() != Some(&key) {
+                self.asked = Some(key);
+                out.push(Action::LoadDetail(id));
+            }
+        }
+        self.payload(ui, m);
         let now = format::now_ms();
         egui::ScrollArea::vertical().show(ui, |ui| {
             for s in waiting {
@@ -72,9 +113,7 @@ impl OfflinePanel {
                             {
                                 self.confirm = Some(id.clone());
                             }
-                            if ui.button(tr("Refresh")).clicked() {
-                                out.push(Action::LoadDetail(id.clone()));
-                            }
+
                         });
                         let Some(q) = m.queues.get(&id) else {
                             ui.weak(tr("Loading…"));
@@ -86,8 +125,9 @@ impl OfflinePanel {
                             ui.strong(tr("Size"));
                             ui.strong(tr("Age"));
                             ui.strong("");
+                            ui.strong("");
                             ui.end_row();
-                            for e in q {
+                            for (i, e) in q.iter().enumerate() {
                                 widgets::copyable(ui, &e.topic);
                                 ui.label(e.qos.to_string());
                                 ui.label(format::bytes(e.payload_len as u64));
@@ -100,6 +140,13 @@ impl OfflinePanel {
                                 } else {
                                     ui.label("");
                                 }
+                                if ui
+                                    .small_button(tr("View"))
+                                    .on_hover_text(tr("Show the whole payload"))
+                                    .clicked()
+                                {
+                                    self.viewing = Some((id.clone(), i));
+                                }
                                 ui.end_row();
                             }
                         });
@@ -109,7 +156,6 @@ impl OfflinePanel {
                         self.open = None;
                     } else {
                         self.open = Some(id.clone());
-                        out.push(Action::LoadDetail(id));
                     }
                 }
             }

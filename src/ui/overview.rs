@@ -10,7 +10,19 @@ use crate::ui::model::{BrokerState, Model};
 use crate::ui::widgets::{self, GREEN, GREY, RED};
 
 #[derive(Default)]
-pub struct OverviewPanel;
+pub struct OverviewPanel {
+    /// Stop or Restart waiting for the user's confirmation (devices are online).
+    pub confirm: Option<Action>,
+}
+
+/// "3 devices are online and will be disconnected" — the sentence confirmations use.
+pub fn online_sentence(m: &Model) -> String {
+    let n = m.online_count();
+    match n {
+        1 => tr("1 device is online and will be disconnected.").to_string(),
+        _ => format!("{n} {}", tr("devices are online and will be disconnected.")),
+    }
+}
 
 /// The lines devices should be pointed at: one per LAN address (or the bound address).
 pub fn connect_lines(m: &Model) -> Vec<String> {
@@ -27,11 +39,24 @@ pub fn connect_lines(m: &Model) -> Vec<String> {
     }
 }
 
+/// How devices log in, per profile.
+pub fn connect_hint(p: crate::config::Profile) -> &'static str {
+    match p {
+        crate::config::Profile::OneNet => {
+            tr("MQTT 3.1.1, user name = product id, password = auth_info, client id = device id")
+        }
+        crate::config::Profile::Mqtt => tr(
+            "plain MQTT 3.1.1: any client id, user name and password optional, + and # wildcards",
+        ),
+    }
+}
+
 fn state_text(m: &Model) -> (String, egui::Color32) {
     match &m.broker {
         BrokerState::Starting => (tr("starting…").to_string(), GREY),
         BrokerState::Running { addr, .. } => (format!("{} {addr}", tr("running on")), GREEN),
         BrokerState::Stopped => (tr("stopped").to_string(), GREY),
+        BrokerState::Busy { step, .. } => (step.clone(), widgets::AMBER),
         BrokerState::Failed(e) => (format!("{} {e}", tr("not running:")), RED),
     }
 }
@@ -59,7 +84,7 @@ pub fn status_bar(ui: &mut Ui, m: &Model) {
             "{} {}/{}",
             tr("online"),
             m.online_count(),
-            m.devices.len()
+            m.device_total()
         ));
         ui.separator();
         ui.label(format!(
@@ -88,6 +113,44 @@ pub fn status_bar(ui: &mut Ui, m: &Model) {
     });
 }
 
+/// Where applications reach the HTTP API, with the product key to send; or why it is off.
+fn http_api(ui: &mut Ui, m: &Model) {
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(tr("HTTP API")).strong());
+            match &m.http {
+                Ok(Some(addr)) => {
+                    let url = format!("http://{addr}");
+                    widgets::copyable(ui, &url);
+                    widgets::copy_button(ui, &url, tr("address"));
+                    match m.products.first() {
+                        Some(p) => {
+                            ui.label(format!(
+                                "{} api-key: {} ({} {})",
+                                tr("header"),
+                                p.api_key,
+                                tr("product"),
+                                p.id
+                            ));
+                        }
+                        None => {
+                            ui.weak(tr(
+                                "header api-key: a product's API key (add a product in Registry)",
+                            ));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    ui.weak(tr("off (turn it on in Settings)"));
+                }
+                Err(e) => {
+                    ui.colored_label(RED, format!("{} {e}", tr("off:")));
+                }
+            }
+        });
+    });
+}
+
 fn stat(ui: &mut Ui, label: &str, value: String) {
     ui.vertical(|ui| {
         ui.weak(label);
@@ -111,20 +174,30 @@ impl OverviewPanel {
                     .size(16.0),
             );
             let running = matches!(m.broker, BrokerState::Running { .. });
-            if running {
+            // Asks first when devices would be disconnected.
+            let mut ask = |a: Action| {
+                if m.online_count() > 0 {
+                    self.confirm = Some(a);
+                } else {
+                    out.push(a);
+                }
+            };
+            if m.is_busy() {
+                ui.spinner();
+            } else if running {
                 if ui
                     .button(tr("Stop"))
                     .on_hover_text(tr("Disconnect every device and stop listening"))
                     .clicked()
                 {
-                    out.push(Action::StopBroker);
+                    ask(Action::StopBroker);
                 }
                 if ui
                     .button(tr("Restart"))
                     .on_hover_text(tr("Restart the broker with the current settings"))
                     .clicked()
                 {
-                    out.push(Action::RestartBroker);
+                    ask(Action::RestartBroker);
                 }
             } else if ui
                 .button(tr("Start"))
@@ -134,6 +207,32 @@ impl OverviewPanel {
                 out.push(Action::StartBroker);
             }
         });
+        if let Some(a) = self.confirm.clone() {
+            let (q, yes) = if a == Action::StopBroker {
+                (
+                    format!("{} {}", tr("Stop the broker?"), online_sentence(m)),
+                    tr("Yes, stop"),
+                )
+            } else {
+                (
+                    format!(
+                        "{} {}",
+                        tr("Restart the broker?"),
+                        online_sentence(m)
+                            .replace(tr("disconnected."), tr("disconnected and reconnect."))
+                    ),
+                    tr("Yes, restart"),
+                )
+            };
+            match widgets::confirm(ui, "confirm-broker", &q, yes) {
+                Some(true) => {
+                    out.push(a);
+                    self.confirm = None;
+                }
+                Some(false) => self.confirm = None,
+                None => {}
+            }
+        }
         ui.add_space(6.0);
         let lines = connect_lines(m);
         if !lines.is_empty() {
@@ -146,11 +245,16 @@ impl OverviewPanel {
                     });
                 }
                 ui.weak(format!(
-                    "{}: {}",
-                    tr("MQTT 3.1.1, user name = product id, password = auth_info, client id = device id; data in"),
+                    "{}; {} {}",
+                    connect_hint(m.config.profile),
+                    tr("data in"),
                     m.config.data_dir.display()
                 ));
             });
+        }
+        if m.is_running() {
+            ui.add_space(4.0);
+            http_api(ui, m);
         }
         ui.add_space(8.0);
         ui.horizontal_wrapped(|ui| {
@@ -158,7 +262,7 @@ impl OverviewPanel {
             stat(
                 ui,
                 tr("Devices online"),
-                format!("{} / {}", m.online_count(), m.devices.len()),
+                format!("{} / {}", m.online_count(), m.device_total()),
             );
             stat(ui, tr("Messages/s in"), format::rate(m.rates.msg_in));
             stat(ui, tr("Messages/s out"), format::rate(m.rates.msg_out));

@@ -88,9 +88,16 @@ impl PlotState {
                 }
             }
             ui.separator();
-            ui.weak(tr(
-                "Drag to pan, Ctrl+scroll to zoom, double-click to reset",
-            ));
+            // Elided when narrow, so it never pushes what follows off screen.
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(tr(
+                        "Drag to pan, Ctrl+scroll to zoom, double-click to reset",
+                    ))
+                    .weak(),
+                )
+                .truncate(),
+            );
         });
     }
 

@@ -52,6 +52,9 @@ pub struct Template {
 #[serde(default)]
 pub struct Prefs {
     pub mqtt_addr: String,
+    /// Serve the OneNET HTTP API (spec §12) on `http_addr`.
+    pub http_on: bool,
+    pub http_addr: String,
     pub profile: Profile,
     pub auto_register: bool,
     /// None: the data dir given on the command line or the platform default.
@@ -93,6 +96,11 @@ impl Prefs {
         let o = &c.onenet;
         Prefs {
             mqtt_addr: c.mqtt_addr.to_string(),
+            http_on: c.http_addr.is_some(),
+            http_addr: c.http_addr.map_or_else(
+                || crate::config::DEFAULT_HTTP_ADDR.to_string(),
+                |a| a.to_string(),
+            ),
             profile: c.profile,
             auto_register: c.auto_register,
             data_dir: None,
@@ -129,6 +137,16 @@ impl Prefs {
                 self.mqtt_addr
             )
         })?;
+        c.http_addr = if self.http_on {
+            Some(self.http_addr.trim().parse::<SocketAddr>().map_err(|_| {
+                format!(
+                    "HTTP API address '{}' is not valid: write IP:port, e.g. 127.0.0.1:8080",
+                    self.http_addr
+                )
+            })?)
+        } else {
+            None
+        };
         c.profile = self.profile;
         c.auto_register = self.auto_register;
         if let Some(d) = self.data_dir.as_ref().filter(|d| !d.as_os_str().is_empty()) {
@@ -155,6 +173,20 @@ impl Prefs {
         };
         c.validate().map_err(|e| e.to_string())?;
         Ok(c)
+    }
+
+    /// These prefs' look, language, time zone and templates over the broker settings of `config` (the
+    /// settings file is the one source of truth for those; eframe's storage keeps only the window's).
+    pub fn over_config(&self, config: &Config) -> Prefs {
+        Prefs {
+            data_dir: self.data_dir.clone(),
+            theme: self.theme,
+            lang: self.lang,
+            time_zone: self.time_zone,
+            templates: self.templates.clone(),
+            cjk_notice_shown: self.cjk_notice_shown,
+            ..Prefs::from_config(config)
+        }
     }
 
     /// The offset times are shown at.

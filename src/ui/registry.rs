@@ -39,6 +39,29 @@ pub struct RegistryPanel {
     pub new_device_name: String,
     pub new_auth_info: String,
     pending: Pending,
+    /// The add whose outcome is awaited: the form is cleared only when it succeeds.
+    adding: Option<AddKind>,
+    /// The field a failed add is about, marked red with the error under it.
+    pub add_error: Option<(AddField, String)>,
+    /// The last add outcome seen (model's counter).
+    seen_outcome: u64,
+    /// An auto-register change waiting for confirmation (it restarts the broker).
+    confirm_auto: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddKind {
+    Product,
+    Device,
+}
+
+/// A field of the add forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddField {
+    ProductId,
+    ApiKey,
+    DeviceId,
+    AuthInfo,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -61,18 +84,104 @@ impl RegistryPanel {
             ))
             .changed()
         {
-            out.push(Action::SetAutoRegister(auto));
+            let mut p = m.prefs.clone();
+            p.auto_register = auto;
+            match crate::ui::settings::restart_cost(m, &p) {
+                Some(_) => self.confirm_auto = Some(auto),
+                None => out.push(Action::SetAutoRegister(auto)),
+            }
+        }
+        if let Some(on) = self.confirm_auto {
+            let mut p = m.prefs.clone();
+            p.auto_register = on;
+            let q = crate::ui::settings::restart_cost(m, &p).unwrap_or_default();
+            match widgets::confirm(ui, "confirm-auto-register", &q, tr("Apply and restart")) {
+                Some(true) => {
+                    out.push(Action::SetAutoRegister(on));
+                    self.confirm_auto = None;
+                }
+                Some(false) => self.confirm_auto = None,
+                None => {}
+            }
         }
         ui.separator();
         ui.spacing_mut().text_edit_width = 200.0;
-        if self.product.is_none() {
+        self.take_outcome(m);
+        // A selected product that no longer exists (deleted here or elsewhere) is forgotten.
+        if self
+            .product
+            .as_ref()
+            .is_none_or(|id| !m.products.iter().any(|p| p.id == *id))
+        {
             self.product = m.products.first().map(|p| p.id.clone());
         }
         ui.columns(2, |cols| {
             self.products(&mut cols[0], m, out);
             self.devices(&mut cols[1], m, out);
         });
-        self.dialogs(ui, out);
+        self.dialogs(ui, m, out);
+    }
+
+    /// Clears the add form when the add succeeded; keeps it and marks the field when it failed.
+    fn take_outcome(&mut self, m: &Model) {
+        let Some((seq, r)) = &m.add_outcome else {
+            return;
+        };
+        if *seq == self.seen_outcome {
+            return;
+        }
+        self.seen_outcome = *seq;
+        let Some(kind) = self.adding.take() else {
+            return;
+        };
+        match (kind, r) {
+            (AddKind::Product, Ok(_)) => {
+                self.new_product_id.clear();
+                self.new_product_name.clear();
+                self.new_api_key.clear();
+                self.add_error = None;
+            }
+            (AddKind::Device, Ok(_)) => {
+                self.new_device_id.clear();
+                self.new_device_name.clear();
+                self.new_auth_info.clear();
+                self.add_error = None;
+            }
+            (kind, Err(e)) => {
+                let field = match kind {
+                    AddKind::Product if e.contains("api") || e.contains("key") => AddField::ApiKey,
+                    AddKind::Product => AddField::ProductId,
+                    AddKind::Device if e.contains("auth_info") => AddField::AuthInfo,
+                    AddKind::Device => AddField::DeviceId,
+                };
+                self.add_error = Some((field, e.clone()));
+            }
+        }
+    }
+
+    /// A text field of an add form, red with its error under it when the last add failed on it.
+    fn field(&self, ui: &mut Ui, which: AddField, text: &mut String, name: &str) {
+        let bad = self.add_error.as_ref().filter(|(f, _)| *f == which);
+        let mut edit = egui::TextEdit::singleline(text).hint_text(tr("generated if empty"));
+        if bad.is_some() {
+            edit = edit.text_color(widgets::RED);
+        }
+        let r = ui.add(edit).accessible_name(name);
+        if let Some((_, e)) = bad {
+            r.on_hover_text(e.as_str());
+        }
+    }
+
+    fn error_line(&self, ui: &mut Ui, kind: AddKind) {
+        if let Some((f, e)) = &self.add_error {
+            let mine = match kind {
+                AddKind::Product => matches!(f, AddField::ProductId | AddField::ApiKey),
+                AddKind::Device => matches!(f, AddField::DeviceId | AddField::AuthInfo),
+            };
+            if mine {
+                ui.colored_label(widgets::RED, e);
+            }
+        }
     }
 
     fn products(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
@@ -120,11 +229,9 @@ impl RegistryPanel {
                     .num_columns(3)
                     .show(ui, |ui| {
                         ui.label(tr("Product ID"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.new_product_id)
-                                .hint_text(tr("generated if empty")),
-                        )
-                        .accessible_name(tr("New product id"));
+                        let mut t = std::mem::take(&mut self.new_product_id);
+                        self.field(ui, AddField::ProductId, &mut t, tr("New product id"));
+                        self.new_product_id = t;
                         if ui
                             .small_button(tr("Generate"))
                             .on_hover_text(tr("A random 6-digit id"))
@@ -138,11 +245,9 @@ impl RegistryPanel {
                             .accessible_name(tr("New product name"));
                         ui.end_row();
                         ui.label(tr("API key"));
-                        ui.add(
-                            egui::TextEdit::singleline(&mut self.new_api_key)
-                                .hint_text(tr("generated if empty")),
-                        )
-                        .accessible_name(tr("New API key"));
+                        let mut t = std::mem::take(&mut self.new_api_key);
+                        self.field(ui, AddField::ApiKey, &mut t, tr("New API key"));
+                        self.new_api_key = t;
                         if ui
                             .small_button(tr("Generate"))
                             .on_hover_text(tr("A random 28-character key"))
@@ -152,15 +257,14 @@ impl RegistryPanel {
                         }
                         ui.end_row();
                     });
+                self.error_line(ui, AddKind::Product);
                 if ui.button(tr("Add product")).clicked() {
                     out.push(Action::AddProduct {
                         id: opt(&self.new_product_id),
                         name: opt(&self.new_product_name),
                         api_key: opt(&self.new_api_key),
                     });
-                    self.new_product_id.clear();
-                    self.new_product_name.clear();
-                    self.new_api_key.clear();
+                    self.adding = Some(AddKind::Product);
                 }
             });
     }
@@ -224,11 +328,9 @@ impl RegistryPanel {
             .show(ui, |ui| {
                 egui::Grid::new("add-device").num_columns(3).show(ui, |ui| {
                     ui.label(tr("Device ID"));
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.new_device_id)
-                            .hint_text(tr("generated if empty")),
-                    )
-                    .accessible_name(tr("New device id"));
+                    let mut t = std::mem::take(&mut self.new_device_id);
+                    self.field(ui, AddField::DeviceId, &mut t, tr("New device id"));
+                    self.new_device_id = t;
                     if ui
                         .small_button(tr("Generate"))
                         .on_hover_text(tr("A random 8-digit id"))
@@ -242,11 +344,9 @@ impl RegistryPanel {
                         .accessible_name(tr("New device name"));
                     ui.end_row();
                     ui.label("auth_info");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.new_auth_info)
-                            .hint_text(tr("generated if empty")),
-                    )
-                    .accessible_name(tr("New auth_info"));
+                    let mut t = std::mem::take(&mut self.new_auth_info);
+                    self.field(ui, AddField::AuthInfo, &mut t, tr("New auth_info"));
+                    self.new_auth_info = t;
                     if ui
                         .small_button(tr("Generate"))
                         .on_hover_text(tr(
@@ -258,6 +358,7 @@ impl RegistryPanel {
                     }
                     ui.end_row();
                 });
+                self.error_line(ui, AddKind::Device);
                 if ui.button(tr("Add device")).clicked() {
                     out.push(Action::AddDevice {
                         product: pid.clone(),
@@ -265,26 +366,40 @@ impl RegistryPanel {
                         name: opt(&self.new_device_name),
                         auth_info: opt(&self.new_auth_info),
                     });
-                    self.new_device_id.clear();
-                    self.new_device_name.clear();
-                    self.new_auth_info.clear();
+                    self.adding = Some(AddKind::Device);
                 }
             });
     }
 
-    fn dialogs(&mut self, ui: &mut Ui, out: &mut Vec<Action>) {
+    fn dialogs(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
         let mut close = false;
         match &mut self.pending {
             Pending::None => {}
             Pending::DeleteProduct(id) => {
-                let q = format!(
-                    "{} {id}? {}",
+                let online: Vec<String> = m
+                    .devices
+                    .iter()
+                    .filter(|d| d.product_id == *id && m.is_online(&d.id))
+                    .map(|d| d.id.clone())
+                    .collect();
+                let n = m.devices.iter().filter(|d| d.product_id == *id).count();
+                let mut q = format!(
+                    "{} {id}? {} ({n}).",
                     tr("Delete product"),
-                    tr("All its devices are deleted too.")
+                    tr("All its devices are deleted too")
                 );
+                if !online.is_empty() {
+                    q.push_str(&format!(
+                        " {} {}: {}",
+                        online.len(),
+                        tr("of them are online and will be disconnected"),
+                        online.join(", ")
+                    ));
+                }
                 match widgets::confirm(ui, "del-product", &q, tr("Yes, delete")) {
                     Some(true) => {
                         out.push(Action::DeleteProduct(id.clone()));
+                        out.extend(online.into_iter().map(Action::Kick));
                         close = true;
                     }
                     Some(false) => close = true,
@@ -292,10 +407,20 @@ impl RegistryPanel {
                 }
             }
             Pending::DeleteDevice(id) => {
-                let q = format!("{} {id}?", tr("Delete device"));
+                let online = m.is_online(id);
+                let mut q = format!("{} {id}?", tr("Delete device"));
+                if online {
+                    q.push_str(&format!(
+                        " {}",
+                        tr("It is online and will be disconnected; it cannot log in again.")
+                    ));
+                }
                 match widgets::confirm(ui, "del-device", &q, tr("Yes, delete")) {
                     Some(true) => {
                         out.push(Action::DeleteDevice(id.clone()));
+                        if online {
+                            out.push(Action::Kick(id.clone()));
+                        }
                         close = true;
                     }
                     Some(false) => close = true,
@@ -303,7 +428,7 @@ impl RegistryPanel {
                 }
             }
             Pending::EditProduct { id, name, api_key } => {
-                egui::Modal::new(egui::Id::unique("edit-product")).show(ui.ctx(), |ui| {
+                let r = egui::Modal::new(egui::Id::unique("edit-product")).show(ui.ctx(), |ui| {
                     ui.heading(format!("{} {id}", tr("Product")));
                     ui.label(tr("Name"));
                     ui.text_edit_singleline(name).accessible_name(tr("Name"));
@@ -329,13 +454,14 @@ impl RegistryPanel {
                         }
                     });
                 });
+                close |= r.should_close();
             }
             Pending::EditDevice {
                 id,
                 name,
                 auth_info,
             } => {
-                egui::Modal::new(egui::Id::unique("edit-device")).show(ui.ctx(), |ui| {
+                let r = egui::Modal::new(egui::Id::unique("edit-device")).show(ui.ctx(), |ui| {
                     ui.heading(format!("{} {id}", tr("Device")));
                     ui.label(tr("Name"));
                     ui.text_edit_singleline(name).accessible_name(tr("Name"));
@@ -361,6 +487,7 @@ impl RegistryPanel {
                         }
                     });
                 });
+                close |= r.should_close();
             }
         }
         if close {

@@ -72,14 +72,7 @@ impl RetainedPanel {
                                     self.viewing = None;
                                 }
                             });
-                            egui::ScrollArea::vertical().show(ui, |ui| {
-                                if let Some(j) = format::pretty_json(&r.payload) {
-                                    ui.label(RichText::new(j).monospace());
-                                } else if let Ok(t) = std::str::from_utf8(&r.payload) {
-                                    ui.label(RichText::new(t).monospace());
-                                }
-                                widgets::hex_dump(ui, &r.payload, &[], 64);
-                            });
+                            widgets::payload_view(ui, "retained", &r.payload, 64);
                         }
                         None => {
                             self.viewing = None;

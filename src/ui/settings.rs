@@ -1,6 +1,8 @@
-//! Settings: listen address, profile, the (cfg) decisions of spec §13, retention, theme, language, time
-//! zone, data dir. Broker settings apply with a restart of the broker (not of the app); look and language
-//! apply at once. Everything is persisted.
+//! Settings: listen addresses, profile, the decisions of spec §13, retention (saved in the data dir's
+//! `onenet-desk.toml`, which `serve` reads too), and theme, language, time zone (the window's own).
+//! Broker settings apply at once while it runs; only those that need a new listener or a new session
+//! layout (addresses, profile, data dir, per-connection limits) restart it, and Apply asks first when
+//! devices would be disconnected or sessions lost.
 
 use egui::{DragValue, RichText, Ui};
 
@@ -15,6 +17,121 @@ use crate::ui::widgets;
 pub struct SettingsPanel {
     /// The prefs being edited; None = not yet copied from the model.
     pub draft: Option<Prefs>,
+    /// The applied prefs the draft was made from: a setting changed elsewhere (Registry's
+    /// auto-register) and not edited here follows into the draft, so Apply never undoes it.
+    from: Option<Prefs>,
+    /// Apply waiting for the user's confirmation: what a restart would cost was shown.
+    confirm: Option<Prefs>,
+}
+
+/// Settings that take effect only when the broker restarts (a new listener, data dir, session layout
+/// or per-connection limits), named as in the settings file; the rest apply while it runs.
+pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let mut check = |changed: bool, key| {
+        if changed {
+            v.push(key);
+        }
+    };
+    check(old.profile != new.profile, "profile");
+    check(old.mqtt_addr != new.mqtt_addr, "mqtt_addr");
+    check(old.http_addr != new.http_addr, "http_addr");
+    check(old.data_dir != new.data_dir, "data_dir");
+    check(
+        old.limits.max_packet != new.limits.max_packet,
+        "limits.max_packet",
+    );
+    check(
+        old.limits.max_connections != new.limits.max_connections,
+        "limits.max_connections",
+    );
+    check(
+        old.limits.connect_timeout != new.limits.connect_timeout,
+        "limits.connect_timeout_secs",
+    );
+    check(
+        old.limits.pubrel_timeout != new.limits.pubrel_timeout,
+        "limits.pubrel_timeout_secs",
+    );
+    v
+}
+
+/// A draft with the settings changed elsewhere since it was made (and not edited in it) taken over.
+pub fn follow(draft: &Prefs, from: &Prefs, now: &Prefs) -> Prefs {
+    let (
+        Ok(serde_json::Value::Object(mut d)),
+        Ok(serde_json::Value::Object(f)),
+        Ok(serde_json::Value::Object(n)),
+    ) = (
+        serde_json::to_value(draft),
+        serde_json::to_value(from),
+        serde_json::to_value(now),
+    )
+    else {
+        return draft.clone();
+    };
+    for (k, v) in n {
+        if d.get(&k) == f.get(&k) {
+            d.insert(k, v);
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(d)).unwrap_or_else(|_| draft.clone())
+}
+
+/// What restarting the broker with `new` costs, in words; None when nothing is lost (no device online,
+/// no persistent session that the change would drop). Persistent sessions do not survive a profile
+/// switch: a session resumes only in the namespace it was made in (the product id in `onenet`, none in
+/// `mqtt`), so its subscriptions and queued messages are dropped at the device's next login.
+pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
+    let keys = new
+        .to_config(&m.config)
+        .map(|c| restart_keys(&m.config, &c))
+        .unwrap_or_default();
+    if keys.is_empty() || !m.is_running() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let online = m.online_count();
+    if online > 0 {
+        parts.push(format!(
+            "{} ({}): {online} {}",
+            tr("Restarts the broker"),
+            keys.join(", "),
+            if online == 1 {
+                tr("device will reconnect.")
+            } else {
+                tr("devices will reconnect.")
+            }
+        ));
+    }
+    if new.profile != m.prefs.profile {
+        let lost: Vec<String> = m
+            .sessions
+            .iter()
+            .filter(|s| !s.clean_session && (!s.subscriptions.is_empty() || s.queued > 0))
+            .map(|s| {
+                format!(
+                    "{} ({} {}, {} {})",
+                    s.client_id,
+                    s.subscriptions.len(),
+                    tr("subscriptions"),
+                    s.queued,
+                    tr("queued")
+                )
+            })
+            .collect();
+        if !lost.is_empty() {
+            parts.push(format!(
+                "{} {} → {}: {}. {}",
+                tr("Persistent sessions are lost when switching profile"),
+                m.prefs.profile.name(),
+                new.profile.name(),
+                lost.join(", "),
+                tr("Those devices log in with session present 0 and must subscribe again.")
+            ));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
 /// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
@@ -29,9 +146,16 @@ impl SettingsPanel {
         widgets::title(
             ui,
             tr("Settings"),
-            tr("Saved automatically; broker settings take effect when you apply them."),
+            tr(
+                "Broker settings are saved in onenet-desk.toml in the data directory (serve reads it too) and take effect when you apply them; only addresses, profile and connection limits restart the broker.",
+            ),
         );
-        let mut d = self.draft.take().unwrap_or_else(|| m.prefs.clone());
+        let mut d = match (self.draft.take(), self.from.take()) {
+            (Some(d), Some(from)) if from != m.prefs => follow(&d, &from, &m.prefs),
+            (Some(d), _) => d,
+            _ => m.prefs.clone(),
+        };
+        self.from = Some(m.prefs.clone());
         self.look(ui, m, &mut d, out);
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.add_space(6.0);
@@ -39,6 +163,11 @@ impl SettingsPanel {
             egui::Grid::new("set-broker").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Listen address"), tr("IP:port of the MQTT listener; OneNET devices use port 6002. 0.0.0.0 = every interface."), |ui, id| {
                     ui.text_edit_singleline(&mut d.mqtt_addr).labelled_by(id);
+                });
+                row(ui, tr("HTTP API"), tr("OneNET's HTTP API (commands, topics, datapoints) for applications and `onenet-desk cmd send`; keep it on 127.0.0.1 unless other computers need it."), |ui, id| {
+                    ui.checkbox(&mut d.http_on, tr("on")).labelled_by(id);
+                    ui.add_enabled(d.http_on, egui::TextEdit::singleline(&mut d.http_addr).desired_width(160.0))
+                        .labelled_by(id);
                 });
                 row(ui, tr("Profile"), tr("onenet: registered devices and OneNET's rules. mqtt: plain MQTT 3.1.1, anonymous, wildcards."), |ui, _| {
                     ui.selectable_value(&mut d.profile, Profile::OneNet, "onenet");
@@ -127,16 +256,19 @@ impl SettingsPanel {
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(check.is_ok() && d != m.prefs, egui::Button::new(RichText::new(tr("Apply")).strong()))
-                    .on_hover_text(tr("Save and restart the broker with these settings (devices reconnect)"))
+                    .on_hover_text(tr("Save to onenet-desk.toml and apply; asks first when the broker must restart"))
                     .clicked()
                 {
-                    out.push(Action::ApplySettings(Box::new(d.clone())));
+                    match restart_cost(m, &d) {
+                        Some(_) => self.confirm = Some(d.clone()),
+                        None => out.push(Action::ApplySettings(Box::new(d.clone()))),
+                    }
                 }
                 if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
                     d = m.prefs.clone();
                 }
                 if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
-                    let mut fresh = Prefs::from_config(&Config::new(base.data_dir.clone()));
+                    let mut fresh = Prefs::from_config(&Config::app_default(base.data_dir.clone()));
                     fresh.theme = d.theme;
                     fresh.lang = d.lang;
                     fresh.time_zone = d.time_zone;
@@ -146,6 +278,17 @@ impl SettingsPanel {
                 }
             });
         });
+        if let Some(p) = self.confirm.clone() {
+            let q = restart_cost(m, &p).unwrap_or_default();
+            match widgets::confirm(ui, "confirm-apply", &q, tr("Apply and restart")) {
+                Some(true) => {
+                    out.push(Action::ApplySettings(Box::new(p)));
+                    self.confirm = None;
+                }
+                Some(false) => self.confirm = None,
+                None => {}
+            }
+        }
         self.draft = Some(d);
     }
 

@@ -111,7 +111,8 @@ pub fn hex_dump(ui: &mut Ui, data: &[u8], spans: &[(Range<usize>, Part)], max_li
             TextFormat::simple(font.clone(), GREY),
         );
     }
-    ui.label(job);
+    // Never wrapped: a wrapped line would break the 16-byte rows and their ASCII column.
+    ui.add(egui::Label::new(job).extend());
     if data.len() > max_lines * 16 {
         ui.weak(format!(
             "… {} {}",
@@ -134,10 +135,11 @@ pub fn hex_dump(ui: &mut Ui, data: &[u8], spans: &[(Range<usize>, Part)], max_li
     }
 }
 
-/// A modal asking to confirm; returns Some(true) on confirm, Some(false) on cancel, None while open.
+/// A modal asking to confirm; returns Some(true) on confirm, Some(false) on cancel (the button,
+/// Escape, or a click outside), None while open.
 pub fn confirm(ui: &Ui, id: &str, question: &str, confirm_label: &str) -> Option<bool> {
     let mut out = None;
-    egui::Modal::new(egui::Id::unique(id)).show(ui.ctx(), |ui| {
+    let r = egui::Modal::new(egui::Id::unique(id)).show(ui.ctx(), |ui| {
         ui.set_max_width(420.0);
         ui.heading(tr("Please confirm"));
         ui.label(question);
@@ -151,7 +153,31 @@ pub fn confirm(ui: &Ui, id: &str, question: &str, confirm_label: &str) -> Option
             }
         });
     });
+    if out.is_none() && r.should_close() {
+        out = Some(false);
+    }
     out
+}
+
+/// A payload in full: indented JSON when it is JSON, the text when it is UTF-8 (lines kept, never
+/// wrapped letter by letter), then the hex dump. Scrolls both ways. Retained, Offline and Commands share it.
+pub fn payload_view(ui: &mut Ui, id: &str, data: &[u8], max_hex_lines: usize) {
+    egui::ScrollArea::both()
+        .id_salt(("payload-view", id))
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            if let Some(j) = crate::ui::format::pretty_json(data) {
+                ui.weak("JSON");
+                ui.add(egui::Label::new(RichText::new(j).monospace()).extend());
+            } else if let Ok(t) = std::str::from_utf8(data) {
+                ui.weak(tr("text"));
+                ui.add(egui::Label::new(RichText::new(t).monospace()).extend());
+            } else {
+                ui.weak(tr("binary"));
+            }
+            ui.add_space(4.0);
+            hex_dump(ui, data, &[], max_hex_lines);
+        });
 }
 
 /// A heading with a one-line explanation under it.

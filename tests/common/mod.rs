@@ -4,6 +4,9 @@
 
 /// Data-plane test helpers (`tests/dataplane_*.rs`).
 pub mod dataplane;
+/// Console test support: model fixtures and kittest harness builders.
+#[cfg(feature = "gui")]
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,7 +15,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use onenet_desk::config::{Config, Profile};
 use onenet_desk::mqtt::{
-    Connect, LastWill, Packet, Pid, Publish, QoS, QosPid, Subscribe, TopicFilter, TopicName, decode,
+    ConnAck, Connect, LastWill, Packet, Pid, Publish, QoS, QosPid, SubAck, SubackCode, Subscribe,
+    TopicFilter, TopicName, Unsubscribe, decode,
 };
 use onenet_desk::store::{NewDevice, NewProduct};
 use onenet_desk::{ServiceHandle, start};
@@ -32,6 +36,23 @@ pub fn config(dir: &Path, profile: Profile) -> Config {
 pub async fn broker(dir: &Path, profile: Profile) -> ServiceHandle {
     start(config(dir, profile)).await.expect("broker starts")
 }
+
+/// Starts the broker with `cfg` and seeds the registry (see [`seed_registry`]).
+pub async fn seeded_with(cfg: Config) -> ServiceHandle {
+    let h = start(cfg).await.expect("broker starts");
+    seed_registry(&h);
+    h
+}
+
+/// A `onenet` broker in `dir` with the sample registry: the usual start of a test.
+pub async fn seeded(dir: &Path) -> ServiceHandle {
+    seeded_with(config(dir, Profile::OneNet)).await
+}
+
+/// Spec §14: the official SDK sample's CONNECT, as hex (device 9277 of product 339, auth_info "abc123",
+/// clean session 1, keepalive 1200 s). Turn it into bytes with `dataplane::hex`.
+pub const SDK_CONNECT: &str =
+    "10 1D 00 04 4D 51 54 54 04 C2 04 B0 00 04 39 32 37 37 00 03 33 33 39 00 06 61 62 63 31 32 33";
 
 /// Product 339 (API key KEY339) with devices 9277/abc123, 9278/def456, 9279/ghi789; product 400 with 5/x.
 pub fn seed_registry(h: &ServiceHandle) {
@@ -188,6 +209,49 @@ impl Raw {
         }
     }
 
+    /// A round trip through the broker's router and this connection's ordered output: an UNSUBSCRIBE of
+    /// a filter nobody uses, answered by UNSUBACK. The router handles a connection's packets in order and
+    /// queues its answers behind everything it queued for this connection before, so any packet it owes
+    /// this client for what happened earlier arrives first. (A PINGRESP would not do: the connection task
+    /// answers PINGREQ itself, ahead of output the router queued behind an unfinished disk write.)
+    /// Returns what arrived before the UNSUBACK.
+    pub async fn barrier(&mut self) -> Vec<Packet> {
+        const BARRIER_PID: u16 = 0xFFF1;
+        self.send(&Packet::Unsubscribe(Unsubscribe {
+            pid: pid(BARRIER_PID),
+            filters: vec![TopicFilter::new("test/barrier/never-subscribed").unwrap()],
+        }))
+        .await;
+        let mut before = Vec::new();
+        loop {
+            match self.recv().await {
+                Packet::UnsubAck(p) if p == pid(BARRIER_PID) => return before,
+                other => before.push(other),
+            }
+        }
+    }
+
+    /// Asserts that the broker owes this client nothing: no packet arrives before the [`Raw::barrier`]
+    /// answer. Whatever should have caused a packet must have been acknowledged (or barriered) first.
+    pub async fn assert_silent(&mut self, what: &str) {
+        let got = self.barrier().await;
+        assert!(got.is_empty(), "{what}: expected nothing, got {got:?}");
+    }
+
+    /// The next packet, which must be a SUBACK; returns its codes.
+    pub async fn suback(&mut self) -> Vec<SubackCode> {
+        match self.recv().await {
+            Packet::SubAck(SubAck { codes, .. }) => codes,
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// Subscribes (packet id 1) and returns the SUBACK codes.
+    pub async fn subscribe(&mut self, filters: &[(&str, QoS)]) -> Vec<SubackCode> {
+        self.send(&subscribe(1, filters)).await;
+        self.suback().await
+    }
+
     /// Connects with CONNECT `p` and returns the CONNACK.
     pub async fn login(addr: SocketAddr, p: &Packet) -> (Raw, Packet) {
         let mut r = Raw::connect(addr).await;
@@ -209,6 +273,31 @@ impl Raw {
         );
         r
     }
+}
+
+/// The CONNACK's (return code, session present); fails on any other packet.
+pub fn connack(p: &Packet) -> (u8, bool) {
+    match p {
+        Packet::ConnAck(ConnAck {
+            session_present,
+            code,
+        }) => (*code as u8, *session_present),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
+
+/// Waits until the broker reports `client` online (`true`) or not online (`false`: its session is
+/// offline, or gone for a clean session).
+pub async fn wait_online(h: &ServiceHandle, client: &str, online: bool) {
+    eventually(&format!("{client} online = {online}"), || async {
+        let now = h
+            .sessions()
+            .await
+            .into_iter()
+            .any(|s| s.client_id == client && s.online);
+        (now == online).then_some(())
+    })
+    .await
 }
 
 /// Polls `f` until it returns Some, failing after [`WAIT`].

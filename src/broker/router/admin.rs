@@ -5,17 +5,78 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::broker::message::{Message, QueuedInfo, SessionInfo};
+use crate::broker::message::{
+    CloseReason, Message, Outbound, QueuedInfo, RetainedInfo, SessionInfo,
+};
 use crate::broker::session::{Delivery, Offline, Session};
 use crate::events::Event;
 use crate::mqtt::{QoS, TopicName};
+use crate::onenet::commands::Command;
+use crate::onenet::datapoint::DpUpload;
+use crate::onenet::diagnostics::Diagnostic;
 use crate::store::StoreOp;
 
 use super::Router;
 use super::publish::DeliveryQos;
 
 impl Router {
-    pub(super) fn session_infos(&self) -> Vec<SessionInfo> {
+    /// Sets the time for the requests that follow (the service's requests carry no time of their own).
+    pub fn at(&mut self, now: i64) -> &mut Router {
+        self.now = now;
+        self
+    }
+
+    /// Settings changed at run time (`ServiceHandle::apply_config`): in effect from the next input on.
+    pub fn set_config(&mut self, cfg: Arc<crate::config::Config>) {
+        let o = &cfg.onenet;
+        self.commands.set_limits(
+            o.command_response_window.as_millis() as i64,
+            o.command_reply_limit,
+        );
+        self.diags.set_per_device(o.diagnostics_per_device);
+        if cfg.retention != self.cfg.retention {
+            self.fx
+                .store(crate::store::StoreOp::SetRetention(cfg.retention.clone()));
+        }
+        self.cfg = cfg;
+    }
+
+    /// Closes the client's live connection; false if it is not online.
+    pub fn kick(&mut self, client_id: &str) -> bool {
+        let conn = self.sessions.get(client_id).and_then(|s| s.conn);
+        if let Some(c) = conn {
+            self.fx.send(c, Outbound::Close(CloseReason::Kicked));
+        }
+        conn.is_some()
+    }
+
+    pub fn retained_list(&self) -> Vec<RetainedInfo> {
+        self.retained.list()
+    }
+
+    /// Datapoints uploaded over HTTP as if the device had sent `$dp`; returns the store op to wait for.
+    pub fn ingest(&mut self, device_id: &str, ns: &str, payload: Bytes, upload: DpUpload) -> u64 {
+        let client: Arc<str> = Arc::from(device_id);
+        self.datapoints(&client, ns, QoS::AtLeastOnce, payload, Ok(upload));
+        self.fx.last_op()
+    }
+
+    pub fn queue(&self, client_id: &str) -> Vec<QueuedInfo> {
+        self.sessions
+            .get(client_id)
+            .map(queue_infos)
+            .unwrap_or_default()
+    }
+
+    pub fn live_command(&self, uuid: &str) -> Option<Command> {
+        self.commands.get(uuid).cloned()
+    }
+
+    pub fn diagnostics(&self, device_id: &str) -> Vec<Diagnostic> {
+        self.diags.of(device_id)
+    }
+
+    pub fn session_infos(&self) -> Vec<SessionInfo> {
         let mut v: Vec<SessionInfo> = self
             .sessions
             .values()
@@ -34,6 +95,7 @@ impl Router {
                 inflight: s.inflight.len(),
                 queued: s.queue.len(),
                 dropped: s.dropped,
+                dropped_qos0: s.dropped_qos0,
                 messages_in: s.messages_in,
                 messages_out: s.messages_out,
                 warnings: self.diags.total(&s.client_id),
@@ -49,11 +111,7 @@ impl Router {
         v
     }
     /// One retained message (`namespace` and `topic`), a namespace's, or all; returns how many went.
-    pub(super) fn delete_retained(
-        &mut self,
-        namespace: Option<String>,
-        topic: Option<String>,
-    ) -> usize {
+    pub fn delete_retained(&mut self, namespace: Option<String>, topic: Option<String>) -> usize {
         let gone = match (&namespace, &topic) {
             (Some(ns), Some(t)) => {
                 if self.retained.clear(ns, t) {
@@ -65,11 +123,11 @@ impl Router {
             _ => self.retained.take_all(namespace.as_deref()),
         };
         for (ns, t) in &gone {
-            self.store.send(StoreOp::ClearRetained {
+            self.fx.store(StoreOp::ClearRetained {
                 namespace: ns.clone(),
                 topic: t.clone(),
             });
-            self.events.send(Event::Retained {
+            self.fx.event(Event::Retained {
                 namespace: ns.clone(),
                 topic: t.clone(),
                 present: false,
@@ -79,7 +137,7 @@ impl Router {
     }
 
     /// HTTP push (§8.3): QoS 0 to online subscribers only; returns how many got it.
-    pub(super) fn push(&mut self, namespace: &str, topic: TopicName, payload: Bytes) -> usize {
+    pub fn push(&mut self, namespace: &str, topic: TopicName, payload: Bytes) -> usize {
         let msg = Arc::new(Message { topic, payload });
         let mut targets = Vec::new();
         self.subs.collect(namespace, &msg.topic, &mut targets);
@@ -97,14 +155,15 @@ impl Router {
     }
 
     /// Drops a session's queued (not in-flight) deliveries; returns how many.
-    pub(super) fn clear_queue(&mut self, client_id: String) -> usize {
-        let store = self.store.clone();
+    pub fn clear_queue(&mut self, client_id: String) -> usize {
+        let limits = self.limits();
         let Some(s) = self.sessions.get_mut(client_id.as_str()) else {
             return 0;
         };
-        let n = s.clear_queue(&store);
+        let n = s.clear_queue(&mut self.fx);
+        super::release(&mut self.fx, &mut self.paused, s, limits, false);
         let (queued, dropped) = (s.inflight.len(), s.dropped);
-        self.events.send(Event::OfflineQueue {
+        self.fx.event(Event::OfflineQueue {
             client_id,
             queued,
             dropped,
@@ -113,11 +172,12 @@ impl Router {
     }
 }
 
-pub(super) fn queue_infos(s: &Session) -> Vec<QueuedInfo> {
+pub(crate) fn queue_infos(s: &Session) -> Vec<QueuedInfo> {
     let info = |d: &Delivery, pid: Option<u16>| QueuedInfo {
         topic: d.msg.topic.as_str().to_string(),
         qos: d.qos as u8,
         payload_len: d.msg.payload.len(),
+        payload: d.msg.payload.clone(),
         queued_at: d.queued_at,
         packet_id: pid,
     };

@@ -50,6 +50,7 @@ impl Router {
                             pid,
                             delivery: d,
                             state,
+                            sent_at: 0,
                         });
                     }
                     None => s.queue.push_back(d),

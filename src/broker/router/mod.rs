@@ -1,40 +1,45 @@
 //! The router: the one owner of sessions, the subscription index, retained messages, live commands and
-//! diagnostics.
+//! diagnostics, as a state machine.
 //!
-//! Connections send [`RouterMsg`]s through a bounded mailbox (a fast publisher is slowed by TCP, not by
-//! memory); the router drains many per wake-up and never awaits anything but its mailbox and its command
-//! timer, so no lock is held and no publish waits for another. Durable effects go to the store writer as
-//! numbered ops, and an acknowledgement that depends on them is queued behind an [`Outbound::Barrier`].
+//! [`Router::handle`] takes one [`Input`] and the time, and pushes [`Effect`]s (output for a connection, a
+//! numbered store op, an event, a pause) into a reusable buffer; it never touches a channel, a socket or
+//! the clock, so every rule here is unit-tested as plain data with virtual time (`tests`). The router task
+//! (`driver`) feeds it its mailbox and applies the effects. Durable effects are numbered store ops, and an
+//! acknowledgement that depends on them is queued behind an [`Outbound::Barrier`].
 //!
-//! Split by concern: this file has the loop, logins and subscriptions; `publish` routing, retained and
-//! wills; `onenet` the data plane (datapoints, commands, diagnostics).
+//! Split by concern: this file has inputs, logins and subscriptions; `publish` routing, retained and
+//! wills; `onenet` the data plane (datapoints, commands, diagnostics); `admin` the service's requests;
+//! `load` restart; `driver` the task.
 
 mod admin;
+mod driver;
+mod effects;
+#[cfg(test)]
+mod flow_tests;
 mod load;
 mod onenet;
 mod publish;
+#[cfg(test)]
+mod tests;
 
-use admin::queue_infos;
-
+pub(crate) use driver::Driver;
+pub(crate) use effects::{Effect, Effects};
 pub(crate) use onenet::dp_options;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
 use crate::config::{Config, Profile};
-use crate::events::{Event, Events};
+use crate::events::Event;
 use crate::mqtt::{ConnAck, ConnectReturnCode, Packet, Pid, QoS, SubAck, SubackCode, TopicFilter};
 use crate::onenet::commands::CommandBook;
 use crate::onenet::diagnostics::{DiagKind, Diagnostics};
 use crate::onenet::topic::{FilterRefusal, check_filter};
-use crate::store::{LoadedState, StoreOp, StoreTx, now_millis};
+use crate::store::{LoadedState, StoreOp};
 
-use super::message::{CloseReason, ConnId, ConnTx, Ending, Login, Outbound, RouterMsg};
+use super::message::{CloseReason, ConnId, Ending, Input, Login, Outbound};
 use super::retained::RetainedStore;
-use super::session::{Offline, Session, SessionLimits};
+use super::session::{FlightState, Offline, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
 
 pub(crate) struct Router {
@@ -45,20 +50,29 @@ pub(crate) struct Router {
     conns: HashMap<ConnId, Arc<str>>,
     subs: SubscriptionIndex,
     retained: RetainedStore,
-    store: StoreTx,
-    events: Events,
+    /// Output of the input being handled; drained by the driver.
+    fx: Effects,
+    /// Unix ms of the input being handled (virtual in tests).
+    now: i64,
     diags: Diagnostics,
     commands: CommandBook,
     metrics: Arc<crate::metrics::Metrics>,
     /// Reused per publish so routing does not allocate the subscriber list each time.
     scratch: Vec<(Arc<str>, QoS)>,
+    /// The connection whose PUBLISH (or PUBREL) is being routed: the one to pause if a subscriber fills up.
+    source: Option<ConnId>,
+    /// Paused publishing connections → how many congested sessions each waits for.
+    paused: HashMap<ConnId, u32>,
+    /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
+    sweep_due: Option<i64>,
 }
+
+/// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
+const SWEEP_MS: i64 = 1000;
 
 impl Router {
     pub fn new(
         cfg: Arc<Config>,
-        store: StoreTx,
-        events: Events,
         metrics: Arc<crate::metrics::Metrics>,
         state: LoadedState,
     ) -> Router {
@@ -74,10 +88,13 @@ impl Router {
             conns: HashMap::new(),
             subs: SubscriptionIndex::default(),
             retained: RetainedStore::default(),
-            store,
-            events,
+            fx: Effects::default(),
+            now: 0,
             metrics,
             scratch: Vec::new(),
+            source: None,
+            paused: HashMap::new(),
+            sweep_due: None,
         };
         r.load(state);
         r
@@ -88,9 +105,12 @@ impl Router {
     }
 
     fn limits(&self) -> SessionLimits {
+        let l = &self.cfg.limits;
         SessionLimits {
-            inflight_window: self.cfg.limits.inflight_window,
-            max_queued: self.cfg.limits.max_queued_per_session,
+            inflight_window: l.inflight_window,
+            max_queued: l.max_queued_per_session,
+            max_out_bytes: l.max_outbound_bytes,
+            max_out_msgs: l.max_outbound_messages,
         }
     }
 
@@ -103,52 +123,60 @@ impl Router {
         }
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<RouterMsg>, shutdown: CancellationToken) {
-        let mut batch = Vec::with_capacity(512);
-        loop {
-            let deadline = self.commands.next_deadline();
-            tokio::select! {
-                n = rx.recv_many(&mut batch, 512) => {
-                    if n == 0 {
-                        break;
-                    }
-                    for m in batch.drain(..) {
-                        self.handle(m);
-                    }
-                }
-                _ = sleep_until_millis(deadline), if deadline.is_some() => self.command_tick(),
-                _ = shutdown.cancelled() => break,
-            }
+    /// Takes the effects produced so far, in order.
+    pub fn effects(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.fx.drain()
+    }
+
+    /// Number of the last store op issued.
+    #[cfg(test)]
+    pub fn last_op(&self) -> u64 {
+        self.fx.last_op()
+    }
+
+    /// When [`Input::Tick`] is next due (Unix ms), if anything waits for time.
+    pub fn next_deadline(&self) -> Option<i64> {
+        match (self.commands.next_deadline(), self.sweep_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    pub(crate) fn handle(&mut self, m: RouterMsg) {
-        match m {
-            RouterMsg::Login(l) => self.login(*l),
-            RouterMsg::Publish { conn, publish, dp } => self.publish(conn, publish, dp),
-            RouterMsg::PubAck { conn, pid } => {
-                let (store, limits) = (self.store.clone(), self.limits());
-                if let Some(s) = self.session_of(conn) {
-                    s.on_puback(pid, &store, limits);
-                }
+    /// True when the store has so many ops not yet committed (`committed` is the writer's watermark)
+    /// that the router should take no more input: publishers then wait, as for a full subscriber.
+    pub fn store_backlogged(&self, committed: u64) -> bool {
+        self.fx.last_op().saturating_sub(committed) >= self.cfg.limits.max_store_backlog as u64
+    }
+
+    /// Handles one input at `now` (Unix ms).
+    pub fn handle(&mut self, input: Input, now: i64) {
+        self.now = now;
+        self.fx.set_now(now);
+        match input {
+            Input::Login(l) => self.login(*l),
+            Input::Publish { conn, publish, dp } => {
+                self.source = Some(conn);
+                self.publish(conn, publish, dp);
+                self.source = None;
             }
-            RouterMsg::PubRec { conn, pid } => {
-                let store = self.store.clone();
-                if let Some(s) = self.session_of(conn) {
-                    s.on_pubrec(pid, &store);
-                }
+            Input::PubAck { conn, pid } => {
+                self.with_session(conn, |s, fx, limits| s.on_puback(pid, fx, limits));
             }
-            RouterMsg::PubComp { conn, pid } => {
-                let (store, limits) = (self.store.clone(), self.limits());
-                if let Some(s) = self.session_of(conn) {
-                    s.on_pubcomp(pid, &store, limits);
-                }
+            Input::PubRec { conn, pid } => {
+                self.with_session(conn, |s, fx, _| s.on_pubrec(pid, fx));
             }
-            RouterMsg::PubRel { conn, pid } => self.pubrel(conn, pid),
-            RouterMsg::Subscribe { conn, pid, filters } => self.subscribe(conn, pid, filters),
-            RouterMsg::Unsubscribe { conn, pid, filters } => self.unsubscribe(conn, pid, filters),
-            RouterMsg::Closed { conn, ending } => self.closed(conn, ending),
-            RouterMsg::Diagnostic {
+            Input::PubComp { conn, pid } => {
+                self.with_session(conn, |s, fx, limits| s.on_pubcomp(pid, fx, limits));
+            }
+            Input::PubRel { conn, pid } => {
+                self.source = Some(conn);
+                self.pubrel(conn, pid);
+                self.source = None;
+            }
+            Input::Subscribe { conn, pid, filters } => self.subscribe(conn, pid, filters),
+            Input::Unsubscribe { conn, pid, filters } => self.unsubscribe(conn, pid, filters),
+            Input::Closed { conn, ending } => self.closed(conn, ending),
+            Input::Diagnostic {
                 conn,
                 kind,
                 message,
@@ -157,117 +185,116 @@ impl Router {
                     self.diag(&client, kind, message);
                 }
             }
-            RouterMsg::Sessions(reply) => {
-                let _ = reply.send(self.session_infos());
-            }
-            RouterMsg::Retained(reply) => {
-                let _ = reply.send(self.retained.list());
-            }
-            RouterMsg::Kick { client_id, done } => {
-                let conn = self
-                    .sessions
-                    .get(client_id.as_str())
-                    .and_then(|s| s.conn.clone());
-                if let Some(c) = &conn {
-                    c.send(Outbound::Close(CloseReason::Kicked));
+            Input::Tick => {
+                self.command_tick();
+                if self.sweep_due.is_some_and(|t| t <= now) {
+                    self.sweep();
                 }
-                let _ = done.send(conn.is_some());
             }
-            RouterMsg::DeleteRetained {
-                namespace,
-                topic,
-                reply,
-            } => {
-                let _ = reply.send(self.delete_retained(namespace, topic));
-            }
-            RouterMsg::Push {
-                namespace,
-                topic,
-                payload,
-                reply,
-            } => {
-                let _ = reply.send(self.push(&namespace, topic, payload));
-            }
-            RouterMsg::Ingest {
-                device_id,
-                namespace,
-                payload,
-                upload,
-                reply,
-            } => {
-                let client: Arc<str> = Arc::from(device_id.as_str());
-                self.datapoints(&client, &namespace, QoS::AtLeastOnce, payload, Ok(upload));
-                let _ = reply.send(self.store.last());
-            }
-            RouterMsg::Queue { client_id, reply } => {
-                let _ = reply.send(
-                    self.sessions
-                        .get(client_id.as_str())
-                        .map(queue_infos)
-                        .unwrap_or_default(),
-                );
-            }
-            RouterMsg::ClearQueue { client_id, reply } => {
-                let _ = reply.send(self.clear_queue(client_id));
-            }
-            RouterMsg::SendCommand {
-                device_id,
-                body,
-                validity_s,
-                reply,
-            } => {
-                let _ = reply.send(self.send_command(&device_id, body, validity_s));
-            }
-            RouterMsg::LiveCommand { uuid, reply } => {
-                let _ = reply.send(self.commands.get(&uuid).cloned());
-            }
-            RouterMsg::Diagnostics { device_id, reply } => {
-                let _ = reply.send(self.diags.of(&device_id));
-            }
+        }
+        if self.sweep_due.is_none() && self.fx.take_inflight_sent() {
+            self.sweep_due = Some(now + SWEEP_MS);
         }
     }
 
-    fn session_of(&mut self, conn: ConnId) -> Option<&mut Session> {
+    /// Closes connections whose oldest in-flight delivery waited longer than `ack_timeout` for its
+    /// acknowledgement (spec §5: the platform disconnects a device that does not answer in time).
+    fn sweep(&mut self) {
+        let timeout = self.cfg.limits.ack_timeout;
+        let ms = timeout.as_millis() as i64;
+        let mut late = Vec::new();
+        let mut busy = false;
+        for s in self.sessions.values_mut() {
+            let Some(conn) = s.conn else { continue };
+            if s.closing {
+                continue;
+            }
+            let Some(f) = s.inflight.iter().min_by_key(|f| f.sent_at) else {
+                continue;
+            };
+            busy = true;
+            if self.now - f.sent_at >= ms {
+                let what = match f.state {
+                    FlightState::Ack => "PUBACK",
+                    FlightState::Rec => "PUBREC",
+                    FlightState::Comp => "PUBCOMP",
+                };
+                late.push((s.client_id.clone(), conn, what, f.pid));
+                s.closing = true;
+            }
+        }
+        for (client, conn, what, pid) in late {
+            let why = format!(
+                "no {what} for packet id {} within {timeout:?}: connection closed (spec §5)",
+                pid.get()
+            );
+            self.diag(&client, DiagKind::AckTimeout, why.clone());
+            self.fx
+                .send(conn, Outbound::Close(CloseReason::Protocol(why)));
+        }
+        self.sweep_due = busy.then_some(self.now + SWEEP_MS);
+    }
+
+    /// Runs `f` on the session whose live connection is `conn` (an acknowledgement from the client).
+    fn with_session(
+        &mut self,
+        conn: ConnId,
+        f: impl FnOnce(&mut Session, &mut Effects, SessionLimits) -> bool,
+    ) {
+        let limits = self.limits();
+        let Some(client) = self.conns.get(&conn) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(client) {
+            f(s, &mut self.fx, limits);
+            release(&mut self.fx, &mut self.paused, s, limits, false);
+        }
+    }
+
+    /// The client whose live connection is `conn`: the one preamble of every connection input. A
+    /// connection not in here (taken over, already closed) is ignored.
+    fn client_of(&self, conn: ConnId) -> Option<Arc<str>> {
         let client = self.conns.get(&conn)?;
-        self.sessions.get_mut(client)
+        let s = self.sessions.get(client)?;
+        (s.conn == Some(conn)).then(|| client.clone())
     }
 
     /// Sends `packet` to `conn`; when ops were issued since `since`, behind a barrier so the
     /// acknowledgement leaves only after they are committed.
-    fn ack(&self, conn: &ConnTx, since: u64, packet: Packet) {
-        let last = self.store.last();
+    fn ack(&mut self, conn: ConnId, since: u64, packet: Packet) {
+        let last = self.fx.last_op();
         if last > since {
-            conn.send(Outbound::Barrier(last));
+            self.fx.send(conn, Outbound::Barrier(last));
         }
-        conn.send(Outbound::Packet(packet));
+        self.fx.send(conn, Outbound::Packet(packet));
     }
 
     /// Records a conformance diagnostic, logs it and tells watchers.
     fn diag(&mut self, client: &str, kind: DiagKind, message: String) {
-        let d = self.diags.record(now_millis(), client, kind, message);
+        let d = self.diags.record(self.now, client, kind, message);
         tracing::warn!(client, kind = ?d.kind, section = d.section, "{}", d.message);
-        self.events.send(Event::Diagnostic(Box::new(d)));
+        self.fx.event(Event::Diagnostic(Box::new(d)));
     }
 
     fn login(&mut self, l: Login) {
         let client: Arc<str> = Arc::from(l.client_id.as_str());
         let onenet = self.onenet();
-        let now = now_millis();
+        let now = self.now;
         if let Some(old) = self.sessions.get_mut(&client)
             && let Some(c) = old.conn.take()
         {
             tracing::info!(client = %client, "client id logged in again: previous connection closed (takeover)");
-            self.conns.remove(&c.id);
-            c.send(Outbound::Close(CloseReason::TakenOver));
+            self.conns.remove(&c);
+            self.fx.send(c, Outbound::Close(CloseReason::TakenOver));
         }
         if onenet {
             // OneNET: a device's retained will is cleared at its next normal login (spec §5).
             for (ns, topic) in self.retained.take_wills_of(&client) {
-                self.store.send(StoreOp::ClearRetained {
+                self.fx.store(StoreOp::ClearRetained {
                     namespace: ns.clone(),
                     topic: topic.clone(),
                 });
-                self.events.send(Event::Retained {
+                self.fx.event(Event::Retained {
                     namespace: ns,
                     topic,
                     present: false,
@@ -282,7 +309,7 @@ impl Router {
         if !session_present && let Some(old) = self.sessions.remove(&client) {
             self.drop_subscriptions(&old);
             if old.persistent {
-                self.store.send(StoreOp::DeleteSession {
+                self.fx.store(StoreOp::DeleteSession {
                     client_id: client.to_string(),
                 });
             }
@@ -290,39 +317,44 @@ impl Router {
         if !session_present {
             let s = Session::new(client.clone(), l.namespace.clone(), !l.clean_session);
             if s.persistent {
-                self.store.send(StoreOp::UpsertSession {
+                self.fx.store(StoreOp::UpsertSession {
                     client_id: client.to_string(),
                     namespace: l.namespace.clone(),
                 });
             }
             self.sessions.insert(client.clone(), s);
         }
-        let (store, limits) = (self.store.clone(), self.limits());
+        let limits = self.limits();
         let o = &self.cfg.onenet;
         let (max_n, max_age) = (o.offline_max_messages, o.offline_max_age.as_millis() as i64);
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
-        s.conn = Some(l.conn.clone());
+        s.conn = Some(l.conn);
+        s.gauge = Some(l.gauge);
+        s.closing = false;
         s.connected_at = Some(now);
         s.last_seen = Some(now);
         s.remote = Some(l.remote);
         s.keep_alive = l.keep_alive;
         s.will = l.will;
-        self.conns.insert(l.conn.id, client.clone());
-        l.conn.send(Outbound::Packet(Packet::ConnAck(ConnAck {
-            session_present,
-            code: ConnectReturnCode::Accepted,
-        })));
+        self.conns.insert(l.conn, client.clone());
+        self.fx.send(
+            l.conn,
+            Outbound::Packet(Packet::ConnAck(ConnAck {
+                session_present,
+                code: ConnectReturnCode::Accepted,
+            })),
+        );
         // OneNET offline topic (§9): after CONNACK, the latest N within the age limit.
         let trimmed = if onenet {
-            s.trim_offline(max_n, max_age, now, &store)
+            s.trim_offline(max_n, max_age, now, &mut self.fx)
         } else {
             0
         };
-        s.resume(&store, limits);
+        s.resume(&mut self.fx, limits);
         let (queued, dropped) = (s.queue.len() + s.inflight.len(), s.dropped);
-        self.events.send(Event::Connected {
+        self.fx.event(Event::Connected {
             client_id: client.to_string(),
             namespace: l.namespace,
             remote: l.remote.to_string(),
@@ -332,7 +364,7 @@ impl Router {
         });
         if trimmed > 0 {
             tracing::info!(client = %client, trimmed, "offline messages beyond the count/age limits dropped (§9)");
-            self.events.send(Event::OfflineQueue {
+            self.fx.event(Event::OfflineQueue {
                 client_id: client.to_string(),
                 queued,
                 dropped,
@@ -360,17 +392,16 @@ impl Router {
     }
 
     fn subscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<(TopicFilter, QoS)>) {
-        let Some(client) = self.conns.get(&conn).cloned() else {
+        let Some(client) = self.client_of(conn) else {
             return;
         };
-        let since = self.store.last();
+        let since = self.fx.last_op();
         let onenet = self.onenet();
         let max = self.cfg.limits.max_subscriptions;
         let retain_flag = !onenet || self.cfg.onenet.retain_flag_on_delivery;
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
-        let Some(c) = s.conn.clone() else { return };
         let ns = s.namespace.clone();
         let mut codes = Vec::with_capacity(filters.len());
         let mut granted = Vec::new();
@@ -415,7 +446,7 @@ impl Router {
                 continue;
             }
             if s.persistent {
-                self.store.send(StoreOp::PutSubscription {
+                self.fx.store(StoreOp::PutSubscription {
                     client_id: client.to_string(),
                     filter: f.as_str().to_string(),
                     qos: req as u8,
@@ -423,7 +454,7 @@ impl Router {
             }
             if onenet {
                 // Subscribing creates the topic in the product's list (§8.1).
-                self.store.send(StoreOp::EnsureTopic {
+                self.fx.store(StoreOp::EnsureTopic {
                     product_id: ns.clone(),
                     name: f.as_str().to_string(),
                 });
@@ -434,14 +465,14 @@ impl Router {
             codes.push(SubackCode::Granted(req));
             granted.push((f, req));
         }
-        self.ack(&c, since, Packet::SubAck(SubAck { pid, codes }));
+        self.ack(conn, since, Packet::SubAck(SubAck { pid, codes }));
         for (kind, msg) in refused {
             self.diag(&client, kind, msg);
         }
         // Retained messages follow the SUBACK (MQTT 3.1.1 §3.8.4).
-        let (limits, now) = (self.limits(), now_millis());
+        let (limits, now) = (self.limits(), self.now);
         for (f, req) in granted {
-            self.events.send(Event::Subscription {
+            self.fx.event(Event::Subscription {
                 client_id: client.to_string(),
                 filter: f.as_str().to_string(),
                 qos: Some(req as u8),
@@ -455,7 +486,7 @@ impl Router {
                         retain_flag,
                         Offline::Skip,
                         now,
-                        &self.store,
+                        &mut self.fx,
                         limits,
                     );
                 }
@@ -464,21 +495,20 @@ impl Router {
     }
 
     fn unsubscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<TopicFilter>) {
-        let Some(client) = self.conns.get(&conn).cloned() else {
+        let Some(client) = self.client_of(conn) else {
             return;
         };
-        let since = self.store.last();
+        let since = self.fx.last_op();
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
-        let Some(c) = s.conn.clone() else { return };
         let ns = s.namespace.clone();
         let mut removed = Vec::new();
         for f in filters {
             if s.subscriptions.remove(f.as_str()).is_some() {
                 self.subs.remove(&ns, &f, &client);
                 if s.persistent {
-                    self.store.send(StoreOp::DelSubscription {
+                    self.fx.store(StoreOp::DelSubscription {
                         client_id: client.to_string(),
                         filter: f.as_str().to_string(),
                     });
@@ -486,9 +516,9 @@ impl Router {
                 removed.push(f);
             }
         }
-        self.ack(&c, since, Packet::UnsubAck(pid));
+        self.ack(conn, since, Packet::UnsubAck(pid));
         for f in removed {
-            self.events.send(Event::Subscription {
+            self.fx.event(Event::Subscription {
                 client_id: client.to_string(),
                 filter: f.as_str().to_string(),
                 qos: None,
@@ -497,16 +527,26 @@ impl Router {
     }
 
     fn closed(&mut self, conn: ConnId, ending: Ending) {
+        // A paused publisher that is gone needs no resume.
+        self.paused.remove(&conn);
         let Some(client) = self.conns.remove(&conn) else {
             return;
         };
+        let limits = self.limits();
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
-        if s.conn.as_ref().is_none_or(|c| c.id != conn) {
+        if s.conn != Some(conn) {
             return;
         }
         s.conn = None;
+        s.gauge = None;
+        // Offline now: the publishers it held back go on, and its queue follows the offline rules.
+        release(&mut self.fx, &mut self.paused, s, limits, true);
+        if s.persistent {
+            s.trim_queue(limits.max_queued, &mut self.fx);
+        }
+        s.log_drops(self.now, limits, true);
         let will = s.will.take();
         let ns = s.namespace.clone();
         let persistent = s.persistent;
@@ -518,7 +558,7 @@ impl Router {
             Ending::Abnormal(why) => why.clone(),
             Ending::ClosedByBroker => "closed by the broker".to_string(),
         };
-        self.events.send(Event::Disconnected {
+        self.fx.event(Event::Disconnected {
             client_id: client.to_string(),
             reason,
         });
@@ -529,13 +569,47 @@ impl Router {
     }
 }
 
-/// Sleeps until a wall-clock time in Unix ms (command deadlines are wall-clock: they survive restarts).
-async fn sleep_until_millis(t: Option<i64>) {
-    match t {
-        Some(t) => {
-            let wait = (t - now_millis()).max(0) as u64;
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+/// Resumes the publishers `s` held back once its queue is down to half the high watermark (or at once,
+/// when `now_offline`).
+pub(super) fn release(
+    fx: &mut Effects,
+    paused: &mut HashMap<ConnId, u32>,
+    s: &mut Session,
+    limits: SessionLimits,
+    now_offline: bool,
+) {
+    if s.blockers.is_empty() || (!now_offline && s.queue.len() > limits.max_queued / 2) {
+        return;
+    }
+    for c in s.blockers.drain(..) {
+        if let Some(n) = paused.get_mut(&c) {
+            *n -= 1;
+            if *n == 0 {
+                paused.remove(&c);
+                fx.pause(c, false);
+            }
         }
-        None => std::future::pending().await,
+    }
+}
+
+/// Pauses `src` (the connection publishing to `s`) when `s` is online and its queue is at the high
+/// watermark: backpressure instead of loss.
+pub(super) fn hold_back(
+    fx: &mut Effects,
+    paused: &mut HashMap<ConnId, u32>,
+    s: &mut Session,
+    limits: SessionLimits,
+    src: Option<ConnId>,
+) {
+    let Some(src) = src else { return };
+    if !s.online() || s.queue.len() < limits.max_queued || s.blockers.contains(&src) {
+        return;
+    }
+    s.blockers.push(src);
+    let n = paused.entry(src).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        tracing::debug!(client = %s.client_id, publisher = src, "subscriber over its window: publisher paused");
+        fx.pause(src, true);
     }
 }

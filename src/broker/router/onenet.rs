@@ -14,7 +14,7 @@ use crate::onenet::commands::{
 };
 use crate::onenet::datapoint::{DpError, DpOptions, DpUpload, time::format_datetime};
 use crate::onenet::diagnostics::DiagKind;
-use crate::store::{DpBatch, StoreOp, now_millis};
+use crate::store::{DpBatch, StoreOp};
 
 use super::Router;
 use super::publish::DeliveryQos;
@@ -46,12 +46,12 @@ impl Router {
                 return false;
             }
         };
-        let now = now_millis();
+        let now = self.now;
         crate::metrics::Metrics::add(&self.metrics.datapoints, upload.points.len() as u64);
         for p in &mut upload.points {
             p.at = Some(p.at.unwrap_or(now));
         }
-        self.store.send(StoreOp::Datapoints(Box::new(DpBatch {
+        self.fx.store(StoreOp::Datapoints(Box::new(DpBatch {
             device_id: client.to_string(),
             dp_type: upload.dp_type,
             qos: qos as u8,
@@ -85,7 +85,7 @@ impl Router {
                 offline,
             );
         }
-        self.events.send(Event::Datapoints(Arc::new(StoredPoints {
+        self.fx.event(Event::Datapoints(Arc::new(StoredPoints {
             device_id: client.to_string(),
             dp_type: upload.dp_type,
             received_at: now,
@@ -96,7 +96,7 @@ impl Router {
 
     /// `$crsp/{uuid}`: completes the device's command (first reply wins).
     pub(super) fn command_reply(&mut self, client: &Arc<str>, uuid: &str, reply: Bytes) {
-        match self.commands.on_reply(client, uuid, reply, now_millis()) {
+        match self.commands.on_reply(client, uuid, reply, self.now) {
             ReplyOutcome::Completed(c) => self.command_changed(c),
             ReplyOutcome::Ignored(why) => self.diag(
                 client,
@@ -108,8 +108,8 @@ impl Router {
 
     fn command_changed(&mut self, c: Command) {
         tracing::info!(uuid = %c.uuid, device = %c.device_id, status = c.status.code(), "command {}", c.status.desc());
-        self.store.send(StoreOp::PutCommand(Box::new(c.clone())));
-        self.events.send(Event::Command(Box::new(c)));
+        self.fx.store(StoreOp::PutCommand(Box::new(c.clone())));
+        self.fx.event(Event::Command(Box::new(c)));
     }
 
     /// Publishes `$creq/{uuid}` at QoS 0 (§7.1) to the device's live connection.
@@ -117,7 +117,7 @@ impl Router {
         let Ok(topic) = TopicName::new(format!("$creq/{}", c.uuid)) else {
             return;
         };
-        let (limits, now) = (self.limits(), now_millis());
+        let (limits, now) = (self.limits(), self.now);
         if let Some(s) = self.sessions.get_mut(c.device_id.as_str()) {
             let msg = Arc::new(Message {
                 topic,
@@ -129,7 +129,7 @@ impl Router {
                 false,
                 Offline::Skip,
                 now,
-                &self.store,
+                &mut self.fx,
                 limits,
             );
         }
@@ -138,7 +138,7 @@ impl Router {
     /// Creates a command for `device_id` (checked to exist by the caller) and sends it if the device is
     /// online. The ack of whoever asked does not wait for the store: the command is in memory and its
     /// creation is committed with the next batch.
-    pub(super) fn send_command(
+    pub fn send_command(
         &mut self,
         device_id: &str,
         body: Bytes,
@@ -148,14 +148,9 @@ impl Router {
             return Err(CommandError::Validity(validity_s as u64));
         }
         let online = self.sessions.get(device_id).is_some_and(|s| s.online());
-        let c = self.commands.create(
-            new_uuid(),
-            device_id,
-            body,
-            validity_s,
-            online,
-            now_millis(),
-        );
+        let c = self
+            .commands
+            .create(new_uuid(), device_id, body, validity_s, online, self.now);
         if c.status == CommandStatus::Sent {
             self.publish_command(&c);
         }
@@ -173,7 +168,7 @@ impl Router {
 
     /// Response windows and validities that ran out.
     pub(super) fn command_tick(&mut self) {
-        for c in self.commands.tick(now_millis()) {
+        for c in self.commands.tick(self.now) {
             self.command_changed(c);
         }
     }

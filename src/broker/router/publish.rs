@@ -10,7 +10,7 @@ use crate::mqtt::{LastWill, Packet, Pid, Publish, QoS, QosPid};
 use crate::onenet::datapoint::{DpError, DpUpload};
 use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::topic::{FilterRefusal, PublishTarget, check_filter, classify_publish};
-use crate::store::{StoreOp, now_millis};
+use crate::store::StoreOp;
 
 use super::Router;
 
@@ -39,24 +39,24 @@ impl Router {
         p: Publish,
         dp: Option<Result<DpUpload, DpError>>,
     ) {
-        let Some(client) = self.conns.get(&conn).cloned() else {
+        let Some(client) = self.client_of(conn) else {
             return;
         };
-        let since = self.store.last();
+        let since = self.fx.last_op();
+        let now = self.now;
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
         s.messages_in += 1;
-        s.last_seen = Some(now_millis());
+        s.last_seen = Some(now);
         let ns = s.namespace.clone();
         let persistent = s.persistent;
-        let Some(c) = s.conn.clone() else { return };
         let qos = p.qos_pid.qos();
         // A repeated QoS 2 PUBLISH (DUP, same id) is the same message: acknowledge it again, nothing more.
         if let QosPid::ExactlyOnce(id) = p.qos_pid
             && s.incoming.contains_key(&id.get())
         {
-            self.ack(&c, since, Packet::PubRec(id));
+            self.ack(conn, since, Packet::PubRec(id));
             return;
         }
         let msg = Arc::new(Message {
@@ -75,7 +75,7 @@ impl Router {
                 if let Handled::Route(m, r) = h {
                     self.route_publish(&ns, m, QoS::AtLeastOnce, r);
                 }
-                self.ack(&c, since, Packet::PubAck(id));
+                self.ack(conn, since, Packet::PubAck(id));
             }
             (QosPid::ExactlyOnce(id), h) => {
                 // Device topics are held until PUBREL (OneNET forwards after PUBCOMP, spec §5); `$dp`
@@ -83,7 +83,7 @@ impl Router {
                 let held = match h {
                     Handled::Route(m, r) => {
                         if persistent {
-                            self.store.send(StoreOp::HoldIncoming {
+                            self.fx.store(StoreOp::HoldIncoming {
                                 client_id: client.to_string(),
                                 pid: id.get(),
                                 topic: m.topic.as_str().to_string(),
@@ -98,35 +98,35 @@ impl Router {
                 if let Some(s) = self.sessions.get_mut(&client) {
                     s.incoming.insert(id.get(), held);
                 }
-                self.ack(&c, since, Packet::PubRec(id));
+                self.ack(conn, since, Packet::PubRec(id));
             }
         }
         if close_after {
             let why = "bad $dp payload (the setting \"disconnect on bad $dp\" is on)".to_string();
-            c.send(Outbound::Close(
-                crate::broker::message::CloseReason::Protocol(why),
-            ));
+            self.fx.send(
+                conn,
+                Outbound::Close(crate::broker::message::CloseReason::Protocol(why)),
+            );
         }
     }
 
     pub(super) fn pubrel(&mut self, conn: ConnId, pid: Pid) {
-        let Some(client) = self.conns.get(&conn).cloned() else {
+        let Some(client) = self.client_of(conn) else {
             return;
         };
-        let since = self.store.last();
+        let since = self.fx.last_op();
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
         };
-        let Some(c) = s.conn.clone() else { return };
         let ns = s.namespace.clone();
         let held = s.incoming.remove(&pid.get()).flatten();
         if held.is_some() && s.persistent {
-            self.store.send(StoreOp::ReleaseIncoming {
+            self.fx.store(StoreOp::ReleaseIncoming {
                 client_id: client.to_string(),
                 pid: pid.get(),
             });
         }
-        self.ack(&c, since, Packet::PubComp(pid));
+        self.ack(conn, since, Packet::PubComp(pid));
         if let Some((msg, retain)) = held {
             self.route_publish(&ns, msg, QoS::ExactlyOnce, retain);
         }
@@ -206,11 +206,11 @@ impl Router {
         let topic = msg.topic.as_str().to_string();
         if msg.payload.is_empty() {
             if self.retained.clear(ns, &topic) {
-                self.store.send(StoreOp::ClearRetained {
+                self.fx.store(StoreOp::ClearRetained {
                     namespace: ns.to_string(),
                     topic: topic.clone(),
                 });
-                self.events.send(Event::Retained {
+                self.fx.event(Event::Retained {
                     namespace: ns.to_string(),
                     topic,
                     present: false,
@@ -218,7 +218,7 @@ impl Router {
             }
             return;
         }
-        self.store.send(StoreOp::SetRetained {
+        self.fx.store(StoreOp::SetRetained {
             namespace: ns.to_string(),
             topic: topic.clone(),
             payload: msg.payload.clone(),
@@ -233,7 +233,7 @@ impl Router {
                 will_of,
             },
         );
-        self.events.send(Event::Retained {
+        self.fx.event(Event::Retained {
             namespace: ns.to_string(),
             topic,
             present: true,
@@ -246,7 +246,7 @@ impl Router {
         self.subs.collect(ns, &msg.topic, &mut targets);
         let onenet = self.onenet();
         let limits = self.limits();
-        let now = now_millis();
+        let now = self.now;
         for (client, sub_qos) in targets.drain(..) {
             let Some(s) = self.sessions.get_mut(&client) else {
                 continue;
@@ -256,13 +256,16 @@ impl Router {
                 DeliveryQos::Published(q) => q.min(sub_qos),
                 DeliveryQos::Requested => sub_qos,
             };
-            if s.deliver(msg.clone(), qos, false, offline, now, &self.store, limits) {
-                self.events.send(Event::OfflineQueue {
+            let before = s.dropped_qos0;
+            if s.deliver(msg.clone(), qos, false, offline, now, &mut self.fx, limits) {
+                self.fx.event(Event::OfflineQueue {
                     client_id: client.to_string(),
                     queued: s.queue.len() + s.inflight.len(),
                     dropped: s.dropped,
                 });
             }
+            crate::metrics::Metrics::add(&self.metrics.qos0_dropped, s.dropped_qos0 - before);
+            super::hold_back(&mut self.fx, &mut self.paused, s, limits, self.source);
         }
         self.scratch = targets;
     }

@@ -141,14 +141,14 @@ impl DpValue {
         }
     }
 
-    /// A short human / CSV text: the same as [`Self::subscription_payload`], except that a
-    /// binary value is shown as `<N bytes>`. Also available through `Display`.
     /// The value as a JSON value: JSON as uploaded, text as a string, a float as the number its shortest
-    /// text reads as, binary as a base64 string. Used by the JSON forms (subscription setting, exports).
+    /// text reads as (NaN and ±infinity as the strings of [`non_finite_name`]), binary as a base64
+    /// string. Used by the JSON forms (subscription setting, exports, HTTP API).
     pub fn display_json(&self) -> Value {
         match self {
             DpValue::Json(v) => v.clone(),
             DpValue::Text(t) => Value::String(t.clone()),
+            DpValue::Float(f) if !f.is_finite() => Value::String(non_finite_name(*f).into()),
             DpValue::Float(f) => f
                 .to_string()
                 .parse::<f64>()
@@ -163,6 +163,8 @@ impl DpValue {
         }
     }
 
+    /// A short human / CSV text: the same as [`Self::subscription_payload`], except that a
+    /// binary value is shown as `<N bytes>`. Also available through `Display`.
     pub fn display_text(&self) -> String {
         self.to_string()
     }
@@ -175,6 +177,19 @@ impl DpValue {
             DpValue::Float(_) => "float",
             DpValue::Binary { .. } => "binary",
         }
+    }
+}
+
+/// How a JSON form writes a float JSON has no number for: `"NaN"`, `"Infinity"`, `"-Infinity"` (the
+/// names JavaScript and most JSON readers' lenient modes use), so the three stay distinguishable and
+/// differ from a missing value (`null`). Finite values get `"NaN"` too but are never passed here.
+pub fn non_finite_name(f: f32) -> &'static str {
+    if f == f32::INFINITY {
+        "Infinity"
+    } else if f == f32::NEG_INFINITY {
+        "-Infinity"
+    } else {
+        "NaN"
     }
 }
 

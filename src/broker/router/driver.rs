@@ -1,0 +1,187 @@
+//! The router task: a thin driver around the [`Router`] state machine. It feeds the mailbox and the
+//! router's deadlines in as inputs, answers the service's requests, and applies the effects: output to a
+//! connection's queue, numbered ops to the store writer, events to watchers, pauses to connections.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::message::{ConnId, ConnTx, Input, RouterMsg};
+use crate::config::Config;
+use crate::events::Events;
+use crate::metrics::Metrics;
+use crate::store::{LoadedState, StoreTx, now_millis};
+
+use super::{Effect, Router};
+
+/// Inputs taken from the mailbox per wake-up.
+const BATCH: usize = 512;
+
+pub(crate) struct Driver {
+    router: Router,
+    /// Live connections' handles. An entry goes when its connection reports `Closed`.
+    conns: HashMap<ConnId, ConnTx>,
+    store: StoreTx,
+    events: Events,
+}
+
+impl Driver {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: StoreTx,
+        events: Events,
+        metrics: Arc<Metrics>,
+        state: LoadedState,
+    ) -> Driver {
+        Driver {
+            router: Router::new(cfg, metrics, state),
+            conns: HashMap::new(),
+            store,
+            events,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<RouterMsg>, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut committed = self.store.committed();
+        loop {
+            let deadline = self.router.next_deadline();
+            // A lagging writer pushes back: no input is taken (connections wait on the bounded mailbox, TCP
+            // slows the publishers) until the ops not yet committed are under `max_store_backlog`.
+            let backlogged = self.router.store_backlogged(*committed.borrow_and_update());
+            tokio::select! {
+                r = committed.changed(), if backlogged => {
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                n = rx.recv_many(&mut batch, BATCH), if !backlogged => {
+                    if n == 0 {
+                        break;
+                    }
+                    for m in batch.drain(..) {
+                        self.handle(m);
+                    }
+                }
+                _ = sleep_until_millis(deadline), if deadline.is_some() => {
+                    self.router.handle(Input::Tick, now_millis());
+                    self.apply();
+                }
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    }
+
+    fn handle(&mut self, m: RouterMsg) {
+        let now = now_millis();
+        let r = &mut self.router;
+        match m {
+            RouterMsg::Login(tx, login) => {
+                self.conns.insert(tx.id, tx);
+                r.handle(Input::Login(login), now);
+            }
+            RouterMsg::Conn(input) => {
+                let closed = match &input {
+                    Input::Closed { conn, .. } => Some(*conn),
+                    _ => None,
+                };
+                r.handle(input, now);
+                if let Some(c) = closed {
+                    self.conns.remove(&c);
+                }
+            }
+            RouterMsg::Sessions(reply) => {
+                let _ = reply.send(r.session_infos());
+            }
+            RouterMsg::Retained(reply) => {
+                let _ = reply.send(r.retained_list());
+            }
+            RouterMsg::SetConfig { cfg, done } => {
+                r.set_config(cfg);
+                let _ = done.send(());
+            }
+            RouterMsg::Kick { client_id, done } => {
+                let _ = done.send(r.at(now).kick(&client_id));
+            }
+            RouterMsg::DeleteRetained {
+                namespace,
+                topic,
+                reply,
+            } => {
+                let _ = reply.send(r.at(now).delete_retained(namespace, topic));
+            }
+            RouterMsg::Push {
+                namespace,
+                topic,
+                payload,
+                reply,
+            } => {
+                let _ = reply.send(r.at(now).push(&namespace, topic, payload));
+            }
+            RouterMsg::Ingest {
+                device_id,
+                namespace,
+                payload,
+                upload,
+                reply,
+            } => {
+                let _ = reply.send(r.at(now).ingest(&device_id, &namespace, payload, upload));
+            }
+            RouterMsg::Queue { client_id, reply } => {
+                let _ = reply.send(r.queue(&client_id));
+            }
+            RouterMsg::ClearQueue { client_id, reply } => {
+                let _ = reply.send(r.at(now).clear_queue(client_id));
+            }
+            RouterMsg::SendCommand {
+                device_id,
+                body,
+                validity_s,
+                reply,
+            } => {
+                let _ = reply.send(r.at(now).send_command(&device_id, body, validity_s));
+            }
+            RouterMsg::LiveCommand { uuid, reply } => {
+                let _ = reply.send(r.live_command(&uuid));
+            }
+            RouterMsg::Diagnostics { device_id, reply } => {
+                let _ = reply.send(r.diagnostics(&device_id));
+            }
+        }
+        self.apply();
+    }
+
+    /// Carries out what the router asked for, in order.
+    fn apply(&mut self) {
+        for e in self.router.effects() {
+            match e {
+                Effect::Send(conn, o) => {
+                    // A connection not in the map has ended; its task reports the disconnect.
+                    if let Some(c) = self.conns.get(&conn) {
+                        c.send(o);
+                    }
+                }
+                Effect::Store(n, op) => self.store.send_numbered(n, op),
+                Effect::Event(ev) => self.events.send(ev),
+                Effect::Pause(conn, paused) => {
+                    if let Some(c) = self.conns.get(&conn) {
+                        c.pause(paused);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until a wall-clock time in Unix ms (command deadlines are wall-clock: they survive restarts).
+async fn sleep_until_millis(t: Option<i64>) {
+    match t {
+        Some(t) => {
+            let wait = (t - now_millis()).max(0) as u64;
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,78 @@
+//! What the router's state machine asks the world to do. The router never touches a channel, a socket or
+//! the clock: it pushes [`Effect`]s into one reusable buffer and its driver applies them in order.
+
+use crate::broker::message::{ConnId, Outbound};
+use crate::events::Event;
+use crate::store::StoreOp;
+
+/// One thing to do, in the order produced.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Output for one connection (written in order by that connection).
+    Send(ConnId, Outbound),
+    /// A store mutation with its number: the writer's committed watermark reaching it means it is on disk.
+    Store(u64, StoreOp),
+    /// Something for watchers (the console, the admin API).
+    Event(Event),
+    /// Stop (`true`) or resume (`false`) reading from a connection: backpressure on a publisher.
+    Pause(ConnId, bool),
+}
+
+/// The effects buffer and the store-op numbering. The router is the only numberer of store ops, so
+/// "op `n` is committed" needs no lock and the number of an acknowledgement's barrier is known here.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    last_op: u64,
+    out: Vec<Effect>,
+    /// Unix ms of the input being handled, for what sessions time-stamp.
+    now: i64,
+    /// A QoS 1/2 delivery went in flight since the router last looked (it then schedules its sweep).
+    inflight_sent: bool,
+}
+
+impl Effects {
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub fn mark_inflight_sent(&mut self) {
+        self.inflight_sent = true;
+    }
+
+    pub fn take_inflight_sent(&mut self) -> bool {
+        std::mem::take(&mut self.inflight_sent)
+    }
+
+    pub fn send(&mut self, conn: ConnId, o: Outbound) {
+        self.out.push(Effect::Send(conn, o));
+    }
+
+    /// Numbers `op` and queues it; returns its number.
+    pub fn store(&mut self, op: StoreOp) -> u64 {
+        self.last_op += 1;
+        self.out.push(Effect::Store(self.last_op, op));
+        self.last_op
+    }
+
+    pub fn event(&mut self, e: Event) {
+        self.out.push(Effect::Event(e));
+    }
+
+    pub fn pause(&mut self, conn: ConnId, paused: bool) {
+        self.out.push(Effect::Pause(conn, paused));
+    }
+
+    /// Number of the last store op issued (0 if none).
+    pub fn last_op(&self) -> u64 {
+        self.last_op
+    }
+
+    /// Takes the effects produced so far; the buffer's allocation is kept for the next input.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.out.drain(..)
+    }
+}

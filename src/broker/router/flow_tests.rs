@@ -1,0 +1,340 @@
+//! Flow control as plain data: backpressure, QoS 0 drops, acknowledgement timeouts, the store backlog and
+//! the offline cap over what was in flight — all in virtual time.
+
+use bytes::Bytes;
+
+use super::Effect;
+use super::tests::{H, T0, config, pid, pubs, to};
+use crate::broker::message::{CloseReason, Ending, Input, Outbound};
+use crate::config::Profile;
+use crate::events::Event;
+use crate::mqtt::QoS;
+use crate::onenet::diagnostics::DiagKind;
+
+fn pauses(fx: &[Effect]) -> Vec<(u64, bool)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Pause(c, p) => Some((*c, *p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Window 1, high watermark 4: publisher 1 → subscriber 2 (QoS 1).
+fn small() -> H {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.inflight_window = 1;
+    cfg.limits.max_queued_per_session = 4;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    h
+}
+
+#[test]
+fn backpressure_engages_at_the_high_watermark_and_releases_at_half() {
+    let mut h = small();
+    let mut delivered = Vec::new();
+    let mut paused_at = None;
+    for i in 1..=5u16 {
+        let fx = h.publish(1, "t", QoS::AtLeastOnce, i);
+        delivered.extend(pubs(&fx, 2));
+        if pauses(&fx) == vec![(1, true)] {
+            paused_at = Some(i);
+        }
+    }
+    // 1 in flight + 4 queued = the high watermark: the publisher is paused, nothing dropped.
+    assert_eq!(paused_at, Some(5));
+    let info = &h.r.session_infos()[1];
+    assert_eq!((info.inflight, info.queued, info.dropped), (1, 4, 0));
+    // Slack (what the publisher sent before the pause took effect) is queued, not dropped.
+    h.publish(1, "t", QoS::AtLeastOnce, 6);
+    assert_eq!(h.r.session_infos()[1].queued, 5);
+    // Acks drain it: the resume comes once the queue is down to half (2).
+    let mut resumed_after = None;
+    for n in 1..=6u16 {
+        let fx = h.on(Input::PubAck {
+            conn: 2,
+            pid: pid(n),
+        });
+        delivered.extend(pubs(&fx, 2));
+        if pauses(&fx) == vec![(1, false)] {
+            resumed_after = Some(n);
+        }
+    }
+    assert_eq!(resumed_after, Some(3), "queue 5 → 2 after three acks");
+    let ids: Vec<u16> = delivered.iter().filter_map(|d| d.2).collect();
+    assert_eq!(
+        ids,
+        vec![1, 2, 3, 4, 5, 6],
+        "every message delivered, in order"
+    );
+    assert_eq!(h.r.session_infos()[1].dropped, 0);
+}
+
+#[test]
+fn a_publisher_feeding_two_full_subscribers_resumes_only_when_both_drain() {
+    let mut h = small();
+    h.login(3, "sub2", true);
+    h.subscribe(3, "t", QoS::AtLeastOnce);
+    let mut p = Vec::new();
+    for i in 1..=5u16 {
+        p.extend(pauses(&h.publish(1, "t", QoS::AtLeastOnce, i)));
+    }
+    assert_eq!(p, vec![(1, true)], "one pause effect for two reasons");
+    for n in 1..=3u16 {
+        assert!(
+            pauses(&h.on(Input::PubAck {
+                conn: 2,
+                pid: pid(n)
+            }))
+            .is_empty()
+        );
+    }
+    let mut p = Vec::new();
+    for n in 1..=3u16 {
+        p.extend(pauses(&h.on(Input::PubAck {
+            conn: 3,
+            pid: pid(n),
+        })));
+    }
+    assert_eq!(p, vec![(1, false)]);
+}
+
+#[test]
+fn qos0_to_a_full_connection_is_dropped_counted_and_summarised() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_outbound_messages = 3;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::AtMostOnce);
+    let gauge = h.gauges[&2].clone();
+    // The connection has not written 3 earlier messages yet: the bound is reached.
+    for _ in 0..3 {
+        gauge.add(10);
+    }
+    for i in 0..5 {
+        let fx = h.publish_bytes(1, "t", QoS::AtMostOnce, 1, Bytes::from(format!("{i}")));
+        assert!(pubs(&fx, 2).is_empty(), "dropped, not queued");
+    }
+    let info = &h.r.session_infos()[1];
+    assert_eq!((info.dropped, info.dropped_qos0, info.queued), (5, 5, 0));
+    // Written out: the next one goes.
+    gauge.sub(10);
+    assert_eq!(pubs(&h.publish(1, "t", QoS::AtMostOnce, 1), 2).len(), 1);
+    // Summaries, not one line per drop: the unlogged count is reset at most once per interval.
+    let s = &h.r.sessions["sub"];
+    assert_eq!(
+        s.drops_unlogged, 4,
+        "first drop logged at once, the next 4 wait for the interval"
+    );
+    gauge.add(10);
+    h.now += super::super::session::DROP_LOG_EVERY_MS;
+    h.publish(1, "t", QoS::AtMostOnce, 1);
+    assert_eq!(h.r.sessions["sub"].drops_unlogged, 0);
+}
+
+#[test]
+fn qos1_waits_for_a_full_connection_instead_of_being_dropped() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_outbound_bytes = 1024;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    h.gauges[&2].add(4096);
+    let a = pubs(&h.publish(1, "t", QoS::AtLeastOnce, 1), 2);
+    let b = pubs(&h.publish(1, "t", QoS::AtLeastOnce, 2), 2);
+    assert_eq!(
+        (a.len(), b.len()),
+        (1, 0),
+        "one in flight, the next waits for room"
+    );
+    h.gauges[&2].sub(4096);
+    let fx = h.on(Input::PubAck {
+        conn: 2,
+        pid: pid(1),
+    });
+    assert_eq!(pubs(&fx, 2).len(), 1);
+    assert_eq!(h.r.session_infos()[1].dropped, 0);
+}
+
+#[test]
+fn ack_timeout_closes_with_a_diagnostic_naming_the_packet_id() {
+    let mut h = H::mqtt();
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    h.publish(1, "t", QoS::AtLeastOnce, 1);
+    let due =
+        h.r.next_deadline()
+            .expect("sweep scheduled while something is in flight");
+    assert_eq!(due, T0 + 1000);
+    h.now = T0 + 29_999;
+    assert!(h.on(Input::Tick).is_empty());
+    // Swept once a second: the close comes within a second of the timeout.
+    let due = h.r.next_deadline().expect("next sweep");
+    assert!(due <= T0 + 31_000, "{due}");
+    h.now = due;
+    let fx = h.on(Input::Tick);
+    let closed = to(&fx, 2);
+    assert!(
+        matches!(closed[..], [Outbound::Close(CloseReason::Protocol(why))] if why.contains("PUBACK for packet id 1")),
+        "{closed:?}"
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Event(Event::Diagnostic(d)) if d.kind == DiagKind::AckTimeout && d.device == "sub"
+    )));
+    // Asked once: the next sweep does not repeat it while the close is under way.
+    h.now += 1000;
+    assert!(to(&h.on(Input::Tick), 2).is_empty());
+}
+
+#[test]
+fn pubrec_without_pubcomp_times_out_too() {
+    let mut h = H::mqtt();
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::ExactlyOnce);
+    h.publish(1, "t", QoS::ExactlyOnce, 1);
+    h.on(Input::PubRel {
+        conn: 1,
+        pid: pid(1),
+    });
+    h.now += 10_000;
+    h.on(Input::PubRec {
+        conn: 2,
+        pid: pid(1),
+    });
+    h.now += 29_000;
+    assert!(
+        to(&h.on(Input::Tick), 2).is_empty(),
+        "counted from the PUBREL"
+    );
+    h.now += 1_000;
+    let fx = h.on(Input::Tick);
+    assert!(matches!(
+        to(&fx, 2)[..],
+        [Outbound::Close(CloseReason::Protocol(why))] if why.contains("PUBCOMP for packet id 1")
+    ));
+}
+
+#[test]
+fn a_stuck_subscriber_is_closed_and_the_others_keep_flowing() {
+    let mut h = small();
+    h.login(3, "ok", true);
+    h.subscribe(3, "t", QoS::AtLeastOnce);
+    let mut ok_got = 0;
+    let mut acked = 0u16;
+    let mut paused = false;
+    // "sub" never acknowledges; "ok" acknowledges everything.
+    for i in 1..=5u16 {
+        let fx = h.publish(1, "t", QoS::AtLeastOnce, i);
+        paused |= pauses(&fx).contains(&(1, true));
+        for _ in pubs(&fx, 3) {
+            ok_got += 1;
+            acked += 1;
+            let fx = h.on(Input::PubAck {
+                conn: 3,
+                pid: pid(acked),
+            });
+            ok_got += pubs(&fx, 3).len();
+        }
+    }
+    assert!(paused, "the stuck subscriber holds the publisher back");
+    h.now += 30_000;
+    let fx = h.on(Input::Tick);
+    assert!(matches!(to(&fx, 2)[..], [Outbound::Close(_)]));
+    // Its connection ends: the publisher resumes, the other subscriber keeps receiving.
+    let fx = h.close(2, Ending::Abnormal("ack timeout".into()));
+    assert_eq!(pauses(&fx), vec![(1, false)]);
+    let fx = h.publish(1, "t", QoS::AtLeastOnce, 6);
+    assert_eq!(pubs(&fx, 3).len(), 1);
+    assert!(ok_got >= 4);
+}
+
+#[test]
+fn a_persistent_subscriber_that_goes_away_keeps_only_what_the_offline_rules_allow() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.inflight_window = 1;
+    cfg.limits.max_queued_per_session = 4;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", false);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    for i in 1..=8u16 {
+        h.publish(1, "t", QoS::AtLeastOnce, i);
+    }
+    assert_eq!(h.r.session_infos()[1].queued, 7, "online: nothing dropped");
+    h.close(2, Ending::Abnormal("stuck".into()));
+    let info = &h.r.session_infos()[1];
+    assert_eq!((info.inflight, info.queued, info.dropped), (1, 4, 3));
+}
+
+#[test]
+fn onenet_offline_cap_covers_what_was_in_flight_at_disconnect() {
+    let mut h = H::onenet();
+    h.login(1, "sub", false);
+    h.subscribe(1, "t", QoS::AtLeastOnce);
+    h.login(2, "pub", true);
+    // 15 sent and never acknowledged (window 32), then 5 more while offline.
+    for i in 1..=15u16 {
+        h.now = T0 + i64::from(i);
+        h.publish_bytes(2, "t", QoS::AtLeastOnce, i, Bytes::from(i.to_string()));
+    }
+    h.close(1, Ending::Abnormal("cable".into()));
+    for i in 16..=20u16 {
+        h.now = T0 + i64::from(i);
+        h.publish_bytes(2, "t", QoS::AtLeastOnce, i, Bytes::from(i.to_string()));
+    }
+    h.now = T0 + 1000;
+    let fx = h.login(3, "sub", false);
+    let got: Vec<(String, bool)> = to(&fx, 3)
+        .into_iter()
+        .filter_map(|o| match o {
+            Outbound::Publish { msg, dup, .. } => {
+                Some((String::from_utf8_lossy(&msg.payload).into_owned(), *dup))
+            }
+            _ => None,
+        })
+        .collect();
+    let want: Vec<(String, bool)> = (11..=20).map(|i| (i.to_string(), i <= 15)).collect();
+    assert_eq!(
+        got, want,
+        "the latest 10 of everything missed; the in-flight ones with DUP"
+    );
+    assert_eq!(h.r.session_infos()[1].dropped, 10);
+}
+
+#[test]
+fn mqtt_profile_redelivers_everything_in_flight() {
+    let mut h = H::mqtt();
+    h.login(1, "sub", false);
+    h.subscribe(1, "t", QoS::AtLeastOnce);
+    h.login(2, "pub", true);
+    for i in 1..=15u16 {
+        h.publish(2, "t", QoS::AtLeastOnce, i);
+    }
+    h.close(1, Ending::Abnormal("cable".into()));
+    let fx = h.login(3, "sub", false);
+    assert_eq!(pubs(&fx, 3).len(), 15);
+    assert!(pubs(&fx, 3).iter().all(|p| p.3), "all with DUP=1");
+}
+
+#[test]
+fn the_store_backlog_bound_stops_input_until_the_writer_catches_up() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_store_backlog = 3;
+    let mut h = H::new(cfg);
+    h.login(1, "sub", false); // UpsertSession: op 1
+    h.subscribe(1, "t", QoS::AtLeastOnce); // PutSubscription: op 2
+    assert!(!h.r.store_backlogged(0));
+    h.login(2, "pub", true);
+    h.publish(2, "t", QoS::AtLeastOnce, 1); // Enqueue + MarkSent: ops 3, 4
+    assert!(h.r.store_backlogged(0));
+    assert!(h.r.store_backlogged(1));
+    assert!(!h.r.store_backlogged(2));
+}

@@ -1,0 +1,224 @@
+//! Console test support (feature `gui`): the model fixture the panel tests draw, kittest harness
+//! builders for one panel, for the whole app over a model, and for the real app over a real broker, and
+//! a deadline loop that steps the app until the window shows something.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use onenet_desk::broker::{RetainedInfo, SessionInfo};
+use onenet_desk::config::Config;
+use onenet_desk::events::{Direction, Event, StoredPoints};
+use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
+use onenet_desk::onenet::registry::{Device, Product};
+use onenet_desk::store::{Db, NewDevice, NewProduct};
+use onenet_desk::ui::ConsoleApp;
+use onenet_desk::ui::actions::Action;
+use onenet_desk::ui::model::Model;
+use onenet_desk::ui::prefs::Prefs;
+
+/// How long the real app may take to show something (a broker start, a device's upload …).
+pub const UI_WAIT: Duration = Duration::from_secs(20);
+
+pub fn session(id: &str, online: bool, msgs_in: u64) -> SessionInfo {
+    SessionInfo {
+        client_id: id.into(),
+        namespace: "339".into(),
+        online,
+        remote: online.then(|| "192.168.1.20:50000".into()),
+        clean_session: true,
+        keep_alive: 120,
+        subscriptions: vec![("/lab/cmd".into(), 1)],
+        inflight: 0,
+        queued: if online { 0 } else { 2 },
+        dropped: 0,
+        dropped_qos0: 0,
+        messages_in: msgs_in,
+        messages_out: 1,
+        warnings: 0,
+        connected_at: online.then_some(1_700_000_000_000),
+        last_seen: Some(1_700_000_100_000),
+        will: None,
+    }
+}
+
+/// Product 339 with devices 9277 (online), 9278 (offline), 9279 (online); datapoints of 9277; a retained
+/// message; some traffic.
+pub fn fixture() -> Model {
+    let mut m = Model::new(
+        Config::new(PathBuf::from("/tmp/ui-fixture")),
+        Prefs::default(),
+    );
+    m.products = vec![Product {
+        id: "339".into(),
+        name: "lab".into(),
+        api_key: "KEY339".into(),
+        created_at: 0,
+    }];
+    m.devices = ["9277", "9278", "9279"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Device {
+            id: id.to_string(),
+            product_id: "339".into(),
+            name: format!("sensor {i}"),
+            auth_info: format!("secret{i}"),
+            created_at: 0,
+            auto_registered: false,
+        })
+        .collect();
+    m.sessions = vec![
+        session("9277", true, 30),
+        session("9278", false, 5),
+        session("9279", true, 12),
+    ];
+    m.retained = vec![RetainedInfo {
+        namespace: "339".into(),
+        topic: "/lab/state".into(),
+        payload: b"{\"on\":true}".to_vec(),
+        qos: 1,
+        from_will_of: None,
+    }];
+    m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
+        device_id: "9277".into(),
+        dp_type: 3,
+        received_at: 1_700_000_000_000,
+        points: vec![
+            Datapoint {
+                stream: "temperature".into(),
+                at: Some(1_700_000_000_000),
+                value: DpValue::Json(serde_json::json!(22.5)),
+            },
+            Datapoint {
+                stream: "status".into(),
+                at: Some(1_700_000_000_000),
+                value: DpValue::Json(serde_json::json!("ok")),
+            },
+        ],
+    })));
+    for (dev, topic) in [("9277", "/lab/a"), ("9279", "/lab/b")] {
+        let mut p = vec![0x30, 0, 0, topic.len() as u8];
+        p.extend_from_slice(topic.as_bytes());
+        p.extend_from_slice(b"hi");
+        p[1] = (p.len() - 2) as u8;
+        m.apply_event(Event::Packet {
+            at: 1_700_000_000_000,
+            client_id: Some(dev.into()),
+            direction: Direction::In,
+            bytes: p.into(),
+        });
+    }
+    m
+}
+
+/// A panel, the model it draws and the actions it emitted.
+pub struct Fx<P> {
+    pub panel: P,
+    pub model: Model,
+    pub out: Vec<Action>,
+}
+
+pub fn harness<P: 'static>(
+    panel: P,
+    model: Model,
+    draw: fn(&mut P, &mut egui::Ui, &Model, &mut Vec<Action>),
+) -> Harness<'static, Fx<P>> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .allow_missing_glyphs()
+        .build_ui_state(
+            move |ui, fx: &mut Fx<P>| draw(&mut fx.panel, ui, &fx.model, &mut fx.out),
+            Fx {
+                panel,
+                model,
+                out: Vec::new(),
+            },
+        )
+}
+
+/// The whole console over `model`, without a broker (panels draw, actions are logged).
+pub fn app_harness(model: Model, size: [f32; 2]) -> Harness<'static, ConsoleApp> {
+    Harness::builder()
+        .with_size(size)
+        .allow_missing_glyphs()
+        .build_ui_state(
+            |ui, app: &mut ConsoleApp| {
+                app.draw(ui);
+            },
+            ConsoleApp::offline(&egui::Context::default(), model),
+        )
+}
+
+/// Config → registry → start: the config of a console whose broker listens on 127.0.0.1:0 in `dir`,
+/// with the sample registry (product 339 / KEY339; devices 9277/abc123, 9278/def456, 9279/ghi789)
+/// written to its database before it starts.
+pub fn live_config(dir: &Path) -> Config {
+    let mut cfg = Config::new(dir.to_path_buf());
+    cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
+    let db = Db::open(&cfg.db_path()).unwrap();
+    db.add_product(NewProduct {
+        id: Some("339".into()),
+        name: Some("lab".into()),
+        api_key: Some("KEY339".into()),
+    })
+    .unwrap();
+    for (id, auth) in [("9277", "abc123"), ("9278", "def456"), ("9279", "ghi789")] {
+        db.add_device(NewDevice {
+            product_id: "339".into(),
+            id: Some(id.into()),
+            auth_info: Some(auth.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    cfg
+}
+
+/// The real console (eframe harness over `ConsoleApp::start`) with its broker running on `cfg`.
+pub fn live_app(cfg: Config) -> Harness<'static, ConsoleApp> {
+    let prefs = Prefs::from_config(&cfg);
+    let mut h = Harness::builder()
+        .with_size([1400.0, 900.0])
+        .allow_missing_glyphs()
+        .build_eframe(move |cc| ConsoleApp::start(&cc.egui_ctx, cfg, prefs));
+    step_until(&mut h, "the broker to run", |h| {
+        h.state().service().is_some()
+    });
+    h
+}
+
+/// Some node has exactly this label.
+pub fn has(h: &Harness<'_, ConsoleApp>, label: &str) -> bool {
+    h.query_all_by_label(label).next().is_some()
+}
+
+/// Some node's label contains `part`.
+pub fn has_part(h: &Harness<'_, ConsoleApp>, part: &str) -> bool {
+    h.query_all_by_label_contains(part).next().is_some()
+}
+
+/// Steps the app until `check` holds, failing after [`UI_WAIT`] with what the app logged.
+pub fn step_until(
+    h: &mut Harness<'_, ConsoleApp>,
+    what: &str,
+    check: impl Fn(&Harness<'_, ConsoleApp>) -> bool,
+) {
+    let deadline = Instant::now() + UI_WAIT;
+    loop {
+        h.step();
+        if check(h) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let app = h.state();
+            panic!(
+                "timed out waiting for {what}; actions: {:?}; notices: {:?}",
+                app.log, app.model.notices
+            );
+        }
+        // The backend works on its own runtime; give it the CPU between frames.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

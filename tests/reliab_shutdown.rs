@@ -1,0 +1,65 @@
+//! SIGTERM while a subscriber never reads: the broker's writes to that socket cannot progress, and
+//! shutdown must still complete within 5 s.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use onenet_desk::mqtt::QoS;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_client_that_never_reads_stops_within_5_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(
+        dir.path(),
+        &["product", "add", "--id", "339", "--api-key", "KEY339"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    for (id, auth) in [("9277", "abc123"), ("9278", "def456")] {
+        let out = cli(
+            dir.path(),
+            &[
+                "device",
+                "add",
+                "--product",
+                "339",
+                "--id",
+                id,
+                "--auth-info",
+                auth,
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let serve = Serve::start(dir.path(), &[]);
+    let addr = serve.mqtt;
+    // The subscriber: shrink its receive buffer, subscribe, then never read again.
+    let mut sub = Raw::device(addr, "9278", "def456", true).await;
+    sub.send(&subscribe(1, &[("/flood", QoS::AtMostOnce)]))
+        .await;
+    let _suback = sub.recv().await;
+    let mut publ = Raw::device(addr, "9277", "abc123", true).await;
+    let payload = vec![b'x'; 60_000];
+    // 64 MB towards a reader that reads nothing: far beyond what socket buffers hold.
+    for i in 0..1100u16 {
+        publ.send(&publish(
+            "/flood",
+            &payload,
+            QoS::AtLeastOnce,
+            i % 60_000 + 1,
+            false,
+        ))
+        .await;
+        let _ack = publ.recv().await;
+    }
+    let t = Instant::now();
+    let status = tokio::task::spawn_blocking(move || serve.stop())
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    println!("SIGTERM with a non-reading subscriber: exited {status:?} in {took:?}");
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    assert!(status.success(), "{status:?}");
+    drop(sub);
+}

@@ -1,0 +1,775 @@
+//! The console's "no silent failures" fixes, each checked the way a user would see it: the real app
+//! (kittest over `ConsoleApp`) with a real broker on 127.0.0.1:0 where the effect matters (restart,
+//! listen address, export), panels over model fixtures elsewhere.
+#![cfg(feature = "gui")]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use onenet_desk::broker::{QueuedInfo, SessionInfo};
+use onenet_desk::config::{Config, Profile};
+use onenet_desk::events::{Event, StoredPoints};
+use onenet_desk::onenet::commands::{Command, CommandStatus};
+use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
+use onenet_desk::onenet::registry::{Device, Product};
+use onenet_desk::store::{Db, NewDevice, NewProduct};
+use onenet_desk::ui::actions::{Action, Tab};
+use onenet_desk::ui::model::{BrokerState, Level, Model, Reply};
+use onenet_desk::ui::prefs::Prefs;
+use onenet_desk::ui::{ConsoleApp, commands, datapoints, offline, registry, settings};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn session(id: &str, online: bool, clean: bool) -> SessionInfo {
+    SessionInfo {
+        client_id: id.into(),
+        namespace: "339".into(),
+        online,
+        remote: online.then(|| "192.168.1.20:50000".into()),
+        clean_session: clean,
+        keep_alive: 120,
+        subscriptions: vec![("/lab/cmd".into(), 1), ("/lab/all".into(), 0)],
+        inflight: 0,
+        queued: 0,
+        dropped: 0,
+        dropped_qos0: 0,
+        messages_in: 1,
+        messages_out: 1,
+        warnings: 0,
+        connected_at: online.then_some(1_700_000_000_000),
+        last_seen: Some(1_700_000_100_000),
+        will: None,
+    }
+}
+
+/// Product 339 with devices 9277 (online) and 9278 (offline, persistent session).
+fn fixture() -> Model {
+    let mut m = Model::new(
+        Config::new(PathBuf::from("/tmp/ui-fixes")),
+        Prefs::default(),
+    );
+    m.products = vec![Product {
+        id: "339".into(),
+        name: "lab".into(),
+        api_key: "KEY339".into(),
+        created_at: 0,
+    }];
+    m.devices = ["9277", "9278"]
+        .iter()
+        .map(|id| Device {
+            id: id.to_string(),
+            product_id: "339".into(),
+            name: format!("sensor {id}"),
+            auth_info: format!("secret{id}"),
+            created_at: 0,
+            auto_registered: false,
+        })
+        .collect();
+    m.sessions = vec![session("9277", true, true), session("9278", false, false)];
+    m
+}
+
+/// The app over a model, no broker.
+fn offline_app(m: Model, size: [f32; 2]) -> Harness<'static, ConsoleApp> {
+    Harness::builder()
+        .with_size(size)
+        .allow_missing_glyphs()
+        .build_ui_state(
+            |ui, app: &mut ConsoleApp| {
+                app.draw(ui);
+            },
+            ConsoleApp::offline(&egui::Context::default(), m),
+        )
+}
+
+/// A panel, the model it draws and the actions it emitted.
+struct Fx<P> {
+    panel: P,
+    model: Model,
+    out: Vec<Action>,
+}
+
+fn panel<P: 'static>(
+    panel: P,
+    model: Model,
+    draw: fn(&mut P, &mut egui::Ui, &Model, &mut Vec<Action>),
+) -> Harness<'static, Fx<P>> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .allow_missing_glyphs()
+        .build_ui_state(
+            move |ui, fx: &mut Fx<P>| draw(&mut fx.panel, ui, &fx.model, &mut fx.out),
+            Fx {
+                panel,
+                model,
+                out: Vec::new(),
+            },
+        )
+}
+
+/// A data dir with product 339 and device 9277 (auth abc123), and a config on 127.0.0.1:0.
+fn data_dir() -> (tempfile::TempDir, Config) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::new(dir.path().to_path_buf());
+    cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
+    let db = Db::open(&cfg.db_path()).unwrap();
+    db.add_product(NewProduct {
+        id: Some("339".into()),
+        name: Some("lab".into()),
+        api_key: Some("KEY339".into()),
+    })
+    .unwrap();
+    db.add_device(NewDevice {
+        product_id: "339".into(),
+        id: Some("9277".into()),
+        auth_info: Some("abc123".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    (dir, cfg)
+}
+
+/// The real app with its broker.
+fn real_app(cfg: Config) -> Harness<'static, ConsoleApp> {
+    let prefs = Prefs::from_config(&cfg);
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .allow_missing_glyphs()
+        .build_eframe(|cc| ConsoleApp::start(&cc.egui_ctx, cfg, prefs))
+}
+
+/// Steps the app until `check` holds, failing after [`WAIT`].
+fn step_until<S>(h: &mut Harness<'_, S>, what: &str, check: impl Fn(&Harness<'_, S>) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        h.step();
+        if check(h) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn running_addr(app: &ConsoleApp) -> Option<SocketAddr> {
+    match app.model.broker {
+        BrokerState::Running { addr, .. } => Some(addr),
+        _ => None,
+    }
+}
+
+/// MQTT 3.1.1 CONNECT as device 9277 of product 339; returns the CONNACK return code.
+fn connack(addr: SocketAddr) -> u8 {
+    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
+    for s in ["9277", "339", "abc123"] {
+        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        body.extend_from_slice(s.as_bytes());
+    }
+    let mut p = vec![0x10, body.len() as u8];
+    p.extend_from_slice(&body);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(&p).unwrap();
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack).unwrap();
+    assert_eq!(ack[0], 0x20, "CONNACK expected, got {ack:?}");
+    ack[3]
+}
+
+fn has_label_containing<S>(h: &Harness<'_, S>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+#[test]
+fn restart_runs_off_the_ui_thread_and_shows_its_progress() {
+    let (_dir, cfg) = data_dir();
+    let mut h = real_app(cfg);
+    step_until(&mut h, "the broker running", |h| {
+        running_addr(h.state()).is_some()
+    });
+    let t = Instant::now();
+    h.state_mut().handle(Action::RestartBroker);
+    // The frame that asked is not held up by the stop and start: the window shows the step instead.
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(h.state().model.is_busy(), "{:?}", h.state().model.broker);
+    h.step();
+    assert!(
+        has_label_containing(&h, "stopping") || has_label_containing(&h, "starting on"),
+        "the status bar shows the step"
+    );
+    step_until(&mut h, "the broker running again", |h| {
+        running_addr(h.state()).is_some()
+    });
+    let addr = running_addr(h.state()).unwrap();
+    assert_eq!(connack(addr), 0, "devices connect after the restart");
+    h.state_mut().shutdown();
+}
+
+#[test]
+fn a_taken_listen_address_keeps_the_broker_serving_on_the_old_one() {
+    let (_dir, cfg) = data_dir();
+    let mut h = real_app(cfg);
+    step_until(&mut h, "the broker running", |h| {
+        running_addr(h.state()).is_some()
+    });
+    let old = running_addr(h.state()).unwrap();
+    // Another program holds the port the user types.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = other.local_addr().unwrap();
+    let mut p = h.state().model.prefs.clone();
+    p.mqtt_addr = taken.to_string();
+    p.offline_max_messages = 20;
+    h.state_mut().handle(Action::ApplySettings(Box::new(p)));
+    step_until(&mut h, "the change to settle", |h| {
+        !h.state().model.is_busy()
+    });
+    let app = h.state();
+    assert_eq!(
+        running_addr(app),
+        Some(old),
+        "still serving on the old address"
+    );
+    let notice = app
+        .model
+        .notices
+        .iter()
+        .rev()
+        .find(|n| n.level == Level::Error)
+        .expect("an error notice");
+    assert!(
+        notice.text.contains(&taken.to_string()) && notice.text.contains("goes on serving"),
+        "{}",
+        notice.text
+    );
+    // Revert goes back to what runs, not to the address that failed.
+    assert_eq!(app.model.prefs.mqtt_addr, "127.0.0.1:0");
+    assert_eq!(app.model.prefs.offline_max_messages, 10);
+    assert_eq!(connack(old), 0, "devices still connect on the old address");
+    h.state_mut().shutdown();
+}
+
+#[test]
+fn export_asks_for_the_path_in_the_window_and_writes_the_file() {
+    let (dir, cfg) = data_dir();
+    let mut h = real_app(cfg);
+    step_until(&mut h, "the broker running", |h| {
+        running_addr(h.state()).is_some()
+    });
+    let svc = h.state().service().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = rt
+        .block_on(svc.ingest_datapoints(
+            "9277",
+            br#"{"datastreams":[{"id":"temp","datapoints":[{"value":21.5},{"value":22.5},{"value":23.5}]}]}"#,
+        ))
+        .unwrap();
+    assert_eq!(n, 3);
+    h.state_mut().handle(Action::OpenDatapoints("9277".into()));
+    step_until(&mut h, "the Export button", |h| {
+        h.query_by_label("Export…").is_some()
+    });
+    h.get_by_label("Export…").click();
+    step_until(&mut h, "the export dialog", |h| {
+        h.query_by_label("Export to file…").is_some()
+    });
+    h.get_by_label("Export to file…").click();
+    step_until(&mut h, "the save-as dialog", |h| {
+        h.query_by_label("File path").is_some()
+    });
+    let expected = dir.path().join("exports").join("datapoints-9277.csv");
+    assert_eq!(
+        h.get_by_label("File path").value().as_deref(),
+        Some(expected.display().to_string().as_str()),
+        "the path is typed in the window, in the data dir by default"
+    );
+    h.get_by_label("Save").click();
+    step_until(&mut h, "the export to finish", |h| {
+        h.state()
+            .model
+            .notices
+            .iter()
+            .any(|n| n.text.contains("Exported 3 datapoints"))
+    });
+    let csv = std::fs::read_to_string(&expected).unwrap();
+    assert_eq!(csv.lines().count(), 4, "a header and 3 rows:\n{csv}");
+    assert!(csv.contains("22.5"), "{csv}");
+    h.state_mut().shutdown();
+}
+
+#[test]
+fn without_a_system_file_dialog_the_window_says_so_and_keeps_the_typed_path() {
+    let mut h = offline_app(fixture(), [1024.0, 700.0]);
+    h.state_mut().handle(Action::ExportTraffic);
+    h.run();
+    assert!(h.query_by_label("File path").is_some());
+    h.get_by_label("Browse…").click();
+    h.run();
+    // No broker here: Browse answers at once as a missing dialog would.
+    assert!(has_label_containing(&h, "not available on this desktop"));
+    assert_eq!(
+        h.get_by_label("File path").value().as_deref(),
+        Some("/tmp/ui-fixes/exports/traffic.jsonl")
+    );
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert!(h.query_by_label("File path").is_none(), "Escape closes it");
+}
+
+#[test]
+fn stop_asks_first_when_devices_are_online_and_escape_cancels() {
+    let mut m = fixture();
+    m.broker = BrokerState::Running {
+        addr: "127.0.0.1:6002".parse().unwrap(),
+        since: Instant::now(),
+    };
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    h.get_by_label("Stop").click();
+    h.run();
+    assert!(!h.state().log.contains(&Action::StopBroker));
+    assert!(has_label_containing(&h, "1 device is online"));
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert!(
+        !has_label_containing(&h, "1 device is online"),
+        "Escape closes"
+    );
+    assert!(!h.state().log.contains(&Action::StopBroker));
+    h.get_by_label("Stop").click();
+    h.run();
+    h.get_by_label("Yes, stop").click();
+    h.run();
+    assert!(h.state().log.contains(&Action::StopBroker));
+}
+
+#[test]
+fn deleting_an_online_device_says_so_and_disconnects_it() {
+    let mut h = panel(
+        registry::RegistryPanel::default(),
+        fixture(),
+        |p, ui, m, o| p.ui(ui, m, o),
+    );
+    h.run();
+    // Rows: 9277 (online) first.
+    h.query_all_by_label("Delete").nth(1).unwrap().click();
+    h.run();
+    assert!(has_label_containing(
+        &h,
+        "It is online and will be disconnected"
+    ));
+    h.get_by_label("Yes, delete").click();
+    h.run();
+    let out = &h.state().out;
+    assert!(
+        out.contains(&Action::DeleteDevice("9277".into())),
+        "{out:?}"
+    );
+    assert!(out.contains(&Action::Kick("9277".into())), "{out:?}");
+}
+
+#[test]
+fn a_deleted_product_leaves_no_devices_pane_and_a_failed_add_keeps_the_input() {
+    let mut h = panel(
+        registry::RegistryPanel::default(),
+        fixture(),
+        |p, ui, m, o| p.ui(ui, m, o),
+    );
+    h.run();
+    assert!(has_label_containing(&h, "Devices of product 339"));
+    let id = h.get_by_label("New device id");
+    id.focus();
+    id.type_text("9277");
+    h.run();
+    h.get_by_label("Add device").click();
+    h.run();
+    h.state_mut().model.apply_reply(Reply::Added(Err(
+        "Device not added: device 9277 already exists".into(),
+    )));
+    h.run();
+    assert_eq!(
+        h.get_by_label("New device id").value().as_deref(),
+        Some("9277"),
+        "a failed add keeps what was typed"
+    );
+    assert!(has_label_containing(&h, "already exists"));
+    // The product is deleted (here or elsewhere): its devices pane goes.
+    h.state_mut().model.products.clear();
+    h.state_mut().model.devices.clear();
+    h.run();
+    assert!(!has_label_containing(&h, "Devices of product 339"));
+    assert!(h.query_by_label("Add device").is_none());
+}
+
+fn points(m: &mut Model, device: &str, stream: &str, at: i64, value: DpValue) {
+    m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
+        device_id: device.into(),
+        dp_type: 3,
+        received_at: at,
+        points: vec![Datapoint {
+            stream: stream.into(),
+            at: Some(at),
+            value,
+        }],
+    })));
+}
+
+#[test]
+fn the_default_plot_ticks_streams_with_recent_data() {
+    let mut m = fixture();
+    let now = onenet_desk::ui::format::now_ms();
+    for s in ["a", "b", "c", "d"] {
+        points(&mut m, "9277", s, now - 86_400_000, DpValue::Float(1.0));
+    }
+    points(&mut m, "9277", "z-live", now, DpValue::Float(2.0));
+    // Another device whose only stream stopped long ago.
+    points(&mut m, "1000", "old", now - 86_400_000, DpValue::Float(3.0));
+    let (dev, streams) = datapoints::auto_plot(&m).unwrap();
+    assert_eq!(dev, "9277");
+    assert_eq!(streams[0], "z-live", "{streams:?}");
+}
+
+#[test]
+fn a_long_value_does_not_push_the_plot_off_screen_at_1024x700() {
+    let mut m = fixture();
+    let now = onenet_desk::ui::format::now_ms();
+    let long = serde_json::json!({"config": "x".repeat(400), "nested": {"a": [1, 2, 3]}});
+    points(
+        &mut m,
+        "9277",
+        "a_very_long_stream_name_for_settings",
+        now,
+        DpValue::Json(long),
+    );
+    points(&mut m, "9277", "temperature", now, DpValue::Float(22.5));
+    m.tab = Tab::Datapoints;
+    m.selected = Some("9277".into());
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    h.run();
+    let export = h.get_by_label("Export…").rect();
+    assert!(
+        export.right() <= 1024.0 && export.left() >= 150.0,
+        "Export… is on screen: {export:?}"
+    );
+    let filter = h.get_by_label("Filter devices or streams").rect();
+    assert!(
+        filter.right() < 1024.0 / 2.0 + 150.0,
+        "the tree keeps to at most half the panel: {filter:?}"
+    );
+}
+
+fn command(uuid: &str, status: CommandStatus, reply: Option<&[u8]>) -> Command {
+    Command {
+        uuid: uuid.into(),
+        device_id: "9277".into(),
+        body: bytes::Bytes::from_static(b"on"),
+        status,
+        created_at: 1_700_000_000_000,
+        sent_at: Some(1_700_000_000_458),
+        replied_at: reply.map(|_| 1_700_000_001_000),
+        reply: reply.map(bytes::Bytes::copy_from_slice),
+        expire_at: None,
+        validity_s: 0,
+    }
+}
+
+#[test]
+fn a_timeout_shows_when_it_timed_out_and_each_reply_picks_its_view() {
+    let mut m = fixture();
+    m.selected = Some("9277".into());
+    m.prefs.time_zone = onenet_desk::ui::prefs::TimeZone::Utc;
+    m.commands.insert(
+        "9277".into(),
+        vec![
+            command("t1", CommandStatus::Timeout, None),
+            command(
+                "j1",
+                CommandStatus::Replied,
+                Some(br#"{"state":{"led":"on","note":"a long string that stays whole"}}"#),
+            ),
+            command("x1", CommandStatus::Replied, Some(b"plain pong")),
+        ],
+    );
+    let mut h = panel(commands::CommandsPanel::default(), m, |p, ui, m, o| {
+        p.ui(ui, m, o)
+    });
+    h.state_mut().panel.viewing = Some("t1".into());
+    h.run();
+    // Sent at 22:13:20.458 UTC; the reply window is 10 s.
+    assert!(has_label_containing(&h, "sent 22:13:20.458"));
+    assert!(
+        has_label_containing(&h, "timeout 22:13:30.458"),
+        "the timeout is shown when it happened"
+    );
+    h.state_mut().panel.viewing = Some("j1".into());
+    h.run();
+    assert!(
+        has_label_containing(&h, "\n    \"led\": \"on\""),
+        "JSON indented, as Retained shows it"
+    );
+    h.state_mut().panel.viewing = Some("x1".into());
+    h.run();
+    assert!(has_label_containing(&h, "plain pong"));
+    assert!(
+        !has_label_containing(&h, "not JSON"),
+        "a text reply shows as text"
+    );
+}
+
+#[test]
+fn the_offline_queue_follows_the_counts_and_shows_a_payload() {
+    let mut m = fixture();
+    m.sessions[1].queued = 2;
+    let now = onenet_desk::ui::format::now_ms();
+    let q = |topic: &str, payload: &'static [u8]| QueuedInfo {
+        topic: topic.into(),
+        qos: 1,
+        payload_len: payload.len(),
+        payload: bytes::Bytes::from_static(payload),
+        queued_at: now,
+        packet_id: None,
+    };
+    m.queues.insert(
+        "9278".into(),
+        vec![q("/lab/cmd", br#"{"led":1}"#), q("/lab/cmd", b"second")],
+    );
+    let mut h = panel(offline::OfflinePanel::default(), m, |p, ui, m, o| {
+        p.ui(ui, m, o)
+    });
+    h.state_mut().panel.open = Some("9278".into());
+    h.run();
+    let loads = |h: &Harness<'_, Fx<offline::OfflinePanel>>| {
+        h.state()
+            .out
+            .iter()
+            .filter(|a| **a == Action::LoadDetail("9278".into()))
+            .count()
+    };
+    assert_eq!(loads(&h), 1);
+    h.run();
+    assert_eq!(loads(&h), 1, "no reload while nothing moves");
+    // One message was delivered: the poll's count moves, the list is asked for again.
+    h.state_mut().model.sessions[1].queued = 1;
+    h.run();
+    assert_eq!(loads(&h), 2);
+    h.query_all_by_label("View").next().unwrap().click();
+    h.run();
+    assert!(
+        has_label_containing(&h, "\"led\": 1"),
+        "the payload is shown"
+    );
+}
+
+#[test]
+fn switching_profile_names_the_sessions_it_drops_and_asks() {
+    let mut m = fixture();
+    m.broker = BrokerState::Running {
+        addr: "127.0.0.1:6002".parse().unwrap(),
+        since: Instant::now(),
+    };
+    let mut h = panel(settings::SettingsPanel::default(), m, |p, ui, m, o| {
+        p.ui(ui, m, o)
+    });
+    h.run();
+    h.get_by_label("mqtt").click();
+    h.run();
+    h.get_by_label("Apply").click();
+    h.run();
+    assert!(h.state().out.is_empty(), "{:?}", h.state().out);
+    assert!(has_label_containing(&h, "1 device will reconnect"));
+    assert!(has_label_containing(
+        &h,
+        "Persistent sessions are lost when switching profile onenet → mqtt: 9278 (2 subscriptions, 0 queued)"
+    ));
+    h.get_by_label("Apply and restart").click();
+    h.run();
+    let out = &h.state().out;
+    assert!(
+        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.profile == Profile::Mqtt),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn devices_keep_last_seen_and_counts_across_restarts_and_counts_match_rows() {
+    use onenet_desk::ui::devices::{SortBy, rows};
+    use onenet_desk::ui::model::Snapshot;
+    let mut m = fixture();
+    let mut first = session("9277", true, true);
+    first.messages_in = 5;
+    first.last_seen = Some(1_700_000_500_000);
+    let snap = |sessions: Vec<SessionInfo>, m: &Model| Snapshot {
+        sessions,
+        products: m.products.clone(),
+        devices: m.devices.clone(),
+        ..Default::default()
+    };
+    let s = snap(vec![first], &m);
+    m.apply_snapshot(s, Instant::now());
+    // The broker restarts: the clean session is gone.
+    let s = snap(vec![], &m);
+    m.apply_snapshot(s, Instant::now());
+    let row = |m: &Model| {
+        rows(m, "", false, SortBy::Id, true)
+            .into_iter()
+            .find(|r| r.id == "9277")
+            .unwrap()
+    };
+    assert_eq!(row(&m).messages_in, 5, "counts survive the restart");
+    assert_eq!(row(&m).last_seen, Some(1_700_000_500_000));
+    // It reconnects: the new run's counter adds to the old.
+    let mut again = session("9277", true, true);
+    again.messages_in = 2;
+    let s = snap(vec![again], &m);
+    m.apply_snapshot(s, Instant::now());
+    assert_eq!(row(&m).messages_in, 7);
+
+    // mqtt profile: an anonymous client is a row too, and the counts say so.
+    m.config.profile = Profile::Mqtt;
+    let mut anon = session("sensor-x", true, true);
+    anon.namespace = String::new();
+    let s = snap(vec![session("9277", true, true), anon], &m);
+    m.apply_snapshot(s, Instant::now());
+    assert_eq!(rows(&m, "", false, SortBy::Id, true).len(), 3);
+    m.broker = BrokerState::Running {
+        addr: "0.0.0.0:6002".parse().unwrap(),
+        since: Instant::now(),
+    };
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    assert!(
+        has_label_containing(&h, "online 2/3"),
+        "status bar matches the rows"
+    );
+    assert!(has_label_containing(&h, "plain MQTT 3.1.1: any client id"));
+    assert!(!has_label_containing(&h, "user name = product id"));
+}
+
+/// A connected device (raw socket) that answers "are you still there" with PINGREQ/PINGRESP.
+fn login(addr: SocketAddr, id: &str, auth: &str) -> (TcpStream, u8) {
+    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
+    for s in [id, "339", auth] {
+        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        body.extend_from_slice(s.as_bytes());
+    }
+    let mut p = vec![0x10, body.len() as u8];
+    p.extend_from_slice(&body);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(&p).unwrap();
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack).unwrap();
+    (s, ack[3])
+}
+
+fn still_connected(s: &mut TcpStream) -> bool {
+    let mut r = [0u8; 2];
+    s.write_all(&[0xC0, 0x00]).is_ok() && s.read_exact(&mut r).is_ok() && r == [0xD0, 0x00]
+}
+
+#[test]
+fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
+    let (dir, cfg) = data_dir();
+    let mut h = real_app(cfg);
+    step_until(&mut h, "the broker running", |h| {
+        running_addr(h.state()).is_some()
+    });
+    let addr = running_addr(h.state()).unwrap();
+    let (mut dev, code) = login(addr, "9277", "abc123");
+    assert_eq!(code, 0);
+    // Ticked in Registry.
+    h.state_mut().handle(Action::SetAutoRegister(true));
+    assert!(!h.state().model.is_busy(), "no restart");
+    step_until(&mut h, "the settings applied", |h| {
+        h.state()
+            .model
+            .notices
+            .iter()
+            .any(|n| n.text.contains("applied without a restart"))
+    });
+    assert!(still_connected(&mut dev), "the device was not disconnected");
+    let (_new, code) = login(addr, "9999", "fresh-secret");
+    assert_eq!(code, 0, "auto-register is in effect");
+    // "Offline messages kept" and Apply in Settings.
+    let mut p = h.state().model.prefs.clone();
+    p.offline_max_messages = 20;
+    h.state_mut().handle(Action::ApplySettings(Box::new(p)));
+    assert!(!h.state().model.is_busy(), "no restart");
+    step_until(&mut h, "the second change applied", |h| {
+        h.state().model.config.onenet.offline_max_messages == 20
+    });
+    assert!(still_connected(&mut dev));
+    assert_eq!(running_addr(h.state()), Some(addr));
+    let file = std::fs::read_to_string(dir.path().join("onenet-desk.toml")).unwrap();
+    assert!(file.contains("auto_register = true"), "{file}");
+    assert!(file.contains("offline_max_messages = 20"), "{file}");
+    // The same file is what `serve` and the next console start read.
+    let loaded = Config::load(dir.path()).unwrap();
+    assert!(loaded.auto_register);
+    assert_eq!(loaded.onenet.offline_max_messages, 20);
+    h.state_mut().shutdown();
+}
+
+#[test]
+fn auto_register_is_one_setting_and_an_unrelated_apply_keeps_it() {
+    let mut m = fixture();
+    m.sessions.clear();
+    let mut h = panel(settings::SettingsPanel::default(), m, |p, ui, m, o| {
+        p.ui(ui, m, o)
+    });
+    h.run();
+    // The Settings draft exists; auto-register is then ticked in Registry (the applied prefs change).
+    h.state_mut().model.prefs.auto_register = true;
+    h.run();
+    h.get_by_label("mqtt").click();
+    h.run();
+    h.get_by_label("Apply").click();
+    h.run();
+    let out = &h.state().out;
+    assert!(
+        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.profile == Profile::Mqtt && p.auto_register),
+        "the unrelated Apply keeps auto-register on: {out:?}"
+    );
+}
+
+#[test]
+fn the_console_serves_the_http_api_and_shows_it_with_the_product_key() {
+    let (_dir, mut cfg) = data_dir();
+    cfg.http_addr = Some("127.0.0.1:0".parse().unwrap());
+    let mut h = real_app(cfg);
+    step_until(&mut h, "the broker running", |h| {
+        running_addr(h.state()).is_some()
+    });
+    let http = h
+        .state()
+        .service()
+        .unwrap()
+        .http_addr()
+        .expect("HTTP API on");
+    step_until(&mut h, "the HTTP line on the Overview", |h| {
+        has_label_containing(h, &format!("http://{http}"))
+            && has_label_containing(h, "api-key: KEY339")
+    });
+    let mut s = TcpStream::connect(http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(
+        b"GET /cmds/history/9277 HTTP/1.1\r\nHost: x\r\napi-key: KEY339\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    h.state_mut().shutdown();
+}
