@@ -37,6 +37,7 @@ pub struct Panels {
     pub commands: commands::CommandsPanel,
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
+    pub simulator: crate::ui::simulator::SimulatorPanel,
     pub save: savefile::SaveDialog,
     pub logs: crate::ui::logs::LogsPanel,
     pub about: crate::ui::about::AboutBox,
@@ -132,6 +133,7 @@ impl ConsoleApp {
 
     /// Stops the broker and waits for the store to flush.
     pub fn shutdown(&mut self) {
+        self.panels.simulator.stop_all();
         if let Some(b) = self.backend.as_mut() {
             b.stop();
         }
@@ -535,6 +537,7 @@ impl ConsoleApp {
                 self.nav(ui, &mut out);
                 ui.separator();
                 self.panels.about.button(ui);
+                self.panels.simulator.nav_button(ui);
             });
         egui::CentralPanel::default().show(ui, |ui| {
             if !self.model.notices.is_empty() {
@@ -557,6 +560,11 @@ impl ConsoleApp {
             }
             p.save.ui(ui, &mut out);
         });
+        let (rt, svc) = match self.backend.as_ref().map(|b| b.runtime()) {
+            Some((rt, svc)) => (Some(rt), svc),
+            None => (None, None),
+        };
+        self.panels.simulator.window(ui.ctx(), svc.as_ref(), rt);
         self.panels.about.show(&ctx, &self.model, &mut out);
         for a in out.clone() {
             self.handle(a);

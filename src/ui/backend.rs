@@ -227,6 +227,17 @@ impl Backend {
         })
     }
 
+    /// The runtime and the running service, without waiting (no service while a start, stop or restart is
+    /// under way): the Simulator starts its virtual devices there.
+    pub fn runtime(&self) -> (tokio::runtime::Handle, Option<ServiceHandle>) {
+        let svc = if self.busy() {
+            None
+        } else {
+            self.service.clone()
+        };
+        (self.rt.handle().clone(), svc)
+    }
+
     /// The running service; when a start, stop or restart is under way, waits (up to 30 s) for it to
     /// finish first. Only tests and benchmarks call this; the window never waits on it.
     pub fn service(&self) -> Option<ServiceHandle> {

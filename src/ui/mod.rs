@@ -32,6 +32,7 @@ pub mod retained;
 pub mod savefile;
 pub mod series;
 pub mod settings;
+pub mod simulator;
 pub mod subscriptions;
 pub mod traffic;
 pub mod widgets;
