@@ -11,8 +11,8 @@ mod devices;
 pub mod envelope;
 pub mod extract;
 mod mqtt;
-pub mod server;
 mod record;
+pub mod server;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
