@@ -78,11 +78,11 @@ pub struct Limits {
     pub max_outbound_bytes: usize,
     pub max_outbound_messages: usize,
     /// A connection whose socket takes no byte of waiting output for this long is closed (stuck subscriber).
-    #[serde(with = "serde_units::secs")]
+    #[serde(rename = "stuck_timeout_secs", with = "serde_units::secs")]
     pub stuck_timeout: Duration,
     /// An outbound QoS 1/2 PUBLISH (or PUBREL) not acknowledged by then closes the connection (spec §5; the
     /// value is this project's decision, the same as `pubrel_timeout`).
-    #[serde(with = "serde_units::secs")]
+    #[serde(rename = "ack_timeout_secs", with = "serde_units::secs")]
     pub ack_timeout: Duration,
     /// Store ops queued but not committed past which the router takes no more input (publishers wait).
     pub max_store_backlog: usize,
@@ -266,10 +266,10 @@ impl Config {
             );
         }
         if l.stuck_timeout.is_zero() {
-            return bad("stuck_timeout", "must be positive");
+            return bad("limits.stuck_timeout_secs", "must be positive");
         }
         if l.ack_timeout.is_zero() {
-            return bad("ack_timeout", "must be positive");
+            return bad("limits.ack_timeout_secs", "must be positive");
         }
         if l.max_store_backlog == 0 {
             return bad("max_store_backlog", "must be at least 1");

@@ -147,15 +147,25 @@ fn mask_received(text: &str) -> (String, Vec<i64>) {
     while let Some(nl) = rest.find('\n') {
         let (line, tail) = rest.split_at(nl + 1);
         let body = &line[..line.len() - 1];
-        let is_time = body.len() > 30
-            && body.is_char_boundary(body.len() - 30)
-            && body[body.len() - 30..].starts_with(',')
-            && body.as_bytes()[body.len() - 19] == b'T';
-        if is_time {
-            let t = &body[body.len() - 29..];
-            times.push(unix_ms_of_iso(t));
-            out.push_str(&body[..body.len() - 29]);
-            out.push_str("RECV\n");
+        // received_at: the last `,YYYY-MM-DDThh:mm:ss.fff+hh:mm,` field (kind and desc follow it).
+        let b = body.as_bytes();
+        let at = (0..body.len().saturating_sub(30)).rev().find(|&i| {
+            b[i] == b','
+                && b[i + 30] == b','
+                && b[i + 11] == b'T'
+                && matches!(b[i + 24], b'+' | b'-')
+                && [
+                    "float,", "binary,", "string,", "object,", "number,", "text,", "bool,",
+                ]
+                .iter()
+                .any(|k| body.is_char_boundary(i + 31) && body[i + 31..].starts_with(k))
+        });
+        if let Some(i) = at {
+            times.push(unix_ms_of_iso(&body[i + 1..i + 30]));
+            out.push_str(&body[..=i]);
+            out.push_str("RECV");
+            out.push_str(&body[i + 30..]);
+            out.push('\n');
         } else {
             out.push_str(line);
         }
@@ -219,12 +229,12 @@ fn a_few_datapoints_export_to_exactly_these_lines() {
     let (text, recv) = mask_received(&std::fs::read_to_string(&csv).unwrap());
     assert_eq!(
         text,
-        "device_id,stream,at,value,type,received_at\n\
-         9277,1,2015-03-22T22:31:12.000+08:00,0.1,7,RECV\n\
-         9277,1,2015-03-22T22:31:12.000+08:00,-20.3,7,RECV\n\
-         9277,bin,2015-03-22T22:31:15.000+08:00,3q2+7w==,2,RECV\n\
-         9277,s,2015-03-22T22:31:13.000+08:00,\"a,\"\"b\"\"\nc\",1,RECV\n\
-         9277,s,2015-03-22T22:31:14.000+08:00,\"{\"\"k\"\":[1,2.5]}\",1,RECV\n"
+        "device_id,stream,at,value,type,received_at,kind,desc\n\
+         9277,1,2015-03-22T22:31:12.000+08:00,0.1,7,RECV,float,\n\
+         9277,1,2015-03-22T22:31:12.000+08:00,-20.3,7,RECV,float,\n\
+         9277,bin,2015-03-22T22:31:15.000+08:00,3q2+7w==,2,RECV,binary,\n\
+         9277,s,2015-03-22T22:31:13.000+08:00,\"a,\"\"b\"\"\nc\",1,RECV,string,\n\
+         9277,s,2015-03-22T22:31:14.000+08:00,\"{\"\"k\"\":[1,2.5]}\",1,RECV,object,\n"
     );
     assert_eq!(recv.len(), 5);
     assert!(recv.iter().all(|t| (t0..=t1).contains(t)), "{recv:?}");
@@ -256,15 +266,15 @@ fn a_few_datapoints_export_to_exactly_these_lines() {
     assert_eq!(
         text,
         concat!(
-            r#"{"device_id":"9277","stream":"1","at":"2015-03-22T09:31:12.000-05:00","value":0.1,"type":7,"received_at":"RECV","kind":"float"}"#,
+            r#"{"device_id":"9277","stream":"1","at":"2015-03-22T09:31:12.000-05:00","value":0.1,"type":7,"received_at":"RECV","kind":"float","desc":null}"#,
             "\n",
-            r#"{"device_id":"9277","stream":"1","at":"2015-03-22T09:31:12.000-05:00","value":-20.3,"type":7,"received_at":"RECV","kind":"float"}"#,
+            r#"{"device_id":"9277","stream":"1","at":"2015-03-22T09:31:12.000-05:00","value":-20.3,"type":7,"received_at":"RECV","kind":"float","desc":null}"#,
             "\n",
-            r#"{"device_id":"9277","stream":"bin","at":"2015-03-22T09:31:15.000-05:00","value":"3q2+7w==","type":2,"received_at":"RECV","kind":"binary"}"#,
+            r#"{"device_id":"9277","stream":"bin","at":"2015-03-22T09:31:15.000-05:00","value":"3q2+7w==","type":2,"received_at":"RECV","kind":"binary","desc":null}"#,
             "\n",
-            r#"{"device_id":"9277","stream":"s","at":"2015-03-22T09:31:13.000-05:00","value":"a,\"b\"\nc","type":1,"received_at":"RECV","kind":"json"}"#,
+            r#"{"device_id":"9277","stream":"s","at":"2015-03-22T09:31:13.000-05:00","value":"a,\"b\"\nc","type":1,"received_at":"RECV","kind":"string","desc":null}"#,
             "\n",
-            r#"{"device_id":"9277","stream":"s","at":"2015-03-22T09:31:14.000-05:00","value":{"k":[1,2.5]},"type":1,"received_at":"RECV","kind":"json"}"#,
+            r#"{"device_id":"9277","stream":"s","at":"2015-03-22T09:31:14.000-05:00","value":{"k":[1,2.5]},"type":1,"received_at":"RECV","kind":"object","desc":null}"#,
             "\n",
         )
     );

@@ -424,7 +424,10 @@ fn export_writes_the_file_and_its_notice_can_be_dismissed() {
     });
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "device_id,stream,at,value,type,received_at,kind,desc");
+    assert_eq!(
+        lines[0],
+        "device_id,stream,at,value,type,received_at,kind,desc"
+    );
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[1].starts_with("9277,t,"), "{text}");
     assert!(lines[1].contains(",1.5,3,"), "{text}");
