@@ -259,11 +259,11 @@ impl Config {
                 "must be between 1 and 65535 (packet ids)",
             );
         }
-        if l.max_outbound_bytes < 1024 || l.max_outbound_messages == 0 {
-            return bad(
-                "max_outbound_bytes",
-                "must be at least 1024 bytes and 1 message",
-            );
+        if l.max_outbound_bytes < 1024 {
+            return bad("limits.max_outbound_bytes", "must be at least 1024");
+        }
+        if l.max_outbound_messages == 0 {
+            return bad("limits.max_outbound_messages", "must be at least 1");
         }
         if l.stuck_timeout.is_zero() {
             return bad("limits.stuck_timeout_secs", "must be positive");
@@ -272,7 +272,7 @@ impl Config {
             return bad("limits.ack_timeout_secs", "must be positive");
         }
         if l.max_store_backlog == 0 {
-            return bad("max_store_backlog", "must be at least 1");
+            return bad("limits.max_store_backlog", "must be at least 1");
         }
         if l.max_queued_per_session == 0 {
             return bad("limits.max_queued_per_session", "must be at least 1");
