@@ -197,12 +197,17 @@ async fn offline_device_validity_0_is_status_0_and_never_delivered() {
         e.to_string(),
         "validity 2678401 s is out of range: 0 to 2678400 s (31 days)"
     );
-    // the limits themselves are accepted
+    // the limits themselves are accepted: validity 31 days, a body one byte under 64 KB (§7.2 "< 64 KB")
     assert!(
-        h.send_command("9277", Bytes::from(vec![0u8; 64 * 1024]), 2_678_400)
+        h.send_command("9277", Bytes::from(vec![0u8; 64 * 1024 - 1]), 2_678_400)
             .await
             .is_ok()
     );
+    let e = h
+        .send_command("9277", Bytes::from(vec![0u8; 64 * 1024]), 2_678_400)
+        .await
+        .unwrap_err();
+    assert_eq!(e, CommandError::BodyTooLarge(65_536, 65_536));
     let (_, total) = h.command_history("9277", None, None, 0, 30).await.unwrap();
     assert_eq!(
         total, 2,

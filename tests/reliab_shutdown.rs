@@ -41,18 +41,22 @@ async fn sigterm_with_a_client_that_never_reads_stops_within_5_s() {
     let _suback = sub.recv().await;
     let mut publ = Raw::device(addr, "9277", "abc123", true).await;
     let payload = vec![b'x'; 60_000];
-    // 64 MB towards a reader that reads nothing: far beyond what socket buffers hold.
+    // Up to 64 MB towards a reader that reads nothing: far beyond what socket buffers hold. Once the
+    // subscriber's queue is full the broker stops reading the publisher (backpressure), so its writes stall:
+    // a write that makes no progress for 2 s ends the flood. Its PUBACKs are left unread.
+    let mut sent = 0u32;
     for i in 0..1100u16 {
-        publ.send(&publish(
-            "/flood",
-            &payload,
-            QoS::AtLeastOnce,
-            i % 60_000 + 1,
-            false,
-        ))
-        .await;
-        let _ack = publ.recv().await;
+        let p = publish("/flood", &payload, QoS::AtLeastOnce, i % 60_000 + 1, false);
+        if tokio::time::timeout(Duration::from_secs(2), publ.send(&p))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        sent += 1;
     }
+    println!("publishes written before the broker stopped reading: {sent}");
+    assert!(sent >= 100, "only {sent} publishes written");
     let t = Instant::now();
     let status = tokio::task::spawn_blocking(move || serve.stop())
         .await
