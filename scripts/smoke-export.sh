@@ -40,7 +40,7 @@ if [[ "${1:-}" == "--inside-xvfb" ]]; then
     sleep 1.5
     xdotool mousemove 470 46 click 1     # Export…
     sleep 1.5
-    xdotool mousemove 75 195 click 1     # Export to file…
+    xdotool mousemove 75 218 click 1     # Export to file… (below the UTF-8 BOM row)
     sleep 1.5
     import -window root "$OUT/export-dialog.png"
     xdotool mousemove 338 395 click 1    # Browse… (no dialog exists here)
