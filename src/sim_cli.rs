@@ -107,30 +107,7 @@ pub fn simulate(dir: &Path, a: SimulateArgs) -> Result<(), Failure> {
     if !(a.duration > 0.0 && a.duration.is_finite()) {
         return Err(Failure(2, "--duration must be positive".into()));
     }
-    let mut streams = vec![
-        Stream {
-            name: "1".into(),
-            generator: Generator::Counter {
-                start: 0.0,
-                step: 1.0,
-            },
-        },
-        Stream {
-            name: "2".into(),
-            generator: Generator::Sine {
-                amplitude: 10.0,
-                period_s: 60.0,
-                offset: 20.0,
-            },
-        },
-        Stream {
-            name: "3".into(),
-            generator: Generator::RandomWalk {
-                start: 50.0,
-                step: 1.0,
-            },
-        },
-    ];
+    let mut streams = Stream::defaults();
     if a.types.contains(&2) {
         streams.push(Stream {
             name: "blob".into(),

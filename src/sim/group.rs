@@ -21,6 +21,37 @@ pub struct Stream {
     pub generator: Generator,
 }
 
+impl Stream {
+    /// The streams the CLI and the console start a group with: `1` a counter, `2` a sine, `3` a random walk
+    /// (type 2 groups add a `blob`).
+    pub fn defaults() -> Vec<Stream> {
+        vec![
+            Stream {
+                name: "1".into(),
+                generator: Generator::Counter {
+                    start: 0.0,
+                    step: 1.0,
+                },
+            },
+            Stream {
+                name: "2".into(),
+                generator: Generator::Sine {
+                    amplitude: 10.0,
+                    period_s: 60.0,
+                    offset: 20.0,
+                },
+            },
+            Stream {
+                name: "3".into(),
+                generator: Generator::RandomWalk {
+                    start: 50.0,
+                    step: 1.0,
+                },
+            },
+        ]
+    }
+}
+
 /// What a virtual device answers to `$creq/{uuid}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyKind {

@@ -192,30 +192,7 @@ impl SimulatorPanel {
             .collect::<Result<Vec<_>, _>>()?;
         let mut g = GroupConfig::new(self.product.trim(), Vec::new(), &addr);
         g.name = format!("group {}", self.groups.len() + 1);
-        g.streams = vec![
-            Stream {
-                name: "1".into(),
-                generator: Generator::Counter {
-                    start: 0.0,
-                    step: 1.0,
-                },
-            },
-            Stream {
-                name: "2".into(),
-                generator: Generator::Sine {
-                    amplitude: 10.0,
-                    period_s: 60.0,
-                    offset: 20.0,
-                },
-            },
-            Stream {
-                name: "3".into(),
-                generator: Generator::RandomWalk {
-                    start: 50.0,
-                    step: 1.0,
-                },
-            },
-        ];
+        g.streams = Stream::defaults();
         if types.contains(&2) {
             g.streams.push(Stream {
                 name: "blob".into(),
