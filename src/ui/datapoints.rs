@@ -286,8 +286,11 @@ impl DatapointsPanel {
                         tr("points")
                     ));
                 // Last and elided to the tree's width; the full value on hover.
+                // The full text is built only while hovered (a closure), not for every row each frame.
                 ui.add(egui::Label::new(RichText::new(short_value(v)).monospace()).truncate())
-                    .on_hover_text(full_value(v));
+                    .on_hover_ui(|ui| {
+                        ui.label(full_value(v));
+                    });
             }
         });
     }
