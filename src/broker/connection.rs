@@ -206,6 +206,8 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         connect.client_id = format!("auto-{}", crate::onenet::registry::generate_secret(12));
     }
     let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    // Bounded by accounting, not by capacity: the router counts every message and byte it queues here in
+    // `OutGauge` and stops at `max_outbound_messages` / `max_outbound_bytes` (QoS 0 dropped, QoS 1/2 held).
     let (tx, rx) = mpsc::unbounded_channel();
     let (paused_tx, paused) = watch::channel(false);
     let keep_alive = connect.keep_alive;
