@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::ui::{Fx, harness as panel};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onenet_desk::broker::{QueuedInfo, SessionInfo};
@@ -87,32 +90,6 @@ fn offline_app(m: Model, size: [f32; 2]) -> Harness<'static, ConsoleApp> {
         )
 }
 
-/// A panel, the model it draws and the actions it emitted.
-struct Fx<P> {
-    panel: P,
-    model: Model,
-    out: Vec<Action>,
-}
-
-fn panel<P: 'static>(
-    panel: P,
-    model: Model,
-    draw: fn(&mut P, &mut egui::Ui, &Model, &mut Vec<Action>),
-) -> Harness<'static, Fx<P>> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .allow_missing_glyphs()
-        .build_ui_state(
-            move |ui, fx: &mut Fx<P>| draw(&mut fx.panel, ui, &fx.model, &mut fx.out),
-            Fx {
-                panel,
-                model,
-                out: Vec::new(),
-            },
-        )
-}
-
-/// A data dir with product 339 and device 9277 (auth abc123), and a config on 127.0.0.1:0.
 fn data_dir() -> (tempfile::TempDir, Config) {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::new(dir.path().to_path_buf());
