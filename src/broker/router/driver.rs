@@ -72,6 +72,9 @@ impl Driver {
                 _ = shutdown.cancelled() => break,
             }
         }
+        // What online clients counted since the last periodic write (shutdown commits it).
+        self.router.save_all_stats();
+        self.apply();
     }
 
     fn handle(&mut self, m: RouterMsg) {

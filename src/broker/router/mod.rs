@@ -19,6 +19,7 @@ mod flow_tests;
 mod load;
 mod onenet;
 mod publish;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -65,6 +66,8 @@ pub(crate) struct Router {
     paused: HashMap<ConnId, u32>,
     /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
     sweep_due: Option<i64>,
+    /// Per-client totals kept across connections and restarts (`stats`).
+    stats: stats::StatsBook,
 }
 
 /// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
@@ -74,8 +77,9 @@ impl Router {
     pub fn new(
         cfg: Arc<Config>,
         metrics: Arc<crate::metrics::Metrics>,
-        state: LoadedState,
+        mut state: LoadedState,
     ) -> Router {
+        let stats = stats::StatsBook::load(std::mem::take(&mut state.device_stats));
         let o = &cfg.onenet;
         let mut r = Router {
             diags: Diagnostics::new(o.diagnostics_per_device),
@@ -95,8 +99,12 @@ impl Router {
             source: None,
             paused: HashMap::new(),
             sweep_due: None,
+            stats,
         };
         r.load(state);
+        for s in r.sessions.values_mut() {
+            r.stats.seed(s);
+        }
         r
     }
 
@@ -136,10 +144,14 @@ impl Router {
 
     /// When [`Input::Tick`] is next due (Unix ms), if anything waits for time.
     pub fn next_deadline(&self) -> Option<i64> {
-        match (self.commands.next_deadline(), self.sweep_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.commands.next_deadline(),
+            self.sweep_due,
+            self.stats.due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// True when the store has so many ops not yet committed (`committed` is the writer's watermark)
@@ -189,6 +201,9 @@ impl Router {
                 self.command_tick();
                 if self.sweep_due.is_some_and(|t| t <= now) {
                     self.sweep();
+                }
+                if self.stats.due.is_some_and(|t| t <= now) {
+                    self.save_all_stats();
                 }
             }
         }
@@ -280,6 +295,8 @@ impl Router {
         let client: Arc<str> = Arc::from(l.client_id.as_str());
         let onenet = self.onenet();
         let now = self.now;
+        // What the session it replaces or resumes counted so far is written before anything changes it.
+        self.save_stats(&client, false);
         if let Some(old) = self.sessions.get_mut(&client)
             && let Some(c) = old.conn.take()
         {
@@ -315,7 +332,8 @@ impl Router {
             }
         }
         if !session_present {
-            let s = Session::new(client.clone(), l.namespace.clone(), !l.clean_session);
+            let mut s = Session::new(client.clone(), l.namespace.clone(), !l.clean_session);
+            self.stats.seed(&mut s);
             if s.persistent {
                 self.fx.store(StoreOp::UpsertSession {
                     client_id: client.to_string(),
@@ -383,6 +401,7 @@ impl Router {
         if onenet {
             self.deliver_pending_commands(&client, now);
         }
+        self.save_stats(&client, true);
     }
 
     fn drop_subscriptions(&mut self, s: &Session) {
@@ -550,6 +569,7 @@ impl Router {
         let will = s.will.take();
         let ns = s.namespace.clone();
         let persistent = s.persistent;
+        self.save_stats(&client, false);
         if !persistent && let Some(s) = self.sessions.remove(&client) {
             self.drop_subscriptions(&s);
         }
