@@ -144,14 +144,10 @@ impl Router {
 
     /// When [`Input::Tick`] is next due (Unix ms), if anything waits for time.
     pub fn next_deadline(&self) -> Option<i64> {
-        [
-            self.commands.next_deadline(),
-            self.sweep_due,
-            self.stats.due,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        match (self.commands.next_deadline(), self.sweep_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// True when the store has so many ops not yet committed (`committed` is the writer's watermark)
@@ -201,9 +197,6 @@ impl Router {
                 self.command_tick();
                 if self.sweep_due.is_some_and(|t| t <= now) {
                     self.sweep();
-                }
-                if self.stats.due.is_some_and(|t| t <= now) {
-                    self.save_all_stats();
                 }
             }
         }
@@ -296,7 +289,7 @@ impl Router {
         let onenet = self.onenet();
         let now = self.now;
         // What the session it replaces or resumes counted so far is written before anything changes it.
-        self.save_stats(&client, false);
+        self.save_stats(&client);
         if let Some(old) = self.sessions.get_mut(&client)
             && let Some(c) = old.conn.take()
         {
@@ -401,7 +394,6 @@ impl Router {
         if onenet {
             self.deliver_pending_commands(&client, now);
         }
-        self.save_stats(&client, true);
     }
 
     fn drop_subscriptions(&mut self, s: &Session) {
@@ -569,7 +561,7 @@ impl Router {
         let will = s.will.take();
         let ns = s.namespace.clone();
         let persistent = s.persistent;
-        self.save_stats(&client, false);
+        self.save_stats(&client);
         if !persistent && let Some(s) = self.sessions.remove(&client) {
             self.drop_subscriptions(&s);
         }

@@ -3,8 +3,9 @@
 //!
 //! The router keeps every client's totals in memory (loaded at start) and seeds a new session's counters
 //! from them, so a session's `messages_in`/`messages_out` are totals since the client was first seen. A
-//! client's row is written through the store writer at login, at disconnect, every [`STATS_EVERY_MS`] while
-//! it is online (only if it changed), and at shutdown: never per message, so counting costs no fsync of
+//! client's row is written through the store writer at disconnect (and before a new login replaces its
+//! session), every [`STATS_EVERY`] by the router task for the clients whose totals changed, and at
+//! shutdown: never per message, so counting costs no fsync of
 //! its own; the row rides in whatever batch the writer commits next. A crash loses at most the last
 //! interval's counts. Memory: one small entry per client id ever seen (registered devices, and the client
 //! ids of the `mqtt` profile), the same rows the table holds.
@@ -17,15 +18,13 @@ use crate::store::{DeviceStats, StoreOp};
 
 use super::Router;
 
-/// How often the counts of online clients are written (Unix ms).
-pub(super) const STATS_EVERY_MS: i64 = 10_000;
+/// How often the router task writes the totals that changed.
+pub(crate) const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The totals as last written, per client.
 #[derive(Debug, Default)]
 pub(super) struct StatsBook {
     written: HashMap<Arc<str>, DeviceStats>,
-    /// When the periodic write is next due; `None` while no client is online.
-    pub due: Option<i64>,
 }
 
 impl StatsBook {
@@ -35,7 +34,6 @@ impl StatsBook {
                 .into_iter()
                 .map(|s| (Arc::from(s.client_id.as_str()), s))
                 .collect(),
-            due: None,
         }
     }
 
@@ -48,9 +46,12 @@ impl StatsBook {
         }
     }
 
-    /// The row for `s` if it differs from what was last written (then remembered as written).
-    fn changed(&mut self, s: &Session, keep_alive: Option<u16>) -> Option<DeviceStats> {
+    /// The row for `s` if it differs from what was last written (then remembered as written). The
+    /// keepalive is the session's once it has logged in during this run (a session restored at start-up
+    /// has none yet), else the one written before.
+    fn changed(&mut self, s: &Session) -> Option<DeviceStats> {
         let prev = self.written.get(&s.client_id);
+        let keep_alive = s.connected_at.map(|_| s.keep_alive);
         let row = DeviceStats {
             client_id: s.client_id.to_string(),
             messages_in: s.messages_in,
@@ -67,29 +68,22 @@ impl StatsBook {
 }
 
 impl Router {
-    /// Writes the statistics of `client`'s session if they changed; `login` also records its keepalive.
-    pub(super) fn save_stats(&mut self, client: &str, login: bool) {
+    /// Writes the statistics of `client`'s session if they changed.
+    pub(super) fn save_stats(&mut self, client: &str) {
         let Some(s) = self.sessions.get(client) else {
             return;
         };
-        let ka = login.then_some(s.keep_alive);
-        if let Some(row) = self.stats.changed(s, ka) {
+        if let Some(row) = self.stats.changed(s) {
             self.fx.store(StoreOp::DeviceStats(row));
-        }
-        if login && self.stats.due.is_none() {
-            self.stats.due = Some(self.now + STATS_EVERY_MS);
         }
     }
 
-    /// Writes every session's statistics that changed (the periodic write, and shutdown).
+    /// Writes every session's statistics that changed (the router task's periodic write, and shutdown).
     pub(crate) fn save_all_stats(&mut self) {
-        let mut any_online = false;
         for s in self.sessions.values() {
-            any_online |= s.online();
-            if let Some(row) = self.stats.changed(s, None) {
+            if let Some(row) = self.stats.changed(s) {
                 self.fx.store(StoreOp::DeviceStats(row));
             }
         }
-        self.stats.due = any_online.then_some(self.now + STATS_EVERY_MS);
     }
 }
