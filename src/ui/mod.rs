@@ -35,6 +35,8 @@ pub mod settings;
 pub mod simulator;
 pub mod subscriptions;
 pub mod traffic;
+pub mod traffic_record;
+pub mod traffic_replay;
 pub mod widgets;
 
 pub use app::{ConsoleApp, run};
