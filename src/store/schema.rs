@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Append only: never edit a migration that has shipped, add the next one.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: registry, persistent sessions, queued QoS1/2 deliveries, QoS2 messages held until PUBREL, retained.
     r#"
     CREATE TABLE products (
@@ -118,6 +118,16 @@ const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL,
         PRIMARY KEY (product_id, name)
     ) WITHOUT ROWID;
+    "#,
+    // 4: the API's command `qos` (§7.2: qos 1 is resent at each login while valid) and each send of a
+    // command: the total and the latest sends as JSON `[{"at":ms,"pid":null},…]`. A command that was
+    // sent before this migration has had exactly one send, at `sent_at`.
+    r#"
+    ALTER TABLE commands ADD COLUMN qos INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN send_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN sends TEXT NOT NULL DEFAULT '[]';
+    UPDATE commands SET send_count = 1, sends = '[{"at":' || sent_at || ',"pid":null}]'
+     WHERE sent_at IS NOT NULL;
     "#,
 ];
 

@@ -758,6 +758,8 @@ mod tests {
             reply: None,
             expire_at: None,
             validity_s: 0,
+            qos: 0,
+            sends: Default::default(),
         }
     }
 
