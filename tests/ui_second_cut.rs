@@ -153,3 +153,55 @@ fn device_pickers_show_names() {
         "the Datapoints tree names the device"
     );
 }
+
+/// The throughput chart: an empty chart from 0 up (no negative axis) over the last 5 minutes of the
+/// wall clock; one message every other second reads as a steady ~0.5/s, not a 0↔1 comb; a short first
+/// interval makes no spike.
+#[test]
+fn throughput_chart_is_smoothed_on_the_wall_clock() {
+    use onenet_desk::ui::model::Snapshot;
+    use std::time::{Duration, Instant};
+
+    let mut h = app_harness(fixture(), [1280.0, 800.0]);
+    h.run_steps(2);
+    let ([x0, x1], [y0, y1]) = h.state().panels.overview.drawn.expect("chart drawn");
+    let now = onenet_desk::ui::format::now_ms() as f64 / 1000.0;
+    assert!(y0 >= 0.0 && y1 > 0.0, "empty chart's y axis: {y0}..{y1}");
+    assert!((x1 - now).abs() < 5.0, "x axis ends now on the wall clock: {x1} vs {now}");
+    assert!((x1 - x0 - 300.0).abs() < 0.5, "5 minutes shown");
+
+    let m = &mut h.state_mut().model;
+    let t0 = Instant::now();
+    let snap = |n: u64| {
+        let mut s = Snapshot::default();
+        s.metrics.publishes_in = n;
+        s
+    };
+    // The broker had handled 1000 messages before; one more arrives 0.1 s after the first reading.
+    m.apply_snapshot(snap(1000), t0);
+    m.apply_snapshot(snap(1001), t0 + Duration::from_millis(100));
+    assert!(m.rate_history.is_empty(), "no rate from a 0.1 s interval");
+    let mut n = 1001;
+    for s in 1..=30 {
+        if s % 2 == 0 {
+            n += 1;
+        }
+        m.apply_snapshot(snap(n), t0 + Duration::from_secs(s));
+    }
+    let rates: Vec<f64> = m.rate_history.iter().map(|(_, r)| r.msg_in).collect();
+    assert!(
+        rates.iter().all(|r| (0.15..=1.0).contains(r)),
+        "rates spike or drop to 0: {rates:?}"
+    );
+    let late = &rates[rates.len() - 20..];
+    assert!(
+        late.iter().all(|r| (0.35..=0.65).contains(r)),
+        "steady ~0.5/s once the window is full: {late:?}"
+    );
+    let (t_last, _) = *m.rate_history.back().unwrap();
+    let wall = m.started_ms as f64 / 1000.0 + 30.0;
+    assert!(
+        (t_last - wall).abs() < 2.0,
+        "samples are on the wall clock: {t_last} vs {wall}"
+    );
+}
