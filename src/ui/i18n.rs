@@ -30,9 +30,14 @@ pub fn tr(en: &'static str) -> &'static str {
 pub fn zh(en: &str) -> Option<&'static str> {
     static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
         std::sync::OnceLock::new();
-    MAP.get_or_init(|| ZH.iter().copied().collect())
-        .get(en)
-        .copied()
+    MAP.get_or_init(|| {
+        ZH.iter()
+            .chain(crate::ui::i18n_more::ZH_MORE)
+            .copied()
+            .collect()
+    })
+    .get(en)
+    .copied()
 }
 
 /// (English, 中文).
@@ -683,6 +688,7 @@ mod tests {
             include_str!("traffic.rs"),
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
+            include_str!("notices.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {
