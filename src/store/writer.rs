@@ -18,7 +18,8 @@ use bytes::Bytes;
 use rusqlite::{Transaction, params};
 use tokio::sync::{oneshot, watch};
 
-use super::datapoints::{DpBatch, StreamIds, apply_retention, insert_batch, put_command};
+use super::commands::put_command;
+use super::datapoints::{DpBatch, StreamIds, apply_retention, insert_batch};
 use super::{StoreError, connect, now_millis};
 use crate::config::Retention;
 use crate::onenet::commands::Command;

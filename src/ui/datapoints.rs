@@ -194,7 +194,10 @@ impl DatapointsPanel {
         egui::ScrollArea::vertical().show(ui, |ui| {
             for dev in tree_devices(m) {
                 let streams = m.streams.get(&dev);
-                let dev_match = f.is_empty() || dev.to_lowercase().contains(&f);
+                let dev_match = f.is_empty()
+                    || dev.to_lowercase().contains(&f)
+                    || m.device_name(&dev)
+                        .is_some_and(|n| n.to_lowercase().contains(&f));
                 let any_stream =
                     streams.is_some_and(|s| s.keys().any(|k| k.to_lowercase().contains(&f)));
                 if !dev_match && !any_stream {
@@ -203,8 +206,9 @@ impl DatapointsPanel {
                 let selected = m.selected.as_deref() == Some(dev.as_str());
                 let header = egui::CollapsingHeader::new(
                     RichText::new(format!(
-                        "{} {dev}   ({})",
+                        "{} {}   ({})",
                         if m.is_online(&dev) { "●" } else { "○" },
+                        m.device_label(&dev),
                         streams.map_or(0, |s| s.len())
                     ))
                     .monospace(),

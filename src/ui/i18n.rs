@@ -30,9 +30,14 @@ pub fn tr(en: &'static str) -> &'static str {
 pub fn zh(en: &str) -> Option<&'static str> {
     static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
         std::sync::OnceLock::new();
-    MAP.get_or_init(|| ZH.iter().copied().collect())
-        .get(en)
-        .copied()
+    MAP.get_or_init(|| {
+        ZH.iter()
+            .chain(crate::ui::i18n_more::ZH_MORE)
+            .copied()
+            .collect()
+    })
+    .get(en)
+    .copied()
 }
 
 /// (English, 中文).
@@ -614,9 +619,14 @@ const ZH: &[(&str, &str)] = &[
     ("replied", "已回复"),
     ("reply", "回复"),
     ("reply too large", "回复过大"),
+    (
+        "qos 1: sent again at each login of the device until answered or no longer valid",
+        "qos 1：设备每次上线时重发，直到应答或不再有效",
+    ),
     ("retained messages", "条保留消息"),
     ("running on", "运行于"),
     ("sent", "已发送"),
+    ("sends", "发送次数"),
     ("starting…", "启动中…"),
     ("stopped", "已停止"),
     ("subscribers", "个订阅者"),
@@ -678,6 +688,7 @@ mod tests {
             include_str!("traffic.rs"),
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
+            include_str!("notices.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {

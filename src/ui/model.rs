@@ -25,6 +25,8 @@ const DIAG_KEEP: usize = 200;
 const RECENT_KEEP: usize = 1000;
 /// Rate samples kept (one per poll, about 5 minutes).
 const RATE_KEEP: usize = 300;
+/// Rates are averaged over this much time.
+pub const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 /// Notices kept.
 const NOTICE_KEEP: usize = 20;
 
@@ -263,9 +265,10 @@ pub struct Model {
     pub retained: Vec<RetainedInfo>,
     pub db_bytes: u64,
     pub rates: Rates,
-    /// (seconds since start of the console, rates) for the overview chart.
+    /// (wall-clock Unix seconds, rates) for the overview chart.
     pub rate_history: VecDeque<(f64, Rates)>,
-    last_metrics: Option<(Instant, MetricsSnapshot)>,
+    /// Metrics readings of the last [`RATE_WINDOW`] (bounded by it: one reading a poll).
+    readings: VecDeque<(Instant, MetricsSnapshot)>,
     pub started: Instant,
     /// Unix ms when the console started: devices auto-registered since are highlighted.
     pub started_ms: i64,
@@ -290,6 +293,9 @@ pub struct Model {
     pub http: Result<Option<SocketAddr>, String>,
     /// The last add of a product or device: (a counter, its outcome).
     pub add_outcome: Option<(u64, Result<String, String>)>,
+    /// Device id → its name, for the pickers (rebuilt when the registry is read, so a frame never scans
+    /// the device list to name one device).
+    names: HashMap<String, String>,
 }
 
 impl Model {
@@ -309,7 +315,7 @@ impl Model {
             db_bytes: 0,
             rates: Rates::default(),
             rate_history: VecDeque::new(),
-            last_metrics: None,
+            readings: VecDeque::new(),
             started: Instant::now(),
             started_ms: super::format::now_ms(),
             queues: HashMap::new(),
@@ -326,7 +332,34 @@ impl Model {
             add_outcome: None,
             seen: HashMap::new(),
             http: Ok(None),
+            names: HashMap::new(),
         }
+    }
+
+    /// How pickers name a device: "温湿度传感器 (9277)", or the id alone when it has no name of its own.
+    pub fn device_label(&self, id: &str) -> String {
+        match self.device_name(id) {
+            Some(n) => format!("{n} ({id})"),
+            None => id.to_string(),
+        }
+    }
+
+    /// The device's name, if it has one of its own (not empty, not its id, not the store's default
+    /// "device <id>").
+    pub fn device_name(&self, id: &str) -> Option<&str> {
+        self.names
+            .get(id)
+            .map(String::as_str)
+            .filter(|n| !n.is_empty() && *n != id && n.strip_prefix("device ") != Some(id))
+    }
+
+    /// Takes a new device list (a poll, or a test's fixture) and the names the pickers show.
+    pub fn set_devices(&mut self, devices: Vec<Device>) {
+        self.names = devices
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone()))
+            .collect();
+        self.devices = devices;
     }
 
     /// Offset times are shown at.
@@ -716,25 +749,47 @@ impl Model {
         }
     }
 
-    /// Takes a poll result; `now` is when it arrived (rates are per second between two readings).
+    /// Takes a poll result; `now` is when it arrived. Rates are per second over the last
+    /// [`RATE_WINDOW`] of readings (one reading a second would make a 0↔1 comb of single messages); no
+    /// rate until a reading is at least a second after the first (no spike from a short first interval),
+    /// and the readings start over when the counters go down (the broker restarted).
     pub fn apply_snapshot(&mut self, s: Snapshot, now: Instant) {
-        if let Some((then, prev)) = self.last_metrics {
-            let dt = now.duration_since(then).as_secs_f64();
-            if dt > 0.05 {
+        let m = s.metrics;
+        if self.readings.back().is_some_and(|(_, prev)| {
+            m.publishes_in < prev.publishes_in
+                || m.publishes_out < prev.publishes_out
+                || m.datapoints < prev.datapoints
+        }) {
+            self.readings.clear();
+        }
+        if self.readings.back().is_none_or(|(t, _)| now > *t) {
+            self.readings.push_back((now, m));
+        }
+        // Keep the newest reading at least RATE_WINDOW old (the window's start) and those after it.
+        while self.readings.len() > 64
+            || (self.readings.len() > 2
+                && now.saturating_duration_since(self.readings[1].0) >= RATE_WINDOW)
+        {
+            self.readings.pop_front();
+        }
+        if let (Some((t0, first)), Some((t1, last))) = (self.readings.front(), self.readings.back())
+        {
+            let dt = t1.duration_since(*t0).as_secs_f64();
+            if dt >= 1.0 {
                 let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
                 self.rates = Rates {
-                    msg_in: d(s.metrics.publishes_in, prev.publishes_in),
-                    msg_out: d(s.metrics.publishes_out, prev.publishes_out),
-                    dp: d(s.metrics.datapoints, prev.datapoints),
+                    msg_in: d(last.publishes_in, first.publishes_in),
+                    msg_out: d(last.publishes_out, first.publishes_out),
+                    dp: d(last.datapoints, first.datapoints),
                 };
                 if self.rate_history.len() == RATE_KEEP {
                     self.rate_history.pop_front();
                 }
-                self.rate_history
-                    .push_back((now.duration_since(self.started).as_secs_f64(), self.rates));
+                let wall = self.started_ms as f64 / 1000.0
+                    + now.saturating_duration_since(self.started).as_secs_f64();
+                self.rate_history.push_back((wall, self.rates));
             }
         }
-        self.last_metrics = Some((now, s.metrics));
         for x in &s.device_stats {
             self.seen
                 .entry(x.client_id.clone())
@@ -746,7 +801,9 @@ impl Model {
         }
         self.sessions = s.sessions;
         self.products = s.products;
-        self.devices = s.devices;
+        if self.devices != s.devices || self.names.len() != s.devices.len() {
+            self.set_devices(s.devices);
+        }
         self.retained = s.retained;
         self.db_bytes = s.db_bytes;
         if !self.sessions.is_empty() {
@@ -783,6 +840,8 @@ mod tests {
             reply: None,
             expire_at: None,
             validity_s: 0,
+            qos: 0,
+            sends: Default::default(),
         }
     }
 

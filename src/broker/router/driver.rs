@@ -149,9 +149,13 @@ impl Driver {
                 device_id,
                 body,
                 validity_s,
+                qos,
                 reply,
             } => {
-                let _ = reply.send(r.at(now).send_command(&device_id, body, validity_s));
+                let _ = reply.send(
+                    r.at(now)
+                        .send_command_qos(&device_id, body, validity_s, qos),
+                );
             }
             RouterMsg::LiveCommand { uuid, reply } => {
                 let _ = reply.send(r.live_command(&uuid));
