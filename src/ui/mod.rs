@@ -21,6 +21,7 @@ pub mod fonts;
 pub mod format;
 pub mod i18n;
 pub mod i18n_more;
+pub mod i18n_traffic;
 pub mod logs;
 pub mod model;
 pub mod notices;
