@@ -167,7 +167,10 @@ fn throughput_chart_is_smoothed_on_the_wall_clock() {
     let ([x0, x1], [y0, y1]) = h.state().panels.overview.drawn.expect("chart drawn");
     let now = onenet_desk::ui::format::now_ms() as f64 / 1000.0;
     assert!(y0 >= 0.0 && y1 > 0.0, "empty chart's y axis: {y0}..{y1}");
-    assert!((x1 - now).abs() < 5.0, "x axis ends now on the wall clock: {x1} vs {now}");
+    assert!(
+        (x1 - now).abs() < 5.0,
+        "x axis ends now on the wall clock: {x1} vs {now}"
+    );
     assert!((x1 - x0 - 300.0).abs() < 0.5, "5 minutes shown");
 
     let m = &mut h.state_mut().model;
