@@ -33,6 +33,7 @@ pub fn zh(en: &str) -> Option<&'static str> {
     MAP.get_or_init(|| {
         ZH.iter()
             .chain(crate::ui::i18n_more::ZH_MORE)
+            .chain(crate::ui::i18n_traffic::ZH_TRAFFIC)
             .copied()
             .collect()
     })
@@ -689,6 +690,8 @@ mod tests {
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
             include_str!("notices.rs"),
+            include_str!("traffic_record.rs"),
+            include_str!("traffic_replay.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {
