@@ -120,6 +120,9 @@ pub struct StoreTx {
     /// means "op n and every op before it is committed".
     inner: Arc<Mutex<Option<OpSender>>>,
     committed: watch::Receiver<u64>,
+    /// The last commit's failure (`None` while commits succeed): what the console shows as the reason
+    /// acknowledgements are held.
+    failing: watch::Receiver<Option<String>>,
     /// Numbering for the store's own tests, which play the router's part.
     #[cfg(test)]
     test_seq: Arc<std::sync::atomic::AtomicU64>,
@@ -157,6 +160,11 @@ impl StoreTx {
     /// Watermark of committed ops.
     pub fn committed(&self) -> watch::Receiver<u64> {
         self.committed.clone()
+    }
+
+    /// Why commits fail right now (disk full, locked …), or `None` once a commit succeeds again.
+    pub fn failing(&self) -> watch::Receiver<Option<String>> {
+        self.failing.clone()
     }
 
     /// Waits until everything queued so far is committed (a flush carries no number: it only follows
@@ -209,16 +217,18 @@ pub fn spawn_writer(
     let conn = connect(&path)?;
     let (tx, rx) = mpsc::channel::<(u64, StoreOp)>();
     let (committed_tx, committed_rx) = watch::channel(0u64);
+    let (failing_tx, failing_rx) = watch::channel(None);
     let stopping = Arc::new(AtomicBool::new(false));
     let stop2 = stopping.clone();
     let join = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(conn, rx, committed_tx, stop2, retention))
+        .spawn(move || run(conn, rx, committed_tx, failing_tx, stop2, retention))
         .map_err(|e| StoreError::Invalid(format!("cannot start the store writer thread: {e}")))?;
     Ok((
         StoreTx {
             inner: Arc::new(Mutex::new(Some(tx))),
             committed: committed_rx,
+            failing: failing_rx,
             #[cfg(test)]
             test_seq: Default::default(),
         },
@@ -233,6 +243,7 @@ fn run(
     mut conn: rusqlite::Connection,
     rx: mpsc::Receiver<(u64, StoreOp)>,
     committed: watch::Sender<u64>,
+    failing: watch::Sender<Option<String>>,
     stopping: Arc<AtomicBool>,
     mut retention: Retention,
 ) {
@@ -268,11 +279,18 @@ fn run(
             match apply(&mut conn, &mut ids, &batch) {
                 Ok(()) => {
                     ok = true;
+                    failing.send_if_modified(|f| f.take().is_some());
                     break;
                 }
                 Err(e) => {
                     ids.clear();
                     attempt += 1;
+                    let why = Some(e.to_string());
+                    failing.send_if_modified(|f| {
+                        let changed = *f != why;
+                        *f = why.clone();
+                        changed
+                    });
                     tracing::error!(error = %e, ops = batch.len(), attempt,
                         "store commit failed; acknowledgements are held until it succeeds");
                     if stopping.load(Ordering::SeqCst) && attempt >= 3 {

@@ -261,6 +261,8 @@ pub struct Model {
     pub commands: HashMap<String, Vec<Command>>,
     /// The uuid of the last command sent from the composer.
     pub last_sent: Option<String>,
+    /// Why the store cannot save right now (disk full …), shown in the status bar until it recovers.
+    pub store_error: Option<String>,
     pub notices: VecDeque<Notice>,
     next_notice: u64,
     pub export: Option<ExportState>,
@@ -301,6 +303,7 @@ impl Model {
             streams: BTreeMap::new(),
             commands: HashMap::new(),
             last_sent: None,
+            store_error: None,
             notices: VecDeque::new(),
             next_notice: 1,
             export: None,
@@ -468,6 +471,7 @@ impl Model {
             }
             Event::Command(c) => self.upsert_command(*c),
             Event::Retained { .. } => {}
+            Event::StoreStatus { error } => self.store_error = error,
             Event::OfflineQueue {
                 client_id, queued, ..
             } => {

@@ -76,6 +76,13 @@ pub fn status_bar(ui: &mut Ui, m: &Model) {
         let (text, color) = state_text(m);
         ui.label(RichText::new(format!("● {text}")).color(color));
         ui.separator();
+        if let Some(e) = &m.store_error {
+            ui.label(RichText::new(format!("⚠ {} {e}", tr("store cannot save:"))).color(RED))
+                .on_hover_text(tr(
+                    "Nothing that could not be saved is acknowledged; devices wait and saving resumes when the store can write again.",
+                ));
+            ui.separator();
+        }
         ui.label(format!("{} {}", tr("profile"), m.config.profile.name()));
         ui.separator();
         ui.label(format!("{} {}", tr("up"), uptime(m)));
