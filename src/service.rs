@@ -527,6 +527,16 @@ impl ServiceHandle {
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        // Before the final flush: on a full disk the flush would otherwise wait for space forever.
+        if let Some(w) = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            w.stopping();
+        }
         self.inner.store.flush().await;
         self.inner.store.close();
         let writer = self

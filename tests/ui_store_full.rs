@@ -37,8 +37,17 @@ impl Drop for Tmpfs {
     }
 }
 
+/// The file that fills the disk, deleted on drop, so a failing test frees the space before the app
+/// (declared earlier, dropped later) shuts its broker down.
+struct Filler(PathBuf);
+impl Drop for Filler {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Fills the file system of `dir` with a file, leaving about `free` bytes; returns the file.
-fn fill(dir: &Path, free: u64) -> PathBuf {
+fn fill(dir: &Path, free: u64) -> Filler {
     let filler = dir.join("filler");
     let mut f = std::fs::File::create(&filler).unwrap();
     let chunk = vec![0xA5u8; 64 * 1024];
@@ -46,7 +55,7 @@ fn fill(dir: &Path, free: u64) -> PathBuf {
     let _ = f.sync_all();
     let len = std::fs::metadata(&filler).unwrap().len();
     f.set_len(len.saturating_sub(free)).unwrap();
-    filler
+    Filler(filler)
 }
 
 #[test]
@@ -100,7 +109,7 @@ fn the_status_bar_names_a_full_disk_and_the_data_dir_until_space_returns() {
     assert!(has_part(&h, "database or disk is full"));
 
     // Space returns: the held uploads are saved and the entry goes away.
-    std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_file(&filler.0).unwrap();
     step_until(&mut h, "the status bar to clear", |h| {
         !has_part(h, "store cannot save")
     });

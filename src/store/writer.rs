@@ -194,6 +194,12 @@ pub struct WriterThread {
 }
 
 impl WriterThread {
+    /// Shutdown has begun: a commit that keeps failing (disk full) is given up after a few attempts
+    /// instead of retried until it succeeds, so a final flush cannot wait forever.
+    pub fn stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
     /// Waits for the thread to commit what is queued and exit. Call after [`StoreTx::close`] on every clone
     /// (the thread ends when all senders are gone).
     pub fn join(mut self) {
