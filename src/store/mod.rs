@@ -17,6 +17,7 @@ mod pool;
 mod registry;
 pub(crate) mod schema;
 mod state;
+mod stats;
 pub mod topics;
 pub(crate) mod writer;
 
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 pub use datapoints::{DpBatch, DpFilter, StoredDatapoint, StreamSummary};
 pub use registry::{NewDevice, NewProduct};
 pub use state::{LoadedQueued, LoadedRetained, LoadedSession, LoadedState};
+pub use stats::DeviceStats;
 pub use writer::{StoreOp, StoreTx};
 
 /// Errors at the storage boundary.

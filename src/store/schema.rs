@@ -129,6 +129,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
     UPDATE commands SET send_count = 1, sends = '[{"at":' || sent_at || ',"pid":null}]'
      WHERE sent_at IS NOT NULL;
     "#,
+    // 5: what the broker saw of each client, kept across disconnects and restarts (the console's Devices
+    // panel): totals since first seen, last seen, the keepalive of the last login. Not tied to `devices`,
+    // so anonymous clients of the `mqtt` profile have a row too.
+    r#"
+    CREATE TABLE device_stats (
+        client_id    TEXT PRIMARY KEY,
+        messages_in  INTEGER NOT NULL,
+        messages_out INTEGER NOT NULL,
+        last_seen    INTEGER,
+        keep_alive   INTEGER,
+        updated_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Number of migrations this build knows; a database with a higher `user_version` came from a newer build.

@@ -104,6 +104,9 @@ pub enum StoreOp {
         product_id: String,
         name: String,
     },
+    /// A client's statistics (totals, last seen, keepalive): at login, disconnect, every few seconds
+    /// while online and at shutdown, never per message.
+    DeviceStats(super::DeviceStats),
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
     /// New retention settings (changed at run time): applied at once, then periodically.
@@ -481,6 +484,7 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
         StoreOp::EnsureTopic { product_id, name } => {
             super::topics::ensure_topic(tx, product_id, name)?;
         }
+        StoreOp::DeviceStats(s) => super::stats::put_stats(tx, s)?,
         StoreOp::Flush(_) | StoreOp::SetRetention(_) => {}
     }
     Ok(())

@@ -15,7 +15,6 @@ use crate::ui::backend::Backend;
 use crate::ui::i18n::{set_lang, tr};
 use crate::ui::model::{BrokerState, Level, Model, Reply};
 use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
-use crate::ui::widgets;
 use crate::ui::{
     commands, datapoints, devices, offline, overview, registry, retained, savefile, settings,
     subscriptions, traffic,
@@ -41,6 +40,7 @@ pub struct Panels {
     pub save: savefile::SaveDialog,
     pub logs: crate::ui::logs::LogsPanel,
     pub about: crate::ui::about::AboutBox,
+    pub notices: crate::ui::notices::NoticeClock,
 }
 
 pub struct ConsoleApp {
@@ -323,6 +323,12 @@ impl ConsoleApp {
                 b.export_traffic(path, m.traffic.rows.iter().cloned().collect())
             }
             savefile::SaveWhat::Diagnostics(d) => b.export_diagnostics(path, d),
+            savefile::SaveWhat::Recording(d) => match b.runtime() {
+                (rt, Some(svc)) => self.panels.traffic.start_recording(&d, path, &svc, &rt),
+                _ => self
+                    .model
+                    .notify(Level::Error, tr("Not recorded: the broker is not running.")),
+            },
         }
     }
 
@@ -498,25 +504,6 @@ impl ConsoleApp {
         }
     }
 
-    fn notices(&self, ui: &mut egui::Ui, out: &mut Vec<Action>) {
-        for n in self.model.notices.iter().rev().take(3) {
-            let color = match n.level {
-                Level::Info => widgets::BLUE,
-                Level::Error => widgets::RED,
-            };
-            egui::Frame::group(ui.style())
-                .stroke(egui::Stroke::new(1.0, color))
-                .show(ui, |ui| {
-                    ui.horizontal(|ui| {
-                        ui.label(RichText::new(&n.text).color(color));
-                        if ui.small_button("×").on_hover_text(tr("Dismiss")).clicked() {
-                            out.push(Action::DismissNotice(n.id));
-                        }
-                    });
-                });
-        }
-    }
-
     /// Draws one frame into `ui` and returns the actions the panels emitted (already carried out).
     pub fn draw(&mut self, ui: &mut egui::Ui) -> Vec<Action> {
         let ctx = ui.ctx().clone();
@@ -540,9 +527,6 @@ impl ConsoleApp {
                 self.panels.simulator.nav_button(ui);
             });
         egui::CentralPanel::default().show(ui, |ui| {
-            if !self.model.notices.is_empty() {
-                self.notices(ui, &mut out);
-            }
             let m = &self.model;
             let p = &mut self.panels;
             match m.tab {
@@ -564,8 +548,12 @@ impl ConsoleApp {
             Some((rt, svc)) => (Some(rt), svc),
             None => (None, None),
         };
+        self.panels
+            .traffic
+            .windows(ui.ctx(), svc.as_ref(), rt.as_ref());
         self.panels.simulator.window(ui.ctx(), svc.as_ref(), rt);
         self.panels.about.show(&ctx, &self.model, &mut out);
+        self.panels.notices.show(&ctx, &self.model, &mut out);
         for a in out.clone() {
             self.handle(a);
         }

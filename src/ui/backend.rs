@@ -427,11 +427,21 @@ impl Backend {
             let metrics = s.metrics();
             let db = s.db().clone();
             let reg = tokio::task::spawn_blocking(move || {
-                (db.products(), db.devices(None), db.size_on_disk())
+                (
+                    db.products(),
+                    db.devices(None),
+                    db.size_on_disk(),
+                    db.device_stats(),
+                )
             })
             .await;
             busy.store(false, Ordering::Release);
-            let (products, devices, db_bytes) = reg.ok()?;
+            let (products, devices, db_bytes, stats) = reg.ok()?;
+            // Statistics are a nicety: a failed read leaves what the model already knows.
+            let device_stats = stats.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read device statistics");
+                Vec::new()
+            });
             let (products, devices) = match (products, devices) {
                 (Ok(p), Ok(d)) => (p, d),
                 (Err(e), _) | (_, Err(e)) => {
@@ -445,6 +455,7 @@ impl Backend {
                 retained,
                 db_bytes,
                 metrics,
+                device_stats,
             })))
         });
     }

@@ -78,12 +78,13 @@ impl CommandsPanel {
                 .selected_text(if self.device.is_empty() {
                     tr("choose a device").to_string()
                 } else {
-                    self.device.clone()
+                    m.device_label(&self.device)
                 })
-                .width(200.0)
+                .width(260.0)
                 .show_ui(ui, |ui| {
                     for (id, online) in devices {
-                        let label = format!("{} {id}", if online { "●" } else { "○" });
+                        let label =
+                            format!("{} {}", if online { "●" } else { "○" }, m.device_label(&id));
                         if ui.selectable_label(self.device == id, label).clicked() {
                             self.device = id;
                             self.viewing = None;

@@ -30,9 +30,15 @@ pub fn tr(en: &'static str) -> &'static str {
 pub fn zh(en: &str) -> Option<&'static str> {
     static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
         std::sync::OnceLock::new();
-    MAP.get_or_init(|| ZH.iter().copied().collect())
-        .get(en)
-        .copied()
+    MAP.get_or_init(|| {
+        ZH.iter()
+            .chain(crate::ui::i18n_more::ZH_MORE)
+            .chain(crate::ui::i18n_traffic::ZH_TRAFFIC)
+            .copied()
+            .collect()
+    })
+    .get(en)
+    .copied()
 }
 
 /// (English, 中文).
@@ -688,6 +694,9 @@ mod tests {
             include_str!("traffic.rs"),
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
+            include_str!("notices.rs"),
+            include_str!("traffic_record.rs"),
+            include_str!("traffic_replay.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {

@@ -25,6 +25,8 @@ const DIAG_KEEP: usize = 200;
 const RECENT_KEEP: usize = 1000;
 /// Rate samples kept (one per poll, about 5 minutes).
 const RATE_KEEP: usize = 300;
+/// Rates are averaged over this much time.
+pub const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 /// Notices kept.
 const NOTICE_KEEP: usize = 20;
 
@@ -183,6 +185,9 @@ pub struct Snapshot {
     pub retained: Vec<RetainedInfo>,
     pub db_bytes: u64,
     pub metrics: MetricsSnapshot,
+    /// What the store kept of each client (totals, last seen, keepalive): devices offline or not seen
+    /// since the console or broker restarted.
+    pub device_stats: Vec<crate::store::DeviceStats>,
 }
 
 /// A device as last seen by the console (see [`Model::seen`]).
@@ -195,15 +200,31 @@ pub struct Seen {
     base_out: u64,
     now_in: u64,
     now_out: u64,
+    /// Totals the store kept (written by the broker at login, disconnect, periodically and at shutdown).
+    stored_in: u64,
+    stored_out: u64,
 }
 
 impl Seen {
     pub fn messages_in(&self) -> u64 {
-        self.base_in + self.now_in
+        (self.base_in + self.now_in).max(self.stored_in)
     }
 
     pub fn messages_out(&self) -> u64 {
-        self.base_out + self.now_out
+        (self.base_out + self.now_out).max(self.stored_out)
+    }
+
+    /// Takes the store's row for this client. The broker's session counters start at these totals, so a
+    /// reading never goes below them.
+    fn take_stored(&mut self, s: &crate::store::DeviceStats) {
+        self.stored_in = self.stored_in.max(s.messages_in);
+        self.stored_out = self.stored_out.max(s.messages_out);
+        self.last_seen = self.last_seen.max(s.last_seen);
+        if self.keep_alive == 0
+            && let Some(k) = s.keep_alive
+        {
+            self.keep_alive = k;
+        }
     }
 
     /// Takes a session reading; counters that went down mean the broker restarted.
@@ -244,9 +265,10 @@ pub struct Model {
     pub retained: Vec<RetainedInfo>,
     pub db_bytes: u64,
     pub rates: Rates,
-    /// (seconds since start of the console, rates) for the overview chart.
+    /// (wall-clock Unix seconds, rates) for the overview chart.
     pub rate_history: VecDeque<(f64, Rates)>,
-    last_metrics: Option<(Instant, MetricsSnapshot)>,
+    /// Metrics readings of the last [`RATE_WINDOW`] (bounded by it: one reading a poll).
+    readings: VecDeque<(Instant, MetricsSnapshot)>,
     pub started: Instant,
     /// Unix ms when the console started: devices auto-registered since are highlighted.
     pub started_ms: i64,
@@ -273,6 +295,9 @@ pub struct Model {
     pub http: Result<Option<SocketAddr>, String>,
     /// The last add of a product or device: (a counter, its outcome).
     pub add_outcome: Option<(u64, Result<String, String>)>,
+    /// Device id → its name, for the pickers (rebuilt when the registry is read, so a frame never scans
+    /// the device list to name one device).
+    names: HashMap<String, String>,
 }
 
 impl Model {
@@ -292,7 +317,7 @@ impl Model {
             db_bytes: 0,
             rates: Rates::default(),
             rate_history: VecDeque::new(),
-            last_metrics: None,
+            readings: VecDeque::new(),
             started: Instant::now(),
             started_ms: super::format::now_ms(),
             queues: HashMap::new(),
@@ -310,7 +335,34 @@ impl Model {
             add_outcome: None,
             seen: HashMap::new(),
             http: Ok(None),
+            names: HashMap::new(),
         }
+    }
+
+    /// How pickers name a device: "温湿度传感器 (9277)", or the id alone when it has no name of its own.
+    pub fn device_label(&self, id: &str) -> String {
+        match self.device_name(id) {
+            Some(n) => format!("{n} ({id})"),
+            None => id.to_string(),
+        }
+    }
+
+    /// The device's name, if it has one of its own (not empty, not its id, not the store's default
+    /// "device <id>").
+    pub fn device_name(&self, id: &str) -> Option<&str> {
+        self.names
+            .get(id)
+            .map(String::as_str)
+            .filter(|n| !n.is_empty() && *n != id && n.strip_prefix("device ") != Some(id))
+    }
+
+    /// Takes a new device list (a poll, or a test's fixture) and the names the pickers show.
+    pub fn set_devices(&mut self, devices: Vec<Device>) {
+        self.names = devices
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone()))
+            .collect();
+        self.devices = devices;
     }
 
     /// Offset times are shown at.
@@ -701,31 +753,61 @@ impl Model {
         }
     }
 
-    /// Takes a poll result; `now` is when it arrived (rates are per second between two readings).
+    /// Takes a poll result; `now` is when it arrived. Rates are per second over the last
+    /// [`RATE_WINDOW`] of readings (one reading a second would make a 0↔1 comb of single messages); no
+    /// rate until a reading is at least a second after the first (no spike from a short first interval),
+    /// and the readings start over when the counters go down (the broker restarted).
     pub fn apply_snapshot(&mut self, s: Snapshot, now: Instant) {
-        if let Some((then, prev)) = self.last_metrics {
-            let dt = now.duration_since(then).as_secs_f64();
-            if dt > 0.05 {
+        let m = s.metrics;
+        if self.readings.back().is_some_and(|(_, prev)| {
+            m.publishes_in < prev.publishes_in
+                || m.publishes_out < prev.publishes_out
+                || m.datapoints < prev.datapoints
+        }) {
+            self.readings.clear();
+        }
+        if self.readings.back().is_none_or(|(t, _)| now > *t) {
+            self.readings.push_back((now, m));
+        }
+        // Keep the newest reading at least RATE_WINDOW old (the window's start) and those after it.
+        while self.readings.len() > 64
+            || (self.readings.len() > 2
+                && now.saturating_duration_since(self.readings[1].0) >= RATE_WINDOW)
+        {
+            self.readings.pop_front();
+        }
+        if let (Some((t0, first)), Some((t1, last))) = (self.readings.front(), self.readings.back())
+        {
+            let dt = t1.duration_since(*t0).as_secs_f64();
+            if dt >= 1.0 {
                 let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
                 self.rates = Rates {
-                    msg_in: d(s.metrics.publishes_in, prev.publishes_in),
-                    msg_out: d(s.metrics.publishes_out, prev.publishes_out),
-                    dp: d(s.metrics.datapoints, prev.datapoints),
+                    msg_in: d(last.publishes_in, first.publishes_in),
+                    msg_out: d(last.publishes_out, first.publishes_out),
+                    dp: d(last.datapoints, first.datapoints),
                 };
                 if self.rate_history.len() == RATE_KEEP {
                     self.rate_history.pop_front();
                 }
-                self.rate_history
-                    .push_back((now.duration_since(self.started).as_secs_f64(), self.rates));
+                let wall = self.started_ms as f64 / 1000.0
+                    + now.saturating_duration_since(self.started).as_secs_f64();
+                self.rate_history.push_back((wall, self.rates));
             }
         }
-        self.last_metrics = Some((now, s.metrics));
+        for x in &s.device_stats {
+            self.seen
+                .entry(x.client_id.clone())
+                .or_default()
+                .take_stored(x);
+        }
         for x in &s.sessions {
             self.seen.entry(x.client_id.clone()).or_default().take(x);
         }
         self.sessions = s.sessions;
         self.products = s.products;
-        self.devices = s.devices;
+        if self.devices != s.devices || self.names.len() != s.devices.len() {
+            self.set_devices(s.devices);
+        }
         self.retained = s.retained;
         self.db_bytes = s.db_bytes;
         if !self.sessions.is_empty() {

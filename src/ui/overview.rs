@@ -13,6 +13,9 @@ use crate::ui::widgets::{self, GREEN, GREY, RED};
 pub struct OverviewPanel {
     /// Stop or Restart waiting for the user's confirmation (devices are online).
     pub confirm: Option<Action>,
+    /// The bounds the throughput chart was last drawn with: ([x min, x max] in Unix seconds, [y min,
+    /// y max] in per second), for tests.
+    pub drawn: Option<([f64; 2], [f64; 2])>,
 }
 
 /// "3 devices are online and will be disconnected" — the sentence confirmations use.
@@ -279,19 +282,37 @@ impl OverviewPanel {
             stat(ui, tr("Retained"), m.retained.len().to_string());
         });
         ui.add_space(8.0);
-        ui.label(RichText::new(tr("Throughput (last 5 minutes)")).strong());
+        ui.label(RichText::new(tr("Throughput (last 5 minutes)")).strong())
+            .on_hover_text(tr("Messages and datapoints per second, averaged over 5 s"));
+        self.chart(ui, m);
+    }
+
+    /// The throughput chart: the last 5 minutes of wall-clock time, rates from 0 up.
+    fn chart(&mut self, ui: &mut Ui, m: &Model) {
+        let wall = chart_now(m);
+        let (x, y) = chart_bounds(m, wall);
+        let off = m.offset();
         let series = |f: fn(&crate::ui::model::Rates) -> f64| -> PlotPoints<'static> {
             m.rate_history.iter().map(|(t, r)| [*t, f(r)]).collect()
         };
-        Plot::new("rates")
+        let r = Plot::new("rates")
             .height(ui.available_height().clamp(120.0, 260.0))
             .legend(Legend::default())
             .allow_scroll(false)
             .allow_zoom(false)
             .allow_drag(false)
-            .include_y(0.0)
-            .x_axis_formatter(|g, _| format::duration_ms((g.value * 1000.0) as i64))
+            .allow_double_click_reset(false)
+            .x_axis_formatter(move |g, _| format::time_of_day((g.value * 1000.0) as i64, off))
+            .y_axis_formatter(|g, _| {
+                if g.value < 0.0 {
+                    String::new()
+                } else {
+                    format::rate(g.value)
+                }
+            })
             .show(ui, |p| {
+                p.set_plot_bounds_x(x.0..=x.1);
+                p.set_plot_bounds_y(y.0..=y.1);
                 p.line(
                     Line::new(tr("messages/s in"), series(|r| r.msg_in)).color(widgets::PALETTE[0]),
                 );
@@ -301,5 +322,27 @@ impl OverviewPanel {
                 );
                 p.line(Line::new(tr("datapoints/s"), series(|r| r.dp)).color(widgets::PALETTE[2]));
             });
+        let b = r.transform.bounds();
+        self.drawn = Some(([b.min()[0], b.max()[0]], [b.min()[1], b.max()[1]]));
     }
 }
+
+/// The chart's "now" in wall-clock Unix seconds, on the same clock as the rate samples.
+fn chart_now(m: &Model) -> f64 {
+    m.started_ms as f64 / 1000.0 + m.started.elapsed().as_secs_f64()
+}
+
+/// The chart's bounds: x the 5 minutes up to `now` (Unix seconds), y from 0 to a little above the
+/// highest rate shown (at least 1/s), so an empty chart never shows a negative axis.
+pub fn chart_bounds(m: &Model, now: f64) -> ((f64, f64), (f64, f64)) {
+    let top = m
+        .rate_history
+        .iter()
+        .filter(|(t, _)| *t >= now - CHART_SPAN)
+        .map(|(_, r)| r.msg_in.max(r.msg_out).max(r.dp))
+        .fold(1.0_f64, f64::max);
+    ((now - CHART_SPAN, now), (0.0, top * 1.1))
+}
+
+/// Seconds of history the chart shows.
+pub const CHART_SPAN: f64 = 300.0;

@@ -64,6 +64,24 @@ pub enum AddField {
     AuthInfo,
 }
 
+/// Widths of the registry's text fields (points): a 32-character key in monospace, a name or secret,
+/// an id.
+const KEY_WIDTH: f32 = 300.0;
+const NAME_WIDTH: f32 = 220.0;
+const ID_WIDTH: f32 = 160.0;
+
+/// A name field of the registry, wide enough to read a device's name while typing it.
+fn name_field(ui: &mut Ui, text: &mut String, name: &str) {
+    sized(ui, NAME_WIDTH, egui::TextEdit::singleline(text)).accessible_name(name);
+}
+
+/// A text field `width` wide wherever it is: a grid's cell is otherwise only as wide as the column was
+/// the frame before (a field would stay at the grid's least cell width, ~40 points).
+fn sized(ui: &mut Ui, width: f32, edit: egui::TextEdit<'_>) -> egui::Response {
+    let h = ui.spacing().interact_size.y;
+    ui.add_sized([width, h], edit.desired_width(width))
+}
+
 fn opt(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
@@ -105,7 +123,6 @@ impl RegistryPanel {
             }
         }
         ui.separator();
-        ui.spacing_mut().text_edit_width = 200.0;
         self.take_outcome(m);
         // A selected product that no longer exists (deleted here or elsewhere) is forgotten.
         if self
@@ -162,11 +179,19 @@ impl RegistryPanel {
     /// A text field of an add form, red with its error under it when the last add failed on it.
     fn field(&self, ui: &mut Ui, which: AddField, text: &mut String, name: &str) {
         let bad = self.add_error.as_ref().filter(|(f, _)| *f == which);
-        let mut edit = egui::TextEdit::singleline(text).hint_text(tr("generated if empty"));
+        // Wide enough to read what is typed: a 32-character API key, a 16-character auth_info.
+        let width = match which {
+            AddField::ApiKey => KEY_WIDTH,
+            AddField::AuthInfo => NAME_WIDTH,
+            AddField::ProductId | AddField::DeviceId => ID_WIDTH,
+        };
+        let mut edit = egui::TextEdit::singleline(text)
+            .font(egui::TextStyle::Monospace)
+            .hint_text(tr("generated if empty"));
         if bad.is_some() {
             edit = edit.text_color(widgets::RED);
         }
-        let r = ui.add(edit).accessible_name(name);
+        let r = sized(ui, width, edit).accessible_name(name);
         if let Some((_, e)) = bad {
             r.on_hover_text(e.as_str());
         }
@@ -241,8 +266,7 @@ impl RegistryPanel {
                         }
                         ui.end_row();
                         ui.label(tr("Name"));
-                        ui.text_edit_singleline(&mut self.new_product_name)
-                            .accessible_name(tr("New product name"));
+                        name_field(ui, &mut self.new_product_name, tr("New product name"));
                         ui.end_row();
                         ui.label(tr("API key"));
                         let mut t = std::mem::take(&mut self.new_api_key);
@@ -340,8 +364,7 @@ impl RegistryPanel {
                     }
                     ui.end_row();
                     ui.label(tr("Name"));
-                    ui.text_edit_singleline(&mut self.new_device_name)
-                        .accessible_name(tr("New device name"));
+                    name_field(ui, &mut self.new_device_name, tr("New device name"));
                     ui.end_row();
                     ui.label("auth_info");
                     let mut t = std::mem::take(&mut self.new_auth_info);
@@ -431,11 +454,15 @@ impl RegistryPanel {
                 let r = egui::Modal::new(egui::Id::unique("edit-product")).show(ui.ctx(), |ui| {
                     ui.heading(format!("{} {id}", tr("Product")));
                     ui.label(tr("Name"));
-                    ui.text_edit_singleline(name).accessible_name(tr("Name"));
+                    name_field(ui, name, tr("Name"));
                     ui.label(tr("API key"));
                     ui.horizontal(|ui| {
-                        ui.text_edit_singleline(api_key)
-                            .accessible_name(tr("API key"));
+                        ui.add(
+                            egui::TextEdit::singleline(api_key)
+                                .desired_width(KEY_WIDTH)
+                                .font(egui::TextStyle::Monospace),
+                        )
+                        .accessible_name(tr("API key"));
                         if ui.small_button(tr("Generate")).clicked() {
                             *api_key = generate_secret(28);
                         }
@@ -464,11 +491,15 @@ impl RegistryPanel {
                 let r = egui::Modal::new(egui::Id::unique("edit-device")).show(ui.ctx(), |ui| {
                     ui.heading(format!("{} {id}", tr("Device")));
                     ui.label(tr("Name"));
-                    ui.text_edit_singleline(name).accessible_name(tr("Name"));
+                    name_field(ui, name, tr("Name"));
                     ui.label("auth_info");
                     ui.horizontal(|ui| {
-                        ui.text_edit_singleline(auth_info)
-                            .accessible_name("auth_info");
+                        ui.add(
+                            egui::TextEdit::singleline(auth_info)
+                                .desired_width(NAME_WIDTH)
+                                .font(egui::TextStyle::Monospace),
+                        )
+                        .accessible_name("auth_info");
                         if ui.small_button(tr("Generate")).clicked() {
                             *auth_info = generate_secret(16);
                         }
