@@ -39,6 +39,9 @@ pub(crate) fn put_stats(tx: &Transaction<'_>, s: &DeviceStats) -> Result<(), Sto
     Ok(())
 }
 
+/// Statistics of a client that is not a registered device are forgotten after this long unseen (30 days).
+pub const FORGET_UNREGISTERED_MS: i64 = 30 * 86_400_000;
+
 fn read_all(conn: &rusqlite::Connection) -> Result<Vec<DeviceStats>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT client_id, messages_in, messages_out, last_seen, keep_alive FROM device_stats
@@ -62,9 +65,17 @@ impl Db {
         read_all(&*self.reader()?)
     }
 
-    /// The same, on the registry connection (start-up loading, before the read pool is in use).
+    /// The same, on the registry connection (start-up loading). Rows of clients that are not registered
+    /// (client ids of the `mqtt` profile) and were not seen for [`FORGET_UNREGISTERED_MS`] are deleted
+    /// first, so the table, and the router's copy of it, do not grow with every client id ever used.
     pub(crate) fn load_device_stats(&self) -> Result<Vec<DeviceStats>, StoreError> {
-        read_all(&self.lock())
+        let conn = self.lock();
+        conn.execute(
+            "DELETE FROM device_stats WHERE updated_at < ?1
+             AND client_id NOT IN (SELECT id FROM devices)",
+            [now_millis() - FORGET_UNREGISTERED_MS],
+        )?;
+        read_all(&conn)
     }
 }
 
@@ -94,6 +105,38 @@ mod tests {
         tx.close();
         thread.join();
         assert_eq!(db.device_stats().unwrap(), vec![s.clone()]);
-        assert_eq!(db.load_state().unwrap().device_stats, vec![s]);
+        assert_eq!(db.load_state().unwrap().device_stats, vec![s.clone()]);
+        // An unregistered client unseen for longer than the limit is forgotten at the next start; a
+        // registered device is kept however old.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute(
+            "UPDATE device_stats SET updated_at = ?1",
+            [now_millis() - FORGET_UNREGISTERED_MS - 1],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO products (id, name, api_key, created_at) VALUES ('339', 'lab', 'K', 0)",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO device_stats (client_id, messages_in, messages_out, updated_at)
+             VALUES ('sensor-x', 1, 0, ?1)",
+            [now_millis() - FORGET_UNREGISTERED_MS - 1],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO devices (id, product_id, name, auth_info, created_at) VALUES ('9277', '339', 'd', 'a', 0)",
+            [],
+        )
+        .unwrap();
+        let kept: Vec<String> = db
+            .load_state()
+            .unwrap()
+            .device_stats
+            .into_iter()
+            .map(|s| s.client_id)
+            .collect();
+        assert_eq!(kept, vec!["9277".to_string()]);
     }
 }

@@ -18,7 +18,8 @@ use crate::ui::widgets::{AMBER, GREEN, RED};
 /// One replay under way or done.
 struct Run {
     file: String,
-    total: usize,
+    /// Lines in the recording (0 until the file is read).
+    total: Arc<AtomicUsize>,
     progress: Arc<AtomicUsize>,
     result: Arc<Mutex<Option<Result<replay::Report, String>>>>,
 }
@@ -75,46 +76,44 @@ impl ReplayWindow {
         self.run.is_some() && self.report().is_none()
     }
 
-    /// Reads the file and starts the replay against `service`'s broker on `rt`.
+    /// Starts the replay against `service`'s broker on `rt`: the file is read and checked there, off the
+    /// UI thread (a recording may be large).
     pub fn start(&mut self, service: &ServiceHandle, rt: &tokio::runtime::Handle) {
         self.error = None;
-        match self.prepare(service) {
-            Ok((lines, opts)) => {
-                let total = lines.len();
-                let progress = Arc::new(AtomicUsize::new(0));
-                let result = Arc::new(Mutex::new(None));
-                let mut opts = opts;
-                opts.progress = Some(progress.clone());
-                let r2 = result.clone();
-                rt.spawn(async move {
-                    let r = replay::replay(&lines, &opts)
-                        .await
-                        .map_err(|e| format!("replay against {}: {e}", opts.addr));
-                    *r2.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                });
-                self.run = Some(Run {
-                    file: self.path.trim().to_string(),
-                    total,
-                    progress,
-                    result,
-                });
+        let opts = match self.options(service) {
+            Ok(o) => o,
+            Err(e) => {
+                self.error = Some(e);
+                return;
             }
-            Err(e) => self.error = Some(e),
-        }
+        };
+        let path = self.path.trim().to_string();
+        let total = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(AtomicUsize::new(0));
+        let result = Arc::new(Mutex::new(None));
+        let (t2, p2, r2, file) = (
+            total.clone(),
+            progress.clone(),
+            result.clone(),
+            path.clone(),
+        );
+        // The language is the UI thread's: texts for the task are translated here.
+        let empty = tr("the recording has no packets");
+        rt.spawn(async move {
+            let r = run(&file, opts, &t2, p2, empty).await;
+            *r2.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        });
+        self.run = Some(Run {
+            file: path,
+            total,
+            progress,
+            result,
+        });
     }
 
-    fn prepare(
-        &self,
-        service: &ServiceHandle,
-    ) -> Result<(Vec<record::Line>, replay::ReplayOptions), String> {
-        let path = self.path.trim();
-        if path.is_empty() {
+    fn options(&self, service: &ServiceHandle) -> Result<replay::ReplayOptions, String> {
+        if self.path.trim().is_empty() {
             return Err(tr("Type the path of a recording (JSON Lines).").into());
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("Cannot read {path}: {e}"))?;
-        let lines = record::parse(&text).map_err(|e| format!("{path}: {e}"))?;
-        if lines.is_empty() {
-            return Err(format!("{path}: {}", tr("the recording has no packets")));
         }
         let mut addr = service.mqtt_addr();
         if addr.ip().is_unspecified() {
@@ -134,7 +133,7 @@ impl ReplayWindow {
                 .ok_or_else(|| format!("{}: {id}", tr("No such registered device")))?;
             opts.as_device = Some((d.id, d.auth_info));
         }
-        Ok((lines, opts))
+        Ok(opts)
     }
 
     /// Shows the window when open; `service` and `rt` are None while the broker is stopped.
@@ -250,12 +249,13 @@ impl ReplayWindow {
         };
         ui.separator();
         ui.weak(&run.file);
-        let done = run.progress.load(Ordering::Relaxed).min(run.total);
+        let total = run.total.load(Ordering::Relaxed);
+        let done = run.progress.load(Ordering::Relaxed).min(total);
         match self.report() {
             None => {
                 ui.add(
-                    egui::ProgressBar::new(done as f32 / run.total.max(1) as f32)
-                        .text(format!("{done} / {} {}", run.total, tr("lines")))
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .text(format!("{done} / {total} {}", tr("lines")))
                         .animate(true),
                 );
             }
@@ -265,6 +265,30 @@ impl ReplayWindow {
             Some(Ok(r)) => report_ui(ui, &r),
         }
     }
+}
+
+/// Reads and checks the recording, then replays it.
+async fn run(
+    path: &str,
+    mut opts: replay::ReplayOptions,
+    total: &AtomicUsize,
+    progress: Arc<AtomicUsize>,
+    empty: &str,
+) -> Result<replay::Report, String> {
+    let p = path.to_string();
+    let text = tokio::task::spawn_blocking(move || std::fs::read_to_string(p))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("Cannot read {path}: {e}"))?;
+    let lines = record::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+    if lines.is_empty() {
+        return Err(format!("{path}: {empty}"));
+    }
+    total.store(lines.len(), Ordering::Relaxed);
+    opts.progress = Some(progress);
+    replay::replay(&lines, &opts)
+        .await
+        .map_err(|e| format!("replay against {}: {e}", opts.addr))
 }
 
 fn report_ui(ui: &mut egui::Ui, r: &replay::Report) {

@@ -7,8 +7,8 @@
 //! session), every [`STATS_EVERY`] by the router task for the clients whose totals changed, and at
 //! shutdown: never per message, so counting costs no fsync of
 //! its own; the row rides in whatever batch the writer commits next. A crash loses at most the last
-//! interval's counts. Memory: one small entry per client id ever seen (registered devices, and the client
-//! ids of the `mqtt` profile), the same rows the table holds.
+//! interval's counts. Memory: one small entry per registered device seen and per other client id seen in
+//! the last 30 days (older rows of unregistered ids are dropped at start, `store::stats`) or during this run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
