@@ -684,6 +684,7 @@ mod tests {
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
             include_str!("notices.rs"),
+            include_str!("first_run.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {

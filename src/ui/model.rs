@@ -30,6 +30,17 @@ pub const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 /// Notices kept.
 const NOTICE_KEEP: usize = 20;
 
+/// The row of "messages per topic" a topic is counted in: each command's `$creq/<uuid>` and
+/// `$crsp/<uuid>` in one row per kind (a row per uuid would grow without bound and say nothing).
+pub fn topic_group(topic: &str) -> String {
+    for kind in ["$creq/", "$crsp/"] {
+        if topic.starts_with(kind) {
+            return format!("{kind}+");
+        }
+    }
+    topic.to_string()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum BrokerState {
     Starting,
@@ -177,7 +188,7 @@ pub enum Reply {
 }
 
 /// A periodic reading of the broker.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Snapshot {
     pub sessions: Vec<SessionInfo>,
     pub products: Vec<Product>,
@@ -530,7 +541,7 @@ impl Model {
                     && row.kind == "PUBLISH"
                     && let Some(t) = &row.topic
                 {
-                    let c = self.topic_counts.entry(t.clone()).or_default();
+                    let c = self.topic_counts.entry(topic_group(t)).or_default();
                     match direction {
                         crate::events::Direction::In => c.0 += 1,
                         crate::events::Direction::Out => c.1 += 1,
