@@ -309,6 +309,21 @@ impl ServiceHandle {
         body: bytes::Bytes,
         validity_s: u32,
     ) -> Result<Command, CommandError> {
+        self.send_command_qos(device_id, body, validity_s, 0).await
+    }
+
+    /// [`Self::send_command`] with the API's `qos` (§7.2): 1 resends the command at each login of the
+    /// device until it is answered or its validity runs out.
+    pub async fn send_command_qos(
+        &self,
+        device_id: &str,
+        body: bytes::Bytes,
+        validity_s: u32,
+        qos: u8,
+    ) -> Result<Command, CommandError> {
+        if qos > 1 {
+            return Err(CommandError::Qos(qos));
+        }
         let db = self.inner.db.clone();
         let id = device_id.to_string();
         let known = tokio::task::spawn_blocking(move || db.device(&id)).await;
@@ -323,6 +338,7 @@ impl ServiceHandle {
             device_id: device_id.clone(),
             body,
             validity_s,
+            qos,
             reply,
         })
         .await

@@ -459,6 +459,8 @@ fn command(uuid: &str, status: CommandStatus, reply: Option<&[u8]>) -> Command {
         reply: reply.map(bytes::Bytes::copy_from_slice),
         expire_at: None,
         validity_s: 0,
+        qos: 0,
+        sends: Default::default(),
     }
 }
 

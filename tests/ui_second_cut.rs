@@ -525,6 +525,8 @@ fn commands_share_templates_use_units_and_speak_chinese() {
             reply: Some(bytes::Bytes::from_static(b"ok")),
             expire_at: None,
             validity_s: 0,
+            qos: 0,
+            sends: Default::default(),
         })));
     h.state_mut().model.prefs.lang = onenet_desk::ui::prefs::Lang::Chinese;
     h.run_steps(3);

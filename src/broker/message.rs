@@ -258,6 +258,8 @@ pub enum RouterMsg {
         device_id: String,
         body: Bytes,
         validity_s: u32,
+        /// The API's qos (0 or 1, §7.2).
+        qos: u8,
         reply: oneshot::Sender<Result<Command, CommandError>>,
     },
     /// A live (created or sent) command; final ones are in the store.

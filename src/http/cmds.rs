@@ -15,7 +15,8 @@ use crate::service::ServiceHandle;
 const UTC8: i32 = 8 * 3600;
 
 /// `POST /cmds?device_id=…[&qos=0|1][&timeout=S]` → `{"cmd_uuid":…}`; an offline device with timeout 0 is
-/// errno 10 "device not online: ID".
+/// errno 10 "device not online: ID". `qos=1`: resent at each login of the device until answered, while
+/// the command is valid (see `CommandBook`).
 pub async fn send(
     State(s): State<ServiceHandle>,
     KeyProduct(p): KeyProduct,
@@ -23,15 +24,17 @@ pub async fn send(
     Body(body): Body,
 ) -> ApiResult {
     let id = q.required("device_id")?.to_string();
-    q.int("qos", 0, 0..=1)?;
+    let qos = q.int("qos", 0, 0..=1)? as u8;
     let timeout = q.int("timeout", 0, 0..=MAX_VALIDITY_S as i64)? as u32;
     device_of(&s, &p, &id).await?;
     let c = s
-        .send_command(&id, body, timeout)
+        .send_command_qos(&id, body, timeout, qos)
         .await
         .map_err(|e| match e {
             CommandError::UnknownDevice(d) => ApiError::new(Errno::NotFound, format!("device {d}")),
-            CommandError::Validity(_) => ApiError::new(Errno::InvalidParameter, e.to_string()),
+            CommandError::Validity(_) | CommandError::Qos(_) => {
+                ApiError::new(Errno::InvalidParameter, e.to_string())
+            }
             CommandError::BodyTooLarge(..) => ApiError::new(Errno::TooLarge, e.to_string()),
         })?;
     if c.status == CommandStatus::DeviceOffline {
@@ -61,9 +64,25 @@ pub async fn status(
     Path(uuid): Path<String>,
 ) -> ApiResult {
     let c = command_of(&s, &p.id, &uuid).await?;
-    Ok(data(
-        json!({"status": c.status.code(), "desc": c.status.desc()}),
-    ))
+    let mut v = json!({"status": c.status.code(), "desc": c.status.desc()});
+    if c.qos == 1 {
+        // Additive: OneNET's reply is status and desc, which a qos 0 command keeps exactly (it is sent at
+        // most once); a qos 1 command also says how often and when it went out.
+        v["qos"] = json!(c.qos);
+        v["send_count"] = json!(c.sends.count);
+        v["sends"] = sends_json(&c);
+    }
+    Ok(data(v))
+}
+
+/// Each recorded send: `[{"time":"YYYY-MM-DD hh:mm:ss.mmm","pid":null}, …]`, oldest first (UTC+8, as the
+/// history's times).
+fn sends_json(c: &Command) -> serde_json::Value {
+    c.sends
+        .recent
+        .iter()
+        .map(|s| json!({"time": format_datetime(s.at, UTC8), "pid": s.pid}))
+        .collect()
 }
 
 /// `GET /cmds/{uuid}/resp` → the device's reply bytes as the body, only once the status is 4.
@@ -119,6 +138,9 @@ pub async fn history(
                 "confirm_time": t(c.replied_at),
                 "confirm_body": c.reply.as_ref().map(hex::encode),
                 "body": hex::encode(&c.body),
+                "qos": c.qos,
+                "send_count": c.sends.count,
+                "sends": sends_json(c),
             })
         })
         .collect();

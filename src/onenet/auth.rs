@@ -99,6 +99,16 @@ fn decide_onenet<L: Lookup>(
         );
     };
     let password = String::from_utf8_lossy(password);
+    // Both secrets are compared, each in constant time, before anything branches on either result, so
+    // how long CONNACK takes tells a guesser neither how much of a secret was right nor which one matched.
+    let (known, api_key_ok) = match lookup.device(&connect.client_id)? {
+        Some(device) => {
+            let a = constant_time_eq(password.as_bytes(), device.auth_info.as_bytes());
+            let k = constant_time_eq(password.as_bytes(), product.api_key.as_bytes());
+            (Some((device, a)), k)
+        }
+        None => (None, false),
+    };
     let accept = |method| {
         Ok(Decision::Accept {
             namespace: product.id.clone(),
@@ -106,17 +116,17 @@ fn decide_onenet<L: Lookup>(
             register: None,
         })
     };
-    match lookup.device(&connect.client_id)? {
-        Some(device) if device.product_id != product.id => refuse(
+    match known {
+        Some((device, _)) if device.product_id != product.id => refuse(
             ConnectReturnCode::IdentifierRejected,
             format!(
                 "device {} belongs to product {}, not to product {}",
                 device.id, device.product_id, product.id
             ),
         ),
-        Some(device) if password == device.auth_info => accept(AuthMethod::AuthInfo),
-        Some(_) if password == product.api_key => accept(AuthMethod::ApiKey),
-        Some(device) => refuse(
+        Some((_, true)) => accept(AuthMethod::AuthInfo),
+        Some(_) if api_key_ok => accept(AuthMethod::ApiKey),
+        Some((device, false)) => refuse(
             ConnectReturnCode::BadUserNameOrPassword,
             format!(
                 "password is neither device {}'s auth_info nor product {}'s API key",
@@ -141,6 +151,20 @@ fn decide_onenet<L: Lookup>(
             ),
         ),
     }
+}
+
+/// Compares two secrets in time that depends only on their lengths, not on where they first differ: every
+/// byte position up to the longer length is visited and the differences are OR-ed, with no early exit.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().max(b.len());
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= u64::from(x ^ y);
+    }
+    // Keeps the optimiser from turning the loop back into a comparison that stops at the first difference.
+    std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]
@@ -245,6 +269,52 @@ mod tests {
         let mut old = connect("9277", Some("339"), Some("abc123"));
         old.level = 3;
         assert_eq!(run(&old), Some(UnacceptableProtocolVersion));
+    }
+
+    #[test]
+    fn secrets_compare_whole_and_exact() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc123", b"abc123"));
+        for wrong in [
+            &b"abc12"[..],
+            b"abc1234",
+            b"abc124",
+            b"xbc123",
+            b"",
+            b"abc123\0",
+        ] {
+            assert!(!constant_time_eq(b"abc123", wrong), "{wrong:?}");
+            assert!(!constant_time_eq(wrong, b"abc123"), "{wrong:?}");
+        }
+        // through CONNECT: a prefix or an extension of either secret is refused with code 4
+        let r = registry();
+        let run = |p: &str| {
+            code(
+                decide(
+                    Profile::OneNet,
+                    &connect("9277", Some("339"), Some(p)),
+                    false,
+                    &r,
+                )
+                .unwrap(),
+            )
+        };
+        for p in [
+            "abc12",
+            "abc1234",
+            "abc12\u{0}",
+            "KEY33",
+            "KEY3399",
+            "key339",
+        ] {
+            assert_eq!(
+                run(p),
+                Some(ConnectReturnCode::BadUserNameOrPassword),
+                "{p:?}"
+            );
+        }
+        assert_eq!(run("abc123"), Some(ConnectReturnCode::Accepted));
+        assert_eq!(run("KEY339"), Some(ConnectReturnCode::Accepted));
     }
 
     #[test]

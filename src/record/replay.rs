@@ -28,6 +28,8 @@ pub struct ReplayOptions {
     pub as_device: Option<(String, String)>,
     /// How long to wait for each broker packet beyond the recorded gap.
     pub reply_timeout: Duration,
+    /// Lines of the recording handled so far (the console's progress bar reads it).
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl ReplayOptions {
@@ -37,6 +39,7 @@ impl ReplayOptions {
             speed: 1.0,
             as_device: None,
             reply_timeout: Duration::from_secs(5),
+            progress: None,
         }
     }
 }
@@ -154,6 +157,9 @@ pub async fn replay(lines: &[Line], opts: &ReplayOptions) -> Result<Report, Clie
     let mut disconnected = false;
     for (i, line) in lines.iter().enumerate() {
         let n = i + 1;
+        if let Some(p) = &opts.progress {
+            p.store(i, std::sync::atomic::Ordering::Relaxed);
+        }
         let bytes = bytes_of(line)?;
         match line.dir {
             Some(Dir::Up) => {
@@ -244,6 +250,9 @@ pub async fn replay(lines: &[Line], opts: &ReplayOptions) -> Result<Report, Clie
     }
     if !closed {
         trailing(&mut framed, disconnected, opts.reply_timeout, &mut report).await;
+    }
+    if let Some(p) = &opts.progress {
+        p.store(lines.len(), std::sync::atomic::Ordering::Relaxed);
     }
     Ok(report)
 }

@@ -1,4 +1,4 @@
-//! Datapoints and commands in SQLite: the writer-side inserts (run inside the writer's batch
+//! Datapoints in SQLite: the writer-side inserts (run inside the writer's batch
 //! transaction) and the queries the CLI, console and API use.
 //!
 //! A datapoint row references its stream by integer id (the writer caches the ids) and the raw `$dp`
@@ -12,7 +12,6 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Db, StoreError};
 use crate::config::Retention;
-use crate::onenet::commands::{Command, CommandStatus};
 use crate::onenet::datapoint::{Datapoint, DpValue};
 
 /// One `$dp` upload to store (the points' `at` already resolved to device time or arrival time).
@@ -142,27 +141,6 @@ pub(crate) fn insert_batch(
     Ok(())
 }
 
-pub(crate) fn put_command(tx: &Transaction<'_>, c: &Command) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO commands
-         (uuid, device_id, body, status, created_at, sent_at, replied_at, reply, expire_at, validity_s)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        c.uuid,
-        c.device_id,
-        c.body.as_ref(),
-        c.status.code(),
-        c.created_at,
-        c.sent_at,
-        c.replied_at,
-        c.reply.as_deref(),
-        c.expire_at,
-        c.validity_s
-    ])?;
-    Ok(())
-}
-
 /// Deletes what the retention settings no longer keep. Returns rows deleted.
 pub(crate) fn apply_retention(
     tx: &Transaction<'_>,
@@ -248,24 +226,6 @@ pub(crate) const DP_WHERE: &str =
     " WHERE (?1 IS NULL OR s.device_id = ?1) AND (?2 IS NULL OR s.stream = ?2)
     AND (?3 IS NULL OR d.at >= ?3) AND (?4 IS NULL OR d.at <= ?4)";
 
-fn command_row(r: &Row<'_>) -> rusqlite::Result<Command> {
-    Ok(Command {
-        uuid: r.get(0)?,
-        device_id: r.get(1)?,
-        body: Bytes::from(r.get::<_, Vec<u8>>(2)?),
-        status: CommandStatus::from_code(r.get(3)?).unwrap_or(CommandStatus::SendFailed),
-        created_at: r.get(4)?,
-        sent_at: r.get(5)?,
-        replied_at: r.get(6)?,
-        reply: r.get::<_, Option<Vec<u8>>>(7)?.map(Bytes::from),
-        expire_at: r.get(8)?,
-        validity_s: r.get(9)?,
-    })
-}
-
-const CMD_COLS: &str =
-    "uuid, device_id, body, status, created_at, sent_at, replied_at, reply, expire_at, validity_s";
-
 impl Db {
     /// Datapoints matching `f`, oldest first, at most `limit` (the newest `limit` when `newest` is set).
     pub fn datapoints(
@@ -341,57 +301,6 @@ impl Db {
             .query_row("SELECT count(*) FROM datapoints", [], |r| {
                 r.get::<_, i64>(0)
             })? as u64)
-    }
-
-    pub fn command(&self, uuid: &str) -> Result<Option<Command>, StoreError> {
-        Ok(self
-            .reader()?
-            .query_row(
-                &format!("SELECT {CMD_COLS} FROM commands WHERE uuid = ?1"),
-                [uuid],
-                command_row,
-            )
-            .optional()?)
-    }
-
-    /// A device's commands created in [since, until], newest first, with the total count for paging.
-    pub fn commands(
-        &self,
-        device_id: &str,
-        since: Option<i64>,
-        until: Option<i64>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(Vec<Command>, u64), StoreError> {
-        let conn = self.reader()?;
-        let filter = "WHERE device_id = ?1 AND (?2 IS NULL OR created_at >= ?2) AND (?3 IS NULL OR created_at <= ?3)";
-        let total: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM commands {filter}"),
-            params![device_id, since, until],
-            |r| r.get(0),
-        )?;
-        let mut st = conn.prepare(&format!(
-            "SELECT {CMD_COLS} FROM commands {filter} ORDER BY created_at DESC, uuid LIMIT ?4 OFFSET ?5"
-        ))?;
-        let rows = st
-            .query_map(
-                params![device_id, since, until, limit as i64, offset as i64],
-                command_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((rows, total as u64))
-    }
-
-    /// Commands still waiting (created or sent), to resume after a restart.
-    pub fn live_commands(&self) -> Result<Vec<Command>, StoreError> {
-        let conn = self.reader()?;
-        let mut st = conn.prepare(&format!(
-            "SELECT {CMD_COLS} FROM commands WHERE status IN (1, 2) ORDER BY created_at"
-        ))?;
-        let rows = st
-            .query_map([], command_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
     }
 }
 

@@ -11,11 +11,13 @@
 //! The database runs in WAL mode, so the CLI can add devices while `serve` runs and readers never wait
 //! for the writer.
 
+mod commands;
 pub mod datapoints;
 mod pool;
 mod registry;
 pub(crate) mod schema;
 mod state;
+mod stats;
 pub mod topics;
 pub(crate) mod writer;
 
@@ -27,6 +29,7 @@ use rusqlite::Connection;
 pub use datapoints::{DpBatch, DpFilter, StoredDatapoint, StreamSummary};
 pub use registry::{NewDevice, NewProduct};
 pub use state::{LoadedQueued, LoadedRetained, LoadedSession, LoadedState};
+pub use stats::DeviceStats;
 pub use writer::{StoreOp, StoreTx};
 
 /// Errors at the storage boundary.

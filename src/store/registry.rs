@@ -152,7 +152,13 @@ impl Db {
             .optional()?;
         if let Some(e) = existing {
             // Auto-registration is idempotent: the same device connecting twice at once registers once.
-            if new.auto_registered && e.product_id == d.product_id && e.auth_info == d.auth_info {
+            if new.auto_registered
+                && e.product_id == d.product_id
+                && crate::onenet::auth::constant_time_eq(
+                    e.auth_info.as_bytes(),
+                    d.auth_info.as_bytes(),
+                )
+            {
                 return Ok(e);
             }
             let p = e.product_id;

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Append only: never edit a migration that has shipped, add the next one.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: registry, persistent sessions, queued QoS1/2 deliveries, QoS2 messages held until PUBREL, retained.
     r#"
     CREATE TABLE products (
@@ -117,6 +117,29 @@ const MIGRATIONS: &[&str] = &[
         name        TEXT NOT NULL,
         created_at  INTEGER NOT NULL,
         PRIMARY KEY (product_id, name)
+    ) WITHOUT ROWID;
+    "#,
+    // 4: the API's command `qos` (§7.2: qos 1 is resent at each login while valid) and each send of a
+    // command: the total and the latest sends as JSON `[{"at":ms,"pid":null},…]`. A command that was
+    // sent before this migration has had exactly one send, at `sent_at`.
+    r#"
+    ALTER TABLE commands ADD COLUMN qos INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN send_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE commands ADD COLUMN sends TEXT NOT NULL DEFAULT '[]';
+    UPDATE commands SET send_count = 1, sends = '[{"at":' || sent_at || ',"pid":null}]'
+     WHERE sent_at IS NOT NULL;
+    "#,
+    // 5: what the broker saw of each client, kept across disconnects and restarts (the console's Devices
+    // panel): totals since first seen, last seen, the keepalive of the last login. Not tied to `devices`,
+    // so anonymous clients of the `mqtt` profile have a row too.
+    r#"
+    CREATE TABLE device_stats (
+        client_id    TEXT PRIMARY KEY,
+        messages_in  INTEGER NOT NULL,
+        messages_out INTEGER NOT NULL,
+        last_seen    INTEGER,
+        keep_alive   INTEGER,
+        updated_at   INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
 ];

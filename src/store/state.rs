@@ -50,6 +50,8 @@ pub struct LoadedState {
     pub retained: Vec<LoadedRetained>,
     /// Commands still created or sent.
     pub commands: Vec<crate::onenet::commands::Command>,
+    /// Every client's statistics (message totals, last seen, keepalive).
+    pub device_stats: Vec<super::DeviceStats>,
 }
 
 impl Db {
@@ -166,6 +168,7 @@ impl Db {
                 .collect(),
             retained,
             commands: self.live_commands()?,
+            device_stats: self.load_device_stats()?,
         })
     }
 }

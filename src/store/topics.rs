@@ -112,17 +112,7 @@ impl Db {
     }
 }
 
-/// Compares two secrets in time that depends only on their lengths, not on where they first differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len().max(b.len());
-    let mut diff = (a.len() ^ b.len()) as u64;
-    for i in 0..n {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= u64::from(x ^ y);
-    }
-    std::hint::black_box(diff) == 0
-}
+pub use crate::onenet::auth::constant_time_eq;
 
 #[cfg(test)]
 mod tests {

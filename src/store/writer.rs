@@ -18,7 +18,8 @@ use bytes::Bytes;
 use rusqlite::{Transaction, params};
 use tokio::sync::{oneshot, watch};
 
-use super::datapoints::{DpBatch, StreamIds, apply_retention, insert_batch, put_command};
+use super::commands::put_command;
+use super::datapoints::{DpBatch, StreamIds, apply_retention, insert_batch};
 use super::{StoreError, connect, now_millis};
 use crate::config::Retention;
 use crate::onenet::commands::Command;
@@ -103,6 +104,9 @@ pub enum StoreOp {
         product_id: String,
         name: String,
     },
+    /// A client's statistics (totals, last seen, keepalive): at login, disconnect, every few seconds
+    /// while online and at shutdown, never per message.
+    DeviceStats(super::DeviceStats),
     /// Answered once every earlier op is committed.
     Flush(oneshot::Sender<()>),
     /// New retention settings (changed at run time): applied at once, then periodically.
@@ -456,6 +460,7 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
         StoreOp::EnsureTopic { product_id, name } => {
             super::topics::ensure_topic(tx, product_id, name)?;
         }
+        StoreOp::DeviceStats(s) => super::stats::put_stats(tx, s)?,
         StoreOp::Flush(_) | StoreOp::SetRetention(_) => {}
     }
     Ok(())

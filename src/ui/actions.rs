@@ -168,6 +168,8 @@ pub enum Action {
     CancelSave,
     CancelExport,
     ExportTraffic,
+    /// Record a device's session (Traffic panel): asks where to save, then records until Stop.
+    RecordTraffic(String),
     ExportDiagnostics(String),
     OpenDataDir,
     /// Show a folder (the log folder) in the file manager.

@@ -323,6 +323,12 @@ impl ConsoleApp {
                 b.export_traffic(path, m.traffic.rows.iter().cloned().collect())
             }
             savefile::SaveWhat::Diagnostics(d) => b.export_diagnostics(path, d),
+            savefile::SaveWhat::Recording(d) => match b.runtime() {
+                (rt, Some(svc)) => self.panels.traffic.start_recording(&d, path, &svc, &rt),
+                _ => self
+                    .model
+                    .notify(Level::Error, tr("Not recorded: the broker is not running.")),
+            },
         }
     }
 
@@ -545,6 +551,9 @@ impl ConsoleApp {
             Some((rt, svc)) => (Some(rt), svc),
             None => (None, None),
         };
+        self.panels
+            .traffic
+            .windows(ui.ctx(), svc.as_ref(), rt.as_ref());
         self.panels.simulator.window(ui.ctx(), svc.as_ref(), rt);
         self.panels.about.show(&ctx, &self.model, &mut out);
         self.panels.notices.show(&ctx, &self.model, &mut out);

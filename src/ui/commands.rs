@@ -292,6 +292,7 @@ impl CommandsPanel {
                         ui.label(RichText::new("●").color(status_color(c.status)))
                             .on_hover_text(tr(c.status.desc()));
                         ui.weak(format::time_of_day(c.created_at, m.offset()));
+                        sends_label(ui, c);
                         if ui
                             .link(RichText::new(format::preview(&c.body, 30)).monospace())
                             .on_hover_text(tr("Show this command"))
@@ -350,6 +351,18 @@ impl CommandsPanel {
                 _ => step(ui, tr("replied"), c.replied_at, GREEN),
             }
         });
+        if c.sends.count > 1 {
+            let times: Vec<String> = c
+                .sends
+                .recent
+                .iter()
+                .map(|s| format::time_ms(s.at, off))
+                .collect();
+            ui.horizontal_wrapped(|ui| {
+                sends_label(ui, c);
+                ui.weak(times.join(", "));
+            });
+        }
         ui.label(
             RichText::new(format!("{}: {}", tr("Body"), format::preview(&c.body, 120))).monospace(),
         );
@@ -394,12 +407,27 @@ impl CommandsPanel {
     }
 }
 
-/// When a command without a reply timed out: the reply window after it was sent.
+/// When a command without a reply timed out: the reply window after it was (last) sent; a qos 1 command
+/// waits for the end of its validity too.
 pub fn timed_out_at(m: &Model, c: &Command) -> i64 {
     c.replied_at.unwrap_or_else(|| {
-        c.sent_at.unwrap_or(c.created_at)
-            + m.config.onenet.command_response_window.as_millis() as i64
+        let window = c.sent_at.unwrap_or(c.created_at)
+            + m.config.onenet.command_response_window.as_millis() as i64;
+        match c.expire_at {
+            Some(e) if c.qos == 1 => window.max(e),
+            _ => window,
+        }
     })
+}
+
+/// "sends ×N" for a qos 1 command or one sent more than once (§7.2 resends at login).
+fn sends_label(ui: &mut Ui, c: &Command) {
+    if c.qos == 1 || c.sends.count > 1 {
+        ui.label(RichText::new(format!("{} ×{}", tr("sends"), c.sends.count)).small())
+            .on_hover_text(tr(
+                "qos 1: sent again at each login of the device until answered or no longer valid",
+            ));
+    }
 }
 
 /// How a reply reads best: JSON when it parses, text when it is UTF-8, else hex.

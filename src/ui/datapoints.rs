@@ -30,6 +30,8 @@ pub struct DatapointsPanel {
     auto_plotted: std::collections::HashSet<String>,
     /// A device whose tree node opens on the next frame.
     expand: Option<String>,
+    /// Each tree node's height when last drawn, to lay out only the rows in view.
+    heights: std::collections::HashMap<String, f32>,
 }
 
 /// With nothing plotted, the numeric streams (at most 4) to plot automatically: those of the selected
@@ -191,51 +193,119 @@ impl DatapointsPanel {
         .accessible_name(tr("Filter devices or streams"));
         let f = self.filter.to_lowercase();
         let off = m.offset();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            for dev in tree_devices(m) {
+        // Online ids once per frame: a lookup per row, not a scan of every session per row.
+        let online: std::collections::HashSet<&str> = m
+            .sessions
+            .iter()
+            .filter(|s| s.online)
+            .map(|s| s.client_id.as_str())
+            .collect();
+        let devices = tree_devices(m);
+        // Only the rows in view are laid out (with 1,000 devices the whole tree cost more than the rest of
+        // the panel); the others take their last measured height (one header row until first seen).
+        let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+        if self.heights.len() > devices.len() {
+            let shown: std::collections::HashSet<&String> = devices.iter().collect();
+            self.heights.retain(|d, _| shown.contains(d));
+        }
+        egui::ScrollArea::vertical().show_viewport(ui, |ui, view| {
+            let (mut y, mut skipped) = (0.0, 0.0);
+            for dev in devices {
                 let streams = m.streams.get(&dev);
                 let dev_match = f.is_empty()
                     || dev.to_lowercase().contains(&f)
                     || m.device_name(&dev)
                         .is_some_and(|n| n.to_lowercase().contains(&f));
-                let any_stream =
-                    streams.is_some_and(|s| s.keys().any(|k| k.to_lowercase().contains(&f)));
-                if !dev_match && !any_stream {
+                if !dev_match
+                    && !streams.is_some_and(|s| s.keys().any(|k| k.to_lowercase().contains(&f)))
+                {
                     continue;
                 }
-                let selected = m.selected.as_deref() == Some(dev.as_str());
-                let header = egui::CollapsingHeader::new(
-                    RichText::new(format!(
-                        "{} {}   ({})",
-                        if m.is_online(&dev) { "●" } else { "○" },
-                        m.device_label(&dev),
-                        streams.map_or(0, |s| s.len())
-                    ))
-                    .monospace(),
-                )
-                .id_salt(("dp-dev", &dev))
-                .default_open(selected || streams.is_some_and(|s| s.values().any(|st| st.open)))
-                .open(self.expand.as_deref().filter(|e| *e == dev).map(|_| true))
-                .show(ui, |ui| {
-                    let Some(streams) = streams else {
-                        ui.weak(tr("No datapoints yet."));
-                        return;
-                    };
-                    for (name, st) in streams {
-                        if !dev_match && !name.to_lowercase().contains(&f) {
-                            continue;
-                        }
-                        self.stream_row(ui, &dev, name, st, off, out);
+                let h = self.heights.get(&dev).copied().unwrap_or(row);
+                if y + h < view.min.y || y > view.max.y {
+                    if self.expand.as_deref() == Some(dev.as_str()) {
+                        // Out of view: open it for when it scrolls in.
+                        let id = ui.make_persistent_id(("dp-dev", &dev));
+                        let mut st =
+                            egui::collapsing_header::CollapsingState::load_with_default_open(
+                                ui.ctx(),
+                                id,
+                                true,
+                            );
+                        st.set_open(true);
+                        st.store(ui.ctx());
+                        self.expand = None;
                     }
-                });
-                if self.expand.as_deref() == Some(dev.as_str()) {
-                    self.expand = None;
+                    y += h;
+                    skipped += h;
+                    continue;
                 }
-                if header.header_response.clicked() && self.asked.insert(dev.clone()) {
-                    out.push(Action::LoadStreams(dev.clone()));
+                ui.add_space(std::mem::take(&mut skipped));
+                let top = ui.cursor().min.y;
+                self.device_node(
+                    ui,
+                    m,
+                    &dev,
+                    streams,
+                    dev_match,
+                    &f,
+                    online.contains(dev.as_str()),
+                    off,
+                    out,
+                );
+                let h = ui.cursor().min.y - top;
+                self.heights.insert(dev, h);
+                y += h;
+            }
+            ui.add_space(skipped);
+        });
+    }
+
+    /// One device of the tree: its header (online mark, id, stream count) and, open, its streams.
+    #[allow(clippy::too_many_arguments)]
+    fn device_node(
+        &mut self,
+        ui: &mut Ui,
+        m: &Model,
+        dev: &str,
+        streams: Option<&std::collections::BTreeMap<String, StreamState>>,
+        dev_match: bool,
+        f: &str,
+        online: bool,
+        off: i32,
+        out: &mut Vec<Action>,
+    ) {
+        let selected = m.selected.as_deref() == Some(dev);
+        let header = egui::CollapsingHeader::new(
+            RichText::new(format!(
+                "{} {}   ({})",
+                if online { "●" } else { "○" },
+                m.device_label(dev),
+                streams.map_or(0, |s| s.len())
+            ))
+            .monospace(),
+        )
+        .id_salt(("dp-dev", dev))
+        .default_open(selected || streams.is_some_and(|s| s.values().any(|st| st.open)))
+        .open(self.expand.as_deref().filter(|e| *e == dev).map(|_| true))
+        .show(ui, |ui| {
+            let Some(streams) = streams else {
+                ui.weak(tr("No datapoints yet."));
+                return;
+            };
+            for (name, st) in streams {
+                if !dev_match && !name.to_lowercase().contains(f) {
+                    continue;
                 }
+                self.stream_row(ui, dev, name, st, off, out);
             }
         });
+        if self.expand.as_deref() == Some(dev) {
+            self.expand = None;
+        }
+        if header.header_response.clicked() && self.asked.insert(dev.to_string()) {
+            out.push(Action::LoadStreams(dev.to_string()));
+        }
     }
 
     fn stream_row(

@@ -33,6 +33,7 @@ pub struct DeviceRow {
     pub online: bool,
     pub remote: String,
     pub connected_at: Option<i64>,
+    /// The live connection's keepalive, or the last one known (offline); None: unknown.
     pub keep_alive: Option<u16>,
     pub clean_session: Option<bool>,
     pub subscriptions: usize,
@@ -77,7 +78,10 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
                 online: s.is_some_and(|s| s.online),
                 remote: s.and_then(|s| s.remote.clone()).unwrap_or_default(),
                 connected_at: s.and_then(|s| s.connected_at),
-                keep_alive: s.filter(|s| s.online).map(|s| s.keep_alive),
+                keep_alive: match s.filter(|s| s.online) {
+                    Some(s) => Some(s.keep_alive),
+                    None => (seen.keep_alive > 0).then_some(seen.keep_alive),
+                },
                 clean_session: s.map(|s| s.clean_session),
                 subscriptions: s.map_or(0, |s| s.subscriptions.len()),
                 // Kept across disconnects and broker restarts.
@@ -118,6 +122,25 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
         if asc { o } else { o.reverse() }
     });
     v
+}
+
+/// A keepalive for the table: "—" when not known (never a made-up 0 s), "off" for an MQTT keepalive of 0.
+pub fn keep_alive_text(k: Option<u16>) -> String {
+    match k {
+        None => "—".into(),
+        Some(0) => tr("off").into(),
+        Some(k) => format!("{k} s"),
+    }
+}
+
+/// The time of day when it is today, else date and time.
+fn last_seen_text(t: i64, off: i32) -> String {
+    let day = |ms: i64| (ms + off as i64 * 1000).div_euclid(86_400_000);
+    if day(t) == day(format::now_ms()) {
+        format::time_of_day(t, off)
+    } else {
+        format::datetime(t, off)
+    }
 }
 
 /// Numeric ids sort as numbers.
@@ -261,7 +284,12 @@ impl DevicesPanel {
                     );
                 });
                 row.col(|ui| {
-                    ui.label(r.keep_alive.map(|k| format!("{k} s")).unwrap_or_default());
+                    ui.label(keep_alive_text(r.keep_alive))
+                        .on_hover_text(if r.online {
+                            ""
+                        } else {
+                            tr("Asked for at its last login")
+                        });
                 });
                 row.col(|ui| {
                     ui.label(match r.clean_session {
@@ -282,8 +310,7 @@ impl DevicesPanel {
                 row.col(|ui| {
                     ui.label(
                         r.last_seen
-                            .map(|t| format::time_of_day(t, off))
-                            .unwrap_or_default(),
+                            .map_or_else(|| "—".into(), |t| last_seen_text(t, off)),
                     );
                 });
                 row.col(|ui| {
@@ -354,6 +381,32 @@ fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
         }
     });
     ui.separator();
+    let seen = m.seen.get(id).copied().unwrap_or_default();
+    if s.is_none() {
+        // No session (a clean-session device that left, or not back since a restart): what was kept.
+        egui::Grid::new("dev-facts-kept")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let mut fact = |k: &str, v: String| {
+                    ui.weak(k);
+                    ui.label(v);
+                    ui.end_row();
+                };
+                fact(
+                    tr("Last seen"),
+                    seen.last_seen
+                        .map_or_else(|| "—".into(), |t| format::datetime(t, off)),
+                );
+                fact(
+                    tr("Keepalive"),
+                    keep_alive_text((seen.keep_alive > 0).then_some(seen.keep_alive)),
+                );
+                fact(
+                    tr("Messages in / out"),
+                    format!("{} / {}", seen.messages_in(), seen.messages_out()),
+                );
+            });
+    }
     if let Some(s) = s {
         egui::Grid::new("dev-facts").num_columns(2).show(ui, |ui| {
             let mut fact = |k: &str, v: String| {
@@ -362,20 +415,14 @@ fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                 ui.end_row();
             };
             fact(tr("Remote"), s.remote.clone().unwrap_or_default());
-            // A session restored after a restart has no keepalive until the device logs in again.
-            let ka = if s.online && s.keep_alive > 0 {
-                s.keep_alive
+            // A session restored after a restart has no keepalive until the device logs in again: the
+            // last one known, or "—".
+            let ka = if s.online {
+                Some(s.keep_alive)
             } else {
-                m.seen.get(id).map_or(0, |x| x.keep_alive)
+                (seen.keep_alive > 0).then_some(seen.keep_alive)
             };
-            fact(
-                tr("Keepalive"),
-                if ka > 0 {
-                    format!("{ka} s")
-                } else {
-                    "—".to_string()
-                },
-            );
+            fact(tr("Keepalive"), keep_alive_text(ka));
             fact(tr("Clean session"), s.clean_session.to_string());
             fact(
                 tr("Connected"),
@@ -383,7 +430,6 @@ fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                     .map(|t| format::datetime(t, off))
                     .unwrap_or_default(),
             );
-            let seen = m.seen.get(id).copied().unwrap_or_default();
             fact(
                 tr("Messages in / out"),
                 format!(

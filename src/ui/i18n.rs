@@ -33,6 +33,7 @@ pub fn zh(en: &str) -> Option<&'static str> {
     MAP.get_or_init(|| {
         ZH.iter()
             .chain(crate::ui::i18n_more::ZH_MORE)
+            .chain(crate::ui::i18n_traffic::ZH_TRAFFIC)
             .copied()
             .collect()
     })
@@ -619,9 +620,14 @@ const ZH: &[(&str, &str)] = &[
     ("replied", "已回复"),
     ("reply", "回复"),
     ("reply too large", "回复过大"),
+    (
+        "qos 1: sent again at each login of the device until answered or no longer valid",
+        "qos 1：设备每次上线时重发，直到应答或不再有效",
+    ),
     ("retained messages", "条保留消息"),
     ("running on", "运行于"),
     ("sent", "已发送"),
+    ("sends", "发送次数"),
     ("starting…", "启动中…"),
     ("stopped", "已停止"),
     ("subscribers", "个订阅者"),
@@ -685,6 +691,8 @@ mod tests {
             include_str!("savefile.rs"),
             include_str!("notices.rs"),
             include_str!("first_run.rs"),
+            include_str!("traffic_record.rs"),
+            include_str!("traffic_replay.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {

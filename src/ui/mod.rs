@@ -22,6 +22,7 @@ pub mod fonts;
 pub mod format;
 pub mod i18n;
 pub mod i18n_more;
+pub mod i18n_traffic;
 pub mod logs;
 pub mod model;
 pub mod notices;
@@ -39,6 +40,8 @@ pub mod settings;
 pub mod simulator;
 pub mod subscriptions;
 pub mod traffic;
+pub mod traffic_record;
+pub mod traffic_replay;
 pub mod validity;
 pub mod widgets;
 

@@ -196,6 +196,9 @@ pub struct Snapshot {
     pub retained: Vec<RetainedInfo>,
     pub db_bytes: u64,
     pub metrics: MetricsSnapshot,
+    /// What the store kept of each client (totals, last seen, keepalive): devices offline or not seen
+    /// since the console or broker restarted.
+    pub device_stats: Vec<crate::store::DeviceStats>,
 }
 
 /// A device as last seen by the console (see [`Model::seen`]).
@@ -208,15 +211,31 @@ pub struct Seen {
     base_out: u64,
     now_in: u64,
     now_out: u64,
+    /// Totals the store kept (written by the broker at login, disconnect, periodically and at shutdown).
+    stored_in: u64,
+    stored_out: u64,
 }
 
 impl Seen {
     pub fn messages_in(&self) -> u64 {
-        self.base_in + self.now_in
+        (self.base_in + self.now_in).max(self.stored_in)
     }
 
     pub fn messages_out(&self) -> u64 {
-        self.base_out + self.now_out
+        (self.base_out + self.now_out).max(self.stored_out)
+    }
+
+    /// Takes the store's row for this client. The broker's session counters start at these totals, so a
+    /// reading never goes below them.
+    fn take_stored(&mut self, s: &crate::store::DeviceStats) {
+        self.stored_in = self.stored_in.max(s.messages_in);
+        self.stored_out = self.stored_out.max(s.messages_out);
+        self.last_seen = self.last_seen.max(s.last_seen);
+        if self.keep_alive == 0
+            && let Some(k) = s.keep_alive
+        {
+            self.keep_alive = k;
+        }
     }
 
     /// Takes a session reading; counters that went down mean the broker restarted.
@@ -782,6 +801,12 @@ impl Model {
                 self.rate_history.push_back((wall, self.rates));
             }
         }
+        for x in &s.device_stats {
+            self.seen
+                .entry(x.client_id.clone())
+                .or_default()
+                .take_stored(x);
+        }
         for x in &s.sessions {
             self.seen.entry(x.client_id.clone()).or_default().take(x);
         }
@@ -826,6 +851,8 @@ mod tests {
             reply: None,
             expire_at: None,
             validity_s: 0,
+            qos: 0,
+            sends: Default::default(),
         }
     }
 

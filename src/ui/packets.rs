@@ -301,9 +301,13 @@ impl Traffic {
         self.evicted + self.missed
     }
 
+    /// Empties the log and its loss counters: what the user cleared was not lost, and a "dropped"
+    /// figure should describe the log now shown.
     pub fn clear(&mut self) {
-        self.evicted += self.rows.len() as u64;
         self.rows.clear();
+        self.evicted = 0;
+        self.missed = 0;
+        self.paused_at = self.paused_at.map(|_| self.next_seq.saturating_sub(1));
     }
 
     /// The newest `n` rows of one client, newest first.

@@ -19,6 +19,8 @@ pub enum SaveWhat {
     Datapoints(ExportSpec),
     Traffic,
     Diagnostics(String),
+    /// A recording of this device's session (written until Stop).
+    Recording(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,10 +169,28 @@ pub fn save_request(a: &Action) -> Option<(SaveWhat, String)> {
             ),
         )),
         Action::ExportTraffic => Some((SaveWhat::Traffic, "traffic.jsonl".into())),
+        Action::RecordTraffic(d) => Some((
+            SaveWhat::Recording(d.clone()),
+            format!(
+                "recording-{d}-{}.jsonl",
+                file_stamp(crate::ui::format::now_ms())
+            ),
+        )),
         Action::ExportDiagnostics(d) => Some((
             SaveWhat::Diagnostics(d.clone()),
             format!("diagnostics-{d}.json"),
         )),
         _ => None,
     }
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) for file names.
+fn file_stamp(ms: i64) -> String {
+    crate::ui::format::datetime(ms, 0)
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .enumerate()
+        .flat_map(|(i, c)| (i == 8).then_some('-').into_iter().chain([c]))
+        .collect()
 }

@@ -6,11 +6,14 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use crate::events::Direction;
+use crate::service::ServiceHandle;
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
 use crate::ui::model::Model;
 use crate::ui::packets::{PacketRow, Traffic};
+use crate::ui::traffic_record::Recording;
+use crate::ui::traffic_replay::ReplayWindow;
 use crate::ui::widgets::{self, AMBER, BLUE, GREEN};
 
 /// Packet-type names for the filter, from the codec (types 1–14).
@@ -57,12 +60,139 @@ pub struct TrafficPanel {
     pub filter: TrafficFilter,
     /// Sequence number of the selected row.
     pub selected: Option<u64>,
+    /// The device the Record button records.
+    pub record_device: String,
+    /// The recording under way, or the last one.
+    pub recording: Option<Recording>,
+    pub replay: ReplayWindow,
 }
 
 impl TrafficPanel {
+    /// Starts recording `device` into `path` (the save-as dialog chose it).
+    pub fn start_recording(
+        &mut self,
+        device: &str,
+        path: std::path::PathBuf,
+        service: &ServiceHandle,
+        rt: &tokio::runtime::Handle,
+    ) {
+        if let Some(r) = self.recording.as_mut() {
+            r.stop();
+        }
+        self.recording = Some(Recording::start(service, rt, device, path));
+    }
+
+    /// The Replay window (drawn by the app with the broker's runtime and service, like the Simulator).
+    pub fn windows(
+        &mut self,
+        ctx: &egui::Context,
+        service: Option<&ServiceHandle>,
+        rt: Option<&tokio::runtime::Handle>,
+    ) {
+        self.replay.window(ctx, service, rt);
+        if self.recording.as_ref().is_some_and(Recording::running) {
+            ctx.request_repaint_after(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// Record / Stop and Replay: a device's session to a file, a file against the broker.
+    fn record_bar(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        ui.horizontal_wrapped(|ui| {
+            let running = self.recording.as_ref().is_some_and(Recording::running);
+            if let Some(r) = self.recording.as_mut().filter(|_| running) {
+                if ui
+                    .button(RichText::new(format!("■ {}", tr("Stop"))).strong())
+                    .on_hover_text(tr("End the recording; the file is then complete"))
+                    .clicked()
+                {
+                    r.stop();
+                }
+                ui.label(
+                    RichText::new(format!(
+                        "● {} {} · {} {}",
+                        tr("recording"),
+                        r.device,
+                        r.packets(),
+                        tr("packets")
+                    ))
+                    .color(widgets::RED),
+                )
+                .on_hover_text(r.path.display().to_string());
+            } else {
+                let label = ui.label(tr("Record device")).id;
+                if self.record_device.is_empty()
+                    && let Some((id, _)) = m.device_ids_online_first().into_iter().next()
+                {
+                    self.record_device = id;
+                }
+                egui::ComboBox::from_id_salt("record-device")
+                    .selected_text(self.record_device.clone())
+                    .show_ui(ui, |ui| {
+                        for (id, online) in m.device_ids_online_first() {
+                            let text = if online {
+                                format!("● {id}")
+                            } else {
+                                id.clone()
+                            };
+                            ui.selectable_value(&mut self.record_device, id, text);
+                        }
+                    })
+                    .response
+                    .labelled_by(label);
+                if ui
+                    .add_enabled(
+                        m.is_running() && !self.record_device.is_empty(),
+                        egui::Button::new(format!("● {}", tr("Record…"))),
+                    )
+                    .on_hover_text(tr(
+                        "Record this device's packets, both directions, to a JSON Lines file that Replay (or `onenet-desk replay`) plays back",
+                    ))
+                    .clicked()
+                {
+                    out.push(Action::RecordTraffic(self.record_device.clone()));
+                }
+                if let Some(r) = &self.recording {
+                    match r.outcome() {
+                        Some(Ok(n)) => {
+                            ui.label(format!(
+                                "{} {n} {} → {}",
+                                tr("Recorded"),
+                                tr("packets"),
+                                r.path.display()
+                            ));
+                        }
+                        Some(Err(e)) => {
+                            ui.colored_label(widgets::RED, e);
+                        }
+                        None => {
+                            ui.spinner();
+                        }
+                    }
+                }
+            }
+            ui.separator();
+            if ui
+                .button(tr("Replay…"))
+                .on_hover_text(tr(
+                    "Play a recording against this broker and compare its answers",
+                ))
+                .clicked()
+            {
+                let last = self
+                    .recording
+                    .as_ref()
+                    .filter(|r| matches!(r.outcome(), Some(Ok(_))))
+                    .map(|r| r.path.clone());
+                self.replay.open_with(last);
+            }
+        });
+    }
+
     pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
         widgets::title(ui, tr("Traffic"), "");
+        self.record_bar(ui, m, out);
         let t = &m.traffic;
+        let shown = self.filter.select(t);
         ui.horizontal_wrapped(|ui| {
             ui.label(tr("Device"));
             ui.add(egui::TextEdit::singleline(&mut self.filter.device).desired_width(90.0))
@@ -107,7 +237,18 @@ impl TrafficPanel {
                 out.push(Action::ExportTraffic);
             }
             ui.separator();
-            ui.label(format!("{} {}", t.rows.len(), tr("packets")));
+            // The count is of what the list shows (filters and pause applied), out of the log's rows.
+            if shown.len() == t.rows.len() {
+                ui.label(format!("{} {}", t.rows.len(), tr("packets")));
+            } else {
+                ui.label(format!(
+                    "{} {} {} {}",
+                    shown.len(),
+                    tr("of"),
+                    t.rows.len(),
+                    tr("packets")
+                ));
+            }
             let dropped = t.dropped();
             ui.label(
                 RichText::new(format!("{dropped} {}", tr("dropped"))).color(if dropped > 0 {
@@ -124,7 +265,6 @@ impl TrafficPanel {
                 tr("missed by the console")
             ));
         });
-        let shown = self.filter.select(t);
         if let Some(seq) = self.selected
             && let Some(r) = t.rows.iter().find(|r| r.seq == seq)
         {
@@ -137,6 +277,18 @@ impl TrafficPanel {
         }
         let off = m.offset();
         let paused = t.paused_at.is_some();
+        // Time and Size are as wide as their widest text, so they are never cut.
+        let mono = egui::TextStyle::Monospace.resolve(ui.style());
+        let body = egui::TextStyle::Body.resolve(ui.style());
+        let width = |text: &str, font: &egui::FontId| {
+            ui.painter()
+                .layout_no_wrap(text.into(), font.clone(), egui::Color32::WHITE)
+                .size()
+                .x
+                + 2.0 * ui.spacing().item_spacing.x
+        };
+        let time_w = width("00:00:00.000", &mono);
+        let size_w = width(tr("Size"), &body).max(width("0000000", &body));
         // Clicks on a cell select the row rather than the cell's text.
         ui.style_mut().interaction.selectable_labels = false;
         ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
@@ -144,13 +296,13 @@ impl TrafficPanel {
             .striped(true)
             .sense(egui::Sense::click())
             .stick_to_bottom(!paused)
-            .column(Column::auto().at_least(90.0))
+            .column(Column::exact(time_w))
             .column(Column::auto().at_least(20.0))
             .column(Column::auto().at_least(70.0))
             .column(Column::auto().at_least(90.0))
             .column(Column::auto().at_least(80.0).resizable(true))
-            .column(Column::auto())
-            .column(Column::auto())
+            .column(Column::auto().at_least(30.0))
+            .column(Column::exact(size_w))
             .column(Column::remainder())
             .header(20.0, |mut h| {
                 for c in [

@@ -46,6 +46,9 @@ impl Driver {
     pub async fn run(mut self, mut rx: mpsc::Receiver<RouterMsg>, shutdown: CancellationToken) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut committed = self.store.committed();
+        // Client totals that changed are written this often (`stats`), not per message.
+        let mut stats = tokio::time::interval(super::stats::STATS_EVERY);
+        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.router.next_deadline();
             // A lagging writer pushes back: no input is taken (connections wait on the bounded mailbox, TCP
@@ -69,9 +72,16 @@ impl Driver {
                     self.router.handle(Input::Tick, now_millis());
                     self.apply();
                 }
+                _ = stats.tick() => {
+                    self.router.save_all_stats();
+                    self.apply();
+                }
                 _ = shutdown.cancelled() => break,
             }
         }
+        // What online clients counted since the last periodic write (shutdown commits it).
+        self.router.save_all_stats();
+        self.apply();
     }
 
     fn handle(&mut self, m: RouterMsg) {
@@ -139,9 +149,13 @@ impl Driver {
                 device_id,
                 body,
                 validity_s,
+                qos,
                 reply,
             } => {
-                let _ = reply.send(r.at(now).send_command(&device_id, body, validity_s));
+                let _ = reply.send(
+                    r.at(now)
+                        .send_command_qos(&device_id, body, validity_s, qos),
+                );
             }
             RouterMsg::LiveCommand { uuid, reply } => {
                 let _ = reply.send(r.live_command(&uuid));

@@ -19,6 +19,7 @@ mod flow_tests;
 mod load;
 mod onenet;
 mod publish;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -65,6 +66,8 @@ pub(crate) struct Router {
     paused: HashMap<ConnId, u32>,
     /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
     sweep_due: Option<i64>,
+    /// Per-client totals kept across connections and restarts (`stats`).
+    stats: stats::StatsBook,
 }
 
 /// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
@@ -74,8 +77,9 @@ impl Router {
     pub fn new(
         cfg: Arc<Config>,
         metrics: Arc<crate::metrics::Metrics>,
-        state: LoadedState,
+        mut state: LoadedState,
     ) -> Router {
+        let stats = stats::StatsBook::load(std::mem::take(&mut state.device_stats));
         let o = &cfg.onenet;
         let mut r = Router {
             diags: Diagnostics::new(o.diagnostics_per_device),
@@ -95,8 +99,12 @@ impl Router {
             source: None,
             paused: HashMap::new(),
             sweep_due: None,
+            stats,
         };
         r.load(state);
+        for s in r.sessions.values_mut() {
+            r.stats.seed(s);
+        }
         r
     }
 
@@ -280,6 +288,8 @@ impl Router {
         let client: Arc<str> = Arc::from(l.client_id.as_str());
         let onenet = self.onenet();
         let now = self.now;
+        // What the session it replaces or resumes counted so far is written before anything changes it.
+        self.save_stats(&client);
         if let Some(old) = self.sessions.get_mut(&client)
             && let Some(c) = old.conn.take()
         {
@@ -315,7 +325,8 @@ impl Router {
             }
         }
         if !session_present {
-            let s = Session::new(client.clone(), l.namespace.clone(), !l.clean_session);
+            let mut s = Session::new(client.clone(), l.namespace.clone(), !l.clean_session);
+            self.stats.seed(&mut s);
             if s.persistent {
                 self.fx.store(StoreOp::UpsertSession {
                     client_id: client.to_string(),
@@ -550,6 +561,7 @@ impl Router {
         let will = s.will.take();
         let ns = s.namespace.clone();
         let persistent = s.persistent;
+        self.save_stats(&client);
         if !persistent && let Some(s) = self.sessions.remove(&client) {
             self.drop_subscriptions(&s);
         }

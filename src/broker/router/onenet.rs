@@ -138,19 +138,40 @@ impl Router {
     /// Creates a command for `device_id` (checked to exist by the caller) and sends it if the device is
     /// online. The ack of whoever asked does not wait for the store: the command is in memory and its
     /// creation is committed with the next batch.
+    #[cfg(test)]
     pub fn send_command(
         &mut self,
         device_id: &str,
         body: Bytes,
         validity_s: u32,
     ) -> Result<Command, CommandError> {
+        self.send_command_qos(device_id, body, validity_s, 0)
+    }
+
+    /// [`Self::send_command`] with the API's qos: 1 is resent at each login while unanswered and valid.
+    pub fn send_command_qos(
+        &mut self,
+        device_id: &str,
+        body: Bytes,
+        validity_s: u32,
+        qos: u8,
+    ) -> Result<Command, CommandError> {
         if validity_s > MAX_VALIDITY_S {
             return Err(CommandError::Validity(validity_s as u64));
         }
+        if qos > 1 {
+            return Err(CommandError::Qos(qos));
+        }
         let online = self.sessions.get(device_id).is_some_and(|s| s.online());
-        let c = self
-            .commands
-            .create(new_uuid(), device_id, body, validity_s, online, self.now);
+        let c = self.commands.create(
+            new_uuid(),
+            device_id,
+            body,
+            validity_s,
+            qos,
+            online,
+            self.now,
+        );
         if c.status == CommandStatus::Sent {
             self.publish_command(&c);
         }
@@ -158,7 +179,8 @@ impl Router {
         Ok(c)
     }
 
-    /// At login: offline commands still valid go out, oldest first, after CONNACK.
+    /// At login: offline commands still valid go out, oldest first, after CONNACK, and so do `qos=1`
+    /// commands sent before and not answered (each send is recorded on the command).
     pub(super) fn deliver_pending_commands(&mut self, client: &str, now: i64) {
         for c in self.commands.on_login(client, now) {
             self.publish_command(&c);
