@@ -570,3 +570,101 @@ fn export_dialog_forgets_a_fixed_date_error() {
         "the stale error is gone"
     );
 }
+
+/// A QoS 1 PUBLISH of a type 3 `$dp` upload with `json`, acknowledged (PUBACK read) before returning.
+fn upload_type3(c: &mut std::net::TcpStream, pid: u16, json: &str) {
+    use std::io::{Read, Write};
+    let payload = common::dataplane::framed(3, json);
+    let mut body = vec![0x00, 0x03, b'$', b'd', b'p'];
+    body.extend_from_slice(&pid.to_be_bytes());
+    body.extend_from_slice(&payload);
+    let mut p = vec![0x32];
+    let mut n = body.len();
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        p.push(b);
+        if n == 0 {
+            break;
+        }
+    }
+    p.extend_from_slice(&body);
+    c.write_all(&p).unwrap();
+    let mut ack = [0u8; 4];
+    c.read_exact(&mut ack).unwrap();
+    assert_eq!(ack[0], 0x40, "PUBACK");
+}
+
+/// JSON-object datapoints: the user picks a numeric field ("pos.x") and the stream's values along it are
+/// plotted, history included, and the choice is kept per stream; a text stream gets a table of its
+/// history. The real app, a device uploading over MQTT.
+#[test]
+fn json_fields_are_plotted_and_text_gets_a_table() {
+    use onenet_desk::ui::actions::Action;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
+    let addr = match h.state().model.broker {
+        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr,
+        ref b => panic!("broker not running: {b:?}"),
+    };
+    let mut dev = connect_9277(addr);
+    for i in 0..3u16 {
+        upload_type3(
+            &mut dev,
+            i + 1,
+            &format!(
+                r#"{{"location":{{"pos":{{"x":{i}.5,"y":9}},"fix":"gps"}},"status":"state {i}"}}"#
+            ),
+        );
+    }
+    common::ui::step_until(&mut h, "the uploads in the console", |h| {
+        h.state()
+            .model
+            .streams
+            .get("9277")
+            .and_then(|s| s.get("location"))
+            .is_some_and(|st| st.count >= 3)
+    });
+    h.state_mut().handle(Action::OpenDatapoints("9277".into()));
+    h.run_steps(3);
+    h.get_by_value("field…").click();
+    h.run_steps(2);
+    assert!(visible(&h, "pos.y"), "every numeric field is offered");
+    assert!(!visible(&h, "fix"), "text fields are not");
+    h.get_by_label("pos.x").click();
+    common::ui::step_until(&mut h, "pos.x plotted from the history", |h| {
+        h.state().model.streams["9277"]["location"].series.len() == 3
+    });
+    let st = &h.state().model.streams["9277"]["location"];
+    assert_eq!(st.series.last().map(|p| p.1), Some(2.5));
+    assert_eq!(
+        h.state().model.prefs.plot_fields["9277"]["location"],
+        "pos.x",
+        "kept per stream"
+    );
+    // Live points go on the plot along the field.
+    upload_type3(&mut dev, 9, r#"{"location":{"pos":{"x":7.25,"y":9}}}"#);
+    common::ui::step_until(&mut h, "a live point plotted", |h| {
+        h.state().model.streams["9277"]["location"].series.last()
+            == Some((
+                h.state().model.streams["9277"]["location"]
+                    .series
+                    .last()
+                    .unwrap()
+                    .0,
+                7.25,
+            ))
+    });
+
+    h.get_by_label("Table status").click();
+    common::ui::step_until(&mut h, "the text stream's history in a table", |h| {
+        ["state 0", "state 1", "state 2"]
+            .iter()
+            .all(|v| h.query_all_by_label_contains(v).next().is_some())
+    });
+    h.state_mut().shutdown();
+}

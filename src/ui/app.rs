@@ -178,6 +178,7 @@ impl ConsoleApp {
         now.lang = p.lang;
         now.time_zone = p.time_zone;
         now.templates = p.templates.clone();
+        now.plot_fields = p.plot_fields.clone();
         now.cjk_notice_shown = p.cjk_notice_shown;
         m.prefs = now;
         set_lang(m.prefs.lang);
@@ -273,6 +274,29 @@ impl ConsoleApp {
                         st.loading = false;
                     }
                 }
+            }
+            Action::PlotField {
+                device,
+                stream,
+                field,
+            } => {
+                // Kept per stream; the stream's history is read again through the new field.
+                let per_dev = m.prefs.plot_fields.entry(device.clone()).or_default();
+                match &field {
+                    Some(f) => {
+                        per_dev.insert(stream.clone(), f.clone());
+                    }
+                    None => {
+                        per_dev.remove(&stream);
+                    }
+                }
+                if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
+                    st.field = field;
+                    st.open = false;
+                    st.series = Default::default();
+                    st.recent.clear();
+                }
+                self.handle(Action::OpenStream { device, stream });
             }
             Action::CloseStream { device, stream } => {
                 if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
@@ -431,6 +455,7 @@ impl ConsoleApp {
                             lang,
                             time_zone: tz,
                             templates: model.prefs.templates.clone(),
+                            plot_fields: model.prefs.plot_fields.clone(),
                             cjk_notice_shown: model.prefs.cjk_notice_shown,
                             ..p
                         };

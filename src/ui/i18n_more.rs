@@ -154,4 +154,15 @@ pub const ZH_MORE: &[(&str, &str)] = &[
         "Keep this body for every device",
         "保存此内容，供所有设备使用",
     ),
+    ("field…", "字段…"),
+    (
+        "No numeric field in the latest value.",
+        "最新值中没有数值字段。",
+    ),
+    ("Plot no field", "不绘制字段"),
+    (
+        "Plot a numeric field of these JSON values",
+        "绘制这些 JSON 值中的一个数值字段",
+    ),
+    ("Table", "表格"),
 ];

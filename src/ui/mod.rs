@@ -23,6 +23,7 @@ pub mod format;
 pub mod i18n;
 pub mod i18n_more;
 pub mod i18n_traffic;
+pub mod json_fields;
 pub mod logs;
 pub mod model;
 pub mod notices;

@@ -274,6 +274,7 @@ impl SettingsPanel {
                     fresh.lang = d.lang;
                     fresh.time_zone = d.time_zone;
                     fresh.templates = d.templates.clone();
+                    fresh.plot_fields = d.plot_fields.clone();
                     fresh.cjk_notice_shown = d.cjk_notice_shown;
                     d = fresh;
                 }
