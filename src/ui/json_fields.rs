@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn paths_and_values() {
         let v = json!({"pos": {"x": 1.5, "y": "2"}, "name": "a", "list": [{"v": 3}], "ok": true});
-        assert_eq!(numeric_paths(&v), vec!["list.0.v", "pos.x"]);
+        assert_eq!(numeric_paths(&v), vec!["pos.x", "list.0.v"]);
         assert_eq!(at_path(&v, "pos.x"), Some(1.5));
         assert_eq!(at_path(&v, "pos.y"), Some(2.0));
         assert_eq!(at_path(&v, "list.0.v"), Some(3.0));
