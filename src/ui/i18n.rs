@@ -695,6 +695,8 @@ mod tests {
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
             include_str!("notices.rs"),
+            include_str!("first_run.rs"),
+            include_str!("json_fields.rs"),
             include_str!("traffic_record.rs"),
             include_str!("traffic_replay.rs"),
         ];
