@@ -74,6 +74,8 @@ struct Shared {
     sent: AtomicU64,
     acked: AtomicU64,
     delivered: AtomicU64,
+    /// Subscribers whose connection ended during the run.
+    sub_lost: AtomicU64,
     /// Set at the end of the run: devices finish their current upload and disconnect.
     stop: std::sync::atomic::AtomicBool,
 }
@@ -217,7 +219,14 @@ async fn subscriber(
     loop {
         let p = match c.recv().await {
             Ok(p) => p,
-            Err(_) => return Ok(()),
+            // The broker stopping at the end of the run closes every subscriber: not a loss.
+            Err(_) if sh.stop.load(Ordering::Relaxed) => return Ok(()),
+            Err(e) => {
+                // Counted: a subscriber cut off mid-run explains missing deliveries.
+                sh.sub_lost.fetch_add(1, Ordering::Relaxed);
+                eprintln!("subscriber {k} lost its connection: {e}");
+                return Err(e);
+            }
         };
         if let Packet::Publish(p) = p {
             if let QosPid::AtLeastOnce(id) = p.qos_pid {
@@ -298,7 +307,12 @@ async fn main() {
             "127.0.0.1:0",
         ])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        // The broker's log is kept beside the (removed) data dir: warnings explain any shortfall.
+        .stderr(
+            std::fs::File::create(dir.with_extension("log"))
+                .map(std::process::Stdio::from)
+                .unwrap_or_else(|_| std::process::Stdio::null()),
+        )
         .spawn()
         .expect("serve starts");
     let pid = child.id();
@@ -317,6 +331,7 @@ async fn main() {
         sent: AtomicU64::new(0),
         acked: AtomicU64::new(0),
         delivered: AtomicU64::new(0),
+        sub_lost: AtomicU64::new(0),
         stop: std::sync::atomic::AtomicBool::new(false),
     });
     // Devices connect (and so register) first, then subscribers name them, then uploads start.
@@ -363,9 +378,10 @@ async fn main() {
     let _ = go_tx.send(true);
     let until = Instant::now() + a.duration;
     println!(
-        "soak: {} devices at 1 msg/s (QoS 1 $dp type 3), {subs} datapoint subscribers, {} s, broker pid {pid}",
+        "soak: {} devices at 1 msg/s (QoS 1 $dp type 3), {subs} datapoint subscribers, {} s, broker pid {pid}, broker log {}",
         a.devices,
-        a.duration.as_secs()
+        a.duration.as_secs(),
+        dir.with_extension("log").display()
     );
     println!(
         "minute  rss_MiB  open_files  uploads  acked  delivered  ack_p50_ms  ack_p99_ms  dlv_p50_ms  dlv_p99_ms  dlv_max_ms"
@@ -406,8 +422,9 @@ async fn main() {
             failed += 1;
         }
     }
-    // Deliveries still in flight: give them a moment.
-    let settle = Instant::now() + Duration::from_secs(5);
+    // Deliveries still on their way (a lagging subscriber): wait for them, bounded. Stopping short of this
+    // would count the tail of the run as missing.
+    let settle = Instant::now() + Duration::from_secs(30);
     while sh.delivered.load(Ordering::Relaxed) < sh.acked.load(Ordering::Relaxed)
         && Instant::now() < settle
     {
@@ -418,6 +435,7 @@ async fn main() {
         sh.acked.load(Ordering::Relaxed),
         sh.delivered.load(Ordering::Relaxed),
     );
+    let lost = sh.sub_lost.load(Ordering::Relaxed);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -431,9 +449,9 @@ async fn main() {
         _ => 0.0,
     };
     println!(
-        "total: {s} uploads, {ac} acknowledged, {d} delivered, {failed} device tasks failed; RSS from minute 2 to the end: {growth:+.1} %"
+        "total: {s} uploads, {ac} acknowledged, {d} delivered, {failed} device tasks failed, {lost} subscribers lost; RSS from minute 2 to the end: {growth:+.1} %"
     );
-    if failed > 0 || ac != s || d < ac || growth > 25.0 {
+    if failed > 0 || lost > 0 || ac != s || d < ac || growth > 25.0 {
         eprintln!("soak FAILED");
         std::process::exit(1);
     }

@@ -120,12 +120,18 @@ METRIC = {
     "connect-rate": ("connections_per_s", "connections/s", True),
     "dp": ("datapoints_per_s", "datapoints/s", True),
 }
-vals, pct = {}, {}
+vals, pct, fails = {}, {}, {}
 for l in open(raw):
     r = json.loads(l)
     res, b = r["result"], r["broker"]
     sc = res.get("scenario")
-    if sc not in METRIC or "error" in res:
+    if sc not in METRIC:
+        continue
+    if "error" in res:
+        # An incomplete QoS 1 run (a message not delivered by the deadline) is a failure, never a figure.
+        fails.setdefault((sc, b), []).append(res["error"])
+        if "delivered_pct" in res:
+            pct.setdefault((sc, b), []).append(res["delivered_pct"])
         continue
     if sc == "stalled" and res.get("broker_rss_kib_after") is not None:
         res["rss_growth_mib"] = (res["broker_rss_kib_after"] - res["broker_rss_kib_before"]) / 1024
@@ -139,7 +145,8 @@ rows = ["| scenario | metric | onenet-desk | mosquitto | onenet-desk / mosquitto
 chart = []
 for sc, (m, unit, up) in METRIC.items():
     a, b = vals.get((sc, "onenet-desk")), vals.get((sc, "mosquitto"))
-    if not a and not b:
+    fa, fb = fails.get((sc, "onenet-desk"), []), fails.get((sc, "mosquitto"), [])
+    if not a and not b and not fa and not fb:
         continue
     ma = statistics.median(a) if a else None
     mb = statistics.median(b) if b else None
@@ -149,10 +156,14 @@ for sc, (m, unit, up) in METRIC.items():
     fmt = lambda x: "—" if x is None else (f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}")
     pa, pb = pct.get((sc, "onenet-desk")), pct.get((sc, "mosquitto"))
     p = "" if not (pa or pb) else f"{fmt(statistics.median(pa)) if pa else '—'} / {fmt(statistics.median(pb)) if pb else '—'}"
-    rows.append(f"| {sc} | {unit} | {fmt(ma)} | {fmt(mb)} | {'—' if ratio is None else f'{ratio:.2f}×'} | {p} |")
+    ca = fmt(ma) + (f" (FAILED in {len(fa)} run(s))" if fa else "")
+    cb = fmt(mb) + (f" (FAILED in {len(fb)} run(s))" if fb else "")
+    rows.append(f"| {sc} | {unit} | {ca} | {cb} | {'—' if ratio is None else f'{ratio:.2f}×'} | {p} |")
     if ratio is not None:
         chart.append((sc, ratio))
 table = "\n".join(rows)
+for (sc, b), f in sorted(fails.items()):
+    print(f"FAILED: {sc} on {b}: {'; '.join(f)}", file=sys.stderr)
 print(table)
 open(f"{out}/peers.md", "w").write(table + "\n")
 with open(f"{out}/peers.dat", "w") as f:

@@ -67,6 +67,11 @@ pub enum Event {
         dropped: u64,
     },
     Diagnostic(Box<Diagnostic>),
+    /// The store cannot commit (`error`: the store's error and the data dir, e.g. disk full), so nothing
+    /// that depends on it is acknowledged; `None` once it commits again.
+    StoreStatus {
+        error: Option<String>,
+    },
     /// Every packet on the wire, with its bytes (only produced while someone listens).
     Packet {
         at: i64,

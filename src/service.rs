@@ -91,6 +91,27 @@ pub struct ServiceHandle {
 }
 
 /// Starts the broker on `config`. Must be called inside a tokio runtime.
+/// Turns the store writer's commit failures into [`Event::StoreStatus`] (naming the data dir), so the
+/// console can say why acknowledgements are held instead of only logging it; and its recovery.
+async fn report_store_failures(
+    mut failing: watch::Receiver<Option<String>>,
+    events: Events,
+    data_dir: std::path::PathBuf,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = failing.changed() => if r.is_err() { return },
+        }
+        let error = failing
+            .borrow_and_update()
+            .as_ref()
+            .map(|e| format!("{e} (data dir {})", data_dir.display()));
+        events.send(crate::events::Event::StoreStatus { error });
+    }
+}
+
 pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     config.validate()?;
     let config = Arc::new(config);
@@ -128,6 +149,12 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         state,
     );
     tracker.spawn(router.run(router_rx, shutdown.clone()));
+    tracker.spawn(report_store_failures(
+        store.failing(),
+        events.clone(),
+        config.data_dir.clone(),
+        shutdown.clone(),
+    ));
     let ctx = Arc::new(ConnCtx {
         cfg: config.clone(),
         router: router_tx.clone(),
@@ -500,6 +527,16 @@ impl ServiceHandle {
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
         self.inner.tracker.wait().await;
+        // Before the final flush: on a full disk the flush would otherwise wait for space forever.
+        if let Some(w) = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            w.stopping();
+        }
         self.inner.store.flush().await;
         self.inner.store.close();
         let writer = self

@@ -5,99 +5,18 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use bytes::BytesMut;
-use common::ui::{has, live_app, live_config, step_until};
-use common::{WAIT, connack, connect_packet, publish, subscribe};
+use common::publish;
+use common::ui::{Dev, has, live_app, live_config, step_until};
 use egui_kittest::Harness;
 use onenet_desk::ServiceHandle;
 use onenet_desk::export::ExportFormat;
-use onenet_desk::mqtt::{Packet, QoS, decode};
+use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::{Action, BodyMode, ExportSpec, Tab};
 use onenet_desk::ui::model::BrokerState;
 use onenet_desk::ui::prefs::Template;
-
-/// A device on a blocking socket (the app's harness runs on this thread; the broker on the app's runtime).
-struct Dev {
-    s: TcpStream,
-    buf: BytesMut,
-}
-
-impl Dev {
-    /// Logs in; returns the connection and the CONNACK code (None: closed without one).
-    fn login(addr: SocketAddr, id: &str, pass: &str, clean: bool) -> (Dev, Option<u8>) {
-        let s = TcpStream::connect(addr).expect("tcp connect");
-        s.set_read_timeout(Some(WAIT)).unwrap();
-        let mut d = Dev {
-            s,
-            buf: BytesMut::new(),
-        };
-        d.send(&connect_packet(id, Some("339"), Some(pass), clean, 120));
-        let code = d.next().map(|p| connack(&p).0);
-        (d, code)
-    }
-
-    /// Logs in and asserts CONNACK 0.
-    fn online(addr: SocketAddr, id: &str, pass: &str, clean: bool) -> Dev {
-        let (d, code) = Dev::login(addr, id, pass, clean);
-        assert_eq!(code, Some(0), "{id} logs in");
-        d
-    }
-
-    fn send(&mut self, p: &Packet) {
-        self.s.write_all(&p.to_bytes().unwrap()).expect("write");
-    }
-
-    /// The next packet; None when the broker closed the connection. Fails after [`WAIT`].
-    fn next(&mut self) -> Option<Packet> {
-        loop {
-            if let Some(d) = decode(&mut self.buf, 1 << 24).expect("valid packet") {
-                return Some(d.packet);
-            }
-            let mut chunk = [0u8; 4096];
-            match self.s.read(&mut chunk) {
-                Ok(0) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
-                Err(e) => panic!("no packet within {WAIT:?}: {e}"),
-            }
-        }
-    }
-
-    /// A round trip through the broker (UNSUBSCRIBE → UNSUBACK); returns what came before.
-    fn barrier(&mut self) -> Vec<Packet> {
-        self.send(&Packet::Unsubscribe(onenet_desk::mqtt::Unsubscribe {
-            pid: common::pid(0xFFF1),
-            filters: vec![onenet_desk::mqtt::TopicFilter::new("test/barrier").unwrap()],
-        }));
-        let mut before = Vec::new();
-        loop {
-            match self.next().expect("connection open") {
-                Packet::UnsubAck(_) => return before,
-                p => before.push(p),
-            }
-        }
-    }
-
-    fn subscribe(&mut self, filter: &str) {
-        self.send(&subscribe(1, &[(filter, QoS::AtLeastOnce)]));
-        assert!(matches!(self.next(), Some(Packet::SubAck(_))));
-    }
-
-    /// Publishes at QoS 1 and waits for the PUBACK.
-    fn publish(&mut self, topic: &str, payload: &[u8], retain: bool, id: u16) {
-        self.send(&publish(topic, payload, QoS::AtLeastOnce, id, retain));
-        assert_eq!(self.next(), Some(Packet::PubAck(common::pid(id))));
-    }
-
-    fn leave(mut self) {
-        self.send(&Packet::Disconnect);
-        assert_eq!(self.next(), None);
-    }
-}
 
 /// A runtime of the test's own for the service's async queries.
 fn rt() -> tokio::runtime::Runtime {

@@ -208,3 +208,463 @@ fn throughput_chart_is_smoothed_on_the_wall_clock() {
         "samples are on the wall clock: {t_last} vs {wall}"
     );
 }
+
+/// MQTT 3.1.1 CONNECT of device 9277 (product 339, auth_info abc123) of the sample registry.
+fn connect_9277(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
+    for s in ["9277", "339", "abc123"] {
+        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        body.extend_from_slice(s.as_bytes());
+    }
+    let mut p = vec![0x10, body.len() as u8];
+    p.extend_from_slice(&body);
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(common::ui::UI_WAIT)).unwrap();
+    c.write_all(&p).unwrap();
+    let mut ack = [0u8; 4];
+    c.read_exact(&mut ack).unwrap();
+    assert_eq!(ack[3], 0, "CONNACK accepted");
+    c
+}
+
+/// The time to the next repaint the last frame asked for.
+fn repaint_delay(h: &Harness<'_, ConsoleApp>) -> std::time::Duration {
+    h.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay
+}
+
+/// An idle window does not redraw on a timer: on a panel without running clocks the next frame is
+/// asked for only when the status bar's uptime changes (a minute); Overview's clock asks each second;
+/// a device connecting (an event) wakes the window at once. The real app and broker.
+#[test]
+fn idle_window_repaints_on_events_and_clocks_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
+    let addr = match h.state().model.broker {
+        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr,
+        ref b => panic!("broker not running: {b:?}"),
+    };
+    // The broker has run for two minutes: the status bar shows minutes.
+    h.state_mut().model.broker = onenet_desk::ui::model::BrokerState::Running {
+        addr,
+        since: Instant::now() - Duration::from_secs(120),
+    };
+    h.state_mut()
+        .handle(onenet_desk::ui::actions::Action::Navigate(Tab::Registry));
+    h.run_steps(4);
+    let d = repaint_delay(&h);
+    assert!(
+        d > Duration::from_secs(5),
+        "Registry asks for its next frame in {d:?}"
+    );
+    let woken = Arc::new(AtomicBool::new(false));
+    let w = woken.clone();
+    h.ctx.set_request_repaint_callback(move |info| {
+        if info.delay < Duration::from_millis(100) {
+            w.store(true, Ordering::SeqCst);
+        }
+    });
+    // Two broker readings (one a second) that find nothing new wake nothing.
+    let quiet = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < quiet {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !woken.load(Ordering::SeqCst),
+        "an idle broker reading woke the window"
+    );
+    let _device = connect_9277(addr);
+    let deadline = Instant::now() + common::ui::UI_WAIT;
+    while !woken.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "a connecting device did not wake the window"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    common::ui::step_until(&mut h, "the device online", |h| {
+        h.state().model.is_online("9277")
+    });
+    h.state_mut()
+        .handle(onenet_desk::ui::actions::Action::Navigate(Tab::Overview));
+    h.run_steps(2);
+    assert!(repaint_delay(&h) <= Duration::from_secs(1));
+    h.state_mut().shutdown();
+}
+
+/// Settings say what each option does for the user, with the spec section in the tooltip; in 中文 too.
+#[test]
+fn settings_speak_the_users_language() {
+    let mut m = fixture();
+    m.tab = Tab::Settings;
+    let mut h = app_harness(m, [1280.0, 1400.0]);
+    h.run_steps(3);
+    assert!(!h.query_all_by_label_contains("spec §13").next().is_some());
+    assert!(!visible(&h, "Disconnect on bad $dp"));
+    // The row's label (left, where the section's heading starts) on the line of its checkbox.
+    let left = h
+        .get_by_label("Compatibility with OneNET devices")
+        .rect()
+        .left();
+    let y = h
+        .get_by_label("Send subscribed datapoints as JSON")
+        .rect()
+        .center()
+        .y;
+    h.hover_at(egui::pos2(left + 10.0, y));
+    h.run_steps(12);
+    assert!(
+        h.query_all_by_label_contains("instead of the bare value. Spec §10")
+            .next()
+            .is_some(),
+        "the tooltip says what it does and names the spec section"
+    );
+    h.state_mut().model.prefs.lang = onenet_desk::ui::prefs::Lang::Chinese;
+    h.run_steps(3);
+    assert!(visible(&h, "与 OneNET 设备的兼容"));
+    assert!(visible(&h, "以 JSON 发送订阅的数据点"));
+    assert!(visible(&h, "为离线设备保留的消息数"));
+}
+
+/// An empty registry shows the way to a first device, with the running broker's real port and what
+/// goes in the firmware; "turn on auto-register" turns it on in the running broker. The real app.
+#[test]
+fn empty_registry_shows_the_first_device_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = onenet_desk::config::Config::new(dir.path().to_path_buf());
+    cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
+    let mut h = common::ui::live_app(cfg);
+    let port = match h.state().model.broker {
+        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr.port(),
+        ref b => panic!("broker not running: {b:?}"),
+    };
+    h.run_steps(3);
+    assert!(visible(&h, "Connect your first device"));
+    assert!(visible(&h, "127.0.0.1"), "the host");
+    assert!(
+        visible(&h, &port.to_string()),
+        "the port the broker listens on"
+    );
+    for what in ["Client id", "User name", "Password"] {
+        assert!(visible(&h, what), "{what} row");
+    }
+    assert!(visible(&h, "the device's auth_info"));
+    h.get_by_label("Or turn on auto-register").click();
+    common::ui::step_until(&mut h, "auto-register on in the broker", |h| {
+        h.state()
+            .service()
+            .is_some_and(|s| s.config().auto_register)
+    });
+    assert!(h.state().model.prefs.auto_register);
+    h.get_by_label("Add product and device…").click();
+    h.run_steps(2);
+    assert_eq!(h.state().model.tab, Tab::Registry);
+    h.state_mut().model.tab = Tab::Overview;
+    h.state_mut().model.prefs.lang = onenet_desk::ui::prefs::Lang::Chinese;
+    h.run_steps(3);
+    assert!(visible(&h, "连接第一台设备"));
+    assert!(visible(&h, "2. 在固件中填入以下值："));
+    h.state_mut().shutdown();
+}
+
+/// A PUBLISH event on `topic` from device `dev`, as the broker reports it.
+fn publish_event(dev: &str, topic: &str) -> onenet_desk::events::Event {
+    let mut p = vec![0x30, 0, 0, topic.len() as u8];
+    p.extend_from_slice(topic.as_bytes());
+    p.extend_from_slice(b"{}");
+    p[1] = (p.len() - 2) as u8;
+    onenet_desk::events::Event::Packet {
+        at: 1_700_000_000_000,
+        client_id: Some(dev.into()),
+        direction: onenet_desk::events::Direction::Out,
+        bytes: p.into(),
+    }
+}
+
+/// Subscriptions: the by-device filter finds a device by its name; "1 subscriber"; each command's
+/// `$creq/<uuid>` counted in one "$creq/+" row.
+#[test]
+fn subscriptions_find_names_count_and_group() {
+    let mut m = fixture();
+    m.devices[0].name = "温湿度传感器".into();
+    let devices = m.devices.clone();
+    m.set_devices(devices);
+    m.sessions[2].subscriptions = vec![("/lab/only-9279".into(), 0)];
+    for uuid in ["6b1c7d3e-aaaa", "6b1c7d3e-bbbb", "6b1c7d3e-cccc"] {
+        m.apply_event(publish_event("9277", &format!("$creq/{uuid}")));
+    }
+    m.tab = Tab::Subscriptions;
+    let mut h = app_harness(m, [1280.0, 800.0]);
+    h.run_steps(2);
+    assert!(visible(&h, "/lab/cmd   (2 subscribers)"));
+    assert!(visible(&h, "/lab/only-9279   (1 subscriber)"));
+    assert!(visible(&h, "$creq/+"), "uuid topics grouped");
+    assert!(visible(&h, "3"), "three commands counted in the group");
+    assert!(!h.query_all_by_label_contains("6b1c7d3e").next().is_some());
+    h.get_by_label("By device").click();
+    h.run_steps(2);
+    h.state_mut().panels.subscriptions.filter = "温湿".into();
+    h.run_steps(2);
+    assert!(visible(&h, "温湿度传感器 (9277)"), "found by its name");
+    assert!(!visible(&h, "9279"), "others filtered out");
+}
+
+/// Retained: an empty table says what would be there; a long topic stays on one line and the View and
+/// Delete buttons keep their room.
+#[test]
+fn retained_table_keeps_its_columns_and_hints_when_empty() {
+    let mut m = fixture();
+    m.retained.clear();
+    m.tab = Tab::Retained;
+    let mut h = app_harness(m, [1280.0, 800.0]);
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("No retained messages.")
+            .next()
+            .is_some()
+    );
+    let topic =
+        "/factory/line-7/station-12/sensors/temperature/calibrated/with/a/very/long/topic/name";
+    h.state_mut().model.retained = vec![onenet_desk::broker::RetainedInfo {
+        namespace: "339".into(),
+        topic: topic.into(),
+        payload:
+            br#"{"on":true,"level":42,"note":"a payload long enough to need eliding in the table"}"#
+                .to_vec(),
+        qos: 1,
+        from_will_of: None,
+    }];
+    h.run_steps(3);
+    let row_h = h.get_by_label("View").rect().height();
+    let t = h.get_by_label(topic).rect();
+    assert!(t.height() <= row_h + 4.0, "topic wrapped: {t:?}");
+    let (view, delete) = (
+        h.get_by_label("View").rect(),
+        h.get_by_label("Delete").rect(),
+    );
+    assert!(
+        view.right() <= delete.left(),
+        "View {view:?} and Delete {delete:?} overlap"
+    );
+    assert!(
+        delete.right() <= 1280.0,
+        "Delete cut off at {}",
+        delete.right()
+    );
+    assert!(view.width() >= 30.0 && delete.width() >= 40.0);
+}
+
+/// Commands: a template saved for one device serves every device; validity in minutes, hours or days;
+/// the status in 中文; a JSON error's column counts characters.
+#[test]
+fn commands_share_templates_use_units_and_speak_chinese() {
+    use onenet_desk::onenet::commands::{Command, CommandStatus};
+    use onenet_desk::ui::actions::{Action, BodyMode};
+
+    let mut m = fixture();
+    m.tab = Tab::Commands;
+    let mut h = app_harness(m, [1280.0, 800.0]);
+    h.state_mut().panels.commands.device = "9277".into();
+    h.state_mut().panels.commands.body = "on".into();
+    h.run_steps(2);
+    h.state_mut().panels.commands.template_name = "light on".into();
+    h.run_steps(1);
+    h.get_by_label("Save template").click();
+    h.run_steps(2);
+    h.state_mut().panels.commands.device = "9278".into();
+    h.state_mut().panels.commands.body.clear();
+    h.run_steps(2);
+    h.get_by_label("light on").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().panels.commands.body,
+        "on",
+        "the template serves 9278"
+    );
+
+    h.state_mut().panels.commands.validity_s = 7200;
+    h.run_steps(2);
+    h.get_by_label("d").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().panels.commands.validity_s,
+        2 * 86_400,
+        "2 h → 2 d"
+    );
+    h.get_by_label("Send").click();
+    h.run_steps(2);
+    assert!(h.state().log.iter().any(|a| matches!(
+        a,
+        Action::SendCommand { device, validity_s: 172_800, .. } if device == "9278"
+    )));
+
+    h.state_mut().panels.commands.mode = BodyMode::Json;
+    h.state_mut().panels.commands.body = "{\"温度\": }".into();
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("(line 1, column 8)")
+            .next()
+            .is_some(),
+        "the closing brace is the 8th character (the 12th byte)"
+    );
+
+    h.state_mut()
+        .model
+        .apply_event(onenet_desk::events::Event::Command(Box::new(Command {
+            uuid: "u1".into(),
+            device_id: "9278".into(),
+            body: bytes::Bytes::from_static(b"on"),
+            status: CommandStatus::Replied,
+            created_at: 1_700_000_000_000,
+            sent_at: Some(1_700_000_000_000),
+            replied_at: Some(1_700_000_000_500),
+            reply: Some(bytes::Bytes::from_static(b"ok")),
+            expire_at: None,
+            validity_s: 0,
+            qos: 0,
+            sends: Default::default(),
+        })));
+    h.state_mut().model.prefs.lang = onenet_desk::ui::prefs::Lang::Chinese;
+    h.run_steps(3);
+    assert!(
+        h.query_all_by_label_contains("已收到命令回复")
+            .next()
+            .is_some(),
+        "the status in 中文"
+    );
+    assert!(
+        !h.query_all_by_label_contains("Command Response Received")
+            .next()
+            .is_some()
+    );
+    assert!(visible(&h, "天"), "the units in 中文");
+}
+
+/// The export dialog's date error goes once the date is fixed.
+#[test]
+fn export_dialog_forgets_a_fixed_date_error() {
+    let mut m = fixture();
+    m.tab = Tab::Datapoints;
+    let mut h = app_harness(m, [1280.0, 800.0]);
+    h.run_steps(2);
+    h.get_by_label("Export…").click();
+    h.run_steps(2);
+    h.state_mut().panels.datapoints.export.since = "yesterday".into();
+    h.get_by_label("Export to file…").click();
+    h.run_steps(2);
+    assert!(
+        h.query_all_by_label_contains("'yesterday'")
+            .next()
+            .is_some()
+    );
+    h.state_mut().panels.datapoints.export.since = "2024-01-02 03:04:05".into();
+    h.run_steps(2);
+    assert!(
+        !h.query_all_by_label_contains("'yesterday'")
+            .next()
+            .is_some(),
+        "the stale error is gone"
+    );
+}
+
+/// A QoS 1 PUBLISH of a type 3 `$dp` upload with `json`, acknowledged (PUBACK read) before returning.
+fn upload_type3(c: &mut std::net::TcpStream, pid: u16, json: &str) {
+    use std::io::{Read, Write};
+    let payload = common::dataplane::framed(3, json);
+    let mut body = vec![0x00, 0x03, b'$', b'd', b'p'];
+    body.extend_from_slice(&pid.to_be_bytes());
+    body.extend_from_slice(&payload);
+    let mut p = vec![0x32];
+    let mut n = body.len();
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        p.push(b);
+        if n == 0 {
+            break;
+        }
+    }
+    p.extend_from_slice(&body);
+    c.write_all(&p).unwrap();
+    let mut ack = [0u8; 4];
+    c.read_exact(&mut ack).unwrap();
+    assert_eq!(ack[0], 0x40, "PUBACK");
+}
+
+/// JSON-object datapoints: the user picks a numeric field ("pos.x") and the stream's values along it are
+/// plotted, history included, and the choice is kept per stream; a text stream gets a table of its
+/// history. The real app, a device uploading over MQTT.
+#[test]
+fn json_fields_are_plotted_and_text_gets_a_table() {
+    use onenet_desk::ui::actions::Action;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
+    let addr = match h.state().model.broker {
+        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr,
+        ref b => panic!("broker not running: {b:?}"),
+    };
+    let mut dev = connect_9277(addr);
+    for i in 0..3u16 {
+        upload_type3(
+            &mut dev,
+            i + 1,
+            &format!(
+                r#"{{"location":{{"pos":{{"x":{i}.5,"y":9}},"fix":"gps"}},"status":"state {i}"}}"#
+            ),
+        );
+    }
+    common::ui::step_until(&mut h, "the uploads in the console", |h| {
+        h.state()
+            .model
+            .streams
+            .get("9277")
+            .and_then(|s| s.get("location"))
+            .is_some_and(|st| st.count >= 3)
+    });
+    h.state_mut().handle(Action::OpenDatapoints("9277".into()));
+    h.run_steps(3);
+    h.get_by_value("field…").click();
+    h.run_steps(2);
+    assert!(visible(&h, "pos.y"), "every numeric field is offered");
+    assert!(!visible(&h, "fix"), "text fields are not");
+    h.get_by_label("pos.x").click();
+    common::ui::step_until(&mut h, "pos.x plotted from the history", |h| {
+        h.state().model.streams["9277"]["location"].series.len() == 3
+    });
+    let st = &h.state().model.streams["9277"]["location"];
+    assert_eq!(st.series.last().map(|p| p.1), Some(2.5));
+    assert_eq!(
+        h.state().model.prefs.plot_fields["9277"]["location"],
+        "pos.x",
+        "kept per stream"
+    );
+    // Live points go on the plot along the field.
+    upload_type3(&mut dev, 9, r#"{"location":{"pos":{"x":7.25,"y":9}}}"#);
+    common::ui::step_until(&mut h, "a live point plotted", |h| {
+        h.state().model.streams["9277"]["location"].series.last()
+            == Some((
+                h.state().model.streams["9277"]["location"]
+                    .series
+                    .last()
+                    .unwrap()
+                    .0,
+                7.25,
+            ))
+    });
+
+    h.get_by_label("Table status").click();
+    common::ui::step_until(&mut h, "the text stream's history in a table", |h| {
+        ["state 0", "state 1", "state 2"]
+            .iter()
+            .all(|v| h.query_all_by_label_contains(v).next().is_some())
+    });
+    h.state_mut().shutdown();
+}

@@ -32,7 +32,9 @@ use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::message::{CloseReason, ConnTx, Ending, Input, Login, OutGauge, Outbound, RouterMsg};
+use super::message::{
+    CloseReason, ConnTx, Ending, Input, Login, OutGauge, Outbound, Outbox, RouterMsg,
+};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
@@ -120,14 +122,20 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     let Some(connect) = read_connect(&mut stream, &mut inbuf, remote, &ctx).await else {
         return;
     };
-    // Admission: the registry is SQLite, so it runs off the async threads.
+    // Admission: the registry is SQLite, so it runs off the async threads. The `mqtt` profile reads no
+    // registry (anonymous), so it is decided here without the hop to a blocking thread.
     let cfg = ctx.live.borrow().clone();
     let db = ctx.db.clone();
-    let decision = tokio::task::spawn_blocking(move || {
+    let decision = if cfg.profile == Profile::Mqtt {
         let d = decide(cfg.profile, &connect, cfg.auto_register, &DbLookup(&db));
-        (d, connect)
-    })
-    .await;
+        Ok((d, connect))
+    } else {
+        tokio::task::spawn_blocking(move || {
+            let d = decide(cfg.profile, &connect, cfg.auto_register, &DbLookup(&db));
+            (d, connect)
+        })
+        .await
+    };
     let Ok((decision, mut connect)) = decision else {
         return;
     };
@@ -208,15 +216,13 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     let id = ctx.next_conn_id.fetch_add(1, Ordering::Relaxed);
     // Bounded by accounting, not by capacity: the router counts every message and byte it queues here in
     // `OutGauge` and stops at `max_outbound_messages` / `max_outbound_bytes` (QoS 0 dropped, QoS 1/2 held).
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (paused_tx, paused) = watch::channel(false);
+    let outbox = Arc::new(Outbox::default());
     let keep_alive = connect.keep_alive;
     let client_id = connect.client_id.clone();
     let gauge = Arc::new(OutGauge::default());
     let handle = ConnTx {
         id,
-        tx,
-        paused: Arc::new(paused_tx),
+        outbox: outbox.clone(),
         gauge: gauge.clone(),
     };
     let login = Login {
@@ -251,17 +257,21 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
             inbuf
         },
         outbuf: BytesMut::new(),
-        rx,
-        paused,
+        outbox,
         gauge,
         keep_alive: (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500)),
         pubrel_waits: VecDeque::new(),
         held: VecDeque::new(),
         barrier: None,
         connack_sent: false,
+        input_held: false,
         client_id,
     };
     let ending = conn.run().await;
+    // Output queued after the end is dropped; what is left is uncounted from the gauge.
+    for o in conn.outbox.close() {
+        conn.gauge.sub(o.weight());
+    }
     tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
     let _ = ctx
         .router
@@ -286,9 +296,17 @@ async fn read_connect(
             .flatten();
         match decode(inbuf, ctx.cfg.limits.max_packet) {
             Ok(Some(d)) => match d.packet {
-                Packet::Connect(c) => {
+                Packet::Connect(mut c) => {
                     if let Some(raw) = raw {
                         packet_event(&ctx.events, Some(&c.client_id), Direction::In, raw);
+                    }
+                    // The password and will payload are slices of the read buffer: copied, so the
+                    // buffer is freed now rather than held for the whole connection.
+                    if let Some(p) = c.password.as_mut() {
+                        *p = bytes::Bytes::copy_from_slice(p);
+                    }
+                    if let Some(w) = c.will.as_mut() {
+                        w.message = bytes::Bytes::copy_from_slice(&w.message);
                     }
                     return Some(c);
                 }
@@ -324,10 +342,10 @@ struct Conn {
     wr: tokio::net::tcp::OwnedWriteHalf,
     inbuf: BytesMut,
     outbuf: BytesMut,
-    rx: mpsc::UnboundedReceiver<Outbound>,
-    /// Set by the router while a subscriber this connection publishes to is over its window: the
-    /// connection stops reading, and TCP slows the publisher down (backpressure instead of loss).
-    paused: watch::Receiver<bool>,
+    /// What the router queues here, and its pause flag: set while a subscriber this connection publishes
+    /// to is over its window, so the connection stops reading and TCP slows the publisher down
+    /// (backpressure instead of loss).
+    outbox: Arc<Outbox>,
     /// What the router queued here and is not yet encoded (see `OutGauge`).
     gauge: Arc<OutGauge>,
     keep_alive: Option<Duration>,
@@ -338,6 +356,8 @@ struct Conn {
     barrier: Option<u64>,
     /// OneNET drops what a client sends before CONNACK (spec §3.2).
     connack_sent: bool,
+    /// Reading stopped for a pause with bytes left in `inbuf`: handled as soon as the pause is lifted.
+    input_held: bool,
     client_id: String,
 }
 
@@ -348,11 +368,10 @@ enum Flow {
 
 impl Conn {
     async fn run(&mut self) -> Ending {
-        // Grows to what a wake-up brings and is released when idle (an idle connection holds no buffer).
-        let mut batch = Vec::new();
         let mut committed = self.ctx.committed.clone();
         let mut ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
         let shutdown = self.ctx.shutdown.clone();
+        let mut was_paused = false;
         // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
         // read: processed in `mqtt`, dropped as "before CONNACK" in `onenet`.
         if !self.inbuf.is_empty()
@@ -362,59 +381,60 @@ impl Conn {
         }
         loop {
             let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
-            let paused = *self.paused.borrow_and_update();
-            let flow = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
-                n = self.rx.recv_many(&mut batch, 256), if self.barrier.is_none() => {
-                    if n == 0 {
-                        Flow::Stop(Ending::ClosedByBroker)
-                    } else {
-                        self.held.extend(batch.drain(..));
+            let paused = self.outbox.paused();
+            if was_paused && !paused {
+                // Keepalive counts from when reading resumes: a paused client was not silent.
+                ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+            }
+            was_paused = paused;
+            let flow = if !paused && self.input_held {
+                // The pause was lifted: the packets already read are handled now, since the socket may
+                // have nothing more to wake the read branch (the client waits for acks).
+                self.read_packets().await
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
+                    // New output, or the pause flag changed (the next turn looks at it).
+                    _ = self.outbox.changed() => {
+                        self.outbox.take(&mut self.held);
+                        if self.barrier.is_none() {
+                            self.drain_output(&committed)
+                        } else {
+                            Flow::Continue
+                        }
+                    }
+                    _ = wait_committed(&mut committed, self.barrier), if self.barrier.is_some() => {
+                        self.barrier = None;
                         self.drain_output(&committed)
                     }
-                }
-                _ = wait_committed(&mut committed, self.barrier), if self.barrier.is_some() => {
-                    self.barrier = None;
-                    self.drain_output(&committed)
-                }
-                r = self.paused.changed(), if paused => match r {
-                    Ok(()) if !*self.paused.borrow_and_update() => {
-                        // Keepalive counts from when reading resumes: a paused client was not silent.
-                        ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                        // Packets already read when the pause came are handled first.
-                        self.read_packets().await
-                    }
-                    Ok(()) => Flow::Continue,
-                    // The router is gone (shutdown): the shutdown branch ends the connection.
-                    Err(_) => std::future::pending().await,
-                },
-                // Readiness first, then a buffer: an idle connection waits without one.
-                r = self.rd.readable(), if !paused => match r.and_then(|()| {
-                    self.inbuf.reserve(READ_CHUNK);
-                    self.rd.try_read_buf(&mut self.inbuf)
-                }) {
-                    Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
-                    Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
-                    Ok(n) => {
-                        Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
-                        ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                        let flow = self.read_packets().await;
-                        if self.inbuf.is_empty() {
-                            self.inbuf = BytesMut::new();
+                    // Readiness first, then a buffer: an idle connection waits without one.
+                    r = self.rd.readable(), if !paused => match r.and_then(|()| {
+                        self.inbuf.reserve(READ_CHUNK);
+                        self.rd.try_read_buf(&mut self.inbuf)
+                    }) {
+                        Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
+                        Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
+                        Ok(n) => {
+                            Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
+                            ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                            let flow = self.read_packets().await;
+                            if self.inbuf.is_empty() {
+                                self.inbuf = BytesMut::new();
+                            }
+                            flow
                         }
-                        flow
+                    },
+                    _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
+                        "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
+                    ))),
+                    _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
+                        let pid = self.pubrel_waits.front().map(|(p, _)| p.get()).unwrap_or(0);
+                        Flow::Stop(Ending::Abnormal(format!(
+                            "PUBREL for packet id {pid} not received within {:?} (spec §5)", self.ctx.cfg.limits.pubrel_timeout
+                        )))
                     }
-                },
-                _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
-                    "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
-                ))),
-                _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
-                    let pid = self.pubrel_waits.front().map(|(p, _)| p.get()).unwrap_or(0);
-                    Flow::Stop(Ending::Abnormal(format!(
-                        "PUBREL for packet id {pid} not received within {:?} (spec §5)", self.ctx.cfg.limits.pubrel_timeout
-                    )))
                 }
             };
             if !self.outbuf.is_empty() {
@@ -433,17 +453,16 @@ impl Conn {
                     }
                 }
                 Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
-                if self.outbuf.capacity() > KEEP_OUTBUF {
+                // Kept while more output waits (a burst); released otherwise, so an idle connection
+                // holds no write buffer.
+                if self.outbuf.capacity() > KEEP_OUTBUF || self.held.is_empty() {
                     self.outbuf = BytesMut::new();
                 } else {
                     self.outbuf.clear();
                 }
             }
-            if self.held.is_empty() && self.held.capacity() > 64 {
+            if self.held.is_empty() && self.held.capacity() > 0 {
                 self.held = VecDeque::new();
-            }
-            if batch.capacity() > 64 {
-                batch = Vec::new();
             }
             if let Flow::Stop(e) = flow {
                 let _ = self.wr.shutdown().await;
@@ -541,9 +560,11 @@ impl Conn {
     async fn read_packets(&mut self) -> Flow {
         let max = self.ctx.cfg.limits.max_packet;
         let onenet = self.ctx.cfg.profile == Profile::OneNet;
+        self.input_held = false;
         loop {
             // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
-            if *self.paused.borrow() {
+            if self.outbox.paused() {
+                self.input_held = !self.inbuf.is_empty();
                 return Flow::Continue;
             }
             let raw = self

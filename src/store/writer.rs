@@ -123,6 +123,9 @@ pub struct StoreTx {
     /// means "op n and every op before it is committed".
     inner: Arc<Mutex<Option<OpSender>>>,
     committed: watch::Receiver<u64>,
+    /// The last commit's failure (`None` while commits succeed): what the console shows as the reason
+    /// acknowledgements are held.
+    failing: watch::Receiver<Option<String>>,
     /// Numbering for the store's own tests, which play the router's part.
     #[cfg(test)]
     test_seq: Arc<std::sync::atomic::AtomicU64>,
@@ -162,6 +165,11 @@ impl StoreTx {
         self.committed.clone()
     }
 
+    /// Why commits fail right now (disk full, locked …), or `None` once a commit succeeds again.
+    pub fn failing(&self) -> watch::Receiver<Option<String>> {
+        self.failing.clone()
+    }
+
     /// Waits until everything queued so far is committed (a flush carries no number: it only follows
     /// what was queued before it).
     pub async fn flush(&self) {
@@ -189,6 +197,12 @@ pub struct WriterThread {
 }
 
 impl WriterThread {
+    /// Shutdown has begun: a commit that keeps failing (disk full) is given up after a few attempts
+    /// instead of retried until it succeeds, so a final flush cannot wait forever.
+    pub fn stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
     /// Waits for the thread to commit what is queued and exit. Call after [`StoreTx::close`] on every clone
     /// (the thread ends when all senders are gone).
     pub fn join(mut self) {
@@ -212,16 +226,18 @@ pub fn spawn_writer(
     let conn = connect(&path)?;
     let (tx, rx) = mpsc::channel::<(u64, StoreOp)>();
     let (committed_tx, committed_rx) = watch::channel(0u64);
+    let (failing_tx, failing_rx) = watch::channel(None);
     let stopping = Arc::new(AtomicBool::new(false));
     let stop2 = stopping.clone();
     let join = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(conn, rx, committed_tx, stop2, retention))
+        .spawn(move || run(conn, rx, committed_tx, failing_tx, stop2, retention))
         .map_err(|e| StoreError::Invalid(format!("cannot start the store writer thread: {e}")))?;
     Ok((
         StoreTx {
             inner: Arc::new(Mutex::new(Some(tx))),
             committed: committed_rx,
+            failing: failing_rx,
             #[cfg(test)]
             test_seq: Default::default(),
         },
@@ -236,6 +252,7 @@ fn run(
     mut conn: rusqlite::Connection,
     rx: mpsc::Receiver<(u64, StoreOp)>,
     committed: watch::Sender<u64>,
+    failing: watch::Sender<Option<String>>,
     stopping: Arc<AtomicBool>,
     mut retention: Retention,
 ) {
@@ -271,11 +288,18 @@ fn run(
             match apply(&mut conn, &mut ids, &batch) {
                 Ok(()) => {
                     ok = true;
+                    failing.send_if_modified(|f| f.take().is_some());
                     break;
                 }
                 Err(e) => {
                     ids.clear();
                     attempt += 1;
+                    let why = Some(e.to_string());
+                    failing.send_if_modified(|f| {
+                        let changed = *f != why;
+                        *f = why.clone();
+                        changed
+                    });
                     tracing::error!(error = %e, ops = batch.len(), attempt,
                         "store commit failed; acknowledgements are held until it succeeds");
                     if stopping.load(Ordering::SeqCst) && attempt >= 3 {

@@ -137,6 +137,12 @@ pub enum Action {
         device: String,
         stream: String,
     },
+    /// Plot this field of a JSON-object stream's values (None: the values themselves); kept per stream.
+    PlotField {
+        device: String,
+        stream: String,
+        field: Option<String>,
+    },
     CloseStream {
         device: String,
         stream: String,

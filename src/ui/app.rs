@@ -178,6 +178,7 @@ impl ConsoleApp {
         now.lang = p.lang;
         now.time_zone = p.time_zone;
         now.templates = p.templates.clone();
+        now.plot_fields = p.plot_fields.clone();
         now.cjk_notice_shown = p.cjk_notice_shown;
         m.prefs = now;
         set_lang(m.prefs.lang);
@@ -273,6 +274,29 @@ impl ConsoleApp {
                         st.loading = false;
                     }
                 }
+            }
+            Action::PlotField {
+                device,
+                stream,
+                field,
+            } => {
+                // Kept per stream; the stream's history is read again through the new field.
+                let per_dev = m.prefs.plot_fields.entry(device.clone()).or_default();
+                match &field {
+                    Some(f) => {
+                        per_dev.insert(stream.clone(), f.clone());
+                    }
+                    None => {
+                        per_dev.remove(&stream);
+                    }
+                }
+                if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
+                    st.field = field;
+                    st.open = false;
+                    st.series = Default::default();
+                    st.recent.clear();
+                }
+                self.handle(Action::OpenStream { device, stream });
             }
             Action::CloseStream { device, stream } => {
                 if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
@@ -403,6 +427,9 @@ impl ConsoleApp {
         };
         let model = &mut self.model;
         b.drain_events(EVENT_BUDGET, |r| model.apply_received(r));
+        if let Some((at, s)) = b.take_snapshot() {
+            model.apply_snapshot(*s, at);
+        }
         let mut changed = false;
         let pending = &mut self.pending;
         let base = &self.base;
@@ -428,6 +455,7 @@ impl ConsoleApp {
                             lang,
                             time_zone: tz,
                             templates: model.prefs.templates.clone(),
+                            plot_fields: model.prefs.plot_fields.clone(),
                             cjk_notice_shown: model.prefs.cjk_notice_shown,
                             ..p
                         };
@@ -561,11 +589,33 @@ impl ConsoleApp {
     }
 }
 
+/// When a clock the window shows next changes: the status bar's uptime; each second on the panels that
+/// show running times (Overview's uptime and chart, ages in Devices and Offline, a live plot in
+/// Datapoints). None: nothing shown changes by itself.
+pub fn clock_due(m: &Model) -> Option<Duration> {
+    let panel = match m.tab {
+        Tab::Overview | Tab::Devices | Tab::Offline => Some(Duration::from_secs(1)),
+        Tab::Datapoints
+            if m.streams
+                .values()
+                .any(|d| d.values().any(|s| s.open && !s.series.is_empty())) =>
+        {
+            Some(Duration::from_secs(1))
+        }
+        _ => None,
+    };
+    match (panel, overview::status_clock_due(m)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl eframe::App for ConsoleApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.pump();
-        if self.backend.is_some() {
-            ctx.request_repaint_after(Duration::from_millis(250));
+        // No timer otherwise: events, broker readings that changed and replies wake the window.
+        if let Some(d) = clock_due(&self.model) {
+            ctx.request_repaint_after(d);
         }
     }
 

@@ -20,8 +20,7 @@ use crate::ui::actions::ExportSpec;
 use crate::ui::model::{Reply, Snapshot};
 use crate::ui::packets::PacketRow;
 
-/// How often the broker is polled for sessions, registry and retained messages.
-pub const POLL_EVERY: Duration = Duration::from_millis(1000);
+pub use crate::ui::poller::POLL_EVERY;
 /// Most history points loaded for a plot.
 pub const HISTORY_MAX: usize = 1_000_000;
 const HISTORY_PAGE: usize = 100_000;
@@ -48,9 +47,8 @@ pub struct Backend {
     rx: mpsc::Receiver<Reply>,
     /// Lets background tasks wake the UI when they deliver.
     ctx: egui::Context,
-    last_poll: Option<Instant>,
-    /// A poll is running: do not start another.
-    polling: Arc<AtomicBool>,
+    /// Reads the broker on the runtime and wakes the window when the reading changed.
+    poller: crate::ui::poller::Poller,
     /// Set to cancel the running export.
     export_cancel: Option<Arc<AtomicBool>>,
     /// The start/stop/restart under way, if any.
@@ -212,6 +210,7 @@ impl Backend {
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
         let (tx, rx) = mpsc::channel();
+        let poller = crate::ui::poller::Poller::start(&rt, ctx.clone(), tx.clone());
         Ok(Backend {
             rt,
             service: None,
@@ -219,8 +218,7 @@ impl Backend {
             tx,
             rx,
             ctx,
-            last_poll: None,
-            polling: Arc::new(AtomicBool::new(false)),
+            poller,
             export_cancel: None,
             lifecycle: None,
             landed: Arc::new(Mutex::new(None)),
@@ -270,8 +268,8 @@ impl Backend {
             return;
         }
         let old = self.service.take();
+        self.poller.set_service(None);
         self.events = None;
-        self.last_poll = None;
         let tx = self.tx.clone();
         let ctx = self.ctx.clone();
         let landed = self.landed.clone();
@@ -332,7 +330,11 @@ impl Backend {
             .unwrap_or_else(|e| Outcome::failed(format!("internal error: {e}")));
         self.service = out.service;
         self.events = out.events;
-        self.last_poll = None;
+        self.poller.set_service(self.service.clone());
+        if let Some(s) = &self.service {
+            crate::ui::poller::wake_on_events(&self.rt, self.ctx.clone(), s.events());
+            self.poller.poll_now();
+        }
         Some(out.reply)
     }
 
@@ -344,6 +346,7 @@ impl Backend {
             self.service = out.service;
         }
         self.events = None;
+        self.poller.set_service(None);
         if let Some(s) = self.service.take() {
             self.rt.block_on(s.shutdown());
             let _ = self.tx.send(Reply::BrokerStopped);
@@ -410,54 +413,17 @@ impl Backend {
         });
     }
 
-    /// Polls sessions, registry, retained and metrics if it is time.
+    /// Reads sessions, registry, retained and metrics now when `force`; otherwise the poller reads them
+    /// every [`POLL_EVERY`] on its own.
     pub fn poll(&mut self, force: bool) {
-        let due = force || self.last_poll.is_none_or(|t| t.elapsed() >= POLL_EVERY);
-        let Some(s) = self.service.clone() else {
-            return;
-        };
-        if !due || self.polling.swap(true, Ordering::AcqRel) {
-            return;
+        if force {
+            self.poller.poll_now();
         }
-        self.last_poll = Some(Instant::now());
-        let busy = self.polling.clone();
-        self.spawn(async move {
-            let sessions = s.sessions().await;
-            let retained = s.retained().await;
-            let metrics = s.metrics();
-            let db = s.db().clone();
-            let reg = tokio::task::spawn_blocking(move || {
-                (
-                    db.products(),
-                    db.devices(None),
-                    db.size_on_disk(),
-                    db.device_stats(),
-                )
-            })
-            .await;
-            busy.store(false, Ordering::Release);
-            let (products, devices, db_bytes, stats) = reg.ok()?;
-            // Statistics are a nicety: a failed read leaves what the model already knows.
-            let device_stats = stats.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read device statistics");
-                Vec::new()
-            });
-            let (products, devices) = match (products, devices) {
-                (Ok(p), Ok(d)) => (p, d),
-                (Err(e), _) | (_, Err(e)) => {
-                    return Some(Reply::Error(format!("Cannot read the registry: {e}")));
-                }
-            };
-            Some(Reply::Snapshot(Box::new(Snapshot {
-                sessions,
-                products,
-                devices,
-                retained,
-                db_bytes,
-                metrics,
-                device_stats,
-            })))
-        });
+    }
+
+    /// The newest broker reading not yet taken, with when it was read.
+    pub fn take_snapshot(&self) -> Option<(Instant, Box<Snapshot>)> {
+        self.poller.take()
     }
 
     pub fn kick(&self, client: String) {
@@ -515,7 +481,6 @@ impl Backend {
             };
             Some(Reply::Info(format!("{n} retained message(s) deleted.")))
         });
-        self.last_poll = None;
     }
 
     pub fn add_product(&self, p: NewProduct) {

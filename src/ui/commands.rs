@@ -21,9 +21,27 @@ pub fn body_bytes(mode: BodyMode, body: &str) -> Result<Vec<u8>, String> {
         BodyMode::Text => Ok(body.as_bytes().to_vec()),
         BodyMode::Json => serde_json::from_str::<serde_json::Value>(body)
             .map(|_| body.as_bytes().to_vec())
-            .map_err(|e| format!("{} {e}", tr("Invalid JSON:"))),
+            .map_err(|e| json_error(body, &e)),
         BodyMode::Hex => format::parse_hex(body),
     }
+}
+
+/// A JSON error with its column in characters (the parser counts bytes: 温度 is 2 characters, 6 bytes).
+pub fn json_error(body: &str, e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(w, _)| w);
+    let line = body.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    let byte = e.column().saturating_sub(1).min(line.len());
+    let col = line.char_indices().take_while(|(i, _)| *i < byte).count() + 1;
+    format!(
+        "{} {what} ({} {}, {} {col})",
+        tr("Invalid JSON:"),
+        tr("line"),
+        e.line(),
+        tr("column")
+    )
 }
 
 fn status_color(s: CommandStatus) -> egui::Color32 {
@@ -40,6 +58,8 @@ pub struct CommandsPanel {
     pub mode: BodyMode,
     pub body: String,
     pub validity_s: u32,
+    /// The unit validity is edited in (None: the largest that shows it whole).
+    pub validity_unit: Option<crate::ui::validity::Unit>,
     pub template_name: String,
     /// The command shown in detail (default: the device's newest).
     pub viewing: Option<String>,
@@ -105,13 +125,7 @@ impl CommandsPanel {
             });
             ui.end_row();
             let validity_label = ui.label(tr("Offline validity")).id;
-            ui.horizontal(|ui| {
-                ui.add(egui::DragValue::new(&mut self.validity_s).range(0..=MAX_VALIDITY_S).suffix(" s"))
-                    .labelled_by(validity_label)
-                    .on_hover_text(tr(
-                        "0: online only (status 0 if the device is offline). More: delivered when the device connects within this time.",
-                    ));
-            });
+            ui.horizontal(|ui| self.validity(ui, validity_label));
             ui.end_row();
         });
         let editor = ui.add(
@@ -160,12 +174,41 @@ impl CommandsPanel {
         self.templates(ui, m, out);
     }
 
-    fn templates(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
-        ui.strong(tr("Templates"));
-        if self.device.is_empty() {
-            return;
+    /// Offline validity as an amount and a unit (s, min, h, d), kept in seconds.
+    fn validity(&mut self, ui: &mut Ui, label: egui::Id) {
+        let unit = crate::ui::validity::unit_of(self.validity_s, self.validity_unit);
+        let factor = unit.seconds();
+        let mut amount = self.validity_s / factor;
+        let r = ui
+            .add(egui::DragValue::new(&mut amount).range(0..=MAX_VALIDITY_S / factor))
+            .labelled_by(label)
+            .on_hover_text(tr(
+                "0: online only (status 0 if the device is offline). More: delivered when the device connects within this time.",
+            ));
+        if r.changed() {
+            self.validity_s = (amount * factor).min(MAX_VALIDITY_S);
         }
-        if let Some(list) = m.prefs.templates.get(&self.device) {
+        let mut chosen = unit;
+        for u in crate::ui::validity::Unit::ALL {
+            ui.selectable_value(&mut chosen, u, tr(u.name()));
+        }
+        if chosen != unit {
+            self.validity_unit = Some(chosen);
+            self.validity_s = (amount * chosen.seconds()).min(MAX_VALIDITY_S);
+        }
+    }
+
+    fn templates(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
+        ui.strong(tr("Templates"))
+            .on_hover_text(tr("Saved bodies, shared by every device"));
+        // Shared templates, then those an earlier version kept for this device.
+        let keys = [String::new(), self.device.clone()];
+        let lists = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, k)| *i == 0 || !k.is_empty())
+            .filter_map(|(_, k)| m.prefs.templates.get(k).map(|l| (k, l)));
+        for (key, list) in lists {
             for t in list {
                 ui.horizontal(|ui| {
                     if ui
@@ -182,7 +225,7 @@ impl CommandsPanel {
                         .clicked()
                     {
                         out.push(Action::DeleteTemplate {
-                            device: self.device.clone(),
+                            device: key.clone(),
                             name: t.name.clone(),
                         });
                     }
@@ -201,11 +244,12 @@ impl CommandsPanel {
                     !self.template_name.trim().is_empty() && !self.body.is_empty(),
                     egui::Button::new(tr("Save template")),
                 )
-                .on_hover_text(tr("Keep this body for this device"))
+                .on_hover_text(tr("Keep this body for every device"))
                 .clicked()
             {
                 out.push(Action::SaveTemplate {
-                    device: self.device.clone(),
+                    // The shared list (key ""): a template serves every device.
+                    device: String::new(),
                     template: Template {
                         name: self.template_name.trim().to_string(),
                         mode: self.mode,
@@ -246,7 +290,7 @@ impl CommandsPanel {
                 for c in history.iter().take(100) {
                     ui.horizontal(|ui| {
                         ui.label(RichText::new("●").color(status_color(c.status)))
-                            .on_hover_text(c.status.desc());
+                            .on_hover_text(tr(c.status.desc()));
                         ui.weak(format::time_of_day(c.created_at, m.offset()));
                         sends_label(ui, c);
                         if ui
@@ -280,7 +324,7 @@ impl CommandsPanel {
             widgets::copyable(ui, &c.uuid);
         });
         ui.label(
-            RichText::new(format!("{} · {}", c.status.code(), c.status.desc()))
+            RichText::new(format!("{} · {}", c.status.code(), tr(c.status.desc())))
                 .color(status_color(c.status))
                 .strong(),
         );

@@ -145,11 +145,14 @@ impl DatapointsPanel {
         for (dev, streams) in &m.streams {
             for (name, st) in streams {
                 if st.open && !st.series.is_empty() {
-                    let label = if m.streams.len() > 1 {
+                    let mut label = if m.streams.len() > 1 {
                         format!("{dev}/{name}")
                     } else {
                         name.clone()
                     };
+                    if let Some(f) = &st.field {
+                        label = format!("{label}.{f}");
+                    }
                     lines.push((label, &st.series, PALETTE[lines.len() % PALETTE.len()]));
                 }
             }
@@ -318,7 +321,9 @@ impl DatapointsPanel {
         out: &mut Vec<Action>,
     ) {
         ui.horizontal(|ui| {
-            if st.is_numeric() {
+            let numeric = st.is_numeric();
+            let fields = crate::ui::json_fields::has_fields(st);
+            if numeric {
                 let mut on = st.open;
                 if ui
                     .checkbox(&mut on, "")
@@ -333,13 +338,15 @@ impl DatapointsPanel {
                         Action::CloseStream { device, stream }
                     });
                 }
-            } else {
+            }
+            if !numeric || fields {
                 let viewing = self
                     .table
                     .as_ref()
                     .is_some_and(|(d, s)| d == dev && s == name);
                 if ui
                     .selectable_label(viewing, "≡")
+                    .accessible_name(format!("{} {name}", tr("Table")))
                     .on_hover_text(tr("Show the values in a table"))
                     .clicked()
                 {
@@ -349,6 +356,9 @@ impl DatapointsPanel {
                         stream: name.to_string(),
                     });
                 }
+            }
+            if fields {
+                crate::ui::json_fields::picker(ui, dev, name, st, out);
             }
             ui.label(RichText::new(name).strong());
             if let Some((at, v)) = &st.latest {

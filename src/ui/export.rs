@@ -174,6 +174,10 @@ impl ExportDialog {
                             ui.end_row();
                         }
                     });
+                // An error is checked again while shown: it goes as soon as the dates are fixed.
+                if self.error.is_some() {
+                    self.error = self.spec(m.offset()).err();
+                }
                 if let Some(e) = &self.error {
                     ui.colored_label(crate::ui::widgets::RED, e);
                 }

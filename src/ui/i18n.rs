@@ -302,6 +302,10 @@ const ZH: &[(&str, &str)] = &[
     ("No datapoints yet.", "暂无数据点。"),
     ("No device has messages waiting.", "没有设备有待发消息。"),
     ("None ticked: every stream", "不勾选：全部数据流"),
+    (
+        "Nothing that could not be saved is acknowledged; devices wait and saving resumes when the store can write again.",
+        "未能保存的内容一律不确认；设备会等待，存储恢复可写后继续保存。",
+    ),
     ("UTF-8 BOM (for Excel)", "UTF-8 BOM（供 Excel 打开）"),
     (
         "Excel on a Chinese Windows shows UTF-8 text as mojibake without it",
@@ -628,6 +632,7 @@ const ZH: &[(&str, &str)] = &[
     ("running on", "运行于"),
     ("sent", "已发送"),
     ("sends", "发送次数"),
+    ("store cannot save:", "存储无法保存："),
     ("starting…", "启动中…"),
     ("stopped", "已停止"),
     ("subscribers", "个订阅者"),
@@ -690,6 +695,8 @@ mod tests {
             include_str!("widgets.rs"),
             include_str!("savefile.rs"),
             include_str!("notices.rs"),
+            include_str!("first_run.rs"),
+            include_str!("json_fields.rs"),
             include_str!("traffic_record.rs"),
             include_str!("traffic_replay.rs"),
         ];

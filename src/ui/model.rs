@@ -30,6 +30,17 @@ pub const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 /// Notices kept.
 const NOTICE_KEEP: usize = 20;
 
+/// The row of "messages per topic" a topic is counted in: each command's `$creq/<uuid>` and
+/// `$crsp/<uuid>` in one row per kind (a row per uuid would grow without bound and say nothing).
+pub fn topic_group(topic: &str) -> String {
+    for kind in ["$creq/", "$crsp/"] {
+        if topic.starts_with(kind) {
+            return format!("{kind}+");
+        }
+    }
+    topic.to_string()
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum BrokerState {
     Starting,
@@ -72,8 +83,11 @@ pub struct StreamState {
     pub loading: bool,
     /// Numeric points (open streams only).
     pub series: Series,
-    /// Non-numeric values, newest last (open streams only).
+    /// Non-numeric values, newest last (open streams only); with a field plotted, every value (the
+    /// table shows the objects the field came from).
     pub recent: VecDeque<(i64, DpValue)>,
+    /// The field of JSON-object values plotted ("pos.x"), from the prefs.
+    pub field: Option<String>,
 }
 
 impl StreamState {
@@ -89,9 +103,16 @@ impl StreamState {
     }
 
     pub fn is_numeric(&self) -> bool {
-        self.latest
-            .as_ref()
-            .is_some_and(|(_, v)| Self::numeric(v).is_some())
+        self.latest.as_ref().is_some_and(|(_, v)| {
+            crate::ui::json_fields::value_at(v, self.field.as_deref()).is_some()
+        })
+    }
+
+    /// Takes the field plotted for this stream (from the prefs) when it has none yet.
+    fn take_field(&mut self, field: Option<&String>) {
+        if self.field.is_none() && field.is_some() {
+            self.field = field.cloned();
+        }
     }
 
     fn add(&mut self, at: i64, v: &DpValue) {
@@ -100,14 +121,15 @@ impl StreamState {
             self.latest = Some((at, v.clone()));
         }
         if self.open {
-            match Self::numeric(v) {
-                Some(x) => self.series.push(at as f64 / 1000.0, x),
-                None => {
-                    if self.recent.len() == RECENT_KEEP {
-                        self.recent.pop_front();
-                    }
-                    self.recent.push_back((at, v.clone()));
+            let x = crate::ui::json_fields::value_at(v, self.field.as_deref());
+            if let Some(x) = x {
+                self.series.push(at as f64 / 1000.0, x);
+            }
+            if x.is_none() || self.field.is_some() {
+                if self.recent.len() == RECENT_KEEP {
+                    self.recent.pop_front();
                 }
+                self.recent.push_back((at, v.clone()));
             }
         }
     }
@@ -177,7 +199,7 @@ pub enum Reply {
 }
 
 /// A periodic reading of the broker.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Snapshot {
     pub sessions: Vec<SessionInfo>,
     pub products: Vec<Product>,
@@ -283,6 +305,8 @@ pub struct Model {
     pub commands: HashMap<String, Vec<Command>>,
     /// The uuid of the last command sent from the composer.
     pub last_sent: Option<String>,
+    /// Why the store cannot save right now (disk full …), shown in the status bar until it recovers.
+    pub store_error: Option<String>,
     pub notices: VecDeque<Notice>,
     next_notice: u64,
     pub export: Option<ExportState>,
@@ -326,6 +350,7 @@ impl Model {
             streams: BTreeMap::new(),
             commands: HashMap::new(),
             last_sent: None,
+            store_error: None,
             notices: VecDeque::new(),
             next_notice: 1,
             export: None,
@@ -512,14 +537,18 @@ impl Model {
                 }
             }
             Event::Datapoints(sp) => {
+                let fields = self.prefs.plot_fields.get(&sp.device_id);
                 let dev = self.streams.entry(sp.device_id.clone()).or_default();
                 for p in &sp.points {
                     let at = p.at.unwrap_or(sp.received_at);
-                    dev.entry(p.stream.clone()).or_default().add(at, &p.value);
+                    let st = dev.entry(p.stream.clone()).or_default();
+                    st.take_field(fields.and_then(|f| f.get(&p.stream)));
+                    st.add(at, &p.value);
                 }
             }
             Event::Command(c) => self.upsert_command(*c),
             Event::Retained { .. } => {}
+            Event::StoreStatus { error } => self.store_error = error,
             Event::OfflineQueue {
                 client_id, queued, ..
             } => {
@@ -549,7 +578,7 @@ impl Model {
                     && row.kind == "PUBLISH"
                     && let Some(t) = &row.topic
                 {
-                    let c = self.topic_counts.entry(t.clone()).or_default();
+                    let c = self.topic_counts.entry(topic_group(t)).or_default();
                     match direction {
                         crate::events::Direction::In => c.0 += 1,
                         crate::events::Direction::Out => c.1 += 1,
@@ -680,26 +709,34 @@ impl Model {
                 stream,
                 points,
             } => {
+                let field = self
+                    .prefs
+                    .plot_fields
+                    .get(&device)
+                    .and_then(|f| f.get(&stream))
+                    .cloned();
                 let st = self
                     .streams
                     .entry(device)
                     .or_default()
                     .entry(stream)
                     .or_default();
+                st.take_field(field.as_ref());
                 st.loading = false;
                 // Live points that arrived while loading are kept; history points are merged in order.
                 for p in points {
                     if st.latest.is_none() {
                         st.latest = Some((p.at, p.value.clone()));
                     }
-                    match StreamState::numeric(&p.value) {
-                        Some(x) => st.series.push(p.at as f64 / 1000.0, x),
-                        None => {
-                            let pos = st.recent.partition_point(|(t, _)| *t <= p.at);
-                            st.recent.insert(pos, (p.at, p.value));
-                            if st.recent.len() > RECENT_KEEP {
-                                st.recent.pop_front();
-                            }
+                    let x = crate::ui::json_fields::value_at(&p.value, st.field.as_deref());
+                    if let Some(x) = x {
+                        st.series.push(p.at as f64 / 1000.0, x);
+                    }
+                    if x.is_none() || st.field.is_some() {
+                        let pos = st.recent.partition_point(|(t, _)| *t <= p.at);
+                        st.recent.insert(pos, (p.at, p.value));
+                        if st.recent.len() > RECENT_KEEP {
+                            st.recent.pop_front();
                         }
                     }
                 }

@@ -73,15 +73,52 @@ fn uptime(m: &Model) -> String {
     }
 }
 
+/// The status bar's uptime: seconds in the first minute, then minutes ("5 min", "3 h 20 min"), so an
+/// idle window has to redraw it once a minute, not every second.
+fn uptime_coarse(m: &Model) -> String {
+    match &m.broker {
+        BrokerState::Running { since, .. } => {
+            let ms = since.elapsed().as_millis() as i64;
+            if ms < 60_000 {
+                format::duration_ms(ms - ms % 1000)
+            } else {
+                let min = ms / 60_000;
+                match min {
+                    0..=59 => format!("{min} min"),
+                    _ => format::duration_ms(ms),
+                }
+            }
+        }
+        _ => "-".into(),
+    }
+}
+
+/// When the status bar's uptime next changes (None: the broker is not running).
+pub fn status_clock_due(m: &Model) -> Option<std::time::Duration> {
+    let BrokerState::Running { since, .. } = &m.broker else {
+        return None;
+    };
+    let ms = since.elapsed().as_millis() as u64;
+    let step = if ms < 60_000 { 1000 } else { 60_000 };
+    Some(std::time::Duration::from_millis(step - ms % step))
+}
+
 /// The bottom bar, always visible.
 pub fn status_bar(ui: &mut Ui, m: &Model) {
     ui.horizontal(|ui| {
         let (text, color) = state_text(m);
         ui.label(RichText::new(format!("● {text}")).color(color));
         ui.separator();
+        if let Some(e) = &m.store_error {
+            ui.label(RichText::new(format!("⚠ {} {e}", tr("store cannot save:"))).color(RED))
+                .on_hover_text(tr(
+                    "Nothing that could not be saved is acknowledged; devices wait and saving resumes when the store can write again.",
+                ));
+            ui.separator();
+        }
         ui.label(format!("{} {}", tr("profile"), m.config.profile.name()));
         ui.separator();
-        ui.label(format!("{} {}", tr("up"), uptime(m)));
+        ui.label(format!("{} {}", tr("up"), uptime_coarse(m)));
         ui.separator();
         ui.label(format!(
             "{} {}/{}",
@@ -237,6 +274,10 @@ impl OverviewPanel {
             }
         }
         ui.add_space(6.0);
+        if m.devices.is_empty() {
+            crate::ui::first_run::card(ui, m, out);
+            ui.add_space(6.0);
+        }
         let lines = connect_lines(m);
         if !lines.is_empty() {
             egui::Frame::group(ui.style()).show(ui, |ui| {

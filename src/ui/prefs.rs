@@ -80,6 +80,8 @@ pub struct Prefs {
     pub lang: Lang,
     pub time_zone: TimeZone,
     pub templates: BTreeMap<String, Vec<Template>>,
+    /// The field plotted of JSON-object streams: device → stream → path ("pos.x").
+    pub plot_fields: BTreeMap<String, BTreeMap<String, String>>,
     /// The "no CJK font" notice is shown once.
     pub cjk_notice_shown: bool,
 }
@@ -123,6 +125,7 @@ impl Prefs {
             lang: Lang::English,
             time_zone: TimeZone::Local,
             templates: BTreeMap::new(),
+            plot_fields: BTreeMap::new(),
             cjk_notice_shown: false,
         }
     }
@@ -184,6 +187,7 @@ impl Prefs {
             lang: self.lang,
             time_zone: self.time_zone,
             templates: self.templates.clone(),
+            plot_fields: self.plot_fields.clone(),
             cjk_notice_shown: self.cjk_notice_shown,
             ..Prefs::from_config(config)
         }

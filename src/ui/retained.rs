@@ -9,6 +9,9 @@ use crate::ui::i18n::tr;
 use crate::ui::model::Model;
 use crate::ui::widgets;
 
+/// Room for the View and Delete buttons (in either language).
+const ACTIONS_WIDTH: f32 = 130.0;
+
 #[derive(Debug, Clone, PartialEq, Default)]
 enum Confirm {
     #[default]
@@ -80,15 +83,30 @@ impl RetainedPanel {
                     }
                 });
         }
+        if m.retained.is_empty() {
+            ui.add_space(8.0);
+            ui.weak(tr(
+                "No retained messages. A message published with RETAIN=1 is kept here for the topic's future subscribers.",
+            ));
+            self.confirm_dialog(ui, out);
+            return;
+        }
+        // Topics and payloads stay on one line (elided, whole on hover); the buttons keep their room.
+        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
         TableBuilder::new(ui)
             .striped(true)
             .column(Column::auto().at_least(80.0))
-            .column(Column::auto().at_least(160.0).resizable(true))
-            .column(Column::remainder().at_least(160.0))
-            .column(Column::auto())
-            .column(Column::auto())
-            .column(Column::auto())
-            .column(Column::auto())
+            .column(
+                Column::initial(260.0)
+                    .at_least(160.0)
+                    .clip(true)
+                    .resizable(true),
+            )
+            .column(Column::remainder().at_least(160.0).clip(true))
+            .column(Column::auto().at_least(60.0))
+            .column(Column::auto().at_least(36.0))
+            .column(Column::auto().at_least(90.0))
+            .column(Column::exact(ACTIONS_WIDTH))
             .header(22.0, |mut h| {
                 for t in [
                     tr("Product"),
@@ -111,7 +129,7 @@ impl RetainedPanel {
                         ui.label(&r.namespace);
                     });
                     row.col(|ui| {
-                        widgets::copyable(ui, &r.topic);
+                        widgets::copyable(ui, &r.topic).on_hover_text(&r.topic);
                     });
                     row.col(|ui| {
                         ui.label(RichText::new(format::preview(&r.payload, 60)).monospace());
@@ -126,23 +144,27 @@ impl RetainedPanel {
                         ui.label(r.from_will_of.as_deref().unwrap_or(""));
                     });
                     row.col(|ui| {
-                        if ui
-                            .small_button(tr("View"))
-                            .on_hover_text(tr("Show the whole payload"))
-                            .clicked()
-                        {
-                            self.viewing = Some((r.namespace.clone(), r.topic.clone()));
-                        }
-                        if ui
-                            .small_button(tr("Delete"))
-                            .on_hover_text(tr("Delete this retained message"))
-                            .clicked()
-                        {
-                            self.confirm = Confirm::One {
-                                namespace: r.namespace.clone(),
-                                topic: r.topic.clone(),
-                            };
-                        }
+                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                        // Side by side, on the row's one line.
+                        ui.horizontal(|ui| {
+                            if ui
+                                .small_button(tr("View"))
+                                .on_hover_text(tr("Show the whole payload"))
+                                .clicked()
+                            {
+                                self.viewing = Some((r.namespace.clone(), r.topic.clone()));
+                            }
+                            if ui
+                                .small_button(tr("Delete"))
+                                .on_hover_text(tr("Delete this retained message"))
+                                .clicked()
+                            {
+                                self.confirm = Confirm::One {
+                                    namespace: r.namespace.clone(),
+                                    topic: r.topic.clone(),
+                                };
+                            }
+                        });
                     });
                 });
             });

@@ -193,7 +193,7 @@ impl SettingsPanel {
                 row(ui, tr("Max connections"), tr("Beyond this, CONNACK 3 (server unavailable)."), |ui, id| {
                     ui.add(DragValue::new(&mut d.max_connections).range(1..=1_000_000)).labelled_by(id);
                 });
-                row(ui, tr("Max subscriptions per client"), tr("§8.1: 100 on OneNET; later filters get SUBACK 0x80."), |ui, id| {
+                row(ui, tr("Max subscriptions per client"), tr("A device's further subscriptions are refused (SUBACK 0x80). OneNET allows 100. Spec §8.1."), |ui, id| {
                     ui.add(DragValue::new(&mut d.max_subscriptions).range(1..=10_000)).labelled_by(id);
                 });
                 row(ui, tr("Max queued per session"), tr("Messages waiting for one session; the oldest are dropped beyond it."), |ui, id| {
@@ -201,39 +201,40 @@ impl SettingsPanel {
                 });
             });
             ui.add_space(8.0);
-            ui.strong(tr("OneNET decisions (spec §13)"));
+            ui.strong(tr("Compatibility with OneNET devices"))
+                .on_hover_text(tr("How the broker treats OneNET firmware where the documents leave a choice: spec §13"));
             egui::Grid::new("set-onenet").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
-                row(ui, tr("Set RETAIN on retained deliveries"), tr("The doc's rule. Turn off for firmware built on the official C SDK, which rejects RETAIN=1."), |ui, id| {
+                row(ui, tr("Mark retained messages as retained when delivering them"), tr("Turn this off if your firmware uses OneNET's official C SDK: it rejects messages that arrive with RETAIN=1. Spec §5, §13."), |ui, id| {
                     ui.checkbox(&mut d.retain_flag_on_delivery, "").labelled_by(id);
                 });
-                row(ui, tr("$dp time zone (hours from UTC)"), tr("The wall clock $dp times are written in; OneNET uses UTC+8."), |ui, id| {
+                row(ui, tr("Time zone of the times devices upload (hours from UTC)"), tr("Times inside $dp uploads are read as this zone's clock; OneNET uses China time, UTC+8. Spec §6, §13."), |ui, id| {
                     let mut h = d.dp_utc_offset_secs as f32 / 3600.0;
                     if ui.add(DragValue::new(&mut h).range(-14.0..=14.0).speed(0.25)).labelled_by(id).changed() {
                         d.dp_utc_offset_secs = (h * 3600.0).round() as i32;
                     }
                 });
-                row(ui, tr("Max floats per type 7 payload"), tr("§6.7: 500."), |ui, id| {
+                row(ui, tr("Most values in one float upload"), tr("A type 7 (floats) upload with more values is refused. OneNET allows 500. Spec §6.7."), |ui, id| {
                     ui.add(DragValue::new(&mut d.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
                 });
-                row(ui, tr("Max type 2 binary (bytes)"), tr("§6.2: 3 MiB."), |ui, id| {
+                row(ui, tr("Largest binary upload (bytes)"), tr("A type 2 (binary) upload larger than this is refused. OneNET allows 3 MiB. Spec §6.2."), |ui, id| {
                     ui.add(DragValue::new(&mut d.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
                 });
-                row(ui, tr("Disconnect on bad $dp"), tr("Close the connection (after the ack) when a $dp payload does not decode."), |ui, id| {
+                row(ui, tr("Disconnect a device whose upload cannot be read"), tr("After acknowledging it, close the connection when a $dp payload does not decode, as OneNET does; off: keep the device connected and record a warning. Spec §13."), |ui, id| {
                     ui.checkbox(&mut d.disconnect_on_bad_dp, "").labelled_by(id);
                 });
-                row(ui, tr("Datapoint subscription as JSON"), tr("Send {\"ds_id\",\"at\",\"value\"} instead of the value text."), |ui, id| {
+                row(ui, tr("Send subscribed datapoints as JSON"), tr("Applications subscribed to a device's datapoints get {\"ds_id\",\"at\",\"value\"} instead of the bare value. Spec §10, §13."), |ui, id| {
                     ui.checkbox(&mut d.dp_subscription_json, "").labelled_by(id);
                 });
-                row(ui, tr("Offline messages kept"), tr("§9: the latest 10 per device."), |ui, id| {
+                row(ui, tr("Messages kept for an offline device"), tr("The newest are kept and delivered when it connects; older ones are dropped. OneNET keeps 10. Spec §9."), |ui, id| {
                     ui.add(DragValue::new(&mut d.offline_max_messages).range(1..=100_000)).labelled_by(id);
                 });
-                row(ui, tr("Offline message age (hours)"), tr("§9: 2 days."), |ui, id| {
+                row(ui, tr("How long they are kept (hours)"), tr("Messages waiting longer for an offline device are dropped. OneNET keeps them 2 days. Spec §9."), |ui, id| {
                     ui.add(DragValue::new(&mut d.offline_max_age_h).range(1..=24 * 365)).labelled_by(id);
                 });
-                row(ui, tr("Command reply window (s)"), tr("§7.2: no $crsp by then gives status 5."), |ui, id| {
+                row(ui, tr("Wait for a command's reply (s)"), tr("A command the device does not answer ($crsp) within this time gets status 5, timeout. Spec §7.2."), |ui, id| {
                     ui.add(DragValue::new(&mut d.command_response_window_s).range(1..=86_400)).labelled_by(id);
                 });
-                row(ui, tr("Command reply limit (bytes)"), tr("§7.2: a larger $crsp gives status 6."), |ui, id| {
+                row(ui, tr("Largest command reply (bytes)"), tr("A larger reply is not kept and the command gets status 6. Spec §7.2."), |ui, id| {
                     ui.add(DragValue::new(&mut d.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
                 });
             });
@@ -273,6 +274,7 @@ impl SettingsPanel {
                     fresh.lang = d.lang;
                     fresh.time_zone = d.time_zone;
                     fresh.templates = d.templates.clone();
+                    fresh.plot_fields = d.plot_fields.clone();
                     fresh.cjk_notice_shown = d.cjk_notice_shown;
                     d = fresh;
                 }

@@ -45,14 +45,24 @@ impl SubscriptionsPanel {
         ui.columns(2, |cols| {
             let ui = &mut cols[0];
             egui::ScrollArea::vertical().id_salt("subs").show(ui, |ui| {
+                if m.sessions.iter().all(|s| s.subscriptions.is_empty()) {
+                    ui.weak(tr(
+                        "No subscriptions yet: a device or application that subscribes to a topic is listed here.",
+                    ));
+                }
                 if self.per_device {
                     for s in m.sessions.iter().filter(|s| !s.subscriptions.is_empty()) {
-                        if !f.is_empty() && !s.client_id.to_lowercase().contains(&f) {
+                        let name = m.device_name(&s.client_id);
+                        if !f.is_empty()
+                            && !s.client_id.to_lowercase().contains(&f)
+                            && !name.is_some_and(|n| n.to_lowercase().contains(&f))
+                        {
                             continue;
                         }
                         ui.horizontal(|ui| {
                             widgets::online_dot(ui, s.online);
-                            if ui.link(RichText::new(&s.client_id).monospace()).clicked() {
+                            let label = m.device_label(&s.client_id);
+                            if ui.link(RichText::new(label).monospace()).clicked() {
                                 out.push(Action::SelectDevice(Some(s.client_id.clone())));
                                 out.push(Action::Navigate(crate::ui::actions::Tab::Devices));
                             }
@@ -74,7 +84,11 @@ impl SubscriptionsPanel {
                             RichText::new(format!(
                                 "{topic}   ({} {})",
                                 subs.len(),
-                                tr("subscribers")
+                                if subs.len() == 1 {
+                                    tr("subscriber")
+                                } else {
+                                    tr("subscribers")
+                                }
                             ))
                             .monospace(),
                         )
@@ -98,6 +112,9 @@ impl SubscriptionsPanel {
             ui.weak(tr(
                 "Counted from the traffic seen since the console started",
             ));
+            if m.topic_counts.is_empty() {
+                ui.weak(tr("No messages published yet."));
+            }
             egui::ScrollArea::vertical()
                 .id_salt("topic-counts")
                 .show(ui, |ui| {

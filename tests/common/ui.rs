@@ -2,15 +2,20 @@
 //! builders for one panel, for the whole app over a model, and for the real app over a real broker, and
 //! a deadline loop that steps the app until the window shows something.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::{WAIT, connack, connect_packet, publish, subscribe};
+use bytes::BytesMut;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onenet_desk::broker::{RetainedInfo, SessionInfo};
 use onenet_desk::config::Config;
 use onenet_desk::events::{Direction, Event, StoredPoints};
+use onenet_desk::mqtt::{Packet, QoS, decode};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
 use onenet_desk::onenet::registry::{Device, Product};
 use onenet_desk::store::{Db, NewDevice, NewProduct};
@@ -18,6 +23,97 @@ use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::Action;
 use onenet_desk::ui::model::Model;
 use onenet_desk::ui::prefs::Prefs;
+
+/// A device on a blocking socket (the app's harness runs on this thread; the broker on the app's runtime).
+pub struct Dev {
+    s: TcpStream,
+    buf: BytesMut,
+}
+
+impl Dev {
+    /// Logs in; returns the connection and the CONNACK code (None: closed without one).
+    pub fn login(addr: SocketAddr, id: &str, pass: &str, clean: bool) -> (Dev, Option<u8>) {
+        Dev::login_with(
+            addr,
+            &connect_packet(id, Some("339"), Some(pass), clean, 120),
+        )
+    }
+
+    /// Connects with CONNECT `p`; returns the connection and the CONNACK code (None: closed without one).
+    pub fn login_with(addr: SocketAddr, p: &Packet) -> (Dev, Option<u8>) {
+        let s = TcpStream::connect(addr).expect("tcp connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut d = Dev {
+            s,
+            buf: BytesMut::new(),
+        };
+        d.send(p);
+        let code = d.next().map(|p| connack(&p).0);
+        (d, code)
+    }
+
+    pub fn send_bytes(&mut self, b: &[u8]) {
+        self.s.write_all(b).expect("write");
+    }
+
+    /// Logs in and asserts CONNACK 0.
+    pub fn online(addr: SocketAddr, id: &str, pass: &str, clean: bool) -> Dev {
+        let (d, code) = Dev::login(addr, id, pass, clean);
+        assert_eq!(code, Some(0), "{id} logs in");
+        d
+    }
+
+    pub fn send(&mut self, p: &Packet) {
+        self.s.write_all(&p.to_bytes().unwrap()).expect("write");
+    }
+
+    /// The next packet; None when the broker closed the connection. Fails after [`WAIT`].
+    pub fn next(&mut self) -> Option<Packet> {
+        loop {
+            if let Some(d) = decode(&mut self.buf, 1 << 24).expect("valid packet") {
+                return Some(d.packet);
+            }
+            let mut chunk = [0u8; 4096];
+            match self.s.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                Err(e) => panic!("no packet within {WAIT:?}: {e}"),
+            }
+        }
+    }
+
+    /// A round trip through the broker (UNSUBSCRIBE → UNSUBACK); returns what came before.
+    pub fn barrier(&mut self) -> Vec<Packet> {
+        self.send(&Packet::Unsubscribe(onenet_desk::mqtt::Unsubscribe {
+            pid: super::pid(0xFFF1),
+            filters: vec![onenet_desk::mqtt::TopicFilter::new("test/barrier").unwrap()],
+        }));
+        let mut before = Vec::new();
+        loop {
+            match self.next().expect("connection open") {
+                Packet::UnsubAck(_) => return before,
+                p => before.push(p),
+            }
+        }
+    }
+
+    pub fn subscribe(&mut self, filter: &str) {
+        self.send(&subscribe(1, &[(filter, QoS::AtLeastOnce)]));
+        assert!(matches!(self.next(), Some(Packet::SubAck(_))));
+    }
+
+    /// Publishes at QoS 1 and waits for the PUBACK.
+    pub fn publish(&mut self, topic: &str, payload: &[u8], retain: bool, id: u16) {
+        self.send(&publish(topic, payload, QoS::AtLeastOnce, id, retain));
+        assert_eq!(self.next(), Some(Packet::PubAck(super::pid(id))));
+    }
+
+    pub fn leave(mut self) {
+        self.send(&Packet::Disconnect);
+        assert_eq!(self.next(), None);
+    }
+}
 
 /// How long the real app may take to show something (a broker start, a device's upload …).
 pub const UI_WAIT: Duration = Duration::from_secs(20);

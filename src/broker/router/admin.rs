@@ -64,7 +64,7 @@ impl Router {
     pub fn queue(&self, client_id: &str) -> Vec<QueuedInfo> {
         self.sessions
             .get(client_id)
-            .map(queue_infos)
+            .map(|s| queue_infos(s))
             .unwrap_or_default()
     }
 

@@ -2,13 +2,12 @@
 //! router's deadlines in as inputs, answers the service's requests, and applies the effects: output to a
 //! connection's queue, numbered ops to the store writer, events to watchers, pauses to connections.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::message::{ConnId, ConnTx, Input, RouterMsg};
+use crate::broker::message::{ConnMap, ConnTx, Input, RouterMsg};
 use crate::config::Config;
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -22,7 +21,7 @@ const BATCH: usize = 512;
 pub(crate) struct Driver {
     router: Router,
     /// Live connections' handles. An entry goes when its connection reports `Closed`.
-    conns: HashMap<ConnId, ConnTx>,
+    conns: ConnMap<ConnTx>,
     store: StoreTx,
     events: Events,
 }
@@ -37,7 +36,7 @@ impl Driver {
     ) -> Driver {
         Driver {
             router: Router::new(cfg, metrics, state),
-            conns: HashMap::new(),
+            conns: ConnMap::default(),
             store,
             events,
         }
@@ -64,8 +63,10 @@ impl Driver {
                     if n == 0 {
                         break;
                     }
+                    // One clock read per batch: the router's time is in ms, a batch takes less.
+                    let now = now_millis();
                     for m in batch.drain(..) {
-                        self.handle(m);
+                        self.handle(m, now);
                     }
                 }
                 _ = sleep_until_millis(deadline), if deadline.is_some() => {
@@ -84,8 +85,7 @@ impl Driver {
         self.apply();
     }
 
-    fn handle(&mut self, m: RouterMsg) {
-        let now = now_millis();
+    fn handle(&mut self, m: RouterMsg, now: i64) {
         let r = &mut self.router;
         match m {
             RouterMsg::Login(tx, login) => {

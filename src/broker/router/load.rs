@@ -62,7 +62,7 @@ impl Router {
                         .insert(pid, Some((Arc::new(Message { topic, payload }), retain)));
                 }
             }
-            self.sessions.insert(client, s);
+            self.sessions.insert(client, Box::new(s));
         }
         for lr in state.retained {
             let (Ok(topic), Some(qos)) = (TopicName::new(lr.topic), QoS::from_u8(lr.qos)) else {

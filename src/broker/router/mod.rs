@@ -38,17 +38,19 @@ use crate::onenet::diagnostics::{DiagKind, Diagnostics};
 use crate::onenet::topic::{FilterRefusal, check_subscription};
 use crate::store::{LoadedState, StoreOp};
 
-use super::message::{CloseReason, ConnId, Ending, Input, Login, Outbound};
+use super::message::{CloseReason, ConnId, ConnMap, Ending, Input, Login, Outbound};
 use super::retained::RetainedStore;
 use super::session::{FlightState, Offline, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
 
 pub(crate) struct Router {
     cfg: Arc<Config>,
-    sessions: HashMap<Arc<str>, Session>,
+    /// Boxed: the map's slots stay small (a session is ~450 bytes), so 10,000 idle clients do not pay for
+    /// the table's spare capacity at full session size.
+    sessions: HashMap<Arc<str>, Box<Session>>,
     /// Live connection → its session's client id. A message from a connection not in here (taken over,
     /// already closed) is ignored.
-    conns: HashMap<ConnId, Arc<str>>,
+    conns: ConnMap<Arc<str>>,
     subs: SubscriptionIndex,
     retained: RetainedStore,
     /// Output of the input being handled; drained by the driver.
@@ -63,7 +65,7 @@ pub(crate) struct Router {
     /// The connection whose PUBLISH (or PUBREL) is being routed: the one to pause if a subscriber fills up.
     source: Option<ConnId>,
     /// Paused publishing connections → how many congested sessions each waits for.
-    paused: HashMap<ConnId, u32>,
+    paused: ConnMap<u32>,
     /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
     sweep_due: Option<i64>,
     /// Per-client totals kept across connections and restarts (`stats`).
@@ -89,7 +91,7 @@ impl Router {
             ),
             cfg,
             sessions: HashMap::new(),
-            conns: HashMap::new(),
+            conns: ConnMap::default(),
             subs: SubscriptionIndex::default(),
             retained: RetainedStore::default(),
             fx: Effects::default(),
@@ -97,7 +99,7 @@ impl Router {
             metrics,
             scratch: Vec::new(),
             source: None,
-            paused: HashMap::new(),
+            paused: ConnMap::default(),
             sweep_due: None,
             stats,
         };
@@ -333,7 +335,7 @@ impl Router {
                     namespace: l.namespace.clone(),
                 });
             }
-            self.sessions.insert(client.clone(), s);
+            self.sessions.insert(client.clone(), Box::new(s));
         }
         let limits = self.limits();
         let o = &self.cfg.onenet;
@@ -585,7 +587,7 @@ impl Router {
 /// when `now_offline`).
 pub(super) fn release(
     fx: &mut Effects,
-    paused: &mut HashMap<ConnId, u32>,
+    paused: &mut ConnMap<u32>,
     s: &mut Session,
     limits: SessionLimits,
     now_offline: bool,
@@ -608,7 +610,7 @@ pub(super) fn release(
 /// watermark: backpressure instead of loss.
 pub(super) fn hold_back(
     fx: &mut Effects,
-    paused: &mut HashMap<ConnId, u32>,
+    paused: &mut ConnMap<u32>,
     s: &mut Session,
     limits: SessionLimits,
     src: Option<ConnId>,

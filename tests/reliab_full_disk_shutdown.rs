@@ -1,0 +1,87 @@
+//! Shutdown while the disk is full: the final flush must not wait for space that never comes. The
+//! broker's data dir is a 4 MiB tmpfs made by the test (needs root; skipped otherwise), filled until an
+//! upload is held unacknowledged; `shutdown` must then return within a bound, with that upload still
+//! unacknowledged (nothing unstored is ever acknowledged).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::dataplane::{dp, framed};
+use common::*;
+use onenet_desk::config::Profile;
+use onenet_desk::mqtt::{Packet, QoS};
+
+struct Tmpfs(PathBuf);
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
+    let outer = tempfile::tempdir().unwrap();
+    let mnt = outer.path().join("disk");
+    std::fs::create_dir(&mnt).unwrap();
+    let Some(_fs) = Tmpfs::mount(&mnt, "4m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let h = broker(&mnt, Profile::OneNet).await;
+    seed_registry(&h);
+    let filler = mnt.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0xA5u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(256 * 1024)).unwrap();
+    }
+    let mut a = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
+    let value = "v".repeat(8000);
+    let mut held = None;
+    for i in 1..=200u16 {
+        let body = format!(r#"{{"s{i}":"{value}"}}"#);
+        a.send(&dp(&framed(3, &body), QoS::AtLeastOnce, i)).await;
+        match a.try_recv(Duration::from_secs(3)).await {
+            Some(Packet::PubAck(p)) if p == pid(i) => {}
+            Some(other) => panic!("unexpected {other:?}"),
+            None => {
+                held = Some(i);
+                break;
+            }
+        }
+    }
+    let held = held.expect("the disk never filled up");
+    let t = Instant::now();
+    let stopped = tokio::time::timeout(Duration::from_secs(15), h.shutdown()).await;
+    let took = t.elapsed();
+    let _ = std::fs::remove_file(&filler);
+    assert!(stopped.is_ok(), "shutdown still waiting after {took:?}");
+    eprintln!("shutdown on a full disk took {took:?}; upload {held} stayed unacknowledged");
+    // the connection was closed without a PUBACK for the held upload
+    for p in a.closed().await {
+        assert_ne!(
+            p,
+            Packet::PubAck(pid(held)),
+            "an unstored upload was acknowledged"
+        );
+    }
+}
