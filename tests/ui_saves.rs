@@ -100,7 +100,7 @@ fn traffic_export_writes_each_row_with_its_bytes() {
     assert_eq!(lines.len(), rows, "{text}");
     let hexes: Vec<&str> = lines.iter().filter_map(|l| l["hex"].as_str()).collect();
     assert!(
-        hexes.contains(&"32 0A 00 02 2F 74 00 01 68 65 6C 6C 6F"),
+        hexes.contains(&"32 0B 00 02 2F 74 00 01 68 65 6C 6C 6F"),
         "the PUBLISH's bytes: {hexes:?}"
     );
     assert!(hexes.contains(&"40 02 00 01"), "its PUBACK: {hexes:?}");
@@ -234,16 +234,10 @@ fn streams_open_with_their_history_and_close() {
             .map(|st| (st.open, st.loading, st.series.len()))
     };
     step_until(&mut h, "the stream known", |h| st(h).is_some());
-    h.state_mut().handle(Action::OpenStream {
-        device: "9277".into(),
-        stream: "temp".into(),
-    });
-    step_until(&mut h, "its 3 stored points loaded", |h| {
-        st(h) == Some((true, false, 3))
-    });
+    // The Datapoints panel plots a device's numeric streams on first view (its own OpenStream).
     h.state_mut().handle(Action::Navigate(Tab::Datapoints));
-    step_until(&mut h, "the line drawn", |h| {
-        h.state().panels.datapoints.plot.drawn == 3
+    step_until(&mut h, "its 3 stored points loaded and drawn", |h| {
+        st(h) == Some((true, false, 3)) && h.state().panels.datapoints.plot.drawn == 3
     });
     assert!(!has(&h, "Tick numeric streams on the left to plot them."));
 
@@ -257,6 +251,15 @@ fn streams_open_with_their_history_and_close() {
     }
     assert_eq!(st(&h), Some((false, false, 0)), "stays closed");
     assert!(has(&h, "Tick numeric streams on the left to plot them."));
+
+    // Opened again: the history is read from the store again.
+    h.state_mut().handle(Action::OpenStream {
+        device: "9277".into(),
+        stream: "temp".into(),
+    });
+    step_until(&mut h, "reloaded and drawn", |h| {
+        st(h) == Some((true, false, 3)) && h.state().panels.datapoints.plot.drawn == 3
+    });
     h.state_mut().shutdown();
 }
 
