@@ -589,32 +589,11 @@ impl ConsoleApp {
     }
 }
 
-/// When a clock the window shows next changes: the status bar's uptime; each second on the panels that
-/// show running times (Overview's uptime and chart, ages in Devices and Offline, a live plot in
-/// Datapoints). None: nothing shown changes by itself.
-pub fn clock_due(m: &Model) -> Option<Duration> {
-    let panel = match m.tab {
-        Tab::Overview | Tab::Devices | Tab::Offline => Some(Duration::from_secs(1)),
-        Tab::Datapoints
-            if m.streams
-                .values()
-                .any(|d| d.values().any(|s| s.open && !s.series.is_empty())) =>
-        {
-            Some(Duration::from_secs(1))
-        }
-        _ => None,
-    };
-    match (panel, overview::status_clock_due(m)) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 impl eframe::App for ConsoleApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.pump();
         // No timer otherwise: events, broker readings that changed and replies wake the window.
-        if let Some(d) = clock_due(&self.model) {
+        if let Some(d) = crate::ui::poller::clock_due(&self.model) {
             ctx.request_repaint_after(d);
         }
     }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::events::EventReceiver;
 use crate::service::ServiceHandle;
-use crate::ui::model::{Reply, Snapshot};
+use crate::ui::actions::Tab;
+use crate::ui::model::{Model, Reply, Snapshot};
 
 /// How often the broker is read for sessions, registry, retained messages and metrics.
 pub const POLL_EVERY: Duration = Duration::from_millis(1000);
@@ -156,4 +157,25 @@ pub fn wake_on_events(rt: &tokio::runtime::Runtime, ctx: egui::Context, mut rx: 
             }
         }
     });
+}
+
+/// When a clock the window shows next changes: the status bar's uptime; each second on the panels that
+/// show running times (Overview's uptime and chart, ages in Devices and Offline, a live plot in
+/// Datapoints). None: nothing shown changes by itself.
+pub fn clock_due(m: &Model) -> Option<Duration> {
+    let panel = match m.tab {
+        Tab::Overview | Tab::Devices | Tab::Offline => Some(Duration::from_secs(1)),
+        Tab::Datapoints
+            if m.streams
+                .values()
+                .any(|d| d.values().any(|s| s.open && !s.series.is_empty())) =>
+        {
+            Some(Duration::from_secs(1))
+        }
+        _ => None,
+    };
+    match (panel, crate::ui::overview::status_clock_due(m)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
