@@ -303,7 +303,7 @@ fn settings_speak_the_users_language() {
     m.tab = Tab::Settings;
     let mut h = app_harness(m, [1280.0, 1400.0]);
     h.run_steps(3);
-    assert!(!h.query_all_by_label_contains("spec §13").next().is_some());
+    assert!(h.query_all_by_label_contains("spec §13").next().is_none());
     assert!(!visible(&h, "Disconnect on bad $dp"));
     // The row's label (left, where the section's heading starts) on the line of its checkbox.
     let left = h
@@ -404,7 +404,7 @@ fn subscriptions_find_names_count_and_group() {
     assert!(visible(&h, "/lab/only-9279   (1 subscriber)"));
     assert!(visible(&h, "$creq/+"), "uuid topics grouped");
     assert!(visible(&h, "3"), "three commands counted in the group");
-    assert!(!h.query_all_by_label_contains("6b1c7d3e").next().is_some());
+    assert!(h.query_all_by_label_contains("6b1c7d3e").next().is_none());
     h.get_by_label("By device").click();
     h.run_steps(2);
     h.state_mut().panels.subscriptions.filter = "温湿".into();
@@ -537,9 +537,9 @@ fn commands_share_templates_use_units_and_speak_chinese() {
         "the status in 中文"
     );
     assert!(
-        !h.query_all_by_label_contains("Command Response Received")
+        h.query_all_by_label_contains("Command Response Received")
             .next()
-            .is_some()
+            .is_none()
     );
     assert!(visible(&h, "天"), "the units in 中文");
 }
@@ -564,9 +564,9 @@ fn export_dialog_forgets_a_fixed_date_error() {
     h.state_mut().panels.datapoints.export.since = "2024-01-02 03:04:05".into();
     h.run_steps(2);
     assert!(
-        !h.query_all_by_label_contains("'yesterday'")
+        h.query_all_by_label_contains("'yesterday'")
             .next()
-            .is_some(),
+            .is_none(),
         "the stale error is gone"
     );
 }

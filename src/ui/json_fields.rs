@@ -64,10 +64,12 @@ pub fn numeric_paths(v: &serde_json::Value) -> Vec<String> {
                     walk(x, &join(&i.to_string()), depth + 1, out);
                 }
             }
-            serde_json::Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {
-                if !prefix.is_empty() && out.len() < PATHS_MAX {
-                    out.push(prefix.to_string());
-                }
+            serde_json::Value::Number(n)
+                if n.as_f64().is_some_and(f64::is_finite)
+                    && !prefix.is_empty()
+                    && out.len() < PATHS_MAX =>
+            {
+                out.push(prefix.to_string());
             }
             _ => {}
         }
