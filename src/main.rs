@@ -448,6 +448,9 @@ fn serve(cfg: Config) -> Result<(), Failure> {
         let handle = onenet_desk::start(cfg)
             .await
             .map_err(|e| Failure(1, e.to_string()))?;
+        // Installed before the addresses are printed: a supervisor (or test) that sends SIGTERM as soon as
+        // it reads them gets a clean shutdown, not the default action that kills the process outright.
+        let signalled = shutdown_signal();
         // Written with errors ignored: a reader that closed stdout after the first line must not stop us.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "mqtt listening on {}", handle.mqtt_addr());
@@ -464,33 +467,42 @@ fn serve(cfg: Config) -> Result<(), Failure> {
         if let Some(e) = handle.http_error() {
             eprintln!("warning: {e}");
         }
-        wait_for_signal().await;
+        signalled.await;
         tracing::info!("signal received: shutting down");
         handle.shutdown().await;
         Ok(())
     })
 }
 
-/// Ctrl+C everywhere; SIGTERM too on Unix (service managers, `kill`, CI).
-async fn wait_for_signal() {
+/// Ctrl+C everywhere; SIGTERM too on Unix (service managers, `kill`, CI). The handlers are registered when
+/// this returns, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async fn next(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
                 }
+                // Not installable: this one never fires, the other still does.
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+        }
+        async move {
+            tokio::select! {
+                _ = next(term) => {}
+                _ = next(int) => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
