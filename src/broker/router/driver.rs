@@ -110,6 +110,9 @@ impl Driver {
             }
             RouterMsg::SetConfig { cfg, done } => {
                 r.set_config(cfg);
+                // Its effects (e.g. the store's new retention) go out before the caller hears "done", so
+                // a store flush the caller sends next is ordered after them.
+                self.apply();
                 let _ = done.send(());
             }
             RouterMsg::Kick { client_id, done } => {
