@@ -37,6 +37,19 @@ enum Command {
         #[command(flatten)]
         settings: SettingsArgs,
     },
+    /// The console with virtual devices already running: try it without hardware. Adds the product
+    /// (`--product`, API key `demo-key`) to the data dir's registry when it is missing, registers
+    /// `--devices` virtual devices ("virtual ID") and starts them uploading `$dp` every second.
+    #[cfg(feature = "gui")]
+    Demo {
+        /// The product the virtual devices belong to.
+        #[arg(long, value_name = "ID", default_value = "100")]
+        product: String,
+        /// How many virtual devices.
+        #[arg(long, value_name = "N", default_value_t = 5,
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        devices: u32,
+    },
     /// The settings file shared by `serve` and the console.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -344,6 +357,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     http,
                 },
             )
+        }
+        #[cfg(feature = "gui")]
+        Some(Command::Demo { product, devices }) => {
+            let db = db()?;
+            if db.product(&product)?.is_none() {
+                db.add_product(NewProduct {
+                    id: Some(product.clone()),
+                    name: Some("demo".into()),
+                    api_key: Some("demo-key".into()),
+                })?;
+            }
+            drop(db);
+            let _log = init_tracing(&dir);
+            let config = Config::load(&dir).map_err(|e| Failure(2, e.to_string()))?;
+            onenet_desk::ui::run_demo(config, product, devices).map_err(|e| Failure(1, e))
         }
         Some(Command::Simulate(a)) => sim_cli::simulate(&dir, a),
         Some(Command::Record(a)) => sim_cli::record(&dir, a),

@@ -59,6 +59,18 @@ pub struct ConsoleApp {
 
 /// Opens the window; the broker starts with it and stops when it closes.
 pub fn run(config: Config) -> Result<(), String> {
+    run_with(config, |_| {})
+}
+
+/// The console with a group of `devices` virtual devices of `product` running (`onenet-desk demo`).
+pub fn run_demo(config: Config, product: String, devices: u32) -> Result<(), String> {
+    run_with(config, move |app| {
+        app.panels.simulator.start_demo(&product, devices)
+    })
+}
+
+/// The console, with `setup` applied to it before its first frame.
+fn run_with(config: Config, setup: impl FnOnce(&mut ConsoleApp) + 'static) -> Result<(), String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("onenet-desk")
@@ -76,7 +88,9 @@ pub fn run(config: Config) -> Result<(), String> {
                 .storage
                 .and_then(|s| eframe::get_value::<Prefs>(s, STORAGE_KEY))
                 .unwrap_or_else(|| Prefs::from_config(&config));
-            Ok(Box::new(ConsoleApp::start(&cc.egui_ctx, config, prefs)))
+            let mut app = ConsoleApp::start(&cc.egui_ctx, config, prefs);
+            setup(&mut app);
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))

@@ -46,4 +46,4 @@ pub mod traffic_replay;
 pub mod validity;
 pub mod widgets;
 
-pub use app::{ConsoleApp, run};
+pub use app::{ConsoleApp, run, run_demo};

@@ -32,6 +32,8 @@ pub struct SimulatorPanel {
     subscribe: String,
     error: Option<String>,
     groups: Vec<Group>,
+    /// `onenet-desk demo`: start one group as soon as the broker runs.
+    start_when_running: bool,
 }
 
 impl Default for SimulatorPanel {
@@ -54,6 +56,7 @@ impl Default for SimulatorPanel {
             subscribe: String::new(),
             error: None,
             groups: Vec::new(),
+            start_when_running: false,
         }
     }
 }
@@ -79,6 +82,17 @@ impl SimulatorPanel {
         }
     }
 
+    /// Opens the window with a group of `devices` virtual devices of `product` (`$dp` types 3 and 1 in turn,
+    /// every second, QoS 1, commands echoed), started as soon as the broker runs: what `onenet-desk demo`
+    /// shows a first-time user with no hardware at hand.
+    pub fn start_demo(&mut self, product: &str, devices: u32) {
+        self.product = product.to_string();
+        self.devices = devices;
+        self.types = "3,1".into();
+        self.open = true;
+        self.start_when_running = true;
+    }
+
     /// Shows the window when open; `rt` and `service` are None while the broker is stopped.
     pub fn window(
         &mut self,
@@ -86,6 +100,14 @@ impl SimulatorPanel {
         service: Option<&ServiceHandle>,
         rt: Option<tokio::runtime::Handle>,
     ) {
+        if self.start_when_running
+            && let (Some(s), Some(rt)) = (service, rt.as_ref())
+        {
+            self.start_when_running = false;
+            if let Err(e) = self.start(s, rt) {
+                self.error = Some(e);
+            }
+        }
         let mut open = self.open;
         egui::Window::new("Simulator")
             .open(&mut open)
