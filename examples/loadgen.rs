@@ -46,7 +46,7 @@ struct Args {
     /// Seconds each scenario may run at most; an unfinished scenario reports `"complete": false`.
     #[arg(long, default_value_t = 120)]
     deadline: u64,
-    /// Connections of the `idle` scenario.
+    /// Connections of the `idle` and `silent` scenarios.
     #[arg(long, default_value_t = 1000)]
     idle: usize,
     /// Messages of the stalled-subscriber scenario.
@@ -67,6 +67,7 @@ const SCENARIOS: &[&str] = &[
     "idle",
     "connect-rate",
     "dp",
+    "silent",
 ];
 
 type Res<T> = Result<T, ClientError>;
@@ -150,6 +151,7 @@ impl Lg {
             "idle" => self.idle().await,
             "connect-rate" => self.connect_rate(5_000, 100).await,
             "dp" => self.dp(100, 100).await,
+            "silent" => self.silent().await,
             _ => Err(ClientError::Invalid(format!("no scenario {}", self.name))),
         }
     }
@@ -420,6 +422,77 @@ impl Lg {
             "broker_rss_kib_before": before, "broker_rss_kib_after": after,
             "rss_bytes_per_connection": per, "complete": opened == n,
         }))
+    }
+
+    /// N sockets that never send CONNECT (a hostile client): while they are open a real client connects,
+    /// subscribes and gets its own message back; then every silent one must be closed by the broker at its
+    /// CONNECT timeout. Broker and load generator are separate processes, so each holds one end.
+    async fn silent(&self) -> Res<Value> {
+        let n = self.a.idle;
+        let deadline = self.deadline();
+        let before = rss(self.a.broker_pid);
+        let t0 = Instant::now();
+        let mut socks = Vec::with_capacity(n);
+        for _ in 0..n {
+            if Instant::now() >= deadline {
+                break;
+            }
+            socks.push(
+                tokio::net::TcpStream::connect(&self.a.addr)
+                    .await
+                    .map_err(|e| ClientError::Io(e.to_string()))?,
+            );
+        }
+        let opened = socks.len();
+        let opened_secs = t0.elapsed().as_secs_f64();
+        let during = rss(self.a.broker_pid);
+        // A real client among them.
+        let t1 = Instant::now();
+        let topic = self.topic(self.name);
+        let (c, mut inc) = self
+            .subscriber(&format!("{}-real", self.name), &topic, QoS::AtLeastOnce)
+            .await?;
+        c.publish(&topic, QoS::AtLeastOnce, &b"hello"[..])
+            .await?
+            .wait()
+            .await?;
+        let echoed = tokio::time::timeout_at(deadline.into(), inc.recv())
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        let real_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let _ = c.disconnect().await;
+        // Each silent socket reads EOF (or a reset) when the broker closes it.
+        let mut closed = 0usize;
+        for mut s in socks {
+            let mut b = [0u8; 1];
+            match tokio::time::timeout_at(
+                deadline.into(),
+                tokio::io::AsyncReadExt::read(&mut s, &mut b),
+            )
+            .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => closed += 1,
+                _ => {}
+            }
+        }
+        let all_closed_secs = t0.elapsed().as_secs_f64();
+        let complete = opened == n && closed == n && echoed;
+        let mut v = json!({
+            "sockets": opened, "opened_secs": opened_secs, "real_client_ms": real_ms, "real_client_ok": echoed,
+            "closed_by_broker": closed, "all_closed_secs": all_closed_secs,
+            "broker_rss_kib_before": before, "broker_rss_kib_with_sockets": during, "complete": complete,
+        });
+        if !complete && let Some(o) = v.as_object_mut() {
+            o.insert(
+                "error".into(),
+                json!(format!(
+                    "{closed} of {n} silent sockets closed; real client ok: {echoed}"
+                )),
+            );
+        }
+        Ok(v)
     }
 
     /// `total` connect + CONNACK + DISCONNECT cycles, `parallel` at a time.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, watch};
@@ -118,7 +118,8 @@ async fn write_packet(stream: &mut TcpStream, p: &Packet) {
 /// Runs one connection to its end.
 pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<ConnCtx>) {
     let _ = stream.set_nodelay(true);
-    let mut inbuf = BytesMut::with_capacity(4096);
+    // Allocated when the first bytes arrive: a socket that never sends CONNECT holds no buffer.
+    let mut inbuf = BytesMut::new();
     let Some(connect) = read_connect(&mut stream, &mut inbuf, remote, &ctx).await else {
         return;
     };
@@ -319,13 +320,22 @@ async fn read_connect(
                     return None;
                 }
             },
-            Ok(None) => match tokio::time::timeout_at(deadline, stream.read_buf(inbuf)).await {
+            // Readiness first, then a buffer (as after CONNECT).
+            Ok(None) => match tokio::time::timeout_at(deadline, stream.readable()).await {
                 Err(_) => {
                     tracing::warn!(%remote, "no CONNECT within {:?}: connection closed", ctx.cfg.limits.connect_timeout);
                     return None;
                 }
-                Ok(Ok(0)) | Ok(Err(_)) => return None,
-                Ok(Ok(_)) => {}
+                Ok(Err(_)) => return None,
+                Ok(Ok(())) => {
+                    inbuf.reserve(READ_CHUNK);
+                    match stream.try_read_buf(inbuf) {
+                        Ok(0) => return None,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return None,
+                    }
+                }
             },
             Err(e) => {
                 tracing::warn!(%remote, "malformed packet before CONNECT: {e}");
