@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::tmpfs::Tmpfs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -129,28 +130,6 @@ async fn a_locked_database_holds_acknowledgements_until_it_can_store() {
     assert!(locked_at.elapsed() >= Duration::from_secs(6));
     assert_eq!(stored_streams(h.db(), "9277"), ["locked"]);
     h.shutdown().await;
-}
-
-/// A tmpfs of `size` mounted on `dir`, unmounted on drop (needs root; `None` when mounting is refused).
-struct Tmpfs(PathBuf);
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// Disk full while a device uploads: the broker keeps serving, acknowledges only what it stored, and

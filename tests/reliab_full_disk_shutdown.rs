@@ -5,34 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::tmpfs::Tmpfs;
 use std::time::{Duration, Instant};
 
 use common::dataplane::{dp, framed};
 use common::*;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
-
-struct Tmpfs(PathBuf);
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::tmpfs::Tmpfs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -14,28 +15,6 @@ use common::dataplane::{dp, framed};
 use common::ui::{has_part, live_app, live_config, step_until};
 use common::{connect_packet, pid};
 use onenet_desk::mqtt::QoS;
-
-/// A tmpfs of `size` mounted on `dir`, unmounted on drop (`None` when mounting is refused).
-struct Tmpfs(PathBuf);
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
 
 /// The file that fills the disk, deleted on drop, so a failing test frees the space before the app
 /// (declared earlier, dropped later) shuts its broker down.
