@@ -423,7 +423,10 @@ fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                 (seen.keep_alive > 0).then_some(seen.keep_alive)
             };
             fact(tr("Keepalive"), keep_alive_text(ka));
-            fact(tr("Clean session"), s.clean_session.to_string());
+            fact(
+                tr("Clean session"),
+                tr(if s.clean_session { "yes" } else { "no" }).to_string(),
+            );
             fact(
                 tr("Connected"),
                 s.connected_at
