@@ -17,22 +17,9 @@ use onenet_desk::mqtt::{Packet, QoS, QosPid};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A call with product 339's key; asserts HTTP 200.
 async fn api(h: &ServiceHandle, method: &str, uri: &str, body: &'static [u8]) -> Value {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("api-key", "KEY339")
-        .body(Body::from(body))
-        .unwrap();
-    let resp = onenet_desk::http::router(h.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{method} {uri}");
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: {bytes:?}"))
+    common::http::api(h, method, uri, Some("KEY339"), body).await
 }
 
 /// `POST /cmds?device_id=9277&{query}` → the new command's uuid.

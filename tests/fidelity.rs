@@ -2,8 +2,6 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::Request;
 use common::dataplane::{dp, framed, ping, publish_acked, take_publishes};
 use common::{Raw, broker, seed_registry};
 use onenet_desk::ServiceHandle;
@@ -11,7 +9,6 @@ use onenet_desk::config::Profile;
 use onenet_desk::mqtt::QoS;
 use onenet_desk::mqtt::{Packet, SubackCode};
 use serde_json::Value;
-use tower::ServiceExt;
 
 /// A SUBSCRIBE (flags 0010) written byte by byte, so filters the codec would not build can be sent.
 fn subscribe_bytes(pid: u16, filters: &[&str]) -> Vec<u8> {
@@ -46,19 +43,7 @@ async fn suback(r: &mut Raw) -> Vec<SubackCode> {
 }
 
 async fn http(h: &ServiceHandle, method: &str, uri: &str, body: &str) -> Value {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("api-key", "KEY339")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = onenet_desk::http::router(h.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let b = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (_, b) = common::http::call(h, method, uri, Some("KEY339"), body.to_string()).await;
     serde_json::from_slice(&b).unwrap()
 }
 

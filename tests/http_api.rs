@@ -5,52 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use bytes::Bytes;
+use axum::http::StatusCode;
+use common::http::{api, call};
 use common::*;
 use onenet_desk::ServiceHandle;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-async fn call(
-    h: &ServiceHandle,
-    method: &str,
-    uri: &str,
-    key: Option<&str>,
-    body: impl Into<Bytes>,
-) -> (StatusCode, Bytes) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(k) = key {
-        req = req.header("api-key", k);
-    }
-    let resp = onenet_desk::http::router(h.clone())
-        .oneshot(req.body(Body::from(body.into())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    (
-        status,
-        axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap(),
-    )
-}
-
-/// Calls and parses the envelope; asserts HTTP 200.
-async fn api(
-    h: &ServiceHandle,
-    method: &str,
-    uri: &str,
-    key: Option<&str>,
-    body: impl Into<Bytes>,
-) -> Value {
-    let (status, bytes) = call(h, method, uri, key, body).await;
-    assert_eq!(status, StatusCode::OK, "{method} {uri}");
-    serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: not JSON: {bytes:?}"))
-}
 
 fn errno(v: &Value) -> i64 {
     v["errno"].as_i64().unwrap_or(-1)

@@ -3,32 +3,16 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::Request;
 use bytes::Bytes;
 use common::*;
 use onenet_desk::ServiceHandle;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
+/// A call with product 339's key; asserts HTTP 200.
 async fn api(h: &ServiceHandle, method: &str, uri: &str, body: impl Into<Bytes>) -> Value {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("api-key", "KEY339")
-        .body(Body::from(body.into()))
-        .unwrap();
-    let resp = onenet_desk::http::router(h.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{method} {uri}");
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: {bytes:?}"))
+    common::http::api(h, method, uri, Some("KEY339"), body).await
 }
 
 const HISTORY: &str = "/cmds/history/9277?start=2020-01-01T00:00:00";

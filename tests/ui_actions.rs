@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 
 use common::publish;
-use common::ui::{Dev, has, live_app, live_config, step_until};
+use common::ui::{Dev, addr, has, live_app, live_config, rt, step_until};
 use egui_kittest::Harness;
 use onenet_desk::ServiceHandle;
 use onenet_desk::export::ExportFormat;
@@ -18,20 +18,8 @@ use onenet_desk::ui::actions::{Action, BodyMode, ExportSpec, Tab};
 use onenet_desk::ui::model::BrokerState;
 use onenet_desk::ui::prefs::Template;
 
-/// A runtime of the test's own for the service's async queries.
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn svc(h: &Harness<'_, ConsoleApp>) -> ServiceHandle {
     h.state().service().expect("the broker runs").clone()
-}
-
-fn addr(h: &Harness<'_, ConsoleApp>) -> SocketAddr {
-    svc(h).mqtt_addr()
 }
 
 /// Steps the app until the service says `f` holds.

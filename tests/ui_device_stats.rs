@@ -6,20 +6,13 @@
 
 mod common;
 
-use common::ui::{has, has_part, live_app, live_config, step_until};
+use common::ui::{has, has_part, live_app, live_config, rt, step_until};
 use common::{Raw, connect_packet, publish};
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::store::Db;
 use onenet_desk::ui::actions::{Action, Tab};
 use onenet_desk::ui::format;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn devices_show_last_seen_counts_and_keepalive_after_the_broker_and_console_restart() {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::connect_packet;
 use common::dataplane::{framed, hex};
-use common::ui::{Dev, has, has_part, live_app, live_config, step_until};
+use common::ui::{Dev, addr, has, has_part, live_app, live_config, step_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onenet_desk::export::ExportFormat;
@@ -26,10 +26,6 @@ fn notice(h: &Harness<'_, ConsoleApp>, part: &str) -> bool {
         .notices
         .iter()
         .any(|n| n.text.contains(part))
-}
-
-fn addr(h: &Harness<'_, ConsoleApp>) -> std::net::SocketAddr {
-    h.state().service().expect("the broker runs").mqtt_addr()
 }
 
 /// Asks the app to save (`a`), checks that it asks where first, and answers with `path`.

@@ -4,6 +4,8 @@
 
 /// Data-plane test helpers (`tests/dataplane_*.rs`).
 pub mod dataplane;
+/// The HTTP API through its router (no socket).
+pub mod http;
 /// A tmpfs mounted by a test (the disk-full tests).
 pub mod tmpfs;
 /// Console test support: model fixtures and kittest harness builders.

@@ -318,3 +318,16 @@ pub fn step_until(
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The MQTT address of the app's running broker.
+pub fn addr(h: &Harness<'_, ConsoleApp>) -> std::net::SocketAddr {
+    h.state().service().expect("the broker runs").mqtt_addr()
+}
+
+/// A runtime of the test's own for the service's async queries.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
