@@ -144,33 +144,9 @@ async fn a_thousand_connections_without_connect_are_closed_and_others_served() {
 #[ignore = "10,000 sockets: run with --ignored (ulimit -n > 10100)"]
 async fn ten_thousand_connections_without_connect() {
     let dir = tempfile::tempdir().unwrap();
-    let registry: [&[&str]; 3] = [
-        &["product", "add", "--id", "339", "--api-key", "KEY339"],
-        &[
-            "device",
-            "add",
-            "--product",
-            "339",
-            "--id",
-            "9277",
-            "--auth-info",
-            "abc123",
-        ],
-        &[
-            "device",
-            "add",
-            "--product",
-            "339",
-            "--id",
-            "9278",
-            "--auth-info",
-            "def456",
-        ],
-    ];
-    for args in registry {
-        let out = cli(dir.path(), args);
-        assert!(out.status.success(), "{args:?}: {out:?}");
-    }
+    let db = onenet_desk::store::Db::open(&dir.path().join(onenet_desk::config::DB_FILE)).unwrap();
+    seed_db(&db);
+    drop(db);
     let serve = Serve::start(dir.path(), &["--set", "limits.connect_timeout_secs=3"]);
     idle_connections_at(serve.mqtt, 10_000, Duration::from_secs(3)).await;
     assert!(serve.stop().success(), "serve stopped cleanly");

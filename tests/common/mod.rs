@@ -60,7 +60,11 @@ pub const SDK_CONNECT: &str =
 
 /// Product 339 (API key KEY339) with devices 9277/abc123, 9278/def456, 9279/ghi789; product 400 with 5/x.
 pub fn seed_registry(h: &ServiceHandle) {
-    let db = h.db();
+    seed_db(h.db());
+}
+
+/// The same registry written straight to a database (e.g. a data dir's, before `serve` starts on it).
+pub fn seed_db(db: &onenet_desk::store::Db) {
     db.add_product(NewProduct {
         id: Some("339".into()),
         name: Some("lab".into()),
