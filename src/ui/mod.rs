@@ -26,8 +26,6 @@ pub mod first_run;
 pub mod fonts;
 pub mod format;
 pub mod i18n;
-pub mod i18n_more;
-pub mod i18n_traffic;
 pub mod json_fields;
 pub mod logs;
 pub mod model;
