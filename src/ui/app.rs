@@ -36,7 +36,7 @@ pub struct Panels {
     pub commands: commands::CommandsPanel,
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
-    pub simulator: crate::ui::simulator::SimulatorPanel,
+    pub simulator: crate::ui::panels::simulator::SimulatorPanel,
     pub save: savefile::SaveDialog,
     pub logs: crate::ui::logs::LogsPanel,
     pub about: crate::ui::about::AboutBox,

@@ -698,7 +698,7 @@ mod tests {
             include_str!("first_run.rs"),
             include_str!("json_fields.rs"),
             include_str!("traffic_record.rs"),
-            include_str!("traffic_replay.rs"),
+            include_str!("panels/traffic_replay.rs"),
         ];
         let mut missing = Vec::new();
         for src in sources {

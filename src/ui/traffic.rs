@@ -13,7 +13,7 @@ use crate::ui::i18n::tr;
 use crate::ui::model::Model;
 use crate::ui::packets::{PacketRow, Traffic};
 use crate::ui::traffic_record::Recording;
-use crate::ui::traffic_replay::ReplayWindow;
+use crate::ui::panels::traffic_replay::ReplayWindow;
 use crate::ui::widgets::{self, AMBER, BLUE, GREEN};
 
 /// Packet-type names for the filter, from the codec (types 1–14).
