@@ -14,11 +14,12 @@ use crate::ui::actions::{Action, Tab};
 use crate::ui::backend::Backend;
 use crate::ui::i18n::{set_lang, tr};
 use crate::ui::model::{BrokerState, Level, Model, Reply};
-use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
-use crate::ui::{
-    commands, datapoints, devices, offline, overview, registry, retained, savefile, settings,
-    subscriptions, traffic,
+use crate::ui::panels::{
+    commands, datapoints, devices, offline, overview, registry, retained, settings, subscriptions,
+    traffic,
 };
+use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
+use crate::ui::savefile;
 
 /// Time a frame may spend reading events; the rest waits for the next frame.
 pub const EVENT_BUDGET: Duration = Duration::from_millis(6);
@@ -38,9 +39,9 @@ pub struct Panels {
     pub settings: settings::SettingsPanel,
     pub simulator: crate::ui::panels::simulator::SimulatorPanel,
     pub save: savefile::SaveDialog,
-    pub logs: crate::ui::logs::LogsPanel,
-    pub about: crate::ui::about::AboutBox,
-    pub notices: crate::ui::notices::NoticeClock,
+    pub logs: crate::ui::panels::logs::LogsPanel,
+    pub about: crate::ui::panels::about::AboutBox,
+    pub notices: crate::ui::panels::notices::NoticeClock,
 }
 
 pub struct ConsoleApp {
@@ -75,7 +76,7 @@ fn run_with(config: Config, setup: impl FnOnce(&mut ConsoleApp) + 'static) -> Re
         viewport: egui::ViewportBuilder::default()
             .with_title("onenet-desk")
             .with_app_id("onenet-desk")
-            .with_icon(crate::ui::about::window_icon())
+            .with_icon(crate::ui::panels::about::window_icon())
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([760.0, 480.0]),
         ..Default::default()

@@ -275,7 +275,7 @@ impl OverviewPanel {
         }
         ui.add_space(6.0);
         if m.devices.is_empty() {
-            crate::ui::first_run::card(ui, m, out);
+            crate::ui::panels::first_run::card(ui, m, out);
             ui.add_space(6.0);
         }
         let lines = connect_lines(m);

@@ -12,7 +12,7 @@ use crate::ui::format;
 use crate::ui::i18n::tr;
 use crate::ui::model::Model;
 use crate::ui::packets::{PacketRow, Traffic};
-use crate::ui::traffic_record::Recording;
+use crate::ui::panels::traffic_record::Recording;
 use crate::ui::panels::traffic_replay::ReplayWindow;
 use crate::ui::widgets::{self, AMBER, BLUE, GREEN};
 

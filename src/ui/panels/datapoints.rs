@@ -20,7 +20,7 @@ const TREE_MIN: f32 = 160.0;
 #[derive(Default)]
 pub struct DatapointsPanel {
     pub plot: PlotState,
-    pub export: crate::ui::export::ExportDialog,
+    pub export: crate::ui::panels::export::ExportDialog,
     /// The non-numeric stream shown in the table: (device, stream).
     pub table: Option<(String, String)>,
     pub filter: String,

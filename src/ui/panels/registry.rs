@@ -104,7 +104,7 @@ impl RegistryPanel {
         {
             let mut p = m.prefs.clone();
             p.auto_register = auto;
-            match crate::ui::settings::restart_cost(m, &p) {
+            match crate::ui::panels::settings::restart_cost(m, &p) {
                 Some(_) => self.confirm_auto = Some(auto),
                 None => out.push(Action::SetAutoRegister(auto)),
             }
@@ -112,7 +112,7 @@ impl RegistryPanel {
         if let Some(on) = self.confirm_auto {
             let mut p = m.prefs.clone();
             p.auto_register = on;
-            let q = crate::ui::settings::restart_cost(m, &p).unwrap_or_default();
+            let q = crate::ui::panels::settings::restart_cost(m, &p).unwrap_or_default();
             match widgets::confirm(ui, "confirm-auto-register", &q, tr("Apply and restart")) {
                 Some(true) => {
                     out.push(Action::SetAutoRegister(on));
