@@ -13,13 +13,13 @@ use crate::store::{NewDevice, NewProduct};
 use crate::ui::actions::{Action, Tab};
 use crate::ui::backend::Backend;
 use crate::ui::i18n::{set_lang, tr};
-use crate::ui::model::{BrokerState, Level, Model, Reply};
 use crate::ui::panels::{
     commands, datapoints, devices, offline, overview, registry, retained, settings, subscriptions,
     traffic,
 };
 use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
 use crate::ui::savefile;
+use crate::ui::state::{BrokerState, Level, Model, Reply};
 
 /// Time a frame may spend reading events; the rest waits for the next frame.
 pub const EVENT_BUDGET: Duration = Duration::from_millis(6);

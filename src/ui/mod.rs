@@ -18,19 +18,19 @@ pub mod i18n;
 pub mod i18n_more;
 pub mod i18n_traffic;
 pub mod json_fields;
-pub mod model;
-pub mod packets;
 pub mod panels;
 pub mod plot;
 pub mod poller;
 pub mod prefs;
 pub mod savefile;
-pub mod series;
+pub mod state;
 pub mod validity;
 pub mod widgets;
 
 pub use app::{ConsoleApp, run, run_demo};
 
-// The backend's files, being moved into `backend/` in parallel (issue 9), still name the status
-// bar's clock by its old path.
+// The backend's files, being moved into `backend/` in parallel (issue 9), still name these by
+// their old paths.
 pub use panels::overview;
+pub use state as model;
+pub use state::packets;

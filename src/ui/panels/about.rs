@@ -9,8 +9,8 @@ use crate::config::DB_FILE;
 use crate::logging;
 use crate::ui::actions::Action;
 use crate::ui::format;
-use crate::ui::model::Model;
 use crate::ui::panels::logs::t;
+use crate::ui::state::Model;
 use crate::ui::widgets;
 
 pub struct AboutBox {

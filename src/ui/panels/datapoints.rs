@@ -9,8 +9,8 @@ use crate::onenet::datapoint::DpValue;
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::{Model, StreamState};
 use crate::ui::plot::PlotState;
+use crate::ui::state::{Model, StreamState};
 use crate::ui::widgets::{self, PALETTE};
 
 /// Width of the streams tree: default and least; at most half of the panel.

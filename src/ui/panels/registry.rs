@@ -7,7 +7,7 @@ use crate::onenet::registry::{generate_id, generate_secret};
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
+use crate::ui::state::Model;
 use crate::ui::widgets::{self, AMBER};
 
 /// What is being edited or deleted.
