@@ -680,6 +680,8 @@ mod tests {
     fn every_text_is_translated() {
         let sources = [
             include_str!("app.rs"),
+            include_str!("app/broker.rs"),
+            include_str!("app/handle.rs"),
             include_str!("panels/commands.rs"),
             include_str!("panels/datapoints.rs"),
             include_str!("panels/devices.rs"),
