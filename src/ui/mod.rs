@@ -9,7 +9,7 @@
 //! datapoints (with plot, series, export), commands, traffic (with packets), settings (with prefs), logs
 //! (with the about box).
 
-// The crate denies indexing in code that reads bytes from the network or files (Cargo.toml [lints]). The
+// The crate denies indexing in code that reads bytes from the network or files (src/lib.rs). The
 // console indexes only its own bounded vectors (plot samples, table rows, hex columns computed from a length
 // it just took), where a lookup that cannot miss would only add noise.
 #![allow(clippy::indexing_slicing)]
