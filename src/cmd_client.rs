@@ -61,8 +61,7 @@ fn envelope(mut resp: ureq::http::Response<ureq::Body>, http: &str) -> Result<Va
 }
 
 pub fn send(data_dir: &Path, a: SendArgs) -> Result<(), Failure> {
-    let db = DataStore::open(data_dir)
-        .map_err(|e| Failure(1, e.to_string()))?;
+    let db = DataStore::open(data_dir).map_err(|e| Failure(1, e.to_string()))?;
     let device = db
         .device(&a.device)
         .map_err(|e| Failure(1, e.to_string()))?

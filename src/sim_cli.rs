@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use onenet_desk::mqtt::QoS;
 use onenet_desk::record::{self, replay};
-use onenet_desk::sim::{self, Faults, Generator, GroupConfig, Reply, Stream};
 use onenet_desk::service::DataStore;
+use onenet_desk::sim::{self, Faults, Generator, GroupConfig, Reply, Stream};
 
 use crate::Failure;
 

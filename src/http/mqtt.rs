@@ -49,7 +49,7 @@ pub async fn delete_topic(
     q: Params,
 ) -> ApiResult {
     let name = q.required("name")?;
-    s.delete_topic(&p.id, &name).await?;
+    s.delete_topic(&p.id, name).await?;
     Ok(succ())
 }
 

@@ -202,10 +202,7 @@ impl ServiceHandle {
         payload.push(1);
         payload.extend_from_slice(&len.to_be_bytes());
         payload.extend_from_slice(json);
-        let upload = crate::onenet::datapoint::decode(
-            &payload,
-            &self.dp_options(),
-        )?;
+        let upload = crate::onenet::datapoint::decode(&payload, &self.dp_options())?;
         let n = upload.points.len();
         let namespace = if self.config().profile == crate::config::Profile::OneNet {
             device.product_id

@@ -9,7 +9,7 @@ use std::time::Duration;
 use egui::{Key, Modifiers, RichText};
 
 use crate::config::Config;
-use crate::store::{NewDevice, NewProduct};
+use crate::service::api::{NewDevice, NewProduct};
 use crate::ui::actions::{Action, Tab};
 use crate::ui::backend::Backend;
 use crate::ui::i18n::{set_lang, tr};
@@ -399,26 +399,14 @@ impl ConsoleApp {
                 auth_info,
                 auto_registered: false,
             }),
-            Action::UpdateProduct { id, name, api_key } => b.registry(move |db| {
-                db.update_product(&id, name, api_key)
-                    .map(|p| format!("Product {} saved.", p.id))
-            }),
+            Action::UpdateProduct { id, name, api_key } => b.update_product(id, name, api_key),
             Action::UpdateDevice {
                 id,
                 name,
                 auth_info,
-            } => b.registry(move |db| {
-                db.update_device(&id, name, auth_info)
-                    .map(|d| format!("Device {} saved.", d.id))
-            }),
-            Action::DeleteProduct(id) => b.registry(move |db| {
-                db.delete_product(&id)
-                    .map(|_| format!("Product {id} and its devices deleted."))
-            }),
-            Action::DeleteDevice(id) => b.registry(move |db| {
-                db.delete_device(&id)
-                    .map(|_| format!("Device {id} deleted."))
-            }),
+            } => b.update_device(id, name, auth_info),
+            Action::DeleteProduct(id) => b.delete_product(id),
+            Action::DeleteDevice(id) => b.delete_device(id),
             Action::LoadStreams(d) => b.load_streams(d),
             Action::SendCommand {
                 device,
@@ -607,7 +595,7 @@ impl eframe::App for ConsoleApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.pump();
         // No timer otherwise: events, broker readings that changed and replies wake the window.
-        if let Some(d) = crate::ui::poller::clock_due(&self.model) {
+        if let Some(d) = crate::ui::backend::poller::clock_due(&self.model) {
             ctx.request_repaint_after(d);
         }
     }

@@ -31,7 +31,6 @@ pub mod offline;
 pub mod overview;
 pub mod packets;
 pub mod plot;
-pub mod poller;
 pub mod prefs;
 pub mod registry;
 pub mod retained;

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use crate::broker::{QueuedInfo, RetainedInfo, SessionInfo};
 use crate::config::Config;
 use crate::events::{Event, Received};
 use crate::metrics::MetricsSnapshot;
@@ -13,7 +12,8 @@ use crate::onenet::commands::{Command, CommandStatus};
 use crate::onenet::datapoint::DpValue;
 use crate::onenet::diagnostics::Diagnostic;
 use crate::onenet::registry::{Device, Product};
-use crate::store::{StoredDatapoint, StreamSummary};
+use crate::service::api::{QueuedInfo, RetainedInfo, SessionInfo};
+use crate::service::api::{StoredDatapoint, StreamSummary};
 use crate::ui::actions::Tab;
 use crate::ui::packets::{TRAFFIC_CAP, Traffic};
 use crate::ui::prefs::Prefs;
@@ -209,7 +209,7 @@ pub struct Snapshot {
     pub metrics: MetricsSnapshot,
     /// What the store kept of each client (totals, last seen, keepalive): devices offline or not seen
     /// since the console or broker restarted.
-    pub device_stats: Vec<crate::store::DeviceStats>,
+    pub device_stats: Vec<crate::service::api::DeviceStats>,
 }
 
 /// A device as last seen by the console (see [`Model::seen`]).
@@ -238,7 +238,7 @@ impl Seen {
 
     /// Takes the store's row for this client. The broker's session counters start at these totals, so a
     /// reading never goes below them.
-    fn take_stored(&mut self, s: &crate::store::DeviceStats) {
+    fn take_stored(&mut self, s: &crate::service::api::DeviceStats) {
         self.stored_in = self.stored_in.max(s.messages_in);
         self.stored_out = self.stored_out.max(s.messages_out);
         self.last_seen = self.last_seen.max(s.last_seen);
