@@ -28,24 +28,6 @@ fn stored_streams(db: &Db, device: &str) -> Vec<String> {
     .collect()
 }
 
-/// Waits for the service to report that the store cannot commit (`Event::StoreStatus` with an error),
-/// and returns the error. The writer publishes it after a failed commit, which it does not acknowledge.
-async fn store_error(events: &mut onenet_desk::events::EventReceiver) -> String {
-    use onenet_desk::events::{Event, Received};
-    let wait = async {
-        loop {
-            match events.recv().await {
-                Some(Received::Event(Event::StoreStatus { error: Some(e) })) => return e,
-                Some(_) => {}
-                None => panic!("the service stopped"),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, wait)
-        .await
-        .expect("the store reports a failed commit")
-}
-
 /// The files of the data dir with their bytes, to prove nothing was written.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)

@@ -24,6 +24,7 @@ async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
     };
     let h = broker(&mnt, Profile::OneNet).await;
     seed_registry(&h);
+    let mut events = h.events();
     let filler = mnt.join("filler");
     {
         use std::io::Write;
@@ -39,10 +40,11 @@ async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
     for i in 1..=200u16 {
         let body = format!(r#"{{"s{i}":"{value}"}}"#);
         a.send(&dp(&framed(3, &body), QoS::AtLeastOnce, i)).await;
-        match a.try_recv(Duration::from_secs(3)).await {
-            Some(Packet::PubAck(p)) if p == pid(i) => {}
-            Some(other) => panic!("unexpected {other:?}"),
-            None => {
+        // Either its PUBACK, or the store says it cannot commit (then the upload is held).
+        tokio::select! {
+            p = a.recv() => assert_eq!(p, Packet::PubAck(pid(i))),
+            e = store_error(&mut events) => {
+                assert!(e.contains("full"), "{e}");
                 held = Some(i);
                 break;
             }

@@ -515,7 +515,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("w.sqlite3");
         let db = Db::open(&path).expect("open");
-        let (tx, thread) = spawn_writer(path.clone(), Retention::default(), crate::store::DEFAULT_BUSY_TIMEOUT).expect("writer");
+        let (tx, thread) = spawn_writer(
+            path.clone(),
+            Retention::default(),
+            crate::store::DEFAULT_BUSY_TIMEOUT,
+        )
+        .expect("writer");
         let n1 = tx.send(retained("ok"));
         tx.flush().await;
         assert_eq!(*tx.committed().borrow(), n1);
