@@ -12,7 +12,9 @@
 #   window    `closes_within(_, D)`, `read_all(_, D)`: reads that end when D passes
 #   sleep     `sleep(D)` with D > 20 ms (shorter ones are the steps of deadline loops, not fixed waits)
 #   timer     a setting or local the test waits to expire: `x = D`, `x: D` or `let x = Instant::now() + D`
-#             whose name says timeout/window/max_age/delay/interval/drop_every/quiet; CONNECT timeouts
+#             whose name says timeout/window/max_age/delay/interval/drop_every/quiet/stuck (a local
+#             counts once, wherever it is used); response windows passed to `command_outcome(_, D)`;
+#             CONNECT timeouts
 #             passed to `broker_with(_, D)` or `idle_connections(_, D)`; MQTT keepalives of 1..10 s in
 #             `connect_packet(…, N)` (the broker closes after 1.5 × N s)
 #   validity  command validities of 1..10 s that a test waits out: `timeout=N` in an HTTP query,
@@ -21,7 +23,8 @@
 # Not counted: failure bounds (WAIT, UI_WAIT, `deadline`, `until` and `timeout(D, …)` guards, which a
 # passing test never reaches), assertions, durations used as data (model clocks, `+`/`-` arithmetic
 # elsewhere), and anything in a test function that runs on paused tokio time (`start_paused` or
-# `time::pause()` in its body): those durations are virtual and are listed apart.
+# `time::pause()` in its body, or a call to a helper that pauses) or in the router's unit tests
+# (src/broker/router/, where time is the `now` passed in): those durations are virtual, listed apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec python3 - "$@" <<'PY'
@@ -66,11 +69,15 @@ NOT_WAITED = [
      "a failure bound: the PUBACK is expected at once"),
 ]
 
-TIMER_NAME = re.compile(r"(timeout|window|max_age|delay|interval|drop_every|quiet)", re.I)
+TIMER_NAME = re.compile(r"(timeout|window|max_age|delay|interval|drop_every|quiet|stuck)", re.I)
+
+# Helpers that wait in paused time themselves: a call to one is virtual time too. (file, call)
+PAUSED_HELPERS = [("tests/reliab_hostile.rs", "idle_connections(")]
 rows = []  # (kind, seconds, virtual, where, text)
 
 for path in files():
-    lines = read(path).splitlines()
+    text = read(path)
+    lines = text.splitlines()
     # Function blocks: from one `fn` line to the next; a block is paused when its body pauses time or
     # the attribute lines just above it start it paused.
     starts = [i for i, l in enumerate(lines) if re.match(r"\s*(pub(\(\w+\))? )?(async )?fn \w+", l)]
@@ -102,7 +109,7 @@ for path in files():
             found.append(("timer", secs(m[2], m[3])))
         if any(path == f and t in raw for f, t, _ in NOT_WAITED):
             continue
-        for m in re.finditer(r"(?:broker_with|idle_connections)\([^,]+,\s*" + DUR, line):
+        for m in re.finditer(r"(?:broker_with|idle_connections|command_outcome)\(.+,\s*" + DUR, line):
             found.append(("timer", secs(m[1], m[2])))
         for m in re.finditer(r"connect_packet\((.*),\s*(\d+)\)", line):
             n = int(m[2])
@@ -115,7 +122,13 @@ for path in files():
             if 1 <= int(m[1]) <= 10:
                 found.append(("validity", int(m[1])))
         for kind, d in found:
-            rows.append((kind, d, paused_at.get(i, False), f"{path}:{i + 1}", raw.strip()))
+            paused = (
+                paused_at.get(i, False)
+                or path.startswith("src/broker/router/")
+                or ("time::pause()" in text
+                    and any(path == f and c in raw for f, c in PAUSED_HELPERS))
+            )
+            rows.append((kind, d, paused, f"{path}:{i + 1}", raw.strip()))
 
 real = [r for r in rows if not r[2]]
 virt = [r for r in rows if r[2]]
