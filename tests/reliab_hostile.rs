@@ -121,13 +121,19 @@ async fn idle_connections_at(addr: SocketAddr, n: usize, connect_timeout: Durati
         t < Duration::from_secs(2),
         "a device took {t:?} among {n} idle sockets"
     );
-    // Every idle one is closed at the CONNECT deadline.
-    if paused {
+    // Every idle one is closed at the CONNECT deadline. In paused time that is exact: each deadline was
+    // set at its accept, before the pause, so all are closed within `connect_timeout` of it. Against
+    // another process, real time and a margin.
+    let bound = if paused {
         tokio::time::pause();
-    }
+        connect_timeout
+    } else {
+        connect_timeout + WAIT
+    };
+    let pause_at = tokio::time::Instant::now();
     let mut closed = 0;
     for s in idle.iter_mut() {
-        if closes_within(s, connect_timeout + WAIT).await {
+        if closes_within(s, bound.saturating_sub(pause_at.elapsed())).await {
             closed += 1;
         }
     }
