@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # Builds the installable packages of onenet-desk from this checkout (Linux).
 #
-#   scripts/package.sh            # release build + .deb + AppDir (+ .AppImage when appimagetool exists)
+#   scripts/package.sh            # release build + .deb + AppDir + .AppImage
 #   scripts/package.sh --no-build # package the existing target/release/onenet-desk
 #
 # Outputs:
 #   target/debian/onenet-desk_<version>-1_<arch>.deb   (cargo-deb, config in Cargo.toml [package.metadata.deb])
 #   target/appimage/onenet-desk.AppDir                 (the AppImage's contents: AppRun, .desktop, icon, binary)
-#   target/appimage/onenet-desk-<version>-<arch>.AppImage, only if `appimagetool` is on PATH: it is not in
-#   Debian, PyPI, npm or crates.io (published only as a download from the AppImage project), so it is
-#   skipped with a message when absent.
+#   target/appimage/onenet-desk-<version>-<arch>.AppImage            (scripts/appimage.sh; x86_64)
 # Installs cargo-deb with `cargo install --locked` when missing. Windows and macOS: see README "Installing".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,10 +67,5 @@ exec "$here/usr/bin/onenet-desk" "$@"
 RUN
 chmod 755 "$app/AppRun"
 echo "package: AppDir $app"
-if command -v appimagetool >/dev/null 2>&1; then
-    ARCH=$arch appimagetool "$app" "$out/onenet-desk-$version-$arch.AppImage"
-    echo "package: AppImage $out/onenet-desk-$version-$arch.AppImage"
-else
-    echo "package: no AppImage: appimagetool is not installed (it is not in Debian, PyPI, npm or crates.io;" \
-        "with it on PATH, run: ARCH=$arch appimagetool $app)"
-fi
+# The .AppImage: the pinned type-2 runtime from crates.io + a SquashFS of the AppDir (scripts/appimage.sh).
+scripts/appimage.sh "$app" "$out/onenet-desk-$version-$arch.AppImage"
