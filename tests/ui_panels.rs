@@ -7,9 +7,9 @@ mod common;
 use common::ui::{app_harness, fixture, harness};
 use egui_kittest::kittest::Queryable;
 use onenet_desk::ui::actions::{Action, Tab};
+use onenet_desk::ui::panels::{commands, datapoints, devices, offline, registry, retained};
+use onenet_desk::ui::panels::{settings, subscriptions, traffic};
 use onenet_desk::ui::prefs::Lang;
-use onenet_desk::ui::{commands, datapoints, devices, offline, registry, retained};
-use onenet_desk::ui::{settings, subscriptions, traffic};
 
 #[test]
 fn devices_table_filters_and_selects() {
@@ -184,7 +184,7 @@ fn offline_queue_lists_and_clears_after_confirming() {
     m.queues.insert(
         "9278".into(),
         vec![
-            onenet_desk::broker::QueuedInfo {
+            onenet_desk::service::api::QueuedInfo {
                 topic: "/lab/cmd".into(),
                 qos: 1,
                 payload_len: 4,
@@ -192,7 +192,7 @@ fn offline_queue_lists_and_clears_after_confirming() {
                 queued_at: now - 47 * 3600 * 1000,
                 packet_id: None,
             },
-            onenet_desk::broker::QueuedInfo {
+            onenet_desk::service::api::QueuedInfo {
                 topic: "/lab/new".into(),
                 qos: 0,
                 payload_len: 4,

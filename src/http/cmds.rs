@@ -5,9 +5,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data};
-use super::extract::{Body, KeyProduct, Params};
+use super::extract::{Body, KeyProduct, Params, device_of};
 use crate::onenet::commands::{Command, CommandError, CommandStatus, MAX_VALIDITY_S};
 use crate::onenet::datapoint::time::format_datetime;
 use crate::service::ServiceHandle;
@@ -48,9 +47,7 @@ async fn command_of(s: &ServiceHandle, product: &str, uuid: &str) -> Result<Comm
         .command(uuid)
         .await
         .ok_or_else(|| ApiError::new(Errno::NotFound, format!("command {uuid}")))?;
-    let db = s.db().clone();
-    let dev = c.device_id.clone();
-    let owner = super::mqtt::blocking(move || db.device(&dev)).await??;
+    let owner = s.device(&c.device_id).await?;
     if owner.is_none_or(|d| d.product_id != product) {
         return Err(ApiError::new(Errno::NotFound, format!("command {uuid}")));
     }
@@ -64,14 +61,19 @@ pub async fn status(
     Path(uuid): Path<String>,
 ) -> ApiResult {
     let c = command_of(&s, &p.id, &uuid).await?;
-    let mut v = json!({"status": c.status.code(), "desc": c.status.desc()});
-    if c.qos == 1 {
+    let v = if c.qos == 1 {
         // Additive: OneNET's reply is status and desc, which a qos 0 command keeps exactly (it is sent at
         // most once); a qos 1 command also says how often and when it went out.
-        v["qos"] = json!(c.qos);
-        v["send_count"] = json!(c.sends.count);
-        v["sends"] = sends_json(&c);
-    }
+        json!({
+            "status": c.status.code(),
+            "desc": c.status.desc(),
+            "qos": c.qos,
+            "send_count": c.sends.count,
+            "sends": sends_json(&c),
+        })
+    } else {
+        json!({"status": c.status.code(), "desc": c.status.desc()})
+    };
     Ok(data(v))
 }
 

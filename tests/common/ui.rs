@@ -12,17 +12,17 @@ use super::{WAIT, connack, connect_packet, publish, subscribe};
 use bytes::BytesMut;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use onenet_desk::broker::{RetainedInfo, SessionInfo};
 use onenet_desk::config::Config;
 use onenet_desk::events::{Direction, Event, StoredPoints};
 use onenet_desk::mqtt::{Packet, QoS, decode};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
 use onenet_desk::onenet::registry::{Device, Product};
+use onenet_desk::service::api::{RetainedInfo, SessionInfo};
 use onenet_desk::store::{Db, NewDevice, NewProduct};
 use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::Action;
-use onenet_desk::ui::model::Model;
 use onenet_desk::ui::prefs::Prefs;
+use onenet_desk::ui::state::Model;
 
 /// A device on a blocking socket (the app's harness runs on this thread; the broker on the app's runtime).
 pub struct Dev {
