@@ -28,6 +28,9 @@ if [[ "${1:-}" == "--inside-xvfb" ]]; then
     PORT=6002
     port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
     now() { date +%s.%N; }
+    # A failed check must not leave the app running (it holds port 6002 and maybe a FUSE mount).
+    RUNNING=()
+    trap 'kill "${RUNNING[@]}" 2>/dev/null || true' EXIT
 
     # start NAME MODE: launches the app one way, checks it, stops it. MODE is fuse, extract-and-run or
     # extracted.
@@ -42,6 +45,7 @@ if [[ "${1:-}" == "--inside-xvfb" ]]; then
         extracted) "$WORK/squashfs-root/AppRun" --data-dir "$data" >"$log" 2>&1 & ;;
         esac
         app=$!
+        RUNNING=("$app")
         local deadline=$((SECONDS + 90)) wid=
         until [[ -n $wid ]] && port_open; do
             if ! kill -0 "$app" 2>/dev/null; then
@@ -63,6 +67,7 @@ if [[ "${1:-}" == "--inside-xvfb" ]]; then
         # exec; extract-and-run keeps the runtime as its parent).
         local pid
         pid=$(xdotool getwindowpid "$wid")
+        RUNNING+=("$pid")
         [[ $(readlink "/proc/$pid/exe") == */usr/bin/onenet-desk ]] ||
             die "$name: the window's process $pid is $(readlink "/proc/$pid/exe"), not the bundled binary"
         local env appdir

@@ -68,4 +68,8 @@ RUN
 chmod 755 "$app/AppRun"
 echo "package: AppDir $app"
 # The .AppImage: the pinned type-2 runtime from crates.io + a SquashFS of the AppDir (scripts/appimage.sh).
-scripts/appimage.sh "$app" "$out/onenet-desk-$version-$arch.AppImage"
+if [[ $arch == x86_64 ]]; then
+    scripts/appimage.sh "$app" "$out/onenet-desk-$version-$arch.AppImage"
+else
+    echo "package: no AppImage: the pinned runtime is x86_64 only (this is $arch)"
+fi
