@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
 # Builds the installable packages of onenet-desk from this checkout (Linux).
 #
-#   scripts/package.sh              # release build + .deb + AppDir (+ .AppImage when appimagetool exists)
+#   scripts/package.sh              # release build + .deb + AppDir + .AppImage
 #   scripts/package.sh --no-build   # package the existing target/release/onenet-desk
 #   scripts/package.sh --deb-only   # only the .deb (CI: scripts/package-smoke.sh installs it)
 #
 # Outputs:
 #   target/debian/onenet-desk_<version>-1_<arch>.deb   (config in Cargo.toml [package.metadata.deb])
 #   target/appimage/onenet-desk.AppDir                 (the AppImage's contents: AppRun, .desktop, icon, binary)
-#   target/appimage/onenet-desk-<version>-<arch>.AppImage, only if `appimagetool` is on PATH: it is not in
-#   Debian, PyPI, npm or crates.io (published only as a download from the AppImage project), so it is
-#   skipped with a message when absent.
+#   target/appimage/onenet-desk-<version>-<arch>.AppImage            (scripts/appimage.sh; x86_64)
 # The .deb is assembled by Debian's own dpkg-deb from the [package.metadata.deb] table (read with
 # `cargo metadata` and jq; `$auto` in `depends` is resolved by dpkg-shlibdeps), so packaging compiles and
 # installs nothing from crates.io; `cargo deb --no-build` reads the same table. Needs dpkg-dev and jq
@@ -139,10 +137,9 @@ exec "$here/usr/bin/onenet-desk" "$@"
 RUN
 chmod 755 "$app/AppRun"
 echo "package: AppDir $app"
-if command -v appimagetool >/dev/null 2>&1; then
-    ARCH=$arch appimagetool "$app" "$out/onenet-desk-$version-$arch.AppImage"
-    echo "package: AppImage $out/onenet-desk-$version-$arch.AppImage"
+# The .AppImage: the pinned type-2 runtime from crates.io + a SquashFS of the AppDir (scripts/appimage.sh).
+if [[ $arch == x86_64 ]]; then
+    scripts/appimage.sh "$app" "$out/onenet-desk-$version-$arch.AppImage"
 else
-    echo "package: no AppImage: appimagetool is not installed (it is not in Debian, PyPI, npm or crates.io;" \
-        "with it on PATH, run: ARCH=$arch appimagetool $app)"
+    echo "package: no AppImage: the pinned runtime is x86_64 only (this is $arch)"
 fi
