@@ -3,10 +3,19 @@
 //! Broker settings apply at once while it runs; only those that need a new listener or a new session
 //! layout (addresses, profile, data dir, per-connection limits) restart it, and Apply asks first when
 //! devices would be disconnected or sessions lost.
+//!
+//! The draft holds the `Config` sections themselves ([`Prefs::broker`]); only the listen addresses are
+//! kept as typed text beside it until they parse.
+
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use egui::{DragValue, RichText, Ui};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::config::{Config, Profile};
+use crate::config::{Config, DEFAULT_HTTP_ADDR, Profile};
 use crate::ui::actions::Action;
 use crate::ui::i18n::tr;
 use crate::ui::prefs::{Lang, Prefs, Theme, TimeZone};
@@ -17,6 +26,8 @@ use crate::ui::widgets;
 pub struct SettingsPanel {
     /// The prefs being edited; None = not yet copied from the model.
     pub draft: Option<Prefs>,
+    /// The draft's listen addresses as typed (the draft keeps the last that parsed).
+    typed: Option<Typed>,
     /// The applied prefs the draft was made from: a setting changed elsewhere (Registry's
     /// auto-register) and not edited here follows into the draft, so Apply never undoes it.
     from: Option<Prefs>,
@@ -56,26 +67,152 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     v
 }
 
-/// A draft with the settings changed elsewhere since it was made (and not edited in it) taken over.
+/// A draft with the settings changed elsewhere since it was made (and not edited in it) taken over,
+/// setting by setting, the broker's sections included.
 pub fn follow(draft: &Prefs, from: &Prefs, now: &Prefs) -> Prefs {
-    let (
-        Ok(serde_json::Value::Object(mut d)),
-        Ok(serde_json::Value::Object(f)),
-        Ok(serde_json::Value::Object(n)),
-    ) = (
+    Prefs {
+        broker: follow_fields(&draft.broker, &from.broker, &now.broker),
+        ..follow_fields(draft, from, now)
+    }
+}
+
+/// `draft` with every serde field (nested ones one by one) that it has as in `from` taken from `now`.
+fn follow_fields<T: Serialize + DeserializeOwned + Clone>(draft: &T, from: &T, now: &T) -> T {
+    fn merge(d: &mut serde_json::Value, f: &serde_json::Value, n: &serde_json::Value) {
+        use serde_json::Value::Object;
+        if d == f {
+            *d = n.clone();
+        } else if let (Object(d), Object(f), Object(n)) = (d, f, n) {
+            for (k, nv) in n {
+                if let (Some(dv), Some(fv)) = (d.get_mut(k), f.get(k)) {
+                    merge(dv, fv, nv);
+                }
+            }
+        }
+    }
+    let (Ok(mut d), Ok(f), Ok(n)) = (
         serde_json::to_value(draft),
         serde_json::to_value(from),
         serde_json::to_value(now),
-    )
-    else {
+    ) else {
         return draft.clone();
     };
-    for (k, v) in n {
-        if d.get(&k) == f.get(&k) {
-            d.insert(k, v);
+    merge(&mut d, &f, &n);
+    serde_json::from_value(d).unwrap_or_else(|_| draft.clone())
+}
+
+/// The settings the panel shows, by their keys in `onenet-desk.toml`: what Defaults resets (keys set
+/// only in the file keep their value, as the panel cannot show them being reset).
+pub const SHOWN: [&str; 19] = [
+    "profile",
+    "mqtt_addr",
+    "http_addr",
+    "auto_register",
+    "limits.max_connections",
+    "limits.max_subscriptions",
+    "limits.max_queued_per_session",
+    "onenet.retain_flag_on_delivery",
+    "onenet.dp_utc_offset_secs",
+    "onenet.dp_max_type7_floats",
+    "onenet.dp_max_binary",
+    "onenet.disconnect_on_bad_dp",
+    "onenet.dp_subscription_json",
+    "onenet.offline_max_messages",
+    "onenet.offline_max_age_secs",
+    "onenet.command_response_window_secs",
+    "onenet.command_reply_limit",
+    "retention.max_age_days",
+    "retention.max_rows_per_stream",
+];
+
+/// `c` with the [`SHOWN`] settings at the app's defaults.
+pub fn shown_defaults(c: &Config) -> Config {
+    let (Ok(mut v), Ok(def)) = (
+        serde_json::to_value(c),
+        serde_json::to_value(Config::app_default(c.data_dir.clone())),
+    ) else {
+        return c.clone();
+    };
+    for key in SHOWN {
+        let pointer = format!("/{}", key.replace('.', "/"));
+        if let (Some(slot), Some(d)) = (v.pointer_mut(&pointer), def.pointer(&pointer)) {
+            *slot = d.clone();
         }
     }
-    serde_json::from_value(serde_json::Value::Object(d)).unwrap_or_else(|_| draft.clone())
+    match serde_json::from_value::<Config>(v) {
+        Ok(fresh) => Config {
+            data_dir: c.data_dir.clone(),
+            ..fresh
+        },
+        Err(_) => c.clone(),
+    }
+}
+
+/// The listen addresses as typed: text that may not parse yet (its error is shown and Apply waits);
+/// the HTTP address is kept while the API is off.
+#[derive(Debug, Clone, PartialEq)]
+struct Typed {
+    mqtt: String,
+    http_on: bool,
+    http: String,
+}
+
+impl Typed {
+    fn of(c: &Config) -> Typed {
+        Typed {
+            mqtt: c.mqtt_addr.to_string(),
+            http_on: c.http_addr.is_some(),
+            http: c
+                .http_addr
+                .map_or_else(|| DEFAULT_HTTP_ADDR.to_string(), |a| a.to_string()),
+        }
+    }
+
+    /// Writes the addresses into `c`; the error names the setting and how to write it.
+    fn write(&self, c: &mut Config) -> Result<(), String> {
+        c.mqtt_addr = self.mqtt.trim().parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "listen address '{}' is not valid: write IP:port, e.g. 0.0.0.0:6002",
+                self.mqtt
+            )
+        })?;
+        c.http_addr = if self.http_on {
+            Some(self.http.trim().parse::<SocketAddr>().map_err(|_| {
+                format!(
+                    "HTTP API address '{}' is not valid: write IP:port, e.g. 127.0.0.1:8080",
+                    self.http
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(())
+    }
+}
+
+/// A duration edited in whole `unit`s of seconds; left as it is unless edited.
+fn in_units(
+    ui: &mut Ui,
+    d: &mut Duration,
+    unit: u64,
+    range: RangeInclusive<u64>,
+) -> egui::Response {
+    let mut n = d.as_secs() / unit;
+    let r = ui.add(DragValue::new(&mut n).range(range));
+    if r.changed() {
+        *d = Duration::from_secs(n * unit);
+    }
+    r
+}
+
+/// An optional limit edited as a number, 0 meaning none.
+fn zero_none(ui: &mut Ui, v: &mut Option<u64>, range: RangeInclusive<u64>) -> egui::Response {
+    let mut n = v.unwrap_or(0);
+    let r = ui.add(DragValue::new(&mut n).range(range));
+    if r.changed() {
+        *v = (n > 0).then_some(n);
+    }
+    r
 }
 
 /// What restarting the broker with `new` costs, in words; None when nothing is lost (no device online,
@@ -104,7 +241,7 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
             }
         ));
     }
-    if new.profile != m.prefs.profile {
+    if new.broker.profile != m.prefs.broker.profile {
         let lost: Vec<String> = m
             .sessions
             .iter()
@@ -124,8 +261,8 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
             parts.push(format!(
                 "{} {} → {}: {}. {}",
                 tr("Persistent sessions are lost when switching profile"),
-                m.prefs.profile.name(),
-                new.profile.name(),
+                m.prefs.broker.profile.name(),
+                new.broker.profile.name(),
                 lost.join(", "),
                 tr("Those devices log in with session present 0 and must subscribe again.")
             ));
@@ -150,10 +287,18 @@ impl SettingsPanel {
                 "Broker settings are saved in onenet-desk.toml in the data directory (serve reads it too) and take effect when you apply them; only addresses, profile and connection limits restart the broker.",
             ),
         );
-        let mut d = match (self.draft.take(), self.from.take()) {
-            (Some(d), Some(from)) if from != m.prefs => follow(&d, &from, &m.prefs),
-            (Some(d), _) => d,
-            _ => m.prefs.clone(),
+        let (mut d, mut typed) = match (self.draft.take(), self.typed.take(), self.from.take()) {
+            (Some(d), Some(t), Some(from)) if from != m.prefs => {
+                let now = &m.prefs.broker;
+                let t = if t == Typed::of(&from.broker) {
+                    Typed::of(now)
+                } else {
+                    t
+                };
+                (follow(&d, &from, &m.prefs), t)
+            }
+            (Some(d), Some(t), _) => (d, t),
+            _ => (m.prefs.clone(), Typed::of(&m.prefs.broker)),
         };
         self.from = Some(m.prefs.clone());
         self.look(ui, m, &mut d, out);
@@ -162,19 +307,19 @@ impl SettingsPanel {
             ui.strong(tr("Broker"));
             egui::Grid::new("set-broker").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Listen address"), tr("IP:port of the MQTT listener; OneNET devices use port 6002. 0.0.0.0 = every interface."), |ui, id| {
-                    ui.text_edit_singleline(&mut d.mqtt_addr).labelled_by(id);
+                    ui.text_edit_singleline(&mut typed.mqtt).labelled_by(id);
                 });
                 row(ui, tr("HTTP API"), tr("OneNET's HTTP API (commands, topics, datapoints) for applications and `onenet-desk cmd send`; keep it on 127.0.0.1 unless other computers need it."), |ui, id| {
-                    ui.checkbox(&mut d.http_on, tr("on")).labelled_by(id);
-                    ui.add_enabled(d.http_on, egui::TextEdit::singleline(&mut d.http_addr).desired_width(160.0))
+                    ui.checkbox(&mut typed.http_on, tr("on")).labelled_by(id);
+                    ui.add_enabled(typed.http_on, egui::TextEdit::singleline(&mut typed.http).desired_width(160.0))
                         .labelled_by(id);
                 });
                 row(ui, tr("Profile"), tr("onenet: registered devices and OneNET's rules. mqtt: plain MQTT 3.1.1, anonymous, wildcards."), |ui, _| {
-                    ui.selectable_value(&mut d.profile, Profile::OneNet, "onenet");
-                    ui.selectable_value(&mut d.profile, Profile::Mqtt, "mqtt");
+                    ui.selectable_value(&mut d.broker.profile, Profile::OneNet, "onenet");
+                    ui.selectable_value(&mut d.broker.profile, Profile::Mqtt, "mqtt");
                 });
                 row(ui, tr("Auto-register"), tr("Unknown device ids of known products are registered on first connect."), |ui, id| {
-                    ui.checkbox(&mut d.auto_register, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.auto_register, "").labelled_by(id);
                 });
                 row(ui, tr("Data directory"), tr("Where the database lives (applies on restart of the broker)."), |ui, id| {
                     let mut text = d
@@ -191,13 +336,13 @@ impl SettingsPanel {
                     }
                 });
                 row(ui, tr("Max connections"), tr("Beyond this, CONNACK 3 (server unavailable)."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.max_connections).range(1..=1_000_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.limits.max_connections).range(1..=1_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Max subscriptions per client"), tr("A device's further subscriptions are refused (SUBACK 0x80). OneNET allows 100. Spec §8.1."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.max_subscriptions).range(1..=10_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.limits.max_subscriptions).range(1..=10_000)).labelled_by(id);
                 });
                 row(ui, tr("Max queued per session"), tr("Messages waiting for one session; the oldest are dropped beyond it."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.limits.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
                 });
             });
             ui.add_space(8.0);
@@ -205,52 +350,55 @@ impl SettingsPanel {
                 .on_hover_text(tr("How the broker treats OneNET firmware where the documents leave a choice: spec §13"));
             egui::Grid::new("set-onenet").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Mark retained messages as retained when delivering them"), tr("Turn this off if your firmware uses OneNET's official C SDK: it rejects messages that arrive with RETAIN=1. Spec §5, §13."), |ui, id| {
-                    ui.checkbox(&mut d.retain_flag_on_delivery, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.onenet.retain_flag_on_delivery, "").labelled_by(id);
                 });
                 row(ui, tr("Time zone of the times devices upload (hours from UTC)"), tr("Times inside $dp uploads are read as this zone's clock; OneNET uses China time, UTC+8. Spec §6, §13."), |ui, id| {
-                    let mut h = d.dp_utc_offset_secs as f32 / 3600.0;
+                    let mut h = d.broker.onenet.dp_utc_offset_secs as f32 / 3600.0;
                     if ui.add(DragValue::new(&mut h).range(-14.0..=14.0).speed(0.25)).labelled_by(id).changed() {
-                        d.dp_utc_offset_secs = (h * 3600.0).round() as i32;
+                        d.broker.onenet.dp_utc_offset_secs = (h * 3600.0).round() as i32;
                     }
                 });
                 row(ui, tr("Most values in one float upload"), tr("A type 7 (floats) upload with more values is refused. OneNET allows 500. Spec §6.7."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
                 });
                 row(ui, tr("Largest binary upload (bytes)"), tr("A type 2 (binary) upload larger than this is refused. OneNET allows 3 MiB. Spec §6.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
                 });
                 row(ui, tr("Disconnect a device whose upload cannot be read"), tr("After acknowledging it, close the connection when a $dp payload does not decode, as OneNET does; off: keep the device connected and record a warning. Spec §13."), |ui, id| {
-                    ui.checkbox(&mut d.disconnect_on_bad_dp, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.onenet.disconnect_on_bad_dp, "").labelled_by(id);
                 });
                 row(ui, tr("Send subscribed datapoints as JSON"), tr("Applications subscribed to a device's datapoints get {\"ds_id\",\"at\",\"value\"} instead of the bare value. Spec §10, §13."), |ui, id| {
-                    ui.checkbox(&mut d.dp_subscription_json, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.onenet.dp_subscription_json, "").labelled_by(id);
                 });
                 row(ui, tr("Messages kept for an offline device"), tr("The newest are kept and delivered when it connects; older ones are dropped. OneNET keeps 10. Spec §9."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.offline_max_messages).range(1..=100_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.offline_max_messages).range(1..=100_000)).labelled_by(id);
                 });
                 row(ui, tr("How long they are kept (hours)"), tr("Messages waiting longer for an offline device are dropped. OneNET keeps them 2 days. Spec §9."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.offline_max_age_h).range(1..=24 * 365)).labelled_by(id);
+                    in_units(ui, &mut d.broker.onenet.offline_max_age, 3600, 1..=24 * 365).labelled_by(id);
                 });
                 row(ui, tr("Wait for a command's reply (s)"), tr("A command the device does not answer ($crsp) within this time gets status 5, timeout. Spec §7.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.command_response_window_s).range(1..=86_400)).labelled_by(id);
+                    in_units(ui, &mut d.broker.onenet.command_response_window, 1, 1..=86_400).labelled_by(id);
                 });
                 row(ui, tr("Largest command reply (bytes)"), tr("A larger reply is not kept and the command gets status 6. Spec §7.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
                 });
             });
             ui.add_space(8.0);
             ui.strong(tr("Retention"));
             egui::Grid::new("set-retention").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Keep datapoints (days)"), tr("0 = forever."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.retention_days).range(0..=36_500)).labelled_by(id);
+                    let mut days = d.broker.retention.max_age.map(|a| a.as_secs() / 86_400);
+                    if zero_none(ui, &mut days, 0..=36_500).labelled_by(id).changed() {
+                        d.broker.retention.max_age = days.map(|n| Duration::from_secs(n * 86_400));
+                    }
                 });
                 row(ui, tr("Keep per stream (points)"), tr("0 = all."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.retention_rows).range(0..=u32::MAX as u64)).labelled_by(id);
+                    zero_none(ui, &mut d.broker.retention.max_rows_per_stream, 0..=u32::MAX as u64).labelled_by(id);
                 });
             });
             ui.add_space(10.0);
             let base = m.config.clone();
-            let check = d.to_config(&base);
+            let check = typed.write(&mut d.broker).and_then(|()| d.to_config(&base));
             if let Err(e) = &check {
                 ui.colored_label(widgets::RED, e);
             }
@@ -267,16 +415,12 @@ impl SettingsPanel {
                 }
                 if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
                     d = m.prefs.clone();
+                    typed = Typed::of(&d.broker);
                 }
                 if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
-                    let mut fresh = Prefs::from_config(&Config::app_default(base.data_dir.clone()));
-                    fresh.theme = d.theme;
-                    fresh.lang = d.lang;
-                    fresh.time_zone = d.time_zone;
-                    fresh.templates = d.templates.clone();
-                    fresh.plot_fields = d.plot_fields.clone();
-                    fresh.cjk_notice_shown = d.cjk_notice_shown;
-                    d = fresh;
+                    d.broker = shown_defaults(&d.broker);
+                    d.data_dir = None;
+                    typed = Typed::of(&d.broker);
                 }
             });
         });
@@ -292,6 +436,7 @@ impl SettingsPanel {
             }
         }
         self.draft = Some(d);
+        self.typed = Some(typed);
     }
 
     /// Theme, language and time zone apply at once.
@@ -333,5 +478,80 @@ impl SettingsPanel {
             p.time_zone = d.time_zone;
             out.push(Action::ApplySettings(Box::new(p)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn every_shown_key_is_a_key_of_the_settings_file() {
+        let v = serde_json::to_value(Config::app_default(PathBuf::new())).unwrap();
+        for key in SHOWN {
+            let pointer = format!("/{}", key.replace('.', "/"));
+            assert!(v.pointer(&pointer).is_some(), "{key} is not a Config key");
+        }
+    }
+
+    #[test]
+    fn defaults_reset_what_the_panel_shows_and_keep_the_rest() {
+        let mut c = Config::new(PathBuf::from("/data"));
+        c.profile = Profile::Mqtt;
+        c.onenet.offline_max_messages = 3;
+        c.retention.max_age = Some(Duration::from_secs(86_400));
+        c.limits.max_packet = 1 << 20;
+        c.onenet.diagnostics_per_device = 7;
+        let d = shown_defaults(&c);
+        let def = Config::app_default(PathBuf::from("/data"));
+        assert_eq!(d.profile, Profile::OneNet);
+        assert_eq!(d.http_addr, def.http_addr);
+        assert_eq!(d.onenet.offline_max_messages, 10);
+        assert_eq!(d.retention.max_age, None);
+        assert_eq!(d.limits.max_packet, 1 << 20, "not shown: kept");
+        assert_eq!(d.onenet.diagnostics_per_device, 7, "not shown: kept");
+        assert_eq!(d.data_dir, PathBuf::from("/data"));
+    }
+
+    #[test]
+    fn a_draft_follows_settings_changed_elsewhere_field_by_field() {
+        let from = Prefs::default();
+        let mut now = from.clone();
+        now.broker.auto_register = true;
+        now.lang = crate::ui::prefs::Lang::Chinese;
+        let mut draft = from.clone();
+        draft.broker.profile = Profile::Mqtt;
+        draft.broker.onenet.offline_max_messages = 4;
+        let d = follow(&draft, &from, &now);
+        assert!(
+            d.broker.auto_register,
+            "changed elsewhere, not edited: taken"
+        );
+        assert_eq!(d.lang, crate::ui::prefs::Lang::Chinese);
+        assert_eq!(d.broker.profile, Profile::Mqtt, "edited: kept");
+        assert_eq!(d.broker.onenet.offline_max_messages, 4, "edited: kept");
+    }
+
+    #[test]
+    fn typed_addresses_name_the_bad_one() {
+        let mut c = Config::new(PathBuf::new());
+        let mut t = Typed::of(&c);
+        assert_eq!(
+            t.http, DEFAULT_HTTP_ADDR,
+            "off keeps an address to type over"
+        );
+        t.mqtt = "nonsense".into();
+        assert!(
+            t.write(&mut c)
+                .unwrap_err()
+                .contains("listen address 'nonsense'")
+        );
+        t.mqtt = "127.0.0.1:7000".into();
+        t.http_on = true;
+        t.write(&mut c).unwrap();
+        assert_eq!(c.mqtt_addr.port(), 7000);
+        assert_eq!(c.http_addr, DEFAULT_HTTP_ADDR.parse().ok());
     }
 }
