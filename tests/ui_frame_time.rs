@@ -130,6 +130,7 @@ fn cpu_now() -> Duration {
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid timespec to write; the clock id is a constant the kernel knows.
+    #[allow(unsafe_code, reason = "the thread CPU clock has no safe std API")]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
