@@ -96,14 +96,16 @@ fn main() {
     let t = Instant::now();
     rt.block_on(async {
         let h = onenet_desk::start(cfg).await.expect("broker starts");
-        h.db()
+        onenet_desk::store::Db::open(&h.config().db_path())
+            .unwrap()
             .add_product(NewProduct {
                 id: Some("339".into()),
                 name: None,
                 api_key: Some("KEY339".into()),
             })
             .unwrap();
-        h.db()
+        onenet_desk::store::Db::open(&h.config().db_path())
+            .unwrap()
             .add_device(NewDevice {
                 product_id: "339".into(),
                 id: Some("9277".into()),

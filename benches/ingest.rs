@@ -119,11 +119,11 @@ fn main() {
         cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
         cfg.profile = Profile::OneNet;
         let h = onenet_desk::start(cfg).await.unwrap();
-        h.db()
+        onenet_desk::store::Db::open(&h.config().db_path()).unwrap()
             .add_product(NewProduct { id: Some("339".into()), name: None, api_key: Some("KEY".into()) })
             .unwrap();
         for d in 0..devices {
-            h.db()
+            onenet_desk::store::Db::open(&h.config().db_path()).unwrap()
                 .add_device(NewDevice {
                     product_id: "339".into(),
                     id: Some(format!("{}", 10_000 + d)),
@@ -154,9 +154,9 @@ fn main() {
             acked as f64 / secs
         );
         h.flush().await;
-        let stored = h.db().datapoint_count().unwrap();
+        let stored = onenet_desk::store::Db::open(&h.config().db_path()).unwrap().datapoint_count().unwrap();
         assert_eq!(stored as usize, acked * points, "every acknowledged datapoint is stored");
-        println!("ingest: database {} MiB", h.db().size_on_disk() / (1 << 20));
+        println!("ingest: database {} MiB", onenet_desk::store::Db::open(&h.config().db_path()).unwrap().size_on_disk() / (1 << 20));
         h.shutdown().await;
     });
 }

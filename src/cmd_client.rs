@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use onenet_desk::store::Db;
+use onenet_desk::service::DataStore;
 
 use crate::Failure;
 
@@ -67,8 +67,7 @@ fn code(status: &Value) -> Option<i64> {
 }
 
 pub fn send(data_dir: &Path, a: SendArgs) -> Result<(), Failure> {
-    let db = Db::open(&data_dir.join(onenet_desk::config::DB_FILE))
-        .map_err(|e| Failure(1, e.to_string()))?;
+    let db = DataStore::open(data_dir).map_err(|e| Failure(1, e.to_string()))?;
     let device = db
         .device(&a.device)
         .map_err(|e| Failure(1, e.to_string()))?

@@ -231,6 +231,17 @@ impl Config {
         self.data_dir.join(DB_FILE)
     }
 
+    /// The `$dp` decoder settings (UTC offset, type 7 and binary limits): connections, the router and
+    /// the HTTP API's upload check all decode with these.
+    pub fn dp_options(&self) -> crate::onenet::datapoint::DpOptions {
+        let o = &self.onenet;
+        crate::onenet::datapoint::DpOptions {
+            utc_offset_secs: o.dp_utc_offset_secs,
+            max_type7_floats: o.dp_max_type7_floats,
+            max_binary: o.dp_max_binary,
+        }
+    }
+
     /// Rejects settings the broker cannot run with, naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;

@@ -12,7 +12,8 @@
 //!   thread with group commit.
 //! * [`http`] — the OneNET-compatible HTTP API (axum) and local admin endpoints; a router built from a
 //!   `ServiceHandle`, testable without a socket.
-//! * [`service`] — `start(config) -> ServiceHandle`: the one handle the console, the CLI and tests use.
+//! * [`service`] — `start_with(config, http) -> ServiceHandle`: the one door the console, the HTTP API,
+//!   the CLI and tests use ([`start`] starts it with the HTTP API); its types are in `service::api`.
 //! * [`export`] — datapoints to CSV / JSON Lines, streamed from a read-only connection (CLI and console).
 //! * [`events`] — what happened, as it happens: a broadcast the console reads (slow readers miss, never block).
 //! * [`metrics`] — counters for rates (messages/s, datapoints/s).
@@ -54,4 +55,10 @@ pub mod store;
 pub mod ui;
 
 pub use config::{Config, Profile};
-pub use service::{Applied, ServiceHandle, StartError, start};
+pub use service::{Applied, ServiceHandle, StartError};
+
+/// Starts the broker with the crate's HTTP API (when `config.http_addr` is set): what `serve`, the
+/// console and the tests run. The service does not name `http`; this is where the two meet.
+pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
+    service::start_with(config, Some(http::serve_boxed)).await
+}

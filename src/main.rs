@@ -22,7 +22,8 @@ mod sim_cli;
 use clap::{Parser, Subcommand};
 use onenet_desk::config::{self, Config, Override, Profile};
 use onenet_desk::export::{self, ExportFormat, ExportRequest};
-use onenet_desk::store::{Db, DpFilter, NewDevice, NewProduct, StoreError};
+use onenet_desk::service::DataStore;
+use onenet_desk::service::api::{DpFilter, NewDevice, NewProduct, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -329,7 +330,9 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let dir = data_dir(cli.data_dir)?;
-    let db = || Db::open(&dir.join(onenet_desk::config::DB_FILE)).map_err(Failure::from);
+    // Registry and datapoint subcommands work on the data dir's database through the service's store,
+    // whether or not a broker runs on it (WAL: both see each other's commits).
+    let db = || DataStore::open(&dir).map_err(Failure::from);
     match cli.command {
         None => default_command(dir),
         Some(Command::Serve { settings }) => serve(settings.resolve(&dir)?.config),
@@ -430,8 +433,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 utc_offset_secs: offset,
                 bom,
             };
-            let db_path = db()?.path().to_path_buf();
-            let n = export::export_to_file(&db_path, &req, &out, &mut |_| true)
+            let n = db()?
+                .export_to_file(&req, &out, &mut |_| true)
                 .map_err(|e| Failure(1, e.to_string()))?;
             eprintln!("exported {n} datapoints to {}", out.display());
             Ok(())

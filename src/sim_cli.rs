@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use onenet_desk::mqtt::QoS;
 use onenet_desk::record::{self, replay};
+use onenet_desk::service::DataStore;
 use onenet_desk::sim::{self, Faults, Generator, GroupConfig, Reply, Stream};
-use onenet_desk::store::Db;
 
 use crate::Failure;
 
@@ -93,8 +93,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure(1, format!("cannot start the runtime: {e}")))
 }
 
-fn open_db(dir: &Path) -> Result<Db, Failure> {
-    Db::open(&dir.join(onenet_desk::config::DB_FILE)).map_err(Failure::from)
+fn open_db(dir: &Path) -> Result<DataStore, Failure> {
+    DataStore::open(dir).map_err(Failure::from)
 }
 
 pub fn simulate(dir: &Path, a: SimulateArgs) -> Result<(), Failure> {

@@ -564,7 +564,7 @@ async fn admin_endpoints() {
         "its key no longer authenticates"
     );
     assert!(
-        h.db().device("7001").unwrap().is_none(),
+        open_db(&h).device("7001").unwrap().is_none(),
         "its device went too"
     );
 

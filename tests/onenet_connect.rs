@@ -182,7 +182,7 @@ async fn auto_register_adds_unknown_devices_of_known_products() {
     )
     .await;
     assert_eq!(code(&ack), 0);
-    let d = h.db().device("424242").unwrap().expect("registered");
+    let d = open_db(&h).device("424242").unwrap().expect("registered");
     assert_eq!(d.auth_info, "newpass");
     assert!(d.auto_registered);
     // unknown product still refused

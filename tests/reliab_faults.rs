@@ -103,7 +103,7 @@ async fn a_locked_database_holds_acknowledgements_until_it_can_store() {
     seed_registry(&h);
     let addr = h.mqtt_addr();
     let mut a = Raw::device(addr, "9277", "abc123", true).await;
-    let path = h.db().path().to_path_buf();
+    let path = h.config().db_path();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
@@ -123,12 +123,12 @@ async fn a_locked_database_holds_acknowledgements_until_it_can_store() {
     // Other devices are served meanwhile.
     let mut b = Raw::device(addr, "9278", "def456", true).await;
     ping(&mut b).await;
-    assert!(stored_streams(h.db(), "9277").is_empty());
+    assert!(stored_streams(&open_db(&h), "9277").is_empty());
     release_tx.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(a.recv().await, Packet::PubAck(pid(1)));
     assert!(locked_at.elapsed() >= Duration::from_secs(6));
-    assert_eq!(stored_streams(h.db(), "9277"), ["locked"]);
+    assert_eq!(stored_streams(&open_db(&h), "9277"), ["locked"]);
     h.shutdown().await;
 }
 
@@ -187,7 +187,7 @@ async fn disk_full_acknowledges_nothing_unstored_and_resumes_when_space_returns(
     let mut b = Raw::device(addr, "9278", "def456", true).await;
     ping(&mut b).await;
     // Every acknowledged upload is stored; the held one is not acknowledged.
-    let stored = stored_streams(h.db(), "9277");
+    let stored = stored_streams(&open_db(&h), "9277");
     for s in &acked {
         assert!(stored.contains(s), "{s} was acknowledged but is not stored");
     }
@@ -199,7 +199,7 @@ async fn disk_full_acknowledges_nothing_unstored_and_resumes_when_space_returns(
     a.send(&dp(&framed(3, r#"{"after":1}"#), QoS::AtLeastOnce, next))
         .await;
     assert_eq!(a.recv().await, Packet::PubAck(pid(next)));
-    let stored = stored_streams(h.db(), "9277");
+    let stored = stored_streams(&open_db(&h), "9277");
     assert!(stored.contains(&format!("s{held}")));
     assert!(stored.contains(&"after".to_string()));
     eprintln!(
@@ -215,13 +215,13 @@ async fn disk_full_acknowledges_nothing_unstored_and_resumes_when_space_returns(
 async fn sigkill_during_export_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let h = broker(dir.path(), Profile::OneNet).await;
-    h.db()
+    open_db(&h)
         .add_product(NewProduct {
             id: Some("339".into()),
             ..Default::default()
         })
         .unwrap();
-    h.db()
+    open_db(&h)
         .add_device(NewDevice {
             product_id: "339".into(),
             id: Some("9277".into()),

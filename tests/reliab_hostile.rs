@@ -231,7 +231,7 @@ async fn deep_and_huge_json_in_dp() {
     publish_acked(&mut d, dp(&framed(3, &huge), QoS::AtLeastOnce, 100)).await;
     let huge_took = t.elapsed();
     assert_eq!(
-        h.db().datastreams("9277").unwrap().len(),
+        open_db(&h).datastreams("9277").unwrap().len(),
         i,
         "every datastream of the huge upload is stored"
     );
@@ -300,7 +300,7 @@ async fn a_packet_storm_from_one_client_does_not_starve_others() {
     );
     // The storm itself is served in full: every QoS 0 upload stored, none dropped.
     let stored = eventually("the storm's uploads stored", || async {
-        let s = h.db().datastreams("9277").unwrap();
+        let s = open_db(&h).datastreams("9277").unwrap();
         s.first().filter(|s| s.count == 20_000).map(|s| s.count)
     })
     .await;

@@ -42,7 +42,7 @@ async fn connack_does_not_wait_for_a_long_history_read() {
 
     let started = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
-    let (db, s, d) = (h.db().clone(), started.clone(), done.clone());
+    let (db, s, d) = (open_db(&h), started.clone(), done.clone());
     let read = tokio::task::spawn_blocking(move || {
         let t0 = Instant::now();
         s.store(true, Ordering::SeqCst);

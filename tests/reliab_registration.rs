@@ -19,7 +19,7 @@ async fn auto_register_broker(dir: &std::path::Path) -> onenet_desk::ServiceHand
     let mut c = config(dir, Profile::OneNet);
     c.auto_register = true;
     let h = onenet_desk::start(c).await.expect("broker starts");
-    h.db()
+    open_db(&h)
         .add_product(NewProduct {
             id: Some("339".into()),
             api_key: Some("KEY339".into()),
@@ -60,7 +60,7 @@ async fn hundred_unknown_devices_register_at_once() {
     }
     let refused: Vec<_> = codes.iter().filter(|&&c| c != 0).collect();
     assert!(refused.is_empty(), "refused: {refused:?} of 100");
-    let devices = h.db().devices(Some("339")).unwrap();
+    let devices = open_db(&h).devices(Some("339")).unwrap();
     assert_eq!(devices.len(), 100);
     assert!(devices.iter().all(|d| d.auto_registered));
     drop(conns);
@@ -77,7 +77,7 @@ async fn one_device_connecting_twice_at_once_registers_once() {
     let (a, b) = tokio::join!(Raw::login(addr, &p), Raw::login(addr, &p));
     assert_eq!(code(&a.1), 0);
     assert_eq!(code(&b.1), 0);
-    assert_eq!(h.db().devices(Some("339")).unwrap().len(), 1);
+    assert_eq!(open_db(&h).devices(Some("339")).unwrap().len(), 1);
     h.shutdown().await;
 }
 
@@ -89,7 +89,7 @@ async fn a_locked_store_at_registration_is_connack_3_then_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let h = auto_register_broker(dir.path()).await;
     let addr = h.mqtt_addr();
-    h.db()
+    open_db(&h)
         .add_device(onenet_desk::store::NewDevice {
             product_id: "339".into(),
             id: Some("1".into()),
@@ -97,7 +97,7 @@ async fn a_locked_store_at_registration_is_connack_3_then_recovers() {
             ..Default::default()
         })
         .unwrap();
-    let path = h.db().path().to_path_buf();
+    let path = h.config().db_path();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
@@ -115,7 +115,7 @@ async fn a_locked_store_at_registration_is_connack_3_then_recovers() {
         ConnectReturnCode::ServerUnavailable as u8,
         "a locked store is not the device's fault"
     );
-    assert!(h.db().device("5150").unwrap().is_none());
+    assert!(open_db(&h).device("5150").unwrap().is_none());
     // A registered device is admitted meanwhile: WAL readers never wait for a writer.
     let (_known, ack) = Raw::login(
         addr,
@@ -131,6 +131,6 @@ async fn a_locked_store_at_registration_is_connack_3_then_recovers() {
     holder.join().unwrap();
     let (_r, ack) = Raw::login(addr, &p).await;
     assert_eq!(code(&ack), 0);
-    assert!(h.db().device("5150").unwrap().unwrap().auto_registered);
+    assert!(open_db(&h).device("5150").unwrap().unwrap().auto_registered);
     h.shutdown().await;
 }

@@ -64,7 +64,10 @@ fn simulator_window_adds_virtual_devices_that_come_online_and_stop() {
         },
     );
     let svc = h.state().service().unwrap().clone();
-    let devices = svc.db().devices(Some("339")).unwrap();
+    let devices = Db::open(&svc.config().db_path())
+        .unwrap()
+        .devices(Some("339"))
+        .unwrap();
     assert_eq!(devices.len(), 3);
     assert!(
         devices

@@ -7,13 +7,14 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{WAIT, broker, eventually, seed_registry};
+use common::{WAIT, broker, eventually, open_db, seed_registry};
 use onenet_desk::ServiceHandle;
 use onenet_desk::config::Profile;
 use onenet_desk::export::{ExportFormat, ExportRequest, export_to_file};
 use onenet_desk::mqtt::QoS;
 use onenet_desk::onenet::commands::CommandStatus;
 use onenet_desk::onenet::diagnostics::DiagKind;
+use onenet_desk::service::DataStore;
 use onenet_desk::sim::{
     Faults, Generator, Group, GroupConfig, Reply, ReplyKind, StatsSnapshot, Stream,
     register_devices,
@@ -21,7 +22,13 @@ use onenet_desk::sim::{
 use onenet_desk::store::DpFilter;
 
 fn group(h: &ServiceHandle, n: usize) -> GroupConfig {
-    let devices = register_devices(h.db(), "339", n, None).unwrap();
+    let devices = register_devices(
+        &DataStore::open(&h.config().data_dir).unwrap(),
+        "339",
+        n,
+        None,
+    )
+    .unwrap();
     let mut g = GroupConfig::new("339", devices, &h.mqtt_addr().to_string());
     g.interval = Duration::from_millis(20);
     g
@@ -52,7 +59,7 @@ async fn exported(
         utc_offset_secs: 8 * 3600,
         bom: false,
     };
-    export_to_file(h.db().path(), &req, &out, &mut |_| true).unwrap();
+    export_to_file(&h.config().db_path(), &req, &out, &mut |_| true).unwrap();
     std::fs::read_to_string(&out)
         .unwrap()
         .lines()
@@ -104,7 +111,7 @@ async fn a_group_stores_exactly_the_datapoints_it_promises_in_every_type() {
     let ids: Vec<String> = g.devices.iter().map(|d| d.id.clone()).collect();
     let names: Vec<String> = ids
         .iter()
-        .map(|id| h.db().device(id).unwrap().unwrap().name)
+        .map(|id| open_db(&h).device(id).unwrap().unwrap().name)
         .collect();
     assert_eq!(
         names,

@@ -7,8 +7,8 @@ mod common;
 
 use std::net::TcpStream;
 
-use common::publish;
 use common::ui::{Dev, addr, has, live_app, live_config, rt, step_until};
+use common::{open_db, publish};
 use egui_kittest::Harness;
 use onenet_desk::ServiceHandle;
 use onenet_desk::export::ExportFormat;
@@ -73,7 +73,7 @@ fn stop_start_and_restart_the_broker() {
 fn registry_add_edit_and_delete_take_effect_at_login() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = live_app(live_config(dir.path()));
-    let db = svc(&h).db().clone();
+    let db = open_db(&svc(&h));
 
     h.state_mut().handle(Action::AddProduct {
         id: Some("500".into()),
@@ -158,7 +158,10 @@ fn auto_register_lets_unknown_devices_of_known_products_in() {
                 .is_some_and(|s| s.config().auto_register)
     });
     Dev::online(addr(&h), "4242", "new", true).leave();
-    assert!(svc(&h).db().device("4242").unwrap().is_some(), "registered");
+    assert!(
+        open_db(&svc(&h)).device("4242").unwrap().is_some(),
+        "registered"
+    );
     h.state_mut().shutdown();
 }
 

@@ -28,8 +28,7 @@ fn demo_starts_virtual_devices_that_upload_without_a_click() {
     });
     // Registered in the data dir's registry as virtual devices of the product.
     let svc = h.state().service().unwrap().clone();
-    let virtual_devices: Vec<_> = svc
-        .db()
+    let virtual_devices: Vec<_> = common::open_db(&svc)
         .devices(Some("339"))
         .unwrap()
         .into_iter()

@@ -16,11 +16,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onenet_desk::broker::SessionInfo;
 use onenet_desk::config::Config;
 use onenet_desk::events::{Direction, Event, StoredPoints};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
 use onenet_desk::onenet::registry::Device;
+use onenet_desk::service::api::SessionInfo;
 use onenet_desk::ui::actions::Tab;
 use onenet_desk::ui::prefs::Prefs;
 use onenet_desk::ui::state::Model;

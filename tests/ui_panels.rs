@@ -184,7 +184,7 @@ fn offline_queue_lists_and_clears_after_confirming() {
     m.queues.insert(
         "9278".into(),
         vec![
-            onenet_desk::broker::QueuedInfo {
+            onenet_desk::service::api::QueuedInfo {
                 topic: "/lab/cmd".into(),
                 qos: 1,
                 payload_len: 4,
@@ -192,7 +192,7 @@ fn offline_queue_lists_and_clears_after_confirming() {
                 queued_at: now - 47 * 3600 * 1000,
                 packet_id: None,
             },
-            onenet_desk::broker::QueuedInfo {
+            onenet_desk::service::api::QueuedInfo {
                 topic: "/lab/new".into(),
                 qos: 0,
                 payload_len: 4,

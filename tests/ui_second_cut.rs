@@ -429,7 +429,7 @@ fn retained_table_keeps_its_columns_and_hints_when_empty() {
     );
     let topic =
         "/factory/line-7/station-12/sensors/temperature/calibrated/with/a/very/long/topic/name";
-    h.state_mut().model.retained = vec![onenet_desk::broker::RetainedInfo {
+    h.state_mut().model.retained = vec![onenet_desk::service::api::RetainedInfo {
         namespace: "339".into(),
         topic: topic.into(),
         payload:

@@ -1,7 +1,8 @@
 //! Datapoint export: CSV (RFC 4180) or JSON Lines, streamed row by row.
 //!
-//! An export opens its own read-only SQLite connection (WAL: it never waits for the broker's writer and
-//! reads one consistent snapshot), iterates one statement and writes each row as it comes, so memory use
+//! An export reads on a read-only SQLite connection, its own when given a path or a pooled one through
+//! the service's `DataStore` (WAL: it never waits for the broker's writer and reads one consistent
+//! snapshot), iterates one statement and writes each row as it comes, so memory use
 //! does not grow with the number of rows. Rows come ordered by device id, stream, time, insertion order.
 //!
 //! Columns: `device_id, stream, at, value, type, received_at, kind, desc`. Times are ISO 8601 with the
@@ -110,6 +111,9 @@ pub enum ExportError {
     },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// No read connection could be had (the store's pool).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The progress callback returned false.
     #[error("export cancelled")]
     Cancelled,
@@ -296,7 +300,11 @@ fn open_read(db_path: &Path) -> Result<Connection, rusqlite::Error> {
 
 /// Number of datapoints `filter` selects (for a progress bar's total).
 pub fn count_datapoints(db_path: &Path, filter: &DpFilter) -> Result<u64, ExportError> {
-    let conn = open_read(db_path)?;
+    count_on(&open_read(db_path)?, filter)
+}
+
+/// [`count_datapoints`] on a connection the caller holds (the service's read pool).
+pub fn count_on(conn: &Connection, filter: &DpFilter) -> Result<u64, ExportError> {
     let (sql, params) = query(filter);
     let sql = format!("SELECT count(*) FROM ({sql})");
     let n: i64 = conn.query_row(&sql, rusqlite::params_from_iter(params), |r| r.get(0))?;
@@ -313,18 +321,17 @@ pub fn export_datapoints(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<u64, ExportError> {
-    write_rows(db_path, req, out, progress, None)
+    write_rows(&open_read(db_path)?, req, out, progress, None)
 }
 
 fn write_rows(
-    db_path: &Path,
+    conn: &Connection,
     req: &ExportRequest,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64) -> bool,
     out_path: Option<&Path>,
 ) -> Result<u64, ExportError> {
     let io_err = ExportError::io(out_path);
-    let conn = open_read(db_path)?;
     let (sql, params) = query(&req.filter);
     let mut st = conn.prepare(&sql)?;
     let mut rows = st.query(rusqlite::params_from_iter(params))?;
@@ -379,10 +386,21 @@ pub fn export_to_file(
     path: &Path,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<u64, ExportError> {
+    export_to_file_on(&open_read(db_path)?, req, path, progress)
+}
+
+/// [`export_to_file`] on a connection the caller holds (the service's read pool, so the console's
+/// export reads through the service like every other read).
+pub fn export_to_file_on(
+    conn: &Connection,
+    req: &ExportRequest,
+    path: &Path,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<u64, ExportError> {
     let tmp = tmp_path(path);
     let result = (|| {
         let mut file = File::create(&tmp).map_err(ExportError::io(Some(path)))?;
-        let n = write_rows(db_path, req, &mut file, progress, Some(path))?;
+        let n = write_rows(conn, req, &mut file, progress, Some(path))?;
         file.sync_all().map_err(ExportError::io(Some(path)))?;
         drop(file);
         std::fs::rename(&tmp, path).map_err(ExportError::io(Some(path)))?;

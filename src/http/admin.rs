@@ -5,17 +5,14 @@ use axum::extract::{Path, State};
 use serde_json::json;
 
 use super::bodies::{DeviceBody, ProductBody, optional};
-use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
-use super::extract::{Body, KeyProduct, Params};
-use super::mqtt::blocking;
+use super::extract::{Body, KeyDevice, KeyProduct, Params};
 use crate::service::ServiceHandle;
-use crate::store::{NewDevice, NewProduct};
+use crate::service::api::{NewDevice, NewProduct};
 
 /// `GET /admin/products`: every product (the registry is local; keys included).
 pub async fn products(State(s): State<ServiceHandle>, _k: KeyProduct) -> ApiResult {
-    let db = s.db().clone();
-    Ok(data(blocking(move || db.products()).await??))
+    Ok(data(s.products().await?))
 }
 
 /// `POST /admin/products {"id","name","api_key"}` (all optional: generated).
@@ -25,15 +22,13 @@ pub async fn add_product(
     Body(body): Body,
 ) -> ApiResult {
     let b: ProductBody = optional(&body)?;
-    let db = s.db().clone();
-    let p = blocking(move || {
-        db.add_product(NewProduct {
+    let p = s
+        .add_product(NewProduct {
             id: b.id,
             name: b.name,
             api_key: b.api_key,
         })
-    })
-    .await??;
+        .await?;
     Ok(data(p))
 }
 
@@ -43,15 +38,13 @@ pub async fn delete_product(
     _k: KeyProduct,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let db = s.db().clone();
-    blocking(move || db.delete_product(&id)).await??;
+    s.delete_product(&id).await?;
     Ok(succ())
 }
 
 /// `GET /admin/devices`: the key's product's devices.
 pub async fn devices(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
-    let db = s.db().clone();
-    Ok(data(blocking(move || db.devices(Some(&p.id))).await??))
+    Ok(data(s.devices(Some(&p.id)).await?))
 }
 
 /// `POST /admin/devices {"id","name","auth_info"}` into the key's product.
@@ -61,29 +54,21 @@ pub async fn add_device(
     Body(body): Body,
 ) -> ApiResult {
     let b: DeviceBody = optional(&body)?;
-    let db = s.db().clone();
-    let d = blocking(move || {
-        db.add_device(NewDevice {
+    let d = s
+        .add_device(NewDevice {
             product_id: p.id,
             id: b.id,
             name: b.name,
             auth_info: b.auth_info,
             auto_registered: false,
         })
-    })
-    .await??;
+        .await?;
     Ok(data(d))
 }
 
 /// `DELETE /admin/devices/{id}`.
-pub async fn delete_device(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
-    let db = s.db().clone();
-    blocking(move || db.delete_device(&id)).await??;
+pub async fn delete_device(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    s.delete_device(&k.device.id).await?;
     Ok(succ())
 }
 
@@ -99,14 +84,9 @@ pub async fn sessions(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct)
 }
 
 /// `POST /admin/sessions/{id}/kick`.
-pub async fn kick(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
-    if !s.kick(&id).await {
-        return Err(ApiError::new(Errno::DeviceNotOnline, id));
+pub async fn kick(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    if !s.kick(&k.device.id).await {
+        return Err(ApiError::new(Errno::DeviceNotOnline, k.device.id));
     }
     Ok(succ())
 }
@@ -143,31 +123,16 @@ pub async fn delete_retained(
 }
 
 /// `GET /admin/queues/{device_id}`: deliveries waiting for the device (in flight and offline).
-pub async fn queue(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
-    Ok(data(s.queue(&id).await))
+pub async fn queue(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    Ok(data(s.queue(&k.device.id).await))
 }
 
 /// `DELETE /admin/queues/{device_id}`: drops the queued (not in-flight) deliveries.
-pub async fn clear_queue(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
-    Ok(data(json!({"deleted": s.clear_queue(&id).await})))
+pub async fn clear_queue(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    Ok(data(json!({"deleted": s.clear_queue(&k.device.id).await})))
 }
 
 /// `GET /admin/diagnostics/{device_id}`.
-pub async fn diagnostics(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
-    Ok(data(s.diagnostics(&id).await))
+pub async fn diagnostics(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    Ok(data(s.diagnostics(&k.device.id).await))
 }

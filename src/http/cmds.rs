@@ -5,9 +5,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data};
-use super::extract::{Body, KeyProduct, Params};
+use super::extract::{Body, KeyProduct, Params, device_of};
 use crate::onenet::commands::{Command, CommandError, CommandStatus, MAX_VALIDITY_S};
 use crate::onenet::datapoint::time::format_datetime;
 use crate::service::ServiceHandle;
@@ -48,9 +47,7 @@ async fn command_of(s: &ServiceHandle, product: &str, uuid: &str) -> Result<Comm
         .command(uuid)
         .await
         .ok_or_else(|| ApiError::new(Errno::NotFound, format!("command {uuid}")))?;
-    let db = s.db().clone();
-    let dev = c.device_id.clone();
-    let owner = super::mqtt::blocking(move || db.device(&dev)).await??;
+    let owner = s.device(&c.device_id).await?;
     if owner.is_none_or(|d| d.product_id != product) {
         return Err(ApiError::new(Errno::NotFound, format!("command {uuid}")));
     }

@@ -4,12 +4,11 @@
 use axum::extract::{Path, State};
 use serde_json::json;
 
-use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
-use super::extract::{Body, KeyProduct, Params};
+use super::extract::{Body, KeyDevice, KeyProduct, Params, device_of};
 use crate::onenet::datapoint::time::format_datetime;
+use crate::service::api::DpFilter;
 use crate::service::{IngestError, ServiceHandle};
-use crate::store::DpFilter;
 
 const UTC8: i32 = 8 * 3600;
 
@@ -22,7 +21,7 @@ pub async fn upload(
 ) -> ApiResult {
     device_of(&s, &p, &id).await?;
     // The same checks the fuzzer runs (errno 9, 5, 4, 6), before the device's store is touched.
-    super::bodies::datapoints(&body, &crate::broker::router::dp_options(&s.config()))?;
+    super::bodies::datapoints(&body, &s.dp_options())?;
     s.ingest_datapoints(&id, &body).await.map_err(|e| match e {
         IngestError::UnknownDevice(d) => ApiError::new(Errno::NotFound, format!("device {d}")),
         IngestError::TooLarge(_) => ApiError::new(Errno::TooLarge, e.to_string()),
@@ -35,40 +34,27 @@ pub async fn upload(
 }
 
 /// `GET /devices/{device_id}/datapoints?datastream_id=a,b&start=&end=&limit=` → `{"count","datastreams":[…]}`.
-pub async fn query(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-    q: Params,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
+pub async fn query(State(s): State<ServiceHandle>, k: KeyDevice, q: Params) -> ApiResult {
     let since = q.time("start", UTC8)?;
     let until = q.time("end", UTC8)?;
     let limit = q.int("limit", 100, 1..=6000)? as usize;
-    let streams: Vec<Option<String>> = match q.opt("datastream_id") {
+    let filters = match q.opt("datastream_id") {
         Some(list) => list
             .split(',')
             .map(|x| Some(x.trim().to_string()))
-            .collect(),
+            .collect::<Vec<_>>(),
         None => vec![None],
-    };
-    let db = s.db().clone();
-    let device = id.clone();
-    let points = super::mqtt::blocking(move || {
-        let mut all = Vec::new();
-        for stream in streams {
-            let f = DpFilter {
-                device_id: Some(device.clone()),
-                stream,
-                since,
-                until,
-            };
-            // Newest `limit` when no start is given, like the platform; oldest first within them.
-            all.extend(db.datapoints(&f, limit, since.is_none())?);
-        }
-        Ok::<_, crate::store::StoreError>(all)
+    }
+    .into_iter()
+    .map(|stream| DpFilter {
+        device_id: Some(k.device.id.clone()),
+        stream,
+        since,
+        until,
     })
-    .await??;
+    .collect();
+    // Newest `limit` when no start is given, like the platform; oldest first within them.
+    let points = s.datapoints(filters, limit, since.is_none()).await?;
     let mut by_stream: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     for dp in &points {
         let entry = json!({"at": format_datetime(dp.at, UTC8), "value": dp.value.display_json()});
@@ -87,14 +73,8 @@ pub async fn query(
 }
 
 /// `GET /devices/{device_id}/datastreams` → each stream with its latest value.
-pub async fn streams(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
-    let db = s.db().clone();
-    let list = super::mqtt::blocking(move || db.datastreams(&id)).await??;
+pub async fn streams(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    let list = s.datastreams(&k.device.id).await?;
     let out: Vec<_> = list
         .into_iter()
         .map(|st| {

@@ -98,6 +98,15 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::DataError> for ApiError {
+    fn from(e: crate::service::DataError) -> Self {
+        match e {
+            crate::service::DataError::Store(e) => e.into(),
+            crate::service::DataError::Stopped => ApiError::bare(Errno::Internal),
+        }
+    }
+}
+
 /// Success without data: `{"errno":0,"error":"succ"}`.
 pub fn succ() -> Response {
     Json(json!({"errno": 0, "error": "succ"})).into_response()

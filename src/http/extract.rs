@@ -1,14 +1,17 @@
 //! Request parts every endpoint needs, with OneNET's errors: the `api-key` header (errno 2 missing,
-//! 3 wrong), a body of at most 64 KB (errno 5), and query parameters (errno 6 invalid, 7 missing).
+//! 3 wrong), the device of the path within the key's product (errno 8), a body of at most 64 KB
+//! (errno 5), and query parameters (errno 6 invalid, 7 missing). These are the handlers' whole
+//! preamble: a handler takes what it needs and calls one `ServiceHandle` method.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, Errno};
-use crate::onenet::registry::Product;
+use crate::onenet::registry::{Device, Product};
 use crate::service::ServiceHandle;
 
 /// The body limit (§8.3, §7.2: "< 64 KB"): a body must be strictly smaller than this.
@@ -34,14 +37,48 @@ impl FromRequestParts<ServiceHandle> for KeyProduct {
         if key.is_empty() {
             return Err(ApiError::bare(Errno::ApiKeyRequired));
         }
-        let db = service.db().clone();
-        let product = tokio::task::spawn_blocking(move || db.product_by_key(&key))
-            .await
-            .map_err(|_| ApiError::bare(Errno::Internal))??;
-        product
+        service
+            .product_by_key(&key)
+            .await?
             .map(KeyProduct)
             .ok_or_else(|| ApiError::bare(Errno::AuthFailed))
     }
+}
+
+/// The device named by the path's one parameter, which must belong to the key's product (an unknown
+/// device and another product's device are both errno 8, so a key learns nothing about other products).
+pub struct KeyDevice {
+    pub product: Product,
+    pub device: Device,
+}
+
+impl FromRequestParts<ServiceHandle> for KeyDevice {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &ServiceHandle,
+    ) -> Result<Self, Response> {
+        let KeyProduct(product) = KeyProduct::from_request_parts(parts, service)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, service)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let device = device_of(service, &product, &id)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(KeyDevice { product, device })
+    }
+}
+
+/// The device, if it belongs to the key's product (errno 8 otherwise, as for an unknown one).
+pub async fn device_of(s: &ServiceHandle, p: &Product, id: &str) -> Result<Device, ApiError> {
+    s.device(id)
+        .await?
+        .filter(|d| d.product_id == p.id)
+        .ok_or_else(|| ApiError::new(Errno::NotFound, format!("device {id}")))
 }
 
 /// The request body, refused past [`MAX_BODY`] with errno 5.

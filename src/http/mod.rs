@@ -17,7 +17,6 @@ pub mod server;
 use axum::Router;
 use axum::routing::{delete, get, post};
 
-use crate::onenet::registry::{Device, Product};
 use crate::service::ServiceHandle;
 use envelope::{ApiError, Errno};
 
@@ -74,13 +73,13 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(Errno::NotFound, format!("no API at {}", uri.path()))
 }
 
-/// The device, if it belongs to the key's product (errno 8 otherwise, as for an unknown one).
-async fn device_of(s: &ServiceHandle, p: &Product, id: &str) -> Result<Device, ApiError> {
-    let db = s.db().clone();
-    let owned = id.to_string();
-    let d = mqtt::blocking(move || db.device(&owned)).await??;
-    d.filter(|d| d.product_id == p.id)
-        .ok_or_else(|| ApiError::new(Errno::NotFound, format!("device {id}")))
+/// [`serve`] as the service's [`crate::service::HttpServer`] hook.
+pub fn serve_boxed(
+    listener: tokio::net::TcpListener,
+    service: ServiceHandle,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(serve(listener, service, shutdown))
 }
 
 /// Serves the API until `shutdown` fires, finishing requests in flight, under the default

@@ -1,10 +1,9 @@
 //! Topic endpoints (spec §8.3, §8.4): HTTP push to online subscribers, and the product's topic list.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 
-use super::device_of;
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
-use super::extract::{Body, KeyProduct, Params};
+use super::extract::{Body, KeyDevice, KeyProduct, Params};
 use crate::service::ServiceHandle;
 
 /// `POST /mqtt?topic=T`: the body at QoS 0 to online subscribers of T in the key's product, not queued.
@@ -34,15 +33,13 @@ pub async fn create_topic(
     Body(body): Body,
 ) -> ApiResult {
     let name = super::bodies::topic_name(&body)?;
-    let db = s.db().clone();
-    blocking(move || db.create_topic(&p.id, &name)).await??;
+    s.create_topic(&p.id, &name).await?;
     Ok(succ())
 }
 
 /// `GET /mqtt/topic`: the product's topics.
 pub async fn list_topics(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
-    let db = s.db().clone();
-    Ok(data(blocking(move || db.topics(&p.id)).await??))
+    Ok(data(s.topics(&p.id).await?))
 }
 
 /// `DELETE /mqtt/topic?name=…`.
@@ -51,9 +48,8 @@ pub async fn delete_topic(
     KeyProduct(p): KeyProduct,
     q: Params,
 ) -> ApiResult {
-    let name = q.required("name")?.to_string();
-    let db = s.db().clone();
-    blocking(move || db.delete_topic(&p.id, &name)).await??;
+    let name = q.required("name")?;
+    s.delete_topic(&p.id, name).await?;
     Ok(succ())
 }
 
@@ -92,12 +88,8 @@ pub async fn topic_devices(
 }
 
 /// `GET /mqtt/device_topic/{device_id}`: the topics a device subscribes to.
-pub async fn device_topics(
-    State(s): State<ServiceHandle>,
-    KeyProduct(p): KeyProduct,
-    Path(id): Path<String>,
-) -> ApiResult {
-    device_of(&s, &p, &id).await?;
+pub async fn device_topics(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
+    let id = k.device.id;
     let topics: Vec<String> = s
         .sessions()
         .await
@@ -106,13 +98,4 @@ pub async fn device_topics(
         .map(|x| x.subscriptions.into_iter().map(|(f, _)| f).collect())
         .unwrap_or_default();
     Ok(data(topics))
-}
-
-/// Runs registry work off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::bare(Errno::Internal))
 }

@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::device_of;
 use super::envelope::{ApiError, Errno};
-use super::extract::{KeyProduct, Params};
+use super::extract::{KeyDevice, Params};
 use crate::record::recorder::Recorder;
 use crate::service::ServiceHandle;
 
@@ -19,11 +18,9 @@ const MAX_DURATION_S: u64 = 86_400;
 
 pub async fn record(
     State(s): State<ServiceHandle>,
-    KeyProduct(product): KeyProduct,
-    Path(device_id): Path<String>,
+    KeyDevice { device, .. }: KeyDevice,
     Params(params): Params,
 ) -> Result<Response, ApiError> {
-    let device = device_of(&s, &product, &device_id).await?;
     let secs = match params.get("duration") {
         None => MAX_DURATION_S,
         Some(v) => match v.parse::<u64>() {

@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::mqtt::QoS;
-use crate::store::{Db, NewDevice, StoreError};
+use crate::service::DataStore;
+use crate::store::StoreError;
 
 use super::device;
 use super::generator::Generator;
@@ -243,36 +244,25 @@ impl GroupConfig {
 /// largest numeric device id in the registry, at least 10000000), named "virtual {id}" so they are told apart
 /// from real devices wherever devices are listed. Returns their credentials.
 pub fn register_devices(
-    db: &Db,
+    store: &DataStore,
     product: &str,
     n: usize,
     first: Option<u64>,
 ) -> Result<Vec<DeviceCred>, StoreError> {
-    let first = match first {
-        Some(f) => f,
-        None => db
-            .devices(None)?
-            .iter()
-            .filter_map(|d| d.id.parse::<u64>().ok())
-            .max()
-            .map_or(10_000_000, |m| (m + 1).max(10_000_000)),
-    };
-    (0..n as u64)
-        .map(|k| {
-            let id = (first + k).to_string();
-            db.add_device(NewDevice {
-                product_id: product.to_string(),
-                id: Some(id.clone()),
-                name: Some(format!("virtual {id}")),
-                auth_info: None,
-                auto_registered: false,
-            })
-            .map(|d| DeviceCred {
-                id: d.id,
-                auth_info: d.auth_info,
-            })
-        })
-        .collect()
+    Ok(store
+        .register_virtual_devices(product, n, first)?
+        .into_iter()
+        .map(DeviceCred::from)
+        .collect())
+}
+
+impl From<crate::onenet::registry::Device> for DeviceCred {
+    fn from(d: crate::onenet::registry::Device) -> Self {
+        DeviceCred {
+            id: d.id,
+            auth_info: d.auth_info,
+        }
+    }
 }
 
 /// Live counters of a group, shared with its device tasks.

@@ -320,7 +320,7 @@ impl eframe::App for ConsoleApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.pump();
         // No timer otherwise: events, broker readings that changed and replies wake the window.
-        if let Some(d) = crate::ui::poller::clock_due(&self.model) {
+        if let Some(d) = crate::ui::backend::poller::clock_due(&self.model) {
             ctx.request_repaint_after(d);
         }
     }

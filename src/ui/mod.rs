@@ -23,7 +23,6 @@ pub mod i18n;
 pub mod json_fields;
 pub mod panels;
 pub mod plot;
-pub mod poller;
 pub mod prefs;
 pub mod savefile;
 pub mod state;

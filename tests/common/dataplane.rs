@@ -47,7 +47,7 @@ pub fn now_ms() -> i64 {
 
 /// Every datapoint of `device`, oldest first (straight from SQLite, no flush).
 pub fn points(h: &ServiceHandle, device: &str) -> Vec<StoredDatapoint> {
-    h.db()
+    super::open_db(h)
         .datapoints(
             &DpFilter {
                 device_id: Some(device.into()),
@@ -61,7 +61,9 @@ pub fn points(h: &ServiceHandle, device: &str) -> Vec<StoredDatapoint> {
 
 /// The device's datastreams (straight from SQLite, no flush).
 pub fn streams(h: &ServiceHandle, device: &str) -> Vec<StreamSummary> {
-    h.db().datastreams(device).expect("datastreams query")
+    super::open_db(h)
+        .datastreams(device)
+        .expect("datastreams query")
 }
 
 /// Datapoints of one upload, in payload order (the upload id of `points` rows).

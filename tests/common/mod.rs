@@ -60,7 +60,13 @@ pub const SDK_CONNECT: &str =
 
 /// Product 339 (API key KEY339) with devices 9277/abc123, 9278/def456, 9279/ghi789; product 400 with 5/x.
 pub fn seed_registry(h: &ServiceHandle) {
-    seed_db(h.db());
+    seed_db(&open_db(h));
+}
+
+/// The running service's database opened beside it, as another process would (WAL: both see each
+/// other's commits); tests read and seed the store through it, the service has no such door.
+pub fn open_db(h: &ServiceHandle) -> onenet_desk::store::Db {
+    onenet_desk::store::Db::open(&h.config().db_path()).expect("open the data dir's database")
 }
 
 /// The same registry written straight to a database (e.g. a data dir's, before `serve` starts on it).

@@ -198,10 +198,5 @@ impl Router {
 
 /// The `$dp` decoder settings from the config (connections decode with the same ones).
 pub(crate) fn dp_options(cfg: &crate::config::Config) -> DpOptions {
-    let o = &cfg.onenet;
-    DpOptions {
-        utc_offset_secs: o.dp_utc_offset_secs,
-        max_type7_floats: o.dp_max_type7_floats,
-        max_binary: o.dp_max_binary,
-    }
+    cfg.dp_options()
 }

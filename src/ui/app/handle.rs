@@ -1,7 +1,7 @@
 //! Carrying out the panels' actions: navigation and view state at once in the model, everything that
 //! needs the broker through the backend, every save through the in-window save dialog first.
 
-use crate::store::{NewDevice, NewProduct};
+use crate::service::api::{NewDevice, NewProduct};
 use crate::ui::actions::{Action, Tab};
 use crate::ui::app::ConsoleApp;
 use crate::ui::i18n::tr;
@@ -190,26 +190,14 @@ impl ConsoleApp {
                 auth_info,
                 auto_registered: false,
             }),
-            Action::UpdateProduct { id, name, api_key } => b.registry(move |db| {
-                db.update_product(&id, name, api_key)
-                    .map(|p| format!("Product {} saved.", p.id))
-            }),
+            Action::UpdateProduct { id, name, api_key } => b.update_product(id, name, api_key),
             Action::UpdateDevice {
                 id,
                 name,
                 auth_info,
-            } => b.registry(move |db| {
-                db.update_device(&id, name, auth_info)
-                    .map(|d| format!("Device {} saved.", d.id))
-            }),
-            Action::DeleteProduct(id) => b.registry(move |db| {
-                db.delete_product(&id)
-                    .map(|_| format!("Product {id} and its devices deleted."))
-            }),
-            Action::DeleteDevice(id) => b.registry(move |db| {
-                db.delete_device(&id)
-                    .map(|_| format!("Device {id} deleted."))
-            }),
+            } => b.update_device(id, name, auth_info),
+            Action::DeleteProduct(id) => b.delete_product(id),
+            Action::DeleteDevice(id) => b.delete_device(id),
             Action::LoadStreams(d) => b.load_streams(d),
             Action::SendCommand {
                 device,

@@ -51,7 +51,7 @@ pub struct DeviceRow {
 /// The rows to show: filtered by `filter` (id, name, product or remote address contain it), online only
 /// if asked, sorted.
 pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool) -> Vec<DeviceRow> {
-    let sessions: std::collections::HashMap<&str, &crate::broker::SessionInfo> = m
+    let sessions: std::collections::HashMap<&str, &crate::service::api::SessionInfo> = m
         .sessions
         .iter()
         .map(|s| (s.client_id.as_str(), s))

@@ -263,8 +263,8 @@ impl SimulatorPanel {
             auth_info: "x".into(),
         }];
         g.validate()?;
-        if s.db()
-            .product(&g.product_id)
+        let wait = |f| crate::ui::backend::wait_for(rt, f);
+        if wait(s.product(&g.product_id))
             .map_err(|e| e.to_string())?
             .is_none()
         {
@@ -273,8 +273,14 @@ impl SimulatorPanel {
                 g.product_id
             ));
         }
-        g.devices = sim::register_devices(s.db(), &g.product_id, self.devices as usize, None)
-            .map_err(|e| e.to_string())?;
+        g.devices = crate::ui::backend::wait_for(
+            rt,
+            s.register_virtual_devices(&g.product_id, self.devices as usize, None),
+        )
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(sim::DeviceCred::from)
+        .collect();
         let _guard = rt.enter();
         self.groups.push(Group::start(g)?);
         Ok(())

@@ -80,7 +80,7 @@ impl ReplayWindow {
     /// UI thread (a recording may be large).
     pub fn start(&mut self, service: &ServiceHandle, rt: &tokio::runtime::Handle) {
         self.error = None;
-        let opts = match self.options(service) {
+        let opts = match self.options(service, rt) {
             Ok(o) => o,
             Err(e) => {
                 self.error = Some(e);
@@ -111,7 +111,11 @@ impl ReplayWindow {
         });
     }
 
-    fn options(&self, service: &ServiceHandle) -> Result<replay::ReplayOptions, String> {
+    fn options(
+        &self,
+        service: &ServiceHandle,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<replay::ReplayOptions, String> {
         if self.path.trim().is_empty() {
             return Err(tr("Type the path of a recording (JSON Lines).").into());
         }
@@ -126,9 +130,7 @@ impl ReplayWindow {
         opts.speed = self.speed;
         let id = self.as_device.trim();
         if !id.is_empty() {
-            let d = service
-                .db()
-                .device(id)
+            let d = crate::ui::backend::wait_for(rt, service.device(id))
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("{}: {id}", tr("No such registered device")))?;
             opts.as_device = Some((d.id, d.auth_info));

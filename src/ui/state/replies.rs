@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::broker::QueuedInfo;
 use crate::config::Config;
 use crate::onenet::commands::Command;
 use crate::onenet::diagnostics::Diagnostic;
-use crate::store::{StoredDatapoint, StreamSummary};
+use crate::service::api::QueuedInfo;
+use crate::service::api::{StoredDatapoint, StreamSummary};
 use crate::ui::state::{BrokerState, ExportState, Level, Model, Snapshot};
 
 /// Results of the backend's work.

@@ -1,7 +1,7 @@
 //! What the console remembers of a device when its session goes (disconnect, broker restart): last
 //! seen, keepalive, and message counts summed across broker runs (whose counters start again at 0).
 
-use crate::broker::SessionInfo;
+use crate::service::api::SessionInfo;
 
 /// A device as last seen by the console (see [`Model::seen`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -29,7 +29,7 @@ impl Seen {
 
     /// Takes the store's row for this client. The broker's session counters start at these totals, so a
     /// reading never goes below them.
-    pub(super) fn take_stored(&mut self, s: &crate::store::DeviceStats) {
+    pub(super) fn take_stored(&mut self, s: &crate::service::api::DeviceStats) {
         self.stored_in = self.stored_in.max(s.messages_in);
         self.stored_out = self.stored_out.max(s.messages_out);
         self.last_seen = self.last_seen.max(s.last_seen);

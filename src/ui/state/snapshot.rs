@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use crate::broker::{RetainedInfo, SessionInfo};
 use crate::metrics::MetricsSnapshot;
 use crate::onenet::registry::{Device, Product};
+use crate::service::api::{RetainedInfo, SessionInfo};
 use crate::ui::state::Model;
 use crate::ui::state::rates::RATE_KEEP;
 
@@ -21,7 +21,7 @@ pub struct Snapshot {
     pub metrics: MetricsSnapshot,
     /// What the store kept of each client (totals, last seen, keepalive): devices offline or not seen
     /// since the console or broker restarted.
-    pub device_stats: Vec<crate::store::DeviceStats>,
+    pub device_stats: Vec<crate::service::api::DeviceStats>,
 }
 
 impl Model {

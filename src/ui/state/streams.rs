@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::onenet::datapoint::DpValue;
-use crate::store::StoredDatapoint;
+use crate::service::api::StoredDatapoint;
 use crate::ui::state::series::Series;
 
 /// Non-numeric values kept per open stream.

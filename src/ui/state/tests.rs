@@ -11,7 +11,7 @@ use crate::events::{Event, Received};
 use crate::onenet::commands::{Command, CommandStatus};
 use crate::onenet::datapoint::Datapoint;
 use crate::onenet::datapoint::DpValue;
-use crate::store::StoredDatapoint;
+use crate::service::api::StoredDatapoint;
 use crate::ui::prefs::Prefs;
 
 fn model() -> Model {

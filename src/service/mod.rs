@@ -1,6 +1,24 @@
 //! The service: starts the broker and its store, and is the one handle every client of the core uses
 //! (the desktop console, the CLI, the HTTP API, the tests). Shutdown is part of the API: it stops the
 //! listener and connections, then waits for the store to commit everything queued.
+//!
+//! * `mod` (this file): start, settings at run time, shutdown.
+//! * [`api`]: the types clients see (DTOs, errors) and re-exports of the records they exchange.
+//! * `data`: registry, topic lists, datapoints, statistics and export ([`store::DataStore`] on the
+//!   blocking pool).
+//! * `live`: what the router knows (sessions, queues, retained messages, commands, diagnostics) and
+//!   what it does on request (kick, push, ingest).
+//!
+//! The HTTP API is a client of this handle; the service only binds its port (so `serve` and the console
+//! can say why it is off) and runs the server it is given ([`HttpServer`]), so `service` never names
+//! `http`.
+
+pub mod api;
+mod data;
+mod live;
+pub mod store;
+
+pub use api::{DataError, DataStore};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -14,12 +32,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::broker::message::RouterMsg;
 use crate::broker::router::Driver;
-use crate::broker::{ConnCtx, QueuedInfo, RetainedInfo, SessionInfo, accept_loop};
+use crate::broker::{ConnCtx, accept_loop};
 use crate::config::{Config, ConfigError};
-use crate::events::{EventReceiver, Events};
-use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::onenet::commands::{Command, CommandError};
-use crate::onenet::diagnostics::Diagnostic;
+use crate::events::Events;
+use crate::metrics::Metrics;
 use crate::store::writer::{WriterThread, spawn_writer};
 use crate::store::{Db, StoreError, StoreTx};
 
@@ -62,7 +78,7 @@ struct Inner {
     /// The settings in effect: replaced by `apply_config`, read by the connections through `live`.
     config: watch::Sender<Arc<Config>>,
     mqtt_addr: SocketAddr,
-    db: Db,
+    data: DataStore,
     store: StoreTx,
     router: mpsc::Sender<RouterMsg>,
     shutdown: CancellationToken,
@@ -90,7 +106,15 @@ pub struct ServiceHandle {
     inner: Arc<Inner>,
 }
 
-/// Starts the broker on `config`. Must be called inside a tokio runtime.
+/// Serves the HTTP API on a listener the service bound, for a handle, until the token fires. The
+/// composition root passes `http::serve` ([`crate::start`]); the service runs it on its own tracker so
+/// shutdown waits for it.
+pub type HttpServer = fn(
+    TcpListener,
+    ServiceHandle,
+    CancellationToken,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Turns the store writer's commit failures into [`Event::StoreStatus`] (naming the data dir), so the
 /// console can say why acknowledgements are held instead of only logging it; and its recovery.
 async fn report_store_failures(
@@ -112,7 +136,13 @@ async fn report_store_failures(
     }
 }
 
-pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
+/// Starts the broker on `config`, and the HTTP API with `http` when that is given and `config.http_addr`
+/// is set (the port is bound here, so a taken one is reported by [`ServiceHandle::http_error`]). Must be
+/// called inside a tokio runtime. [`crate::start`] is this with the crate's HTTP API.
+pub async fn start_with(
+    config: Config,
+    http: Option<HttpServer>,
+) -> Result<ServiceHandle, StartError> {
     config.validate()?;
     let config = Arc::new(config);
     let db_path = config.db_path();
@@ -171,7 +201,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     // The HTTP API is a convenience next to the broker: when its port is taken (a second `serve`, the
     // console already running) the broker runs without it and says why, instead of not starting at all.
     let mut http_error = None;
-    let http = match config.http_addr {
+    let http_listener = match config.http_addr.filter(|_| http.is_some()) {
         Some(addr) => match bind_http(addr).await {
             Ok(l) => Some(l),
             Err(e) => {
@@ -185,7 +215,7 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
         inner: Arc::new(Inner {
             config: live_tx,
             mqtt_addr,
-            db,
+            data: DataStore::from_db(db),
             store,
             router: router_tx,
             shutdown,
@@ -194,16 +224,13 @@ pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
             started: Instant::now(),
             events,
             metrics,
-            http_addr: http.as_ref().map(|(_, a)| *a),
+            http_addr: http_listener.as_ref().map(|(_, a)| *a),
             http_error,
         }),
     };
-    if let Some((listener, _)) = http {
+    if let (Some((listener, _)), Some(serve)) = (http_listener, http) {
         let (h, token) = (handle.clone(), handle.inner.shutdown.clone());
-        handle
-            .inner
-            .tracker
-            .spawn(crate::http::serve(listener, h, token));
+        handle.inner.tracker.spawn(serve(listener, h, token));
     }
     Ok(handle)
 }
@@ -284,236 +311,21 @@ impl ServiceHandle {
         Ok(Applied { restart_needed })
     }
 
-    /// The registry (products, devices) and other synchronous database access.
-    pub fn db(&self) -> &Db {
-        &self.inner.db
+    /// How `$dp` payloads are decoded under the settings in effect (UTC offset, type 7 and binary
+    /// limits): the HTTP API checks uploads with the same options the broker decodes them with.
+    pub fn dp_options(&self) -> crate::onenet::datapoint::DpOptions {
+        self.config().dp_options()
     }
 
     pub fn uptime(&self) -> std::time::Duration {
         self.inner.started.elapsed()
     }
 
+    /// Sends the router a request and waits for its answer; None when the service is stopped.
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RouterMsg) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         self.inner.router.send(make(tx)).await.ok()?;
         rx.await.ok()
-    }
-
-    /// Every session, online or kept for a clean-session-0 client, sorted by client id.
-    pub async fn sessions(&self) -> Vec<SessionInfo> {
-        self.ask(RouterMsg::Sessions).await.unwrap_or_default()
-    }
-
-    /// Every retained message.
-    pub async fn retained(&self) -> Vec<RetainedInfo> {
-        self.ask(RouterMsg::Retained).await.unwrap_or_default()
-    }
-
-    /// Closes the client's connection (its session stays if persistent). False if it was not online.
-    pub async fn kick(&self, client_id: &str) -> bool {
-        let client_id = client_id.to_string();
-        self.ask(|done| RouterMsg::Kick { client_id, done })
-            .await
-            .unwrap_or(false)
-    }
-
-    /// Counters since start (the console turns them into rates).
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.inner.metrics.snapshot()
-    }
-
-    /// Watches what happens: connections, datapoints, commands, diagnostics, every packet.
-    pub fn events(&self) -> EventReceiver {
-        self.inner.events.subscribe()
-    }
-
-    /// Sends a platform command (§7): `$creq/{uuid}` now if the device is online; otherwise, with
-    /// `validity_s` > 0, when it next connects within that many seconds; with 0 the command is recorded
-    /// with status 0 (device not online). The returned command carries the uuid and status.
-    pub async fn send_command(
-        &self,
-        device_id: &str,
-        body: bytes::Bytes,
-        validity_s: u32,
-    ) -> Result<Command, CommandError> {
-        self.send_command_qos(device_id, body, validity_s, 0).await
-    }
-
-    /// [`Self::send_command`] with the API's `qos` (§7.2): 1 resends the command at each login of the
-    /// device until it is answered or its validity runs out.
-    pub async fn send_command_qos(
-        &self,
-        device_id: &str,
-        body: bytes::Bytes,
-        validity_s: u32,
-        qos: u8,
-    ) -> Result<Command, CommandError> {
-        if qos > 1 {
-            return Err(CommandError::Qos(qos));
-        }
-        let db = self.inner.db.clone();
-        let id = device_id.to_string();
-        let known = tokio::task::spawn_blocking(move || db.device(&id)).await;
-        if !matches!(known, Ok(Ok(Some(_)))) {
-            return Err(CommandError::UnknownDevice(device_id.to_string()));
-        }
-        if body.len() >= MAX_COMMAND_BODY {
-            return Err(CommandError::BodyTooLarge(body.len(), MAX_COMMAND_BODY));
-        }
-        let device_id = device_id.to_string();
-        self.ask(|reply| RouterMsg::SendCommand {
-            device_id: device_id.clone(),
-            body,
-            validity_s,
-            qos,
-            reply,
-        })
-        .await
-        .unwrap_or(Err(CommandError::UnknownDevice(device_id)))
-    }
-
-    /// A command by uuid, live or finished.
-    pub async fn command(&self, uuid: &str) -> Option<Command> {
-        let u = uuid.to_string();
-        if let Some(c) = self
-            .ask(|reply| RouterMsg::LiveCommand { uuid: u, reply })
-            .await
-            .flatten()
-        {
-            return Some(c);
-        }
-        self.flush().await;
-        let db = self.inner.db.clone();
-        let u = uuid.to_string();
-        tokio::task::spawn_blocking(move || db.command(&u))
-            .await
-            .ok()?
-            .ok()?
-    }
-
-    /// A device's commands created in [since, until] (Unix ms), newest first, and the total for paging.
-    pub async fn command_history(
-        &self,
-        device_id: &str,
-        since: Option<i64>,
-        until: Option<i64>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(Vec<Command>, u64), StoreError> {
-        self.flush().await;
-        let db = self.inner.db.clone();
-        let d = device_id.to_string();
-        tokio::task::spawn_blocking(move || db.commands(&d, since, until, offset, limit))
-            .await
-            .unwrap_or_else(|_| Ok((Vec::new(), 0)))
-    }
-
-    /// The device's recent conformance diagnostics, oldest first.
-    pub async fn diagnostics(&self, device_id: &str) -> Vec<Diagnostic> {
-        let device_id = device_id.to_string();
-        self.ask(|reply| RouterMsg::Diagnostics { device_id, reply })
-            .await
-            .unwrap_or_default()
-    }
-
-    /// Deletes retained messages: one (`namespace` and `topic`), a namespace's, or all. Returns how many.
-    pub async fn delete_retained(&self, namespace: Option<&str>, topic: Option<&str>) -> usize {
-        let (namespace, topic) = (namespace.map(str::to_string), topic.map(str::to_string));
-        self.ask(|reply| RouterMsg::DeleteRetained {
-            namespace,
-            topic,
-            reply,
-        })
-        .await
-        .unwrap_or(0)
-    }
-
-    /// The deliveries waiting for a session: in flight (with packet id) and queued.
-    pub async fn queue(&self, client_id: &str) -> Vec<QueuedInfo> {
-        let client_id = client_id.to_string();
-        self.ask(|reply| RouterMsg::Queue { client_id, reply })
-            .await
-            .unwrap_or_default()
-    }
-
-    /// Drops a session's queued deliveries (not those in flight). Returns how many.
-    pub async fn clear_queue(&self, client_id: &str) -> usize {
-        let client_id = client_id.to_string();
-        self.ask(|reply| RouterMsg::ClearQueue { client_id, reply })
-            .await
-            .unwrap_or(0)
-    }
-
-    /// HTTP push (§8.3): `payload` at QoS 0 to the online subscribers of `topic` in the product; offline
-    /// sessions do not get it. Returns how many received it.
-    pub async fn push(
-        &self,
-        product_id: &str,
-        topic: &str,
-        payload: bytes::Bytes,
-    ) -> Result<usize, crate::mqtt::TopicError> {
-        let topic = crate::mqtt::TopicName::new(topic)?;
-        let namespace = if self.config().profile == crate::config::Profile::OneNet {
-            product_id.to_string()
-        } else {
-            String::new()
-        };
-        Ok(self
-            .ask(|reply| RouterMsg::Push {
-                namespace,
-                topic,
-                payload,
-                reply,
-            })
-            .await
-            .unwrap_or(0))
-    }
-
-    /// Stores datapoints for `device_id` as if it had uploaded `$dp` type 1 with this JSON body
-    /// (`{"datastreams":[{"id":…,"datapoints":[{"at":…,"value":…}]}]}`), and returns once they are
-    /// committed. Datapoint subscribers and the console see them like any upload.
-    pub async fn ingest_datapoints(
-        &self,
-        device_id: &str,
-        json: &[u8],
-    ) -> Result<usize, IngestError> {
-        let db = self.inner.db.clone();
-        let id = device_id.to_string();
-        let device = tokio::task::spawn_blocking(move || db.device(&id))
-            .await
-            .map_err(|_| IngestError::Stopped)??
-            .ok_or_else(|| IngestError::UnknownDevice(device_id.to_string()))?;
-        let len = u16::try_from(json.len()).map_err(|_| IngestError::TooLarge(json.len()))?;
-        let mut payload = Vec::with_capacity(json.len() + 3);
-        payload.push(1);
-        payload.extend_from_slice(&len.to_be_bytes());
-        payload.extend_from_slice(json);
-        let upload = crate::onenet::datapoint::decode(
-            &payload,
-            &crate::broker::router::dp_options(&self.config()),
-        )?;
-        let n = upload.points.len();
-        let namespace = if self.config().profile == crate::config::Profile::OneNet {
-            device.product_id
-        } else {
-            String::new()
-        };
-        let seq = self
-            .ask(|reply| RouterMsg::Ingest {
-                device_id: device.id,
-                namespace,
-                payload: bytes::Bytes::from(payload),
-                upload,
-                reply,
-            })
-            .await
-            .ok_or(IngestError::Stopped)?;
-        let mut committed = self.inner.store.committed();
-        committed
-            .wait_for(|c| *c >= seq)
-            .await
-            .map_err(|_| IngestError::Stopped)?;
-        Ok(n)
     }
 
     /// Waits until every mutation queued so far is committed to the database.

@@ -109,34 +109,18 @@ async fn read(s: &ServiceHandle) -> Result<Snapshot, String> {
     let sessions = s.sessions().await;
     let retained = s.retained().await;
     let metrics = s.metrics();
-    let db = s.db().clone();
-    let (products, devices, db_bytes, stats) = tokio::task::spawn_blocking(move || {
-        (
-            db.products(),
-            db.devices(None),
-            db.size_on_disk(),
-            db.device_stats(),
-        )
-    })
-    .await
-    .map_err(|e| format!("Cannot read the registry: {e}"))?;
-    // Statistics are a nicety: a failed read leaves what the model already knows.
-    let device_stats = stats.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read device statistics");
-        Vec::new()
-    });
-    let (products, devices) = match (products, devices) {
-        (Ok(p), Ok(d)) => (p, d),
-        (Err(e), _) | (_, Err(e)) => return Err(format!("Cannot read the registry: {e}")),
-    };
+    let r = s
+        .registry_snapshot()
+        .await
+        .map_err(|e| format!("Cannot read the registry: {e}"))?;
     Ok(Snapshot {
         sessions,
-        products,
-        devices,
+        products: r.products,
+        devices: r.devices,
         retained,
-        db_bytes,
+        db_bytes: r.db_bytes,
         metrics,
-        device_stats,
+        device_stats: r.device_stats,
     })
 }
 
