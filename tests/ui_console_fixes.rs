@@ -204,8 +204,8 @@ fn a_taken_listen_address_keeps_the_broker_serving_on_the_old_one() {
     let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = other.local_addr().unwrap();
     let mut p = h.state().model.prefs.clone();
-    p.mqtt_addr = taken.to_string();
-    p.offline_max_messages = 20;
+    p.broker.mqtt_addr = taken;
+    p.broker.onenet.offline_max_messages = 20;
     h.state_mut().handle(Action::ApplySettings(Box::new(p)));
     step_until(&mut h, "the change to settle", |h| {
         !h.state().model.is_busy()
@@ -229,8 +229,8 @@ fn a_taken_listen_address_keeps_the_broker_serving_on_the_old_one() {
         notice.text
     );
     // Revert goes back to what runs, not to the address that failed.
-    assert_eq!(app.model.prefs.mqtt_addr, "127.0.0.1:0");
-    assert_eq!(app.model.prefs.offline_max_messages, 10);
+    assert_eq!(app.model.prefs.broker.mqtt_addr.to_string(), "127.0.0.1:0");
+    assert_eq!(app.model.prefs.broker.onenet.offline_max_messages, 10);
     assert_eq!(connack(old), 0, "devices still connect on the old address");
     h.state_mut().shutdown();
 }
@@ -577,7 +577,7 @@ fn switching_profile_names_the_sessions_it_drops_and_asks() {
     h.run();
     let out = &h.state().out;
     assert!(
-        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.profile == Profile::Mqtt),
+        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.broker.profile == Profile::Mqtt),
         "{out:?}"
     );
 }
@@ -684,7 +684,7 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
     assert_eq!(code, 0, "auto-register is in effect");
     // "Offline messages kept" and Apply in Settings.
     let mut p = h.state().model.prefs.clone();
-    p.offline_max_messages = 20;
+    p.broker.onenet.offline_max_messages = 20;
     h.state_mut().handle(Action::ApplySettings(Box::new(p)));
     assert!(!h.state().model.is_busy(), "no restart");
     step_until(&mut h, "the second change applied", |h| {
@@ -711,7 +711,7 @@ fn auto_register_is_one_setting_and_an_unrelated_apply_keeps_it() {
     });
     h.run();
     // The Settings draft exists; auto-register is then ticked in Registry (the applied prefs change).
-    h.state_mut().model.prefs.auto_register = true;
+    h.state_mut().model.prefs.broker.auto_register = true;
     h.run();
     h.get_by_label("mqtt").click();
     h.run();
@@ -719,7 +719,7 @@ fn auto_register_is_one_setting_and_an_unrelated_apply_keeps_it() {
     h.run();
     let out = &h.state().out;
     assert!(
-        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.profile == Profile::Mqtt && p.auto_register),
+        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.broker.profile == Profile::Mqtt && p.broker.auto_register),
         "the unrelated Apply keeps auto-register on: {out:?}"
     );
 }

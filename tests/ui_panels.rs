@@ -329,11 +329,9 @@ fn settings_change_language_at_once_and_apply_broker_settings() {
     h.run();
     h.get_by_label("Apply").click();
     h.run();
-    assert!(
-        h.state().out.iter().any(
-            |a| matches!(a, Action::ApplySettings(p) if p.profile == onenet_desk::Profile::Mqtt)
-        )
-    );
+    assert!(h.state().out.iter().any(
+        |a| matches!(a, Action::ApplySettings(p) if p.broker.profile == onenet_desk::Profile::Mqtt)
+    ));
 }
 
 #[test]

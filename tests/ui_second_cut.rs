@@ -359,7 +359,7 @@ fn empty_registry_shows_the_first_device_path() {
             .service()
             .is_some_and(|s| s.config().auto_register)
     });
-    assert!(h.state().model.prefs.auto_register);
+    assert!(h.state().model.prefs.broker.auto_register);
     h.get_by_label("Add product and device…").click();
     h.run_steps(2);
     assert_eq!(h.state().model.tab, Tab::Registry);

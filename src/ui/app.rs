@@ -185,17 +185,7 @@ impl ConsoleApp {
                     if let Some(p) = pending.take()
                         && p.to_config(base).as_ref() == Ok(config.as_ref())
                     {
-                        let (theme, lang, tz) =
-                            (model.prefs.theme, model.prefs.lang, model.prefs.time_zone);
-                        model.prefs = Prefs {
-                            theme,
-                            lang,
-                            time_zone: tz,
-                            templates: model.prefs.templates.clone(),
-                            plot_fields: model.prefs.plot_fields.clone(),
-                            cjk_notice_shown: model.prefs.cjk_notice_shown,
-                            ..p
-                        };
+                        model.prefs = model.prefs.with_broker_of(&p);
                     }
                 }
                 Reply::BrokerKept { .. } | Reply::BrokerFailed(_) | Reply::BrokerStopped => {

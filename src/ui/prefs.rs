@@ -1,14 +1,19 @@
-//! The console's persisted settings (eframe persistence): broker settings as the Settings panel edits
-//! them, look and language, command templates. Converted to a [`Config`] when the broker (re)starts.
+//! The console's settings: the broker's [`Config`] itself, as the Settings panel edits it, and the
+//! window's own (look, language, time zone, command templates, plotted fields), which eframe's storage
+//! keeps.
+//!
+//! The broker settings are the settings file's serde sections, held whole: a field added to [`Config`]
+//! reaches the console, the file and the broker with no code here. Their one home is
+//! `onenet-desk.toml` in the data dir (loaded at start, saved on apply), so the window's storage leaves
+//! them out. Storage written by earlier versions, which held a flat copy of some broker fields, still
+//! loads: those keys are ignored (they were overridden by the settings file at start already).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Profile, Retention};
+use crate::config::Config;
 use crate::ui::actions::BodyMode;
 
 /// Key under which eframe stores [`Prefs`].
@@ -48,34 +53,17 @@ pub struct Template {
     pub body: String,
 }
 
+/// Everything the console keeps of its settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Prefs {
-    pub mqtt_addr: String,
-    /// Serve the OneNET HTTP API (spec §12) on `http_addr`.
-    pub http_on: bool,
-    pub http_addr: String,
-    pub profile: Profile,
-    pub auto_register: bool,
+    /// The broker settings being run (or, in a Settings draft, edited): the sections of
+    /// `onenet-desk.toml`. Not in the window's storage (the settings file is their home). Its
+    /// `data_dir` is left empty: [`Prefs::data_dir`] or the command line names the data dir.
+    #[serde(skip, default = "no_dir_config")]
+    pub broker: Config,
     /// None: the data dir given on the command line or the platform default.
     pub data_dir: Option<PathBuf>,
-    pub max_connections: usize,
-    pub max_subscriptions: usize,
-    pub max_queued_per_session: usize,
-    pub retain_flag_on_delivery: bool,
-    pub dp_utc_offset_secs: i32,
-    pub dp_max_type7_floats: usize,
-    pub dp_max_binary: usize,
-    pub disconnect_on_bad_dp: bool,
-    pub dp_subscription_json: bool,
-    pub offline_max_messages: usize,
-    pub offline_max_age_h: u64,
-    pub command_response_window_s: u64,
-    pub command_reply_limit: usize,
-    /// Keep datapoints this many days (0 = forever).
-    pub retention_days: u64,
-    /// Keep this many datapoints per stream (0 = all).
-    pub retention_rows: u64,
     pub theme: Theme,
     pub lang: Lang,
     pub time_zone: TimeZone,
@@ -86,41 +74,26 @@ pub struct Prefs {
     pub cjk_notice_shown: bool,
 }
 
+/// The broker defaults, without a data dir (see [`Prefs::broker`]).
+fn no_dir_config() -> Config {
+    Config::new(PathBuf::new())
+}
+
 impl Default for Prefs {
     fn default() -> Self {
-        Prefs::from_config(&Config::new(PathBuf::new()))
+        Prefs::from_config(&no_dir_config())
     }
 }
 
 impl Prefs {
-    /// The broker part of the prefs, taken from a config.
+    /// Default window settings over the broker settings of `c`.
     pub fn from_config(c: &Config) -> Prefs {
-        let o = &c.onenet;
         Prefs {
-            mqtt_addr: c.mqtt_addr.to_string(),
-            http_on: c.http_addr.is_some(),
-            http_addr: c.http_addr.map_or_else(
-                || crate::config::DEFAULT_HTTP_ADDR.to_string(),
-                |a| a.to_string(),
-            ),
-            profile: c.profile,
-            auto_register: c.auto_register,
+            broker: Config {
+                data_dir: PathBuf::new(),
+                ..c.clone()
+            },
             data_dir: None,
-            max_connections: c.limits.max_connections,
-            max_subscriptions: c.limits.max_subscriptions,
-            max_queued_per_session: c.limits.max_queued_per_session,
-            retain_flag_on_delivery: o.retain_flag_on_delivery,
-            dp_utc_offset_secs: o.dp_utc_offset_secs,
-            dp_max_type7_floats: o.dp_max_type7_floats,
-            dp_max_binary: o.dp_max_binary,
-            disconnect_on_bad_dp: o.disconnect_on_bad_dp,
-            dp_subscription_json: o.dp_subscription_json,
-            offline_max_messages: o.offline_max_messages,
-            offline_max_age_h: o.offline_max_age.as_secs() / 3600,
-            command_response_window_s: o.command_response_window.as_secs(),
-            command_reply_limit: o.command_reply_limit,
-            retention_days: c.retention.max_age.map_or(0, |d| d.as_secs() / 86_400),
-            retention_rows: c.retention.max_rows_per_stream.unwrap_or(0),
             theme: Theme::System,
             lang: Lang::English,
             time_zone: TimeZone::Local,
@@ -130,73 +103,43 @@ impl Prefs {
         }
     }
 
-    /// The broker config these prefs describe, on top of `base` (which gives the data dir unless the prefs
-    /// name one). Errors name the setting.
+    /// The broker config these prefs describe, in the data dir they name or else `base`'s. Errors name
+    /// the setting.
     pub fn to_config(&self, base: &Config) -> Result<Config, String> {
-        let mut c = base.clone();
-        c.mqtt_addr = self.mqtt_addr.trim().parse::<SocketAddr>().map_err(|_| {
-            format!(
-                "listen address '{}' is not valid: write IP:port, e.g. 0.0.0.0:6002",
-                self.mqtt_addr
-            )
-        })?;
-        c.http_addr = if self.http_on {
-            Some(self.http_addr.trim().parse::<SocketAddr>().map_err(|_| {
-                format!(
-                    "HTTP API address '{}' is not valid: write IP:port, e.g. 127.0.0.1:8080",
-                    self.http_addr
-                )
-            })?)
-        } else {
-            None
+        let data_dir = match self.data_dir.as_ref().filter(|d| !d.as_os_str().is_empty()) {
+            Some(d) => d.clone(),
+            None => base.data_dir.clone(),
         };
-        c.profile = self.profile;
-        c.auto_register = self.auto_register;
-        if let Some(d) = self.data_dir.as_ref().filter(|d| !d.as_os_str().is_empty()) {
-            c.data_dir = d.clone();
-        }
-        c.limits.max_connections = self.max_connections;
-        c.limits.max_subscriptions = self.max_subscriptions;
-        c.limits.max_queued_per_session = self.max_queued_per_session;
-        let o = &mut c.onenet;
-        o.retain_flag_on_delivery = self.retain_flag_on_delivery;
-        o.dp_utc_offset_secs = self.dp_utc_offset_secs;
-        o.dp_max_type7_floats = self.dp_max_type7_floats;
-        o.dp_max_binary = self.dp_max_binary;
-        o.disconnect_on_bad_dp = self.disconnect_on_bad_dp;
-        o.dp_subscription_json = self.dp_subscription_json;
-        o.offline_max_messages = self.offline_max_messages;
-        o.offline_max_age = Duration::from_secs(self.offline_max_age_h * 3600);
-        o.command_response_window = Duration::from_secs(self.command_response_window_s);
-        o.command_reply_limit = self.command_reply_limit;
-        c.retention = Retention {
-            max_age: (self.retention_days > 0)
-                .then(|| Duration::from_secs(self.retention_days * 86_400)),
-            max_rows_per_stream: (self.retention_rows > 0).then_some(self.retention_rows),
+        let c = Config {
+            data_dir,
+            ..self.broker.clone()
         };
         c.validate().map_err(|e| e.to_string())?;
         Ok(c)
     }
 
-    /// These prefs' look, language, time zone and templates over the broker settings of `config` (the
-    /// settings file is the one source of truth for those; eframe's storage keeps only the window's).
+    /// These prefs' window settings over the broker settings of `config` (the settings file is the one
+    /// source of truth for those; eframe's storage keeps only the window's).
     pub fn over_config(&self, config: &Config) -> Prefs {
         Prefs {
-            data_dir: self.data_dir.clone(),
-            theme: self.theme,
-            lang: self.lang,
-            time_zone: self.time_zone,
-            templates: self.templates.clone(),
-            plot_fields: self.plot_fields.clone(),
-            cjk_notice_shown: self.cjk_notice_shown,
-            ..Prefs::from_config(config)
+            broker: Prefs::from_config(config).broker,
+            ..self.clone()
+        }
+    }
+
+    /// These prefs' window settings with the broker settings (and data dir) of `other`.
+    pub fn with_broker_of(&self, other: &Prefs) -> Prefs {
+        Prefs {
+            broker: other.broker.clone(),
+            data_dir: other.data_dir.clone(),
+            ..self.clone()
         }
     }
 
     /// The offset times are shown at.
     pub fn display_offset(&self, system: Option<i32>) -> i32 {
         match self.time_zone {
-            TimeZone::Local => system.unwrap_or(self.dp_utc_offset_secs),
+            TimeZone::Local => system.unwrap_or(self.broker.onenet.dp_utc_offset_secs),
             TimeZone::Utc8 => 8 * 3600,
             TimeZone::Utc => 0,
         }
@@ -205,7 +148,76 @@ impl Prefs {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use eframe::Storage;
+
     use super::*;
+
+    /// eframe's storage in memory: the app reads and writes its prefs through these same calls.
+    #[derive(Default)]
+    struct Mem(std::collections::HashMap<String, String>);
+
+    impl eframe::Storage for Mem {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.into(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
+    /// What the console stored before the prefs held the `Config` sections (written by that version's
+    /// `eframe::set_value`): a flat copy of some broker fields beside the window's settings.
+    const STORED_BY_EARLIER_VERSIONS: &str = r#"(mqtt_addr:"127.0.0.1:7002",http_on:true,http_addr:"127.0.0.1:8080",profile:onenet,auto_register:false,data_dir:Some("/home/u/iot-data"),max_connections:100000,max_subscriptions:100,max_queued_per_session:1000,retain_flag_on_delivery:true,dp_utc_offset_secs:28800,dp_max_type7_floats:500,dp_max_binary:3145728,disconnect_on_bad_dp:false,dp_subscription_json:false,offline_max_messages:25,offline_max_age_h:48,command_response_window_s:10,command_reply_limit:65536,retention_days:0,retention_rows:0,theme:Dark,lang:Chinese,time_zone:Utc8,templates:{"9277":[(name:"led on",mode:Json,body:"{\"led\":1}")]},plot_fields:{"9277":{"location":"pos.x"}},cjk_notice_shown:true)"#;
+
+    #[test]
+    fn storage_of_earlier_versions_loads_and_the_settings_file_gives_the_broker_settings() {
+        let mut mem = Mem::default();
+        mem.set_string(STORAGE_KEY, STORED_BY_EARLIER_VERSIONS.into());
+        let stored: Prefs = eframe::get_value(&mem, STORAGE_KEY).expect("the stored prefs load");
+        assert_eq!(stored.theme, Theme::Dark);
+        assert_eq!(stored.lang, Lang::Chinese);
+        assert_eq!(stored.time_zone, TimeZone::Utc8);
+        assert_eq!(stored.data_dir, Some(PathBuf::from("/home/u/iot-data")));
+        assert_eq!(
+            stored.templates["9277"],
+            vec![Template {
+                name: "led on".into(),
+                mode: BodyMode::Json,
+                body: "{\"led\":1}".into(),
+            }]
+        );
+        assert_eq!(stored.plot_fields["9277"]["location"], "pos.x");
+        assert!(stored.cjk_notice_shown);
+        // The console starts on the settings file's values (as before), not the stored flat copy.
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = Config::app_default(dir.path().to_path_buf());
+        file.onenet.offline_max_messages = 12;
+        file.mqtt_addr = "127.0.0.1:6003".parse().unwrap();
+        file.save().unwrap();
+        let config = crate::config::resolve(dir.path(), None, &[])
+            .unwrap()
+            .config;
+        let p = stored.over_config(&config);
+        assert_eq!(p.broker.onenet.offline_max_messages, 12);
+        assert_eq!(p.broker.mqtt_addr.port(), 6003);
+        assert_eq!(p.lang, Lang::Chinese);
+        assert_eq!(
+            p.to_config(&config).unwrap().data_dir,
+            PathBuf::from("/home/u/iot-data")
+        );
+        // What is stored now reads back the same, and leaves the broker settings to the file.
+        eframe::set_value(&mut mem, STORAGE_KEY, &p);
+        let text = mem.get_string(STORAGE_KEY).unwrap();
+        assert!(!text.contains("offline_max_messages"), "{text}");
+        let back: Prefs = eframe::get_value(&mem, STORAGE_KEY).unwrap();
+        assert_eq!(back.over_config(&config), p);
+    }
 
     #[test]
     fn prefs_round_trip_to_config() {
@@ -213,17 +225,17 @@ mod tests {
         let p = Prefs::from_config(&base);
         assert_eq!(p.to_config(&base).unwrap(), base);
         let mut q = p.clone();
-        q.mqtt_addr = "127.0.0.1:7000".into();
-        q.retention_days = 2;
+        q.broker.mqtt_addr = "127.0.0.1:7000".parse().unwrap();
+        q.broker.retention.max_age = Some(Duration::from_secs(172_800));
         q.data_dir = Some(PathBuf::from("/other"));
         let c = q.to_config(&base).unwrap();
         assert_eq!(c.mqtt_addr.port(), 7000);
         assert_eq!(c.data_dir, PathBuf::from("/other"));
         assert_eq!(c.retention.max_age, Some(Duration::from_secs(172_800)));
-        q.mqtt_addr = "nonsense".into();
-        assert!(q.to_config(&base).unwrap_err().contains("nonsense"));
-        q.mqtt_addr = "0.0.0.0:1".into();
-        q.offline_max_messages = 0;
+        // Every section comes through whole, fields the Settings panel does not show included.
+        q.broker.limits.max_packet = 1 << 20;
+        assert_eq!(q.to_config(&base).unwrap().limits.max_packet, 1 << 20);
+        q.broker.onenet.offline_max_messages = 0;
         assert!(
             q.to_config(&base)
                 .unwrap_err()
@@ -235,6 +247,6 @@ mod tests {
     fn prefs_survive_serde_with_missing_fields() {
         let p: Prefs = serde_json::from_str(r#"{"lang":"Chinese"}"#).unwrap();
         assert_eq!(p.lang, Lang::Chinese);
-        assert_eq!(p.mqtt_addr, "0.0.0.0:6002");
+        assert_eq!(p.broker.mqtt_addr.to_string(), "0.0.0.0:6002");
     }
 }

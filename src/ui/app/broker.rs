@@ -42,14 +42,7 @@ impl ConsoleApp {
     /// makes them the applied ones only once the broker runs on them.
     pub(super) fn apply_settings(&mut self, p: Prefs) {
         let m = &mut self.model;
-        let mut now = m.prefs.clone();
-        now.theme = p.theme;
-        now.lang = p.lang;
-        now.time_zone = p.time_zone;
-        now.templates = p.templates.clone();
-        now.plot_fields = p.plot_fields.clone();
-        now.cjk_notice_shown = p.cjk_notice_shown;
-        m.prefs = now;
+        m.prefs = p.with_broker_of(&m.prefs);
         set_lang(m.prefs.lang);
         let new = match p.to_config(&self.base) {
             Ok(c) => c,

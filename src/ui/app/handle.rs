@@ -50,7 +50,7 @@ impl ConsoleApp {
             Action::SetAutoRegister(on) => {
                 // One setting, one source: the same field Settings edits, applied without a restart.
                 let mut p = m.prefs.clone();
-                p.auto_register = on;
+                p.broker.auto_register = on;
                 self.apply_settings(p);
             }
             Action::SaveTemplate { device, template } => {

@@ -84,7 +84,7 @@ pub fn card(ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
                     {
                         out.push(Action::Navigate(Tab::Registry));
                     }
-                    if m.prefs.auto_register {
+                    if m.prefs.broker.auto_register {
                         ui.weak(tr(
                             "Auto-register is on: devices of a known product register on first connect.",
                         ));

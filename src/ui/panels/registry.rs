@@ -96,7 +96,7 @@ impl RegistryPanel {
             tr("Registry"),
             tr("Products and devices: use the ids and auth_info your firmware already carries."),
         );
-        let mut auto = m.prefs.auto_register;
+        let mut auto = m.prefs.broker.auto_register;
         if ui
             .checkbox(&mut auto, tr("Auto-register unknown devices of known products"))
             .on_hover_text(tr(
@@ -105,7 +105,7 @@ impl RegistryPanel {
             .changed()
         {
             let mut p = m.prefs.clone();
-            p.auto_register = auto;
+            p.broker.auto_register = auto;
             match crate::ui::panels::settings::restart_cost(m, &p) {
                 Some(_) => self.confirm_auto = Some(auto),
                 None => out.push(Action::SetAutoRegister(auto)),
@@ -113,7 +113,7 @@ impl RegistryPanel {
         }
         if let Some(on) = self.confirm_auto {
             let mut p = m.prefs.clone();
-            p.auto_register = on;
+            p.broker.auto_register = on;
             let q = crate::ui::panels::settings::restart_cost(m, &p).unwrap_or_default();
             match widgets::confirm(ui, "confirm-auto-register", &q, tr("Apply and restart")) {
                 Some(true) => {

@@ -3,6 +3,12 @@
 //! Broker settings apply at once while it runs; only those that need a new listener or a new session
 //! layout (addresses, profile, data dir, per-connection limits) restart it, and Apply asks first when
 //! devices would be disconnected or sessions lost.
+//!
+//! The draft holds the `Config` sections themselves ([`Prefs::broker`]); only the listen addresses are
+//! kept as typed text beside it until they parse.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use egui::{DragValue, RichText, Ui};
 
@@ -13,10 +19,16 @@ use crate::ui::prefs::{Lang, Prefs, Theme, TimeZone};
 use crate::ui::state::Model;
 use crate::ui::widgets;
 
+mod draft;
+use draft::Typed;
+pub use draft::{SHOWN, follow, shown_defaults};
+
 #[derive(Default)]
 pub struct SettingsPanel {
     /// The prefs being edited; None = not yet copied from the model.
     pub draft: Option<Prefs>,
+    /// The draft's listen addresses as typed (the draft keeps the last that parsed).
+    typed: Option<Typed>,
     /// The applied prefs the draft was made from: a setting changed elsewhere (Registry's
     /// auto-register) and not edited here follows into the draft, so Apply never undoes it.
     from: Option<Prefs>,
@@ -56,26 +68,29 @@ pub fn restart_keys(old: &Config, new: &Config) -> Vec<&'static str> {
     v
 }
 
-/// A draft with the settings changed elsewhere since it was made (and not edited in it) taken over.
-pub fn follow(draft: &Prefs, from: &Prefs, now: &Prefs) -> Prefs {
-    let (
-        Ok(serde_json::Value::Object(mut d)),
-        Ok(serde_json::Value::Object(f)),
-        Ok(serde_json::Value::Object(n)),
-    ) = (
-        serde_json::to_value(draft),
-        serde_json::to_value(from),
-        serde_json::to_value(now),
-    )
-    else {
-        return draft.clone();
-    };
-    for (k, v) in n {
-        if d.get(&k) == f.get(&k) {
-            d.insert(k, v);
-        }
+/// A duration edited in whole `unit`s of seconds; left as it is unless edited.
+fn in_units(
+    ui: &mut Ui,
+    d: &mut Duration,
+    unit: u64,
+    range: RangeInclusive<u64>,
+) -> egui::Response {
+    let mut n = d.as_secs() / unit;
+    let r = ui.add(DragValue::new(&mut n).range(range));
+    if r.changed() {
+        *d = Duration::from_secs(n * unit);
     }
-    serde_json::from_value(serde_json::Value::Object(d)).unwrap_or_else(|_| draft.clone())
+    r
+}
+
+/// An optional limit edited as a number, 0 meaning none.
+fn zero_none(ui: &mut Ui, v: &mut Option<u64>, range: RangeInclusive<u64>) -> egui::Response {
+    let mut n = v.unwrap_or(0);
+    let r = ui.add(DragValue::new(&mut n).range(range));
+    if r.changed() {
+        *v = (n > 0).then_some(n);
+    }
+    r
 }
 
 /// What restarting the broker with `new` costs, in words; None when nothing is lost (no device online,
@@ -104,7 +119,7 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
             }
         ));
     }
-    if new.profile != m.prefs.profile {
+    if new.broker.profile != m.prefs.broker.profile {
         let lost: Vec<String> = m
             .sessions
             .iter()
@@ -124,8 +139,8 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
             parts.push(format!(
                 "{} {} → {}: {}. {}",
                 tr("Persistent sessions are lost when switching profile"),
-                m.prefs.profile.name(),
-                new.profile.name(),
+                m.prefs.broker.profile.name(),
+                new.broker.profile.name(),
                 lost.join(", "),
                 tr("Those devices log in with session present 0 and must subscribe again.")
             ));
@@ -150,10 +165,18 @@ impl SettingsPanel {
                 "Broker settings are saved in onenet-desk.toml in the data directory (serve reads it too) and take effect when you apply them; only addresses, profile and connection limits restart the broker.",
             ),
         );
-        let mut d = match (self.draft.take(), self.from.take()) {
-            (Some(d), Some(from)) if from != m.prefs => follow(&d, &from, &m.prefs),
-            (Some(d), _) => d,
-            _ => m.prefs.clone(),
+        let (mut d, mut typed) = match (self.draft.take(), self.typed.take(), self.from.take()) {
+            (Some(d), Some(t), Some(from)) if from != m.prefs => {
+                let now = &m.prefs.broker;
+                let t = if t == Typed::of(&from.broker) {
+                    Typed::of(now)
+                } else {
+                    t
+                };
+                (follow(&d, &from, &m.prefs), t)
+            }
+            (Some(d), Some(t), _) => (d, t),
+            _ => (m.prefs.clone(), Typed::of(&m.prefs.broker)),
         };
         self.from = Some(m.prefs.clone());
         self.look(ui, m, &mut d, out);
@@ -162,19 +185,19 @@ impl SettingsPanel {
             ui.strong(tr("Broker"));
             egui::Grid::new("set-broker").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Listen address"), tr("IP:port of the MQTT listener; OneNET devices use port 6002. 0.0.0.0 = every interface."), |ui, id| {
-                    ui.text_edit_singleline(&mut d.mqtt_addr).labelled_by(id);
+                    ui.text_edit_singleline(&mut typed.mqtt).labelled_by(id);
                 });
                 row(ui, tr("HTTP API"), tr("OneNET's HTTP API (commands, topics, datapoints) for applications and `onenet-desk cmd send`; keep it on 127.0.0.1 unless other computers need it."), |ui, id| {
-                    ui.checkbox(&mut d.http_on, tr("on")).labelled_by(id);
-                    ui.add_enabled(d.http_on, egui::TextEdit::singleline(&mut d.http_addr).desired_width(160.0))
+                    ui.checkbox(&mut typed.http_on, tr("on")).labelled_by(id);
+                    ui.add_enabled(typed.http_on, egui::TextEdit::singleline(&mut typed.http).desired_width(160.0))
                         .labelled_by(id);
                 });
                 row(ui, tr("Profile"), tr("onenet: registered devices and OneNET's rules. mqtt: plain MQTT 3.1.1, anonymous, wildcards."), |ui, _| {
-                    ui.selectable_value(&mut d.profile, Profile::OneNet, "onenet");
-                    ui.selectable_value(&mut d.profile, Profile::Mqtt, "mqtt");
+                    ui.selectable_value(&mut d.broker.profile, Profile::OneNet, "onenet");
+                    ui.selectable_value(&mut d.broker.profile, Profile::Mqtt, "mqtt");
                 });
                 row(ui, tr("Auto-register"), tr("Unknown device ids of known products are registered on first connect."), |ui, id| {
-                    ui.checkbox(&mut d.auto_register, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.auto_register, "").labelled_by(id);
                 });
                 row(ui, tr("Data directory"), tr("Where the database lives (applies on restart of the broker)."), |ui, id| {
                     let mut text = d
@@ -191,13 +214,13 @@ impl SettingsPanel {
                     }
                 });
                 row(ui, tr("Max connections"), tr("Beyond this, CONNACK 3 (server unavailable)."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.max_connections).range(1..=1_000_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.limits.max_connections).range(1..=1_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Max subscriptions per client"), tr("A device's further subscriptions are refused (SUBACK 0x80). OneNET allows 100. Spec §8.1."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.max_subscriptions).range(1..=10_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.limits.max_subscriptions).range(1..=10_000)).labelled_by(id);
                 });
                 row(ui, tr("Max queued per session"), tr("Messages waiting for one session; the oldest are dropped beyond it."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.limits.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
                 });
             });
             ui.add_space(8.0);
@@ -205,52 +228,55 @@ impl SettingsPanel {
                 .on_hover_text(tr("How the broker treats OneNET firmware where the documents leave a choice: spec §13"));
             egui::Grid::new("set-onenet").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Mark retained messages as retained when delivering them"), tr("Turn this off if your firmware uses OneNET's official C SDK: it rejects messages that arrive with RETAIN=1. Spec §5, §13."), |ui, id| {
-                    ui.checkbox(&mut d.retain_flag_on_delivery, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.onenet.retain_flag_on_delivery, "").labelled_by(id);
                 });
                 row(ui, tr("Time zone of the times devices upload (hours from UTC)"), tr("Times inside $dp uploads are read as this zone's clock; OneNET uses China time, UTC+8. Spec §6, §13."), |ui, id| {
-                    let mut h = d.dp_utc_offset_secs as f32 / 3600.0;
+                    let mut h = d.broker.onenet.dp_utc_offset_secs as f32 / 3600.0;
                     if ui.add(DragValue::new(&mut h).range(-14.0..=14.0).speed(0.25)).labelled_by(id).changed() {
-                        d.dp_utc_offset_secs = (h * 3600.0).round() as i32;
+                        d.broker.onenet.dp_utc_offset_secs = (h * 3600.0).round() as i32;
                     }
                 });
                 row(ui, tr("Most values in one float upload"), tr("A type 7 (floats) upload with more values is refused. OneNET allows 500. Spec §6.7."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
                 });
                 row(ui, tr("Largest binary upload (bytes)"), tr("A type 2 (binary) upload larger than this is refused. OneNET allows 3 MiB. Spec §6.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
                 });
                 row(ui, tr("Disconnect a device whose upload cannot be read"), tr("After acknowledging it, close the connection when a $dp payload does not decode, as OneNET does; off: keep the device connected and record a warning. Spec §13."), |ui, id| {
-                    ui.checkbox(&mut d.disconnect_on_bad_dp, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.onenet.disconnect_on_bad_dp, "").labelled_by(id);
                 });
                 row(ui, tr("Send subscribed datapoints as JSON"), tr("Applications subscribed to a device's datapoints get {\"ds_id\",\"at\",\"value\"} instead of the bare value. Spec §10, §13."), |ui, id| {
-                    ui.checkbox(&mut d.dp_subscription_json, "").labelled_by(id);
+                    ui.checkbox(&mut d.broker.onenet.dp_subscription_json, "").labelled_by(id);
                 });
                 row(ui, tr("Messages kept for an offline device"), tr("The newest are kept and delivered when it connects; older ones are dropped. OneNET keeps 10. Spec §9."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.offline_max_messages).range(1..=100_000)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.offline_max_messages).range(1..=100_000)).labelled_by(id);
                 });
                 row(ui, tr("How long they are kept (hours)"), tr("Messages waiting longer for an offline device are dropped. OneNET keeps them 2 days. Spec §9."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.offline_max_age_h).range(1..=24 * 365)).labelled_by(id);
+                    in_units(ui, &mut d.broker.onenet.offline_max_age, 3600, 1..=24 * 365).labelled_by(id);
                 });
                 row(ui, tr("Wait for a command's reply (s)"), tr("A command the device does not answer ($crsp) within this time gets status 5, timeout. Spec §7.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.command_response_window_s).range(1..=86_400)).labelled_by(id);
+                    in_units(ui, &mut d.broker.onenet.command_response_window, 1, 1..=86_400).labelled_by(id);
                 });
                 row(ui, tr("Largest command reply (bytes)"), tr("A larger reply is not kept and the command gets status 6. Spec §7.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
+                    ui.add(DragValue::new(&mut d.broker.onenet.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
                 });
             });
             ui.add_space(8.0);
             ui.strong(tr("Retention"));
             egui::Grid::new("set-retention").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
                 row(ui, tr("Keep datapoints (days)"), tr("0 = forever."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.retention_days).range(0..=36_500)).labelled_by(id);
+                    let mut days = d.broker.retention.max_age.map(|a| a.as_secs() / 86_400);
+                    if zero_none(ui, &mut days, 0..=36_500).labelled_by(id).changed() {
+                        d.broker.retention.max_age = days.map(|n| Duration::from_secs(n * 86_400));
+                    }
                 });
                 row(ui, tr("Keep per stream (points)"), tr("0 = all."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.retention_rows).range(0..=u32::MAX as u64)).labelled_by(id);
+                    zero_none(ui, &mut d.broker.retention.max_rows_per_stream, 0..=u32::MAX as u64).labelled_by(id);
                 });
             });
             ui.add_space(10.0);
             let base = m.config.clone();
-            let check = d.to_config(&base);
+            let check = typed.write(&mut d.broker).and_then(|()| d.to_config(&base));
             if let Err(e) = &check {
                 ui.colored_label(widgets::RED, e);
             }
@@ -267,16 +293,12 @@ impl SettingsPanel {
                 }
                 if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
                     d = m.prefs.clone();
+                    typed = Typed::of(&d.broker);
                 }
                 if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
-                    let mut fresh = Prefs::from_config(&Config::app_default(base.data_dir.clone()));
-                    fresh.theme = d.theme;
-                    fresh.lang = d.lang;
-                    fresh.time_zone = d.time_zone;
-                    fresh.templates = d.templates.clone();
-                    fresh.plot_fields = d.plot_fields.clone();
-                    fresh.cjk_notice_shown = d.cjk_notice_shown;
-                    d = fresh;
+                    d.broker = shown_defaults(&d.broker);
+                    d.data_dir = None;
+                    typed = Typed::of(&d.broker);
                 }
             });
         });
@@ -292,6 +314,7 @@ impl SettingsPanel {
             }
         }
         self.draft = Some(d);
+        self.typed = Some(typed);
     }
 
     /// Theme, language and time zone apply at once.
