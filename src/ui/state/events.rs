@@ -1,9 +1,9 @@
 //! The event reducer: what the broker's event channel delivers (connections, subscriptions, datapoints,
 //! commands, diagnostics, packets) folded into the [`Model`], one event at a time.
 
-use crate::service::api::SessionInfo;
 use crate::events::{Event, Received};
 use crate::onenet::commands::{Command, CommandStatus};
+use crate::service::api::SessionInfo;
 use crate::ui::state::Model;
 
 /// Diagnostics kept per device in the console.

@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use crate::service::api::{QueuedInfo, RetainedInfo, SessionInfo};
 use crate::config::Config;
 use crate::onenet::commands::Command;
 use crate::onenet::diagnostics::Diagnostic;
 use crate::onenet::registry::{Device, Product};
+use crate::service::api::{QueuedInfo, RetainedInfo, SessionInfo};
 use crate::ui::actions::Tab;
 use crate::ui::prefs::Prefs;
 

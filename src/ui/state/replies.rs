@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::service::api::QueuedInfo;
 use crate::config::Config;
 use crate::onenet::commands::Command;
 use crate::onenet::diagnostics::Diagnostic;
+use crate::service::api::QueuedInfo;
 use crate::service::api::{StoredDatapoint, StreamSummary};
 use crate::ui::state::{BrokerState, ExportState, Level, Model, Snapshot};
 

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use crate::service::api::{RetainedInfo, SessionInfo};
 use crate::metrics::MetricsSnapshot;
 use crate::onenet::registry::{Device, Product};
+use crate::service::api::{RetainedInfo, SessionInfo};
 use crate::ui::state::Model;
 use crate::ui::state::rates::RATE_KEEP;
 
