@@ -363,3 +363,6 @@ impl ServiceHandle {
         tracing::info!("broker stopped; store flushed");
     }
 }
+
+#[cfg(test)]
+mod tests;
