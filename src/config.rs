@@ -173,7 +173,7 @@ pub struct Retention {
     pub max_rows_per_stream: Option<u64>,
 }
 
-/// Everything `service::start` needs. Serialized (without `data_dir`) as `onenet-desk.toml`: see [`file`].
+/// Everything `onenet_desk::start` needs. Serialized (without `data_dir`) as `onenet-desk.toml`: see [`file`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {

@@ -84,9 +84,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError as S;
+impl From<crate::service::api::StoreError> for ApiError {
+    fn from(e: crate::service::api::StoreError) -> Self {
+        use crate::service::api::StoreError as S;
         let errno = match &e {
             S::Invalid(_) => Errno::InvalidParameter,
             S::Conflict(_) => Errno::AlreadyExists,

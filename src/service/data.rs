@@ -189,11 +189,6 @@ impl ServiceHandle {
         self.inner.data.size_on_disk()
     }
 
-    /// The database file (for messages; open it through [`DataStore::open`] on its data dir).
-    pub fn db_path(&self) -> PathBuf {
-        self.inner.data.path().to_path_buf()
-    }
-
     // ---- export ----
 
     /// Exports what `req` selects into `path` after everything queued so far is committed, on a pooled

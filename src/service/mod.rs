@@ -368,3 +368,6 @@ impl ServiceHandle {
         tracing::info!("broker stopped; store flushed");
     }
 }
+
+#[cfg(test)]
+mod tests;

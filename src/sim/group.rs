@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::mqtt::QoS;
 use crate::service::DataStore;
-use crate::store::StoreError;
+use crate::service::api::StoreError;
 
 use super::device;
 use super::generator::Generator;

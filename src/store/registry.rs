@@ -91,8 +91,10 @@ impl Db {
             .optional()?)
     }
 
+    /// Every product. A list read (console, API, CLI), on the read pool: it never holds the registry
+    /// connection that CONNECT admission needs.
     pub fn products(&self) -> Result<Vec<Product>, StoreError> {
-        let conn = self.lock();
+        let conn = self.reader()?;
         let mut st =
             conn.prepare("SELECT id, name, api_key, created_at FROM products ORDER BY id")?;
         let rows = st
@@ -206,8 +208,10 @@ impl Db {
             .optional()?)
     }
 
+    /// The devices of `product`, or all (10k rows for a big registry): on the read pool, like
+    /// [`Db::products`].
     pub fn devices(&self, product: Option<&str>) -> Result<Vec<Device>, StoreError> {
-        let conn = self.lock();
+        let conn = self.reader()?;
         let mut st = conn.prepare(&format!(
             "SELECT {DEVICE_COLS} FROM devices WHERE ?1 IS NULL OR product_id = ?1 ORDER BY product_id, id"
         ))?;
