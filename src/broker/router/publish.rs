@@ -39,12 +39,9 @@ impl Router {
         p: Publish,
         dp: Option<Result<DpUpload, DpError>>,
     ) {
-        let Some(client) = self.client_of(conn) else {
-            return;
-        };
         let since = self.fx.last_op();
         let now = self.now;
-        let Some(s) = self.sessions.get_mut(&client) else {
+        let Some((client, s)) = self.live(conn) else {
             return;
         };
         s.messages_in += 1;
@@ -111,11 +108,8 @@ impl Router {
     }
 
     pub(super) fn pubrel(&mut self, conn: ConnId, pid: Pid) {
-        let Some(client) = self.client_of(conn) else {
-            return;
-        };
         let since = self.fx.last_op();
-        let Some(s) = self.sessions.get_mut(&client) else {
+        let Some((client, s)) = self.live(conn) else {
             return;
         };
         let ns = s.namespace.clone();
