@@ -226,14 +226,22 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         outbox: outbox.clone(),
         gauge: gauge.clone(),
     };
+    // Taken apart here, so the rest of the CONNECT (its box, user name, password) is freed now rather
+    // than held in this task for the connection's whole life.
+    let Connect {
+        client_id: login_id,
+        clean_session,
+        will,
+        ..
+    } = *connect;
     let login = Login {
         conn: id,
         gauge: gauge.clone(),
-        client_id: connect.client_id,
+        client_id: login_id,
         namespace,
-        clean_session: connect.clean_session,
+        clean_session,
         keep_alive,
-        will: connect.will,
+        will,
         remote,
     };
     if ctx
@@ -251,8 +259,10 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         ctx: ctx.clone(),
         rd,
         wr,
-        // Buffers are sized on demand and released when empty: an idle connection holds none.
+        // Buffers are sized on demand and released when empty: an idle connection holds none (the
+        // CONNECT's read buffer is dropped here, not kept alive until the task ends).
         inbuf: if inbuf.is_empty() {
+            drop(inbuf);
             BytesMut::new()
         } else {
             inbuf
@@ -392,7 +402,7 @@ impl Conn {
         // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
         // read: processed in `mqtt`, dropped as "before CONNACK" in `onenet`.
         if !self.inbuf.is_empty()
-            && let Flow::Stop(e) = self.read_packets().await
+            && let Flow::Stop(e) = self.read_packets_boxed().await
         {
             return e;
         }
@@ -407,7 +417,7 @@ impl Conn {
             let flow = if !paused && self.input_held {
                 // The pause was lifted: the packets already read are handled now, since the socket may
                 // have nothing more to wake the read branch (the client waits for acks).
-                self.read_packets().await
+                self.read_packets_boxed().await
             } else {
                 tokio::select! {
                     biased;
@@ -431,12 +441,19 @@ impl Conn {
                         self.rd.try_read_buf(&mut self.inbuf)
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            // Stale readiness (the first turn after CONNECT sees it): nothing was read,
+                            // so the buffer reserved for it goes again.
+                            if self.inbuf.is_empty() {
+                                self.inbuf = BytesMut::new();
+                            }
+                            Flow::Continue
+                        }
                         Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                         Ok(n) => {
                             Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
                             ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                            let flow = self.read_packets().await;
+                            let flow = self.read_packets_boxed().await;
                             if self.inbuf.is_empty() {
                                 self.inbuf = BytesMut::new();
                             }
@@ -571,6 +588,14 @@ impl Conn {
                 message,
             }))
             .await;
+    }
+
+    /// [`Conn::read_packets`] on the heap: its state (a decoded packet, the batch, the mailbox send) is
+    /// then allocated only while input is handled, instead of being part of every idle connection's task.
+    fn read_packets_boxed(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Flow> + Send + '_>> {
+        Box::pin(self.read_packets())
     }
 
     /// Decodes every complete packet in the input buffer and acts on it.

@@ -160,9 +160,11 @@ impl Router {
                         "RETAIN=1 on $dp: datapoint upload does not support retain; stored, not retained".into(),
                     );
                 }
-                let result = dp.unwrap_or_else(|| {
-                    crate::onenet::datapoint::decode(&msg.payload, &self.dp_options())
-                });
+                // Decoded once, by the connection (in parallel, on its core); never again here.
+                let Some(result) = dp else {
+                    tracing::error!(client = %client, "$dp upload reached the router undecoded; not stored");
+                    return Handled::Done { bad_dp: true };
+                };
                 let ok = self.datapoints(client, ns, qos, msg.payload.clone(), result);
                 Handled::Done { bad_dp: !ok }
             }
