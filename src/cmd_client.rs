@@ -47,17 +47,23 @@ fn envelope(mut resp: ureq::http::Response<ureq::Body>, http: &str) -> Result<Va
         .map_err(|e| unreachable(http, e))?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|_| Failure(1, format!("unexpected answer from {http}: {text}")))?;
-    match v["errno"].as_i64() {
-        Some(0) => Ok(v["data"].clone()),
+    let field = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    match field("errno").as_i64() {
+        Some(0) => Ok(field("data")),
         _ => Err(Failure(
             1,
             format!(
                 "errno {}: {}",
-                v["errno"],
-                v["error"].as_str().unwrap_or("?")
+                field("errno"),
+                field("error").as_str().unwrap_or("?")
             ),
         )),
     }
+}
+
+/// The `status` code of a `GET /cmds/{uuid}` answer.
+fn code(status: &Value) -> Option<i64> {
+    status.get("status").and_then(Value::as_i64)
 }
 
 pub fn send(data_dir: &Path, a: SendArgs) -> Result<(), Failure> {
@@ -84,10 +90,14 @@ pub fn send(data_dir: &Path, a: SendArgs) -> Result<(), Failure> {
             a.device, a.timeout
         ))
         .header("api-key", &product.api_key)
-        .send(&a.body[..])
+        .send(a.body.as_slice())
         .map_err(|e| unreachable(&a.http, e))?;
     let data = envelope(resp, &a.http)?;
-    let uuid = data["cmd_uuid"].as_str().unwrap_or_default().to_string();
+    let uuid = data
+        .get("cmd_uuid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let get = |path: String| {
         agent
             .get(&format!("{base}{path}"))
@@ -99,29 +109,30 @@ pub fn send(data_dir: &Path, a: SendArgs) -> Result<(), Failure> {
     if a.wait {
         // Until final: replied, timed out, too large, failed. Bounded by the validity plus a margin.
         let deadline = Instant::now() + Duration::from_secs(a.timeout as u64 + 30);
-        while matches!(status["status"].as_i64(), Some(1 | 2)) && Instant::now() < deadline {
+        while matches!(code(&status), Some(1 | 2)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
             status = envelope(get(format!("/cmds/{uuid}"))?, &a.http)?;
         }
     }
-    let mut out = json!({
-        "cmd_uuid": uuid,
-        "device_id": a.device,
-        "status": status["status"],
-        "desc": status["desc"],
-    });
-    if status["status"].as_i64() == Some(4) {
+    let mut out = serde_json::Map::new();
+    out.insert("cmd_uuid".into(), json!(uuid));
+    out.insert("device_id".into(), json!(a.device));
+    for k in ["status", "desc"] {
+        out.insert(k.into(), status.get(k).cloned().unwrap_or(Value::Null));
+    }
+    if code(&status) == Some(4) {
         let mut resp = get(format!("/cmds/{uuid}/resp"))?;
         let bytes = resp
             .body_mut()
             .read_to_vec()
             .map_err(|e| unreachable(&a.http, e))?;
-        out["reply"] = match std::str::from_utf8(&bytes) {
+        let reply = match std::str::from_utf8(&bytes) {
             Ok(t) => Value::String(t.to_string()),
             Err(_) => Value::Null,
         };
-        out["reply_hex"] = Value::String(hex::encode(&bytes));
+        out.insert("reply".into(), reply);
+        out.insert("reply_hex".into(), Value::String(hex::encode(&bytes)));
     }
-    println!("{out}");
+    println!("{}", Value::Object(out));
     Ok(())
 }

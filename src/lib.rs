@@ -25,6 +25,15 @@
 //!
 //! The fence: `broker`, `store`, `onenet`, `http` and `mqtt` never depend on the GUI crates;
 //! `cargo build --no-default-features` builds the headless broker.
+// The "can panic" lints, denied outside tests (Cargo.toml [lints] explains why they live here). Unit tests
+// opt out through clippy.toml; the console opts out of indexing only, at src/ui/mod.rs.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 pub mod broker;
 pub mod client;

@@ -159,7 +159,8 @@ impl RollingFile {
 impl Write for RollingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let max = self.policy.max_file_bytes;
-        let line = &buf[..buf.len().min(usize::try_from(max).unwrap_or(usize::MAX))];
+        let keep = buf.len().min(usize::try_from(max).unwrap_or(usize::MAX));
+        let line = buf.get(..keep).unwrap_or(buf);
         if self.len > 0 && self.len + line.len() as u64 > max {
             self.roll()?;
         }

@@ -1,6 +1,15 @@
 //! Command line: `onenet-desk` opens the desktop console (or runs `serve` when built without the `gui`
 //! feature); `serve` runs the headless broker; `product` and `device` manage the registry.
 //! Exit codes: 0 success, 1 runtime failure, 2 bad arguments (clap's convention, kept for our own checks).
+// The "can panic" lints, denied outside tests (Cargo.toml [lints] explains why they live here). Unit tests
+// opt out through clippy.toml; the console opts out of indexing only, at src/ui/mod.rs.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -163,8 +163,8 @@ async fn exports_keep_desc_non_finite_floats_kinds_and_offer_a_bom() {
 #[test]
 fn console_export_turns_the_bom_on_for_chinese() {
     use onenet_desk::export::ExportFormat;
-    use onenet_desk::ui::export::ExportDialog;
     use onenet_desk::ui::i18n::set_lang;
+    use onenet_desk::ui::panels::export::ExportDialog;
     use onenet_desk::ui::prefs::Lang;
     let mut d = ExportDialog::default();
     set_lang(Lang::English);

@@ -15,8 +15,8 @@ use onenet_desk::export::ExportFormat;
 use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::{Action, BodyMode, ExportSpec, Tab};
-use onenet_desk::ui::model::BrokerState;
 use onenet_desk::ui::prefs::Template;
+use onenet_desk::ui::state::BrokerState;
 
 fn svc(h: &Harness<'_, ConsoleApp>) -> ServiceHandle {
     h.state().service().expect("the broker runs").clone()

@@ -7,7 +7,7 @@ mod common;
 use common::ui::{fixture, harness};
 use egui_kittest::kittest::Queryable;
 use onenet_desk::onenet::commands::{Command, CommandSend, CommandStatus, SendLog};
-use onenet_desk::ui::commands::CommandsPanel;
+use onenet_desk::ui::panels::commands::CommandsPanel;
 use onenet_desk::ui::prefs::TimeZone;
 
 fn command(uuid: &str, qos: u8, sends: &[i64]) -> Command {

@@ -21,10 +21,11 @@ use onenet_desk::onenet::commands::{Command, CommandStatus};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
 use onenet_desk::onenet::registry::{Device, Product};
 use onenet_desk::store::{Db, NewDevice, NewProduct};
+use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::{Action, Tab};
-use onenet_desk::ui::model::{BrokerState, Level, Model, Reply};
+use onenet_desk::ui::panels::{commands, datapoints, offline, registry, settings};
 use onenet_desk::ui::prefs::Prefs;
-use onenet_desk::ui::{ConsoleApp, commands, datapoints, offline, registry, settings};
+use onenet_desk::ui::state::{BrokerState, Level, Model, Reply};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -583,8 +584,8 @@ fn switching_profile_names_the_sessions_it_drops_and_asks() {
 
 #[test]
 fn devices_keep_last_seen_and_counts_across_restarts_and_counts_match_rows() {
-    use onenet_desk::ui::devices::{SortBy, rows};
-    use onenet_desk::ui::model::Snapshot;
+    use onenet_desk::ui::panels::devices::{SortBy, rows};
+    use onenet_desk::ui::state::Snapshot;
     let mut m = fixture();
     let mut first = session("9277", true, true);
     first.messages_in = 5;

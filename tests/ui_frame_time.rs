@@ -22,8 +22,8 @@ use onenet_desk::events::{Direction, Event, StoredPoints};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
 use onenet_desk::onenet::registry::Device;
 use onenet_desk::ui::actions::Tab;
-use onenet_desk::ui::model::Model;
 use onenet_desk::ui::prefs::Prefs;
+use onenet_desk::ui::state::Model;
 
 const DEVICES: usize = 1000;
 const PLOT_POINTS: usize = 1_000_000;
@@ -86,7 +86,7 @@ fn loaded_model() -> Model {
     }
     m.selected = Some("100000".into());
     // A full traffic log.
-    for k in 0..onenet_desk::ui::packets::TRAFFIC_CAP {
+    for k in 0..onenet_desk::ui::state::packets::TRAFFIC_CAP {
         m.apply_event(Event::Packet {
             at: now,
             client_id: Some(format!("{}", 100_000 + k % DEVICES)),
@@ -130,6 +130,7 @@ fn cpu_now() -> Duration {
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid timespec to write; the clock id is a constant the kernel knows.
+    #[allow(unsafe_code, reason = "the thread CPU clock has no safe std API")]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -203,7 +204,7 @@ fn frames_stay_fast_with_a_loaded_model() {
         "the plot is decimated: {}",
         dp.drawn
     );
-    assert!(h.state().model.traffic.rows.len() <= onenet_desk::ui::packets::TRAFFIC_CAP);
+    assert!(h.state().model.traffic.rows.len() <= onenet_desk::ui::state::packets::TRAFFIC_CAP);
     if !cfg!(debug_assertions) {
         assert!(
             worst_p95 < Duration::from_millis(16),

@@ -9,11 +9,11 @@ use egui_kittest::kittest::Queryable;
 use onenet_desk::config::{Config, DB_FILE};
 use onenet_desk::logging::LogRing;
 use onenet_desk::ui::ConsoleApp;
-use onenet_desk::ui::about::AboutBox;
 use onenet_desk::ui::actions::{Action, Tab};
-use onenet_desk::ui::logs::LogsPanel;
-use onenet_desk::ui::model::Model;
+use onenet_desk::ui::panels::about::AboutBox;
+use onenet_desk::ui::panels::logs::LogsPanel;
 use onenet_desk::ui::prefs::{Lang, Prefs};
+use onenet_desk::ui::state::Model;
 use tracing::Level;
 
 struct Fx {

@@ -7,9 +7,9 @@ mod common;
 use common::ui::{app_harness, fixture, harness};
 use egui_kittest::kittest::Queryable;
 use onenet_desk::ui::actions::{Action, Tab};
+use onenet_desk::ui::panels::{commands, datapoints, devices, offline, registry, retained};
+use onenet_desk::ui::panels::{settings, subscriptions, traffic};
 use onenet_desk::ui::prefs::Lang;
-use onenet_desk::ui::{commands, datapoints, devices, offline, registry, retained};
-use onenet_desk::ui::{settings, subscriptions, traffic};
 
 #[test]
 fn devices_table_filters_and_selects() {

@@ -12,7 +12,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::Tab;
-use onenet_desk::ui::model::Level;
+use onenet_desk::ui::state::Level;
 
 /// Sets the window's clock (egui's input time, which the console's notices read) to `t` seconds and
 /// draws a frame.
@@ -159,7 +159,7 @@ fn device_pickers_show_names() {
 /// interval makes no spike.
 #[test]
 fn throughput_chart_is_smoothed_on_the_wall_clock() {
-    use onenet_desk::ui::model::Snapshot;
+    use onenet_desk::ui::state::Snapshot;
     use std::time::{Duration, Instant};
 
     let mut h = app_harness(fixture(), [1280.0, 800.0]);
@@ -245,11 +245,11 @@ fn idle_window_repaints_on_events_and_clocks_only() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
     let addr = match h.state().model.broker {
-        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr,
+        onenet_desk::ui::state::BrokerState::Running { addr, .. } => addr,
         ref b => panic!("broker not running: {b:?}"),
     };
     // The broker has run for two minutes: the status bar shows minutes.
-    h.state_mut().model.broker = onenet_desk::ui::model::BrokerState::Running {
+    h.state_mut().model.broker = onenet_desk::ui::state::BrokerState::Running {
         addr,
         since: Instant::now() - Duration::from_secs(120),
     };
@@ -339,7 +339,7 @@ fn empty_registry_shows_the_first_device_path() {
     cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
     let mut h = common::ui::live_app(cfg);
     let port = match h.state().model.broker {
-        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr.port(),
+        onenet_desk::ui::state::BrokerState::Running { addr, .. } => addr.port(),
         ref b => panic!("broker not running: {b:?}"),
     };
     h.run_steps(3);
@@ -608,7 +608,7 @@ fn json_fields_are_plotted_and_text_gets_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
     let addr = match h.state().model.broker {
-        onenet_desk::ui::model::BrokerState::Running { addr, .. } => addr,
+        onenet_desk::ui::state::BrokerState::Running { addr, .. } => addr,
         ref b => panic!("broker not running: {b:?}"),
     };
     let mut dev = connect_9277(addr);

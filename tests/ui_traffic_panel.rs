@@ -10,7 +10,7 @@ use onenet_desk::events::Direction;
 use onenet_desk::events::Received;
 use onenet_desk::ui::actions::Tab;
 use onenet_desk::ui::format;
-use onenet_desk::ui::traffic::TrafficPanel;
+use onenet_desk::ui::panels::traffic::TrafficPanel;
 
 fn has(h: &egui_kittest::Harness<'_, impl Sized>, part: &str) -> bool {
     h.query_all_by_label_contains(part).next().is_some()

@@ -346,8 +346,7 @@ impl Session {
 
     fn alloc_pid(&mut self) -> Pid {
         loop {
-            let candidate =
-                Pid::new(self.next_pid).unwrap_or_else(|| Pid::new(1).expect("1 is non-zero"));
+            let candidate = Pid::new(self.next_pid).unwrap_or(Pid::ONE);
             self.next_pid = candidate.next().get();
             if !self.inflight.iter().any(|f| f.pid == candidate) {
                 return candidate;

@@ -161,7 +161,13 @@ impl Driver {
                     self.wbuf.advance(n);
                     self.last_write = Instant::now();
                 }
-                permit = async { in_tx.as_ref().map(|t| t.reserve()) .expect("guarded").await },
+                permit = async {
+                    match in_tx.as_ref() {
+                        Some(t) => t.reserve().await,
+                        // The guard below keeps this branch off when there is no sender.
+                        None => std::future::pending().await,
+                    }
+                },
                     if !self.pending_in.is_empty() && in_tx.is_some() => {
                     match permit {
                         Ok(p) => {

@@ -64,14 +64,19 @@ pub async fn status(
     Path(uuid): Path<String>,
 ) -> ApiResult {
     let c = command_of(&s, &p.id, &uuid).await?;
-    let mut v = json!({"status": c.status.code(), "desc": c.status.desc()});
-    if c.qos == 1 {
+    let v = if c.qos == 1 {
         // Additive: OneNET's reply is status and desc, which a qos 0 command keeps exactly (it is sent at
         // most once); a qos 1 command also says how often and when it went out.
-        v["qos"] = json!(c.qos);
-        v["send_count"] = json!(c.sends.count);
-        v["sends"] = sends_json(&c);
-    }
+        json!({
+            "status": c.status.code(),
+            "desc": c.status.desc(),
+            "qos": c.qos,
+            "send_count": c.sends.count,
+            "sends": sends_json(&c),
+        })
+    } else {
+        json!({"status": c.status.code(), "desc": c.status.desc()})
+    };
     Ok(data(v))
 }
 

@@ -22,6 +22,9 @@ pub use super::topic::{TopicFilter, TopicName};
 pub struct Pid(NonZeroU16);
 
 impl Pid {
+    /// The first packet identifier a session hands out, and where the counter wraps to.
+    pub const ONE: Pid = Pid(NonZeroU16::MIN);
+
     /// `None` for 0, which is not a valid packet identifier [MQTT-2.3.1-1].
     pub fn new(v: u16) -> Option<Pid> {
         NonZeroU16::new(v).map(Pid)

@@ -37,8 +37,11 @@ pub(crate) struct Reader<'a> {
 
 impl std::ops::Deref for Reader<'_> {
     type Target = Connection;
+    #[allow(
+        clippy::expect_used,
+        reason = "the Option exists only so Drop can move the connection back; nothing else takes it"
+    )]
     fn deref(&self) -> &Connection {
-        // Only `Drop` takes it out.
         self.conn
             .as_ref()
             .expect("reader connection present until drop")

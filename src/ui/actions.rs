@@ -1,6 +1,6 @@
 //! What the panels ask for. Panels never touch the service: they push an [`Action`], the app carries it
 //! out (navigation at once, everything else through the backend), and the result comes back as a
-//! [`crate::ui::model::Reply`] into the model. Tests assert on these values.
+//! [`crate::ui::state::Reply`] into the model. Tests assert on these values.
 
 use std::path::PathBuf;
 

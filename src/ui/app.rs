@@ -2,23 +2,27 @@
 //!
 //! Each frame: `logic` drains the event channel under a time budget and the backend's replies into the
 //! model, and polls the broker when due; `ui` draws the panels from the model, collects the actions they
-//! emit, and carries them out after drawing.
+//! emit, and carries them out after drawing (`handle`). Broker settings are started or applied in
+//! `broker`.
 
 use std::time::Duration;
 
 use egui::{Key, Modifiers, RichText};
 
 use crate::config::Config;
-use crate::store::{NewDevice, NewProduct};
 use crate::ui::actions::{Action, Tab};
 use crate::ui::backend::Backend;
 use crate::ui::i18n::{set_lang, tr};
-use crate::ui::model::{BrokerState, Level, Model, Reply};
-use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
-use crate::ui::{
-    commands, datapoints, devices, offline, overview, registry, retained, savefile, settings,
-    subscriptions, traffic,
+use crate::ui::panels::{
+    commands, datapoints, devices, offline, overview, registry, retained, settings, subscriptions,
+    traffic,
 };
+use crate::ui::prefs::{Prefs, STORAGE_KEY, Theme};
+use crate::ui::savefile;
+use crate::ui::state::{Level, Model, Reply};
+
+mod broker;
+mod handle;
 
 /// Time a frame may spend reading events; the rest waits for the next frame.
 pub const EVENT_BUDGET: Duration = Duration::from_millis(6);
@@ -36,11 +40,11 @@ pub struct Panels {
     pub commands: commands::CommandsPanel,
     pub traffic: traffic::TrafficPanel,
     pub settings: settings::SettingsPanel,
-    pub simulator: crate::ui::simulator::SimulatorPanel,
+    pub simulator: crate::ui::panels::simulator::SimulatorPanel,
     pub save: savefile::SaveDialog,
-    pub logs: crate::ui::logs::LogsPanel,
-    pub about: crate::ui::about::AboutBox,
-    pub notices: crate::ui::notices::NoticeClock,
+    pub logs: crate::ui::panels::logs::LogsPanel,
+    pub about: crate::ui::panels::about::AboutBox,
+    pub notices: crate::ui::panels::notices::NoticeClock,
 }
 
 pub struct ConsoleApp {
@@ -75,7 +79,7 @@ fn run_with(config: Config, setup: impl FnOnce(&mut ConsoleApp) + 'static) -> Re
         viewport: egui::ViewportBuilder::default()
             .with_title("onenet-desk")
             .with_app_id("onenet-desk")
-            .with_icon(crate::ui::about::window_icon())
+            .with_icon(crate::ui::panels::about::window_icon())
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([760.0, 480.0]),
         ..Default::default()
@@ -150,287 +154,6 @@ impl ConsoleApp {
         self.panels.simulator.stop_all();
         if let Some(b) = self.backend.as_mut() {
             b.stop();
-        }
-    }
-
-    /// Starts the broker, or restarts it, on `prefs` (the applied prefs when None); off the UI thread.
-    /// New prefs become the applied ones only once the broker runs on them.
-    fn start_broker(&mut self, prefs: Option<Prefs>) {
-        let Some(b) = self.backend.as_mut() else {
-            return;
-        };
-        let p = prefs.as_ref().unwrap_or(&self.model.prefs);
-        match p.to_config(&self.base) {
-            Ok(c) => {
-                let running = self.model.is_running().then(|| self.model.config.clone());
-                self.pending = prefs;
-                self.model.apply_reply(Reply::BrokerProgress(format!(
-                    "{} {}…",
-                    tr("starting on"),
-                    c.mqtt_addr
-                )));
-                let save = self.pending.is_some();
-                b.change(Some(c), running, save);
-            }
-            Err(e) => {
-                if !self.model.is_running() {
-                    self.model.broker = BrokerState::Failed(e.clone());
-                }
-                self.model
-                    .notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
-            }
-        }
-    }
-
-    /// Applies new prefs: look, language and templates at once; broker settings to the running broker
-    /// (and the settings file) without a restart when none of them needs one, else with a restart that
-    /// makes them the applied ones only once the broker runs on them.
-    fn apply_settings(&mut self, p: Prefs) {
-        let m = &mut self.model;
-        let mut now = m.prefs.clone();
-        now.theme = p.theme;
-        now.lang = p.lang;
-        now.time_zone = p.time_zone;
-        now.templates = p.templates.clone();
-        now.plot_fields = p.plot_fields.clone();
-        now.cjk_notice_shown = p.cjk_notice_shown;
-        m.prefs = now;
-        set_lang(m.prefs.lang);
-        let new = match p.to_config(&self.base) {
-            Ok(c) => c,
-            Err(e) => {
-                m.notify(Level::Error, format!("{} {e}", tr("Settings not valid:")));
-                return;
-            }
-        };
-        if p == m.prefs {
-            return;
-        }
-        let restart = m.is_running() && !settings::restart_keys(&m.config, &new).is_empty();
-        if restart {
-            self.start_broker(Some(p));
-            return;
-        }
-        let broker_changed = m.prefs.to_config(&self.base).ok().as_ref() != Some(&new);
-        m.prefs = p;
-        if broker_changed && let Some(b) = self.backend.as_ref() {
-            b.apply_config(new);
-        }
-    }
-
-    /// Carries out one action.
-    pub fn handle(&mut self, a: Action) {
-        if self.log.len() >= 1000 {
-            self.log.drain(..500);
-        }
-        self.log.push(a.clone());
-        let m = &mut self.model;
-        match a {
-            Action::Navigate(t) => m.tab = t,
-            Action::SelectDevice(d) => {
-                m.selected = d.clone();
-                if let (Some(d), Some(b)) = (d, &self.backend) {
-                    b.load_detail(d);
-                }
-            }
-            Action::OpenDatapoints(d) => {
-                m.selected = Some(d.clone());
-                m.tab = Tab::Datapoints;
-                if let Some(b) = &self.backend {
-                    b.load_streams(d);
-                }
-            }
-            Action::OpenCommands(d) => {
-                m.selected = Some(d.clone());
-                m.tab = Tab::Commands;
-                self.panels.commands.device = d.clone();
-                if let Some(b) = &self.backend {
-                    b.command_history(d);
-                }
-            }
-            Action::StartBroker | Action::RestartBroker => self.start_broker(None),
-            Action::StopBroker => {
-                if let Some(b) = self.backend.as_mut() {
-                    m.apply_reply(Reply::BrokerProgress(tr("stopping…").into()));
-                    b.change(None, None, false);
-                }
-            }
-            Action::ApplySettings(p) => self.apply_settings(*p),
-            Action::SetAutoRegister(on) => {
-                // One setting, one source: the same field Settings edits, applied without a restart.
-                let mut p = m.prefs.clone();
-                p.auto_register = on;
-                self.apply_settings(p);
-            }
-            Action::SaveTemplate { device, template } => {
-                let list = m.prefs.templates.entry(device).or_default();
-                list.retain(|t| t.name != template.name);
-                list.push(template);
-            }
-            Action::DeleteTemplate { device, name } => {
-                if let Some(list) = m.prefs.templates.get_mut(&device) {
-                    list.retain(|t| t.name != name);
-                }
-            }
-            Action::OpenStream { device, stream } => {
-                let st = m
-                    .streams
-                    .entry(device.clone())
-                    .or_default()
-                    .entry(stream.clone())
-                    .or_default();
-                if !st.open {
-                    st.open = true;
-                    st.loading = true;
-                    if let Some(b) = &self.backend {
-                        b.load_history(device, stream);
-                    } else {
-                        st.loading = false;
-                    }
-                }
-            }
-            Action::PlotField {
-                device,
-                stream,
-                field,
-            } => {
-                // Kept per stream; the stream's history is read again through the new field.
-                let per_dev = m.prefs.plot_fields.entry(device.clone()).or_default();
-                match &field {
-                    Some(f) => {
-                        per_dev.insert(stream.clone(), f.clone());
-                    }
-                    None => {
-                        per_dev.remove(&stream);
-                    }
-                }
-                if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
-                    st.field = field;
-                    st.open = false;
-                    st.series = Default::default();
-                    st.recent.clear();
-                }
-                self.handle(Action::OpenStream { device, stream });
-            }
-            Action::CloseStream { device, stream } => {
-                if let Some(st) = m.streams.get_mut(&device).and_then(|d| d.get_mut(&stream)) {
-                    st.open = false;
-                    st.series = Default::default();
-                    st.recent.clear();
-                }
-            }
-            Action::ClearTraffic => m.traffic.clear(),
-            Action::SetTrafficPaused(p) => {
-                m.traffic.paused_at = p.then(|| m.traffic.rows.back().map_or(0, |r| r.seq));
-            }
-            Action::DismissNotice(id) => m.notices.retain(|n| n.id != id),
-            Action::CancelSave => self.panels.save.job = None,
-            Action::SaveTo(path) => {
-                if let Some(job) = self.panels.save.job.take() {
-                    self.save_to(job.what, path);
-                }
-            }
-            Action::BrowseSave(suggested) => match self.backend.as_ref() {
-                Some(b) => b.pick_file(suggested),
-                None => self.panels.save.picked(None),
-            },
-            other => match savefile::save_request(&other) {
-                // Every save asks where first, in the window (the system dialog may be missing).
-                Some((what, name)) => {
-                    let dir = savefile::default_dir(&m.config.data_dir);
-                    self.panels.save.ask(what, &dir, &name);
-                }
-                None => self.backend_action(other),
-            },
-        }
-    }
-
-    /// Writes what the save-as dialog held to `path`.
-    fn save_to(&mut self, what: savefile::SaveWhat, path: std::path::PathBuf) {
-        let Some(b) = self.backend.as_mut() else {
-            return;
-        };
-        let m = &self.model;
-        match what {
-            savefile::SaveWhat::Bytes(bytes) => b.save_bytes(path, bytes),
-            savefile::SaveWhat::Datapoints(mut spec) => {
-                spec.path = Some(path);
-                b.export_datapoints(spec, m.offset());
-            }
-            savefile::SaveWhat::Traffic => {
-                b.export_traffic(path, m.traffic.rows.iter().cloned().collect())
-            }
-            savefile::SaveWhat::Diagnostics(d) => b.export_diagnostics(path, d),
-            savefile::SaveWhat::Recording(d) => match b.runtime() {
-                (rt, Some(svc)) => self.panels.traffic.start_recording(&d, path, &svc, &rt),
-                _ => self
-                    .model
-                    .notify(Level::Error, tr("Not recorded: the broker is not running.")),
-            },
-        }
-    }
-
-    fn backend_action(&mut self, a: Action) {
-        let Some(b) = self.backend.as_mut() else {
-            return;
-        };
-        let m = &mut self.model;
-        match a {
-            Action::Refresh => b.poll(true),
-            Action::Kick(c) => b.kick(c),
-            Action::LoadDetail(c) => b.load_detail(c),
-            Action::ClearQueue(c) => b.clear_queue(c),
-            Action::DeleteRetained { namespace, topic } => {
-                b.delete_retained(Some((namespace, topic)))
-            }
-            Action::DeleteAllRetained => b.delete_retained(None),
-            Action::AddProduct { id, name, api_key } => {
-                b.add_product(NewProduct { id, name, api_key })
-            }
-            Action::AddDevice {
-                product,
-                id,
-                name,
-                auth_info,
-            } => b.add_device(NewDevice {
-                product_id: product,
-                id,
-                name,
-                auth_info,
-                auto_registered: false,
-            }),
-            Action::UpdateProduct { id, name, api_key } => b.registry(move |db| {
-                db.update_product(&id, name, api_key)
-                    .map(|p| format!("Product {} saved.", p.id))
-            }),
-            Action::UpdateDevice {
-                id,
-                name,
-                auth_info,
-            } => b.registry(move |db| {
-                db.update_device(&id, name, auth_info)
-                    .map(|d| format!("Device {} saved.", d.id))
-            }),
-            Action::DeleteProduct(id) => b.registry(move |db| {
-                db.delete_product(&id)
-                    .map(|_| format!("Product {id} and its devices deleted."))
-            }),
-            Action::DeleteDevice(id) => b.registry(move |db| {
-                db.delete_device(&id)
-                    .map(|_| format!("Device {id} deleted."))
-            }),
-            Action::LoadStreams(d) => b.load_streams(d),
-            Action::SendCommand {
-                device,
-                body,
-                validity_s,
-            } => b.send_command(device, body, validity_s),
-            Action::LoadCommandHistory(d) => b.command_history(d),
-            Action::ExportDatapoints(spec) => b.export_datapoints(spec, m.offset()),
-            Action::CancelExport => b.cancel_export(),
-            Action::OpenDataDir => b.open_path(m.config.data_dir.clone()),
-            Action::OpenPath(p) => b.open_path(p),
-            _ => {}
         }
     }
 

@@ -6,7 +6,7 @@ use egui::Ui;
 use crate::onenet::datapoint::DpValue;
 use crate::ui::actions::Action;
 use crate::ui::i18n::tr;
-use crate::ui::model::StreamState;
+use crate::ui::state::StreamState;
 
 /// Numeric fields listed for one value, at most (a wide object lists its first ones).
 const PATHS_MAX: usize = 64;

@@ -7,7 +7,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::series::Series;
+use crate::ui::state::series::Series;
 
 /// Time windows the view can follow.
 pub const WINDOWS: [(f64, &str); 5] = [

@@ -6,7 +6,7 @@ use egui::text::LayoutJob;
 use egui::{Color32, RichText, TextFormat, TextStyle, Ui};
 
 use crate::ui::i18n::tr;
-use crate::ui::packets::Part;
+use crate::ui::state::packets::Part;
 
 pub const GREEN: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
 pub const GREY: Color32 = Color32::from_rgb(0x8b, 0x94, 0x9e);

@@ -21,8 +21,8 @@ use onenet_desk::onenet::registry::{Device, Product};
 use onenet_desk::store::{Db, NewDevice, NewProduct};
 use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::Action;
-use onenet_desk::ui::model::Model;
 use onenet_desk::ui::prefs::Prefs;
+use onenet_desk::ui::state::Model;
 
 /// A device on a blocking socket (the app's harness runs on this thread; the broker on the app's runtime).
 pub struct Dev {

@@ -208,13 +208,13 @@ impl fmt::Display for DpValue {
 /// A big-endian u16 at `at`, if the payload is long enough.
 fn u16_at(payload: &[u8], at: usize) -> Option<u16> {
     let b = payload.get(at..at.checked_add(2)?)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
+    Some(u16::from_be_bytes(b.try_into().ok()?))
 }
 
 /// A big-endian u32 at `at`, if the payload is long enough.
 fn u32_at(payload: &[u8], at: usize) -> Option<u32> {
     let b = payload.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    Some(u32::from_be_bytes(b.try_into().ok()?))
 }
 
 /// Error codes of a `u16 N | N bytes` body that must end the payload.
@@ -267,7 +267,7 @@ fn framed_body<'a>(
             ),
         ));
     }
-    Ok((start, &payload[start..]))
+    Ok((start, payload.get(start..).unwrap_or_default()))
 }
 
 /// Parses a JSON document found at payload offset `start`; a syntax error is reported with

@@ -133,7 +133,7 @@ fn zone_offset(rest: &[u8], default_secs: i64) -> Option<i64> {
             let minutes = match tail.len() {
                 2 => 0,
                 4 => digits(tail, 2, 2)?,
-                5 if tail[2] == b':' => digits(tail, 3, 2)?,
+                5 if tail.get(2) == Some(&b':') => digits(tail, 3, 2)?,
                 _ => return None,
             };
             if hours >= 24 || minutes >= 60 {
@@ -167,7 +167,9 @@ pub fn parse_datetime(s: &str, utc_offset_secs: i32) -> Option<i64> {
     let mut pos = 19;
     let mut millis = 0u32;
     if b.get(pos) == Some(&b'.') {
-        let count = b[pos + 1..]
+        let count = b
+            .get(pos + 1..)
+            .unwrap_or_default()
             .iter()
             .take_while(|c| c.is_ascii_digit())
             .count();
@@ -178,7 +180,7 @@ pub fn parse_datetime(s: &str, utc_offset_secs: i32) -> Option<i64> {
         millis = digits(b, pos + 1, kept)? * 10u32.pow(3 - kept as u32);
         pos += 1 + count;
     }
-    let offset = zone_offset(&b[pos..], i64::from(utc_offset_secs))?;
+    let offset = zone_offset(b.get(pos..)?, i64::from(utc_offset_secs))?;
     wall_clock_millis(year, month, day, hms, millis, offset)
 }
 

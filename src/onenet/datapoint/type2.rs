@@ -76,7 +76,8 @@ pub(super) fn decode(payload: &[u8], opts: &DpOptions) -> Result<Vec<Datapoint>,
     }
 
     let descriptor = parse_json(
-        &payload[desc_start..desc_end],
+        // Both ends were checked against the length above; an empty slice would only fail as bad JSON.
+        payload.get(desc_start..desc_end).unwrap_or_default(),
         desc_start,
         DpError::T2_DESCRIPTOR,
         "type 2 descriptor",
@@ -106,7 +107,7 @@ pub(super) fn decode(payload: &[u8], opts: &DpOptions) -> Result<Vec<Datapoint>,
         ));
     };
     let desc = obj.get("desc").filter(|v| !v.is_null()).cloned();
-    let data = Bytes::copy_from_slice(&payload[bin_start..]);
+    let data = Bytes::copy_from_slice(payload.get(bin_start..).unwrap_or_default());
     Ok(vec![Datapoint {
         stream,
         at,

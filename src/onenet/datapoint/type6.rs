@@ -30,7 +30,10 @@ pub(super) fn six_byte_time(
     };
     time::check_six_bytes([yy, mo, dd, hh, mi, ss], opts.utc_offset_secs).map_err(
         |(index, field)| {
-            let byte = [yy, mo, dd, hh, mi, ss][index];
+            let byte = [yy, mo, dd, hh, mi, ss]
+                .get(index)
+                .copied()
+                .unwrap_or_default();
             DpError::new(
                 code,
                 1 + index,

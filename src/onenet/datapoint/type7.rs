@@ -71,7 +71,7 @@ pub(super) fn decode(payload: &[u8], opts: &DpOptions) -> Result<Vec<Datapoint>,
         };
         let stream = ds_id.to_string();
         for chunk in floats.chunks_exact(4) {
-            let value = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            let value = f32::from_le_bytes(chunk.try_into().unwrap_or_default());
             points.push(Datapoint {
                 stream: stream.clone(),
                 at,

@@ -7,7 +7,7 @@ use crate::export::ExportFormat;
 use crate::onenet::datapoint::time::parse_datetime;
 use crate::ui::actions::{Action, ExportSpec};
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
+use crate::ui::state::Model;
 
 #[derive(Default)]
 pub struct ExportDialog {

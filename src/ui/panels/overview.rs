@@ -6,7 +6,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::{BrokerState, Model};
+use crate::ui::state::{BrokerState, Model};
 use crate::ui::widgets::{self, GREEN, GREY, RED};
 
 #[derive(Default)]
@@ -275,7 +275,7 @@ impl OverviewPanel {
         }
         ui.add_space(6.0);
         if m.devices.is_empty() {
-            crate::ui::first_run::card(ui, m, out);
+            crate::ui::panels::first_run::card(ui, m, out);
             ui.add_space(6.0);
         }
         let lines = connect_lines(m);
@@ -326,7 +326,7 @@ impl OverviewPanel {
         let wall = chart_now(m);
         let (x, y) = chart_bounds(m, wall);
         let off = m.offset();
-        let series = |f: fn(&crate::ui::model::Rates) -> f64| -> PlotPoints<'static> {
+        let series = |f: fn(&crate::ui::state::Rates) -> f64| -> PlotPoints<'static> {
             m.rate_history.iter().map(|(t, r)| [*t, f(r)]).collect()
         };
         let r = Plot::new("rates")

@@ -10,10 +10,10 @@ use crate::service::ServiceHandle;
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
-use crate::ui::packets::{PacketRow, Traffic};
-use crate::ui::traffic_record::Recording;
-use crate::ui::traffic_replay::ReplayWindow;
+use crate::ui::panels::traffic_record::Recording;
+use crate::ui::panels::traffic_replay::ReplayWindow;
+use crate::ui::state::Model;
+use crate::ui::state::packets::{PacketRow, Traffic};
 use crate::ui::widgets::{self, AMBER, BLUE, GREEN};
 
 /// Packet-type names for the filter, from the codec (types 1–14).

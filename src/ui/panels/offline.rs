@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
+use crate::ui::state::Model;
 use crate::ui::widgets::{self, AMBER};
 
 /// A queued message older than this share of the age limit is "expiring".

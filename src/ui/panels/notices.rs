@@ -11,7 +11,7 @@ use egui::{Align2, RichText};
 
 use crate::ui::actions::Action;
 use crate::ui::i18n::tr;
-use crate::ui::model::{Level, Model};
+use crate::ui::state::{Level, Model};
 use crate::ui::widgets;
 
 /// How long an info notice stays, in seconds (the last [`FADE`] of it fading out).

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use crate::config::Profile;
 use crate::ui::actions::{Action, Tab};
 use crate::ui::i18n::tr;
-use crate::ui::model::{BrokerState, Model};
+use crate::ui::state::{BrokerState, Model};
 use crate::ui::widgets;
 
 /// The values a device's firmware needs: (what, value, where it comes from).

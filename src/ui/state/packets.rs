@@ -160,7 +160,7 @@ pub fn decode_row(
                 format!(
                     "{} B: {}{flags}",
                     p.payload.len(),
-                    super::format::preview(&p.payload, 80)
+                    crate::ui::format::preview(&p.payload, 80)
                 )
             }
         }

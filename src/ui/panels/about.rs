@@ -9,8 +9,8 @@ use crate::config::DB_FILE;
 use crate::logging;
 use crate::ui::actions::Action;
 use crate::ui::format;
-use crate::ui::logs::t;
-use crate::ui::model::Model;
+use crate::ui::panels::logs::t;
+use crate::ui::state::Model;
 use crate::ui::widgets;
 
 pub struct AboutBox {
@@ -39,7 +39,7 @@ pub fn database_bytes(data_dir: &Path) -> Option<u64> {
 }
 
 /// The application icon (also installed by the packages), for the window's title bar and task bar.
-pub const ICON_PNG: &[u8] = include_bytes!("../../assets/onenet-desk.png");
+pub const ICON_PNG: &[u8] = include_bytes!("../../../assets/onenet-desk.png");
 
 /// [`ICON_PNG`] decoded; an empty icon (the platform's default) if it were ever unreadable.
 pub fn window_icon() -> egui::IconData {

@@ -6,7 +6,7 @@ use egui_extras::{Column, TableBuilder};
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
+use crate::ui::state::Model;
 use crate::ui::widgets;
 
 /// Room for the View and Delete buttons (in either language).

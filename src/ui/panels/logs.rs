@@ -16,8 +16,8 @@ use crate::logging::{self, LogRecord, LogRing};
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::{lang, zh};
-use crate::ui::model::Model;
 use crate::ui::prefs::Lang;
+use crate::ui::state::Model;
 use crate::ui::widgets;
 
 /// The levels offered, most severe first; a choice shows that level and the more severe ones.

@@ -9,8 +9,8 @@ use crate::onenet::datapoint::DpValue;
 use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::{Model, StreamState};
 use crate::ui::plot::PlotState;
+use crate::ui::state::{Model, StreamState};
 use crate::ui::widgets::{self, PALETTE};
 
 /// Width of the streams tree: default and least; at most half of the panel.
@@ -20,7 +20,7 @@ const TREE_MIN: f32 = 160.0;
 #[derive(Default)]
 pub struct DatapointsPanel {
     pub plot: PlotState,
-    pub export: crate::ui::export::ExportDialog,
+    pub export: crate::ui::panels::export::ExportDialog,
     /// The non-numeric stream shown in the table: (device, stream).
     pub table: Option<(String, String)>,
     pub filter: String,

@@ -8,8 +8,8 @@ use crate::onenet::commands::{Command, CommandStatus, MAX_VALIDITY_S};
 use crate::ui::actions::{Action, BodyMode};
 use crate::ui::format;
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
 use crate::ui::prefs::Template;
+use crate::ui::state::Model;
 use crate::ui::widgets::{self, AMBER, GREEN, GREY, RED};
 
 /// The bytes a body stands for, or why it is not valid.

@@ -9,8 +9,8 @@ use egui::{DragValue, RichText, Ui};
 use crate::config::{Config, Profile};
 use crate::ui::actions::Action;
 use crate::ui::i18n::tr;
-use crate::ui::model::Model;
 use crate::ui::prefs::{Lang, Prefs, Theme, TimeZone};
+use crate::ui::state::Model;
 use crate::ui::widgets;
 
 #[derive(Default)]
