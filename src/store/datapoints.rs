@@ -445,7 +445,7 @@ mod tests {
             },
         ];
         let b = with_points("9", points);
-        ingest(&db, &[b.clone()]);
+        ingest(&db, std::slice::from_ref(&b));
         let back = db.datapoints(&DpFilter::default(), 10, false).unwrap();
         let values: Vec<DpValue> = back.into_iter().map(|d| d.value).collect();
         let sent: Vec<DpValue> = b.upload.points.iter().map(|p| p.value.clone()).collect();

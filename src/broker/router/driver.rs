@@ -18,6 +18,9 @@ use super::{Effect, Router};
 /// Inputs taken from the mailbox per wake-up.
 const BATCH: usize = 512;
 
+/// Connections given output are woken at least every this many inputs (and after every mailbox batch).
+const WAKE_EVERY: usize = 64;
+
 pub(crate) struct Driver {
     router: Router,
     /// Live connections' handles. An entry goes when its connection reports `Closed`.
@@ -27,6 +30,8 @@ pub(crate) struct Driver {
     /// Connections given output since they were last woken: woken once per mailbox batch, not per
     /// message (bounded by the live connections; emptied every loop turn).
     touched: Vec<ConnId>,
+    /// Inputs handled since the touched connections were last woken.
+    since_wake: usize,
 }
 
 impl Driver {
@@ -43,6 +48,7 @@ impl Driver {
             store,
             events,
             touched: Vec::new(),
+            since_wake: 0,
         }
     }
 
@@ -93,6 +99,7 @@ impl Driver {
 
     /// Wakes every connection given output since the last call.
     fn wake_touched(&mut self) {
+        self.since_wake = 0;
         for conn in self.touched.drain(..) {
             if let Some(c) = self.conns.get(&conn) {
                 c.outbox.signal();
@@ -190,6 +197,13 @@ impl Driver {
         self.router.handle(input, now);
         if let Some(c) = closed {
             self.conns.remove(&c);
+        }
+        // A subscriber is not left waiting for a whole mailbox batch (up to 512 × 64 inputs): its bounded
+        // output would fill before it is woken, and QoS 0 beyond it is dropped.
+        self.since_wake += 1;
+        if self.since_wake >= WAKE_EVERY {
+            self.apply();
+            self.wake_touched();
         }
     }
 
