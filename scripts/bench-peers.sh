@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks onenet-desk (`serve --profile mqtt`) against mosquitto (Debian's package, queue limits off) on
-# the loopback interface, with the crate's load generator (examples/loadgen.rs). The brokers are run
+# the loopback interface, with the crate's load generator (examples/loadgen/). The brokers are run
 # interleaved (scenario by scenario, run by run), each fresh for each scenario, RUNS times; the medians go
 # into a table with ratios (stdout and bench/peers.md) and a PNG chart (bench/peers.png, gnuplot).
 #
