@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks onenet-desk (`serve --profile mqtt`) against mosquitto (Debian's package, queue limits off) on
-# the loopback interface, with the crate's load generator (examples/loadgen.rs). The brokers are run
+# the loopback interface, with the crate's load generator (examples/loadgen/). The brokers are run
 # interleaved (scenario by scenario, run by run), each fresh for each scenario, RUNS times; the medians go
 # into a table with ratios (stdout and bench/peers.md) and a PNG chart (bench/peers.png, gnuplot).
 #
@@ -31,13 +31,14 @@ MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 # LOADGEN may name a loadgen binary built elsewhere (examples build with the dev-dependencies, which
 # include the GUI stack: the first release build of the example is long).
+# BIN may name a broker binary built elsewhere (then nothing is built when LOADGEN is given too).
 if [ -z "${LOADGEN:-}" ]; then
     cargo build --release --no-default-features --bin onenet-desk --example loadgen >&2
     LOADGEN=target/release/examples/loadgen
-else
+elif [ -z "${BIN:-}" ]; then
     cargo build --release --no-default-features --bin onenet-desk >&2
 fi
-BIN=target/release/onenet-desk
+BIN=${BIN:-target/release/onenet-desk}
 
 # More descriptors for the idle and connect-rate scenarios (10,000 connections: both ends in this shell).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

@@ -226,14 +226,22 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         outbox: outbox.clone(),
         gauge: gauge.clone(),
     };
+    // Taken apart here, so the rest of the CONNECT (its box, user name, password) is freed now rather
+    // than held in this task for the connection's whole life.
+    let Connect {
+        client_id: login_id,
+        clean_session,
+        will,
+        ..
+    } = *connect;
     let login = Login {
         conn: id,
         gauge: gauge.clone(),
-        client_id: connect.client_id,
+        client_id: login_id,
         namespace,
-        clean_session: connect.clean_session,
+        clean_session,
         keep_alive,
-        will: connect.will,
+        will,
         remote,
     };
     if ctx
@@ -251,8 +259,10 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         ctx: ctx.clone(),
         rd,
         wr,
-        // Buffers are sized on demand and released when empty: an idle connection holds none.
+        // Buffers are sized on demand and released when empty: an idle connection holds none (the
+        // CONNECT's read buffer is dropped here, not kept alive until the task ends).
         inbuf: if inbuf.is_empty() {
+            drop(inbuf);
             BytesMut::new()
         } else {
             inbuf
@@ -273,7 +283,14 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     for o in conn.outbox.close() {
         conn.gauge.sub(o.weight());
     }
-    tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
+    // A DISCONNECT is the normal end and the console shows it (Event::Disconnected): one info line per
+    // connection ("connected"), a second only when the end says something (an error, a timeout, a
+    // takeover). Half the log lines for clients that connect often.
+    if ending == Ending::Graceful {
+        tracing::debug!(%remote, client = %conn.client_id, "disconnected (DISCONNECT)");
+    } else {
+        tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
+    }
     let _ = ctx
         .router
         .send(RouterMsg::Conn(Input::Closed { conn: id, ending }))
@@ -385,7 +402,7 @@ impl Conn {
         // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
         // read: processed in `mqtt`, dropped as "before CONNACK" in `onenet`.
         if !self.inbuf.is_empty()
-            && let Flow::Stop(e) = self.read_packets().await
+            && let Flow::Stop(e) = self.read_packets_boxed().await
         {
             return e;
         }
@@ -400,7 +417,7 @@ impl Conn {
             let flow = if !paused && self.input_held {
                 // The pause was lifted: the packets already read are handled now, since the socket may
                 // have nothing more to wake the read branch (the client waits for acks).
-                self.read_packets().await
+                self.read_packets_boxed().await
             } else {
                 tokio::select! {
                     biased;
@@ -424,12 +441,19 @@ impl Conn {
                         self.rd.try_read_buf(&mut self.inbuf)
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            // Stale readiness (the first turn after CONNECT sees it): nothing was read,
+                            // so the buffer reserved for it goes again.
+                            if self.inbuf.is_empty() {
+                                self.inbuf = BytesMut::new();
+                            }
+                            Flow::Continue
+                        }
                         Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                         Ok(n) => {
                             Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
                             ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
-                            let flow = self.read_packets().await;
+                            let flow = self.read_packets_boxed().await;
                             if self.inbuf.is_empty() {
                                 self.inbuf = BytesMut::new();
                             }
@@ -566,16 +590,28 @@ impl Conn {
             .await;
     }
 
+    /// [`Conn::read_packets`] on the heap: its state (a decoded packet, the batch, the mailbox send) is
+    /// then allocated only while input is handled, instead of being part of every idle connection's task.
+    fn read_packets_boxed(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Flow> + Send + '_>> {
+        Box::pin(self.read_packets())
+    }
+
     /// Decodes every complete packet in the input buffer and acts on it.
     async fn read_packets(&mut self) -> Flow {
         let max = self.ctx.cfg.limits.max_packet;
         let onenet = self.ctx.cfg.profile == Profile::OneNet;
         self.input_held = false;
-        loop {
+        // What this read decoded, handed to the router in one mailbox message (one wake-up of the router
+        // per read, not per packet); at most `MAX_BATCH`, and sent before anything else the connection
+        // tells the router, so the router sees this client's packets in order.
+        let mut batch = Vec::new();
+        let flow = loop {
             // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
             if self.outbox.paused() {
                 self.input_held = !self.inbuf.is_empty();
-                return Flow::Continue;
+                break Flow::Continue;
             }
             let raw = self
                 .ctx
@@ -589,8 +625,11 @@ impl Conn {
             };
             let d = match decode_with(&mut self.inbuf, max, opts) {
                 Ok(Some(d)) => d,
-                Ok(None) => return Flow::Continue,
+                Ok(None) => break Flow::Continue,
                 Err(e) => {
+                    if !self.send_batch(&mut batch).await {
+                        return Flow::Stop(Ending::ClosedByBroker);
+                    }
                     self.diagnostic(
                         DiagKind::Malformed,
                         format!("malformed packet, connection closed: {e}"),
@@ -601,6 +640,11 @@ impl Conn {
             };
             if let Some(raw) = raw {
                 packet_event(&self.ctx.events, Some(&self.client_id), Direction::In, raw);
+            }
+            if (d.conformance.is_some() || (!self.connack_sent && onenet))
+                && !self.send_batch(&mut batch).await
+            {
+                return Flow::Stop(Ending::ClosedByBroker);
             }
             if let Some(c) = d.conformance {
                 let kind = match c {
@@ -628,7 +672,7 @@ impl Conn {
                     self.encode(&Packet::PingResp);
                     continue;
                 }
-                Packet::Disconnect => return Flow::Stop(Ending::Graceful),
+                Packet::Disconnect => break Flow::Stop(Ending::Graceful),
                 Packet::Publish(publish) => {
                     Metrics::add(&self.ctx.metrics.publishes_in, 1);
                     let dp = (onenet && publish.topic.as_str() == "$dp").then(|| {
@@ -658,23 +702,45 @@ impl Conn {
                     filters: u.filters,
                 },
                 Packet::Connect(_) => {
-                    return Flow::Stop(Ending::Abnormal(
+                    break Flow::Stop(Ending::Abnormal(
                         "[MQTT-3.1.0-2] a second CONNECT is a protocol violation".into(),
                     ));
                 }
                 other => {
-                    return Flow::Stop(Ending::Abnormal(format!(
+                    break Flow::Stop(Ending::Abnormal(format!(
                         "{} is sent by servers only: protocol violation",
                         other.packet_type().name()
                     )));
                 }
             };
-            if self.ctx.router.send(RouterMsg::Conn(msg)).await.is_err() {
+            batch.push(msg);
+            if batch.len() >= MAX_BATCH && !self.send_batch(&mut batch).await {
                 return Flow::Stop(Ending::ClosedByBroker);
             }
+        };
+        if !self.send_batch(&mut batch).await {
+            return Flow::Stop(Ending::ClosedByBroker);
         }
+        flow
+    }
+
+    /// Hands the decoded inputs to the router; false when the router is gone.
+    async fn send_batch(&self, batch: &mut Vec<Input>) -> bool {
+        let msg = match batch.len() {
+            0 => return true,
+            1 => match batch.pop() {
+                Some(i) => RouterMsg::Conn(i),
+                None => return true,
+            },
+            _ => RouterMsg::Batch(std::mem::take(batch)),
+        };
+        self.ctx.router.send(msg).await.is_ok()
     }
 }
+
+/// Inputs per router mailbox message at most: the mailbox is bounded in messages, so this times its
+/// depth bounds the inputs waiting for the router.
+const MAX_BATCH: usize = 64;
 
 /// Bytes reserved for one read.
 const READ_CHUNK: usize = 4096;

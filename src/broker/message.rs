@@ -135,6 +135,8 @@ pub struct Outbox {
     paused: std::sync::atomic::AtomicBool,
     /// The connection ended: later output is dropped at once.
     closed: std::sync::atomic::AtomicBool,
+    /// Output was queued with [`Outbox::push_quiet`] and the connection not yet woken for it.
+    unsignalled: std::sync::atomic::AtomicBool,
     /// Wakes the connection for new output or a change of `paused` (a permit is kept if it is not
     /// waiting, so no wake-up is lost).
     wake: tokio::sync::Notify,
@@ -152,6 +154,28 @@ impl Outbox {
             .push_back(o);
         self.wake.notify_one();
         true
+    }
+
+    /// Queues `o` without waking the connection: the router queues a whole mailbox batch this way and
+    /// wakes each connection it touched once ([`Outbox::signal`]), not once per message. `None` when the
+    /// connection has ended; `Some(true)` when this is the first output since the last signal (the caller
+    /// must then signal).
+    pub fn push_quiet(&self, o: Outbound) -> Option<bool> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(o);
+        Some(!self.unsignalled.swap(true, Ordering::AcqRel))
+    }
+
+    /// Wakes the connection for what [`Outbox::push_quiet`] queued.
+    pub fn signal(&self) {
+        if self.unsignalled.swap(false, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
     }
 
     /// Moves everything queued to the end of `into`, in order.
@@ -217,6 +241,20 @@ impl ConnTx {
         self.gauge.add(w);
         if !self.outbox.push(o) {
             self.gauge.sub(w);
+        }
+    }
+
+    /// Queues output without waking the connection; true when the caller must [`Outbox::signal`] it
+    /// (the first output since the last signal).
+    pub fn send_quiet(&self, o: Outbound) -> bool {
+        let w = o.weight();
+        self.gauge.add(w);
+        match self.outbox.push_quiet(o) {
+            Some(first) => first,
+            None => {
+                self.gauge.sub(w);
+                false
+            }
         }
     }
 
@@ -310,6 +348,8 @@ pub enum RouterMsg {
     Login(ConnTx, Box<Login>),
     /// Anything else a connection reports.
     Conn(Input),
+    /// Several inputs of one connection, in order (what one read decoded; at most 64).
+    Batch(Vec<Input>),
     /// Service-handle queries and actions.
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Retained(oneshot::Sender<Vec<RetainedInfo>>),

@@ -155,12 +155,14 @@ fn database(n: usize) -> (tempfile::TempDir, PathBuf) {
     let tx = conn.transaction().unwrap();
     let mut ids = StreamIds::default();
     let batch = |device: &str, dp_type, points| DpBatch {
-        device_id: device.into(),
-        dp_type,
         qos: 1,
-        received_at: AT,
         payload: Bytes::from_static(b"raw"),
-        points,
+        upload: std::sync::Arc::new(crate::events::StoredPoints {
+            device_id: device.into(),
+            dp_type,
+            received_at: AT,
+            points,
+        }),
     };
     let floats = (0..n)
         .map(|i| Datapoint {

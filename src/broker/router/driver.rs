@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::message::{ConnMap, ConnTx, Input, RouterMsg};
+use crate::broker::message::{ConnId, ConnMap, ConnTx, Input, RouterMsg};
 use crate::config::Config;
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -18,12 +18,20 @@ use super::{Effect, Router};
 /// Inputs taken from the mailbox per wake-up.
 const BATCH: usize = 512;
 
+/// Connections given output are woken at least every this many inputs (and after every mailbox batch).
+const WAKE_EVERY: usize = 64;
+
 pub(crate) struct Driver {
     router: Router,
     /// Live connections' handles. An entry goes when its connection reports `Closed`.
     conns: ConnMap<ConnTx>,
     store: StoreTx,
     events: Events,
+    /// Connections given output since they were last woken: woken once per mailbox batch, not per
+    /// message (bounded by the live connections; emptied every loop turn).
+    touched: Vec<ConnId>,
+    /// Inputs handled since the touched connections were last woken.
+    since_wake: usize,
 }
 
 impl Driver {
@@ -39,6 +47,8 @@ impl Driver {
             conns: ConnMap::default(),
             store,
             events,
+            touched: Vec::new(),
+            since_wake: 0,
         }
     }
 
@@ -79,10 +89,22 @@ impl Driver {
                 }
                 _ = shutdown.cancelled() => break,
             }
+            self.wake_touched();
         }
         // What online clients counted since the last periodic write (shutdown commits it).
         self.router.save_all_stats();
         self.apply();
+        self.wake_touched();
+    }
+
+    /// Wakes every connection given output since the last call.
+    fn wake_touched(&mut self) {
+        self.since_wake = 0;
+        for conn in self.touched.drain(..) {
+            if let Some(c) = self.conns.get(&conn) {
+                c.outbox.signal();
+            }
+        }
     }
 
     fn handle(&mut self, m: RouterMsg, now: i64) {
@@ -92,14 +114,11 @@ impl Driver {
                 self.conns.insert(tx.id, tx);
                 r.handle(Input::Login(login), now);
             }
-            RouterMsg::Conn(input) => {
-                let closed = match &input {
-                    Input::Closed { conn, .. } => Some(*conn),
-                    _ => None,
-                };
-                r.handle(input, now);
-                if let Some(c) = closed {
-                    self.conns.remove(&c);
+            RouterMsg::Conn(input) => self.input(input, now),
+            RouterMsg::Batch(inputs) => {
+                for input in inputs {
+                    self.input(input, now);
+                    self.apply();
                 }
             }
             RouterMsg::Sessions(reply) => {
@@ -170,14 +189,34 @@ impl Driver {
         self.apply();
     }
 
+    fn input(&mut self, input: Input, now: i64) {
+        let closed = match &input {
+            Input::Closed { conn, .. } => Some(*conn),
+            _ => None,
+        };
+        self.router.handle(input, now);
+        if let Some(c) = closed {
+            self.conns.remove(&c);
+        }
+        // A subscriber is not left waiting for a whole mailbox batch (up to 512 × 64 inputs): its bounded
+        // output would fill before it is woken, and QoS 0 beyond it is dropped.
+        self.since_wake += 1;
+        if self.since_wake >= WAKE_EVERY {
+            self.apply();
+            self.wake_touched();
+        }
+    }
+
     /// Carries out what the router asked for, in order.
     fn apply(&mut self) {
         for e in self.router.effects() {
             match e {
                 Effect::Send(conn, o) => {
                     // A connection not in the map has ended; its task reports the disconnect.
-                    if let Some(c) = self.conns.get(&conn) {
-                        c.send(o);
+                    if let Some(c) = self.conns.get(&conn)
+                        && c.send_quiet(o)
+                    {
+                        self.touched.push(conn);
                     }
                 }
                 Effect::Store(n, op) => self.store.send_numbered(n, op),

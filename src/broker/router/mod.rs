@@ -252,21 +252,16 @@ impl Router {
         f: impl FnOnce(&mut Session, &mut Effects, SessionLimits) -> bool,
     ) {
         let limits = self.limits();
-        let Some(client) = self.conns.get(&conn) else {
-            return;
-        };
-        if let Some(s) = self.sessions.get_mut(client) {
+        if let Some((_, s)) = live_session(&self.conns, &mut self.sessions, conn) {
             f(s, &mut self.fx, limits);
             release(&mut self.fx, &mut self.paused, s, limits, false);
         }
     }
 
-    /// The client whose live connection is `conn`: the one preamble of every connection input. A
-    /// connection not in here (taken over, already closed) is ignored.
-    fn client_of(&self, conn: ConnId) -> Option<Arc<str>> {
-        let client = self.conns.get(&conn)?;
-        let s = self.sessions.get(client)?;
-        (s.conn == Some(conn)).then(|| client.clone())
+    /// The client and session whose live connection is `conn`: the one preamble of every connection
+    /// input. A connection that is not live (taken over, already closed) gets `None` and is ignored.
+    fn live(&mut self, conn: ConnId) -> Option<(Arc<str>, &mut Session)> {
+        live_session(&self.conns, &mut self.sessions, conn)
     }
 
     /// Sends `packet` to `conn`; when ops were issued since `since`, behind a barrier so the
@@ -405,14 +400,11 @@ impl Router {
     }
 
     fn subscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<(TopicFilter, QoS)>) {
-        let Some(client) = self.client_of(conn) else {
-            return;
-        };
         let since = self.fx.last_op();
         let onenet = self.onenet();
         let max = self.cfg.limits.max_subscriptions;
         let retain_flag = !onenet || self.cfg.onenet.retain_flag_on_delivery;
-        let Some(s) = self.sessions.get_mut(&client) else {
+        let Some((client, s)) = live_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
         let ns = s.namespace.clone();
@@ -508,11 +500,8 @@ impl Router {
     }
 
     fn unsubscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<TopicFilter>) {
-        let Some(client) = self.client_of(conn) else {
-            return;
-        };
         let since = self.fx.last_op();
-        let Some(s) = self.sessions.get_mut(&client) else {
+        let Some((client, s)) = live_session(&self.conns, &mut self.sessions, conn) else {
             return;
         };
         let ns = s.namespace.clone();
@@ -581,6 +570,17 @@ impl Router {
             self.publish_will(&client, &ns, will);
         }
     }
+}
+
+/// See [`Router::live`]; on the fields, so a caller can borrow the effects buffer alongside.
+fn live_session<'a>(
+    conns: &ConnMap<Arc<str>>,
+    sessions: &'a mut HashMap<Arc<str>, Box<Session>>,
+    conn: ConnId,
+) -> Option<(Arc<str>, &'a mut Session)> {
+    let client = conns.get(&conn)?;
+    let s = sessions.get_mut(client)?;
+    (s.conn == Some(conn)).then(|| (client.clone(), &mut **s))
 }
 
 /// Resumes the publishers `s` held back once its queue is down to half the high watermark (or at once,

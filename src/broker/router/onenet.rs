@@ -20,6 +20,7 @@ use super::Router;
 use super::publish::DeliveryQos;
 
 impl Router {
+    #[cfg(test)]
     pub(super) fn dp_options(&self) -> DpOptions {
         dp_options(&self.cfg)
     }
@@ -51,18 +52,22 @@ impl Router {
         for p in &mut upload.points {
             p.at = Some(p.at.unwrap_or(now));
         }
-        self.fx.store(StoreOp::Datapoints(Box::new(DpBatch {
+        // Decoded once (by the connection), shared by the store and the event: no copy of the points.
+        let stored = Arc::new(StoredPoints {
             device_id: client.to_string(),
             dp_type: upload.dp_type,
-            qos: qos as u8,
             received_at: now,
+            points: upload.points,
+        });
+        self.fx.store(StoreOp::Datapoints(Box::new(DpBatch {
+            qos: qos as u8,
             payload,
-            points: upload.points.clone(),
+            upload: stored.clone(),
         })));
         let json = self.cfg.onenet.dp_subscription_json;
         let offset = self.cfg.onenet.dp_utc_offset_secs;
         let offline = self.offline_rule();
-        for p in &upload.points {
+        for p in &stored.points {
             let topic = format!("/{client}/{}", p.stream);
             if !self.subs.has_exact(ns, &topic) {
                 continue;
@@ -85,12 +90,7 @@ impl Router {
                 offline,
             );
         }
-        self.fx.event(Event::Datapoints(Arc::new(StoredPoints {
-            device_id: client.to_string(),
-            dp_type: upload.dp_type,
-            received_at: now,
-            points: upload.points,
-        })));
+        self.fx.event(Event::Datapoints(stored));
         true
     }
 

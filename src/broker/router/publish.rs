@@ -39,12 +39,9 @@ impl Router {
         p: Publish,
         dp: Option<Result<DpUpload, DpError>>,
     ) {
-        let Some(client) = self.client_of(conn) else {
-            return;
-        };
         let since = self.fx.last_op();
         let now = self.now;
-        let Some(s) = self.sessions.get_mut(&client) else {
+        let Some((client, s)) = self.live(conn) else {
             return;
         };
         s.messages_in += 1;
@@ -111,11 +108,8 @@ impl Router {
     }
 
     pub(super) fn pubrel(&mut self, conn: ConnId, pid: Pid) {
-        let Some(client) = self.client_of(conn) else {
-            return;
-        };
         let since = self.fx.last_op();
-        let Some(s) = self.sessions.get_mut(&client) else {
+        let Some((client, s)) = self.live(conn) else {
             return;
         };
         let ns = s.namespace.clone();
@@ -166,9 +160,11 @@ impl Router {
                         "RETAIN=1 on $dp: datapoint upload does not support retain; stored, not retained".into(),
                     );
                 }
-                let result = dp.unwrap_or_else(|| {
-                    crate::onenet::datapoint::decode(&msg.payload, &self.dp_options())
-                });
+                // Decoded once, by the connection (in parallel, on its core); never again here.
+                let Some(result) = dp else {
+                    tracing::error!(client = %client, "$dp upload reached the router undecoded; not stored");
+                    return Handled::Done { bad_dp: true };
+                };
                 let ok = self.datapoints(client, ns, qos, msg.payload.clone(), result);
                 Handled::Done { bad_dp: !ok }
             }

@@ -22,6 +22,8 @@ use onenet_desk::mqtt::QoS;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+mod raw;
+
 #[derive(Parser, Clone)]
 #[command(
     about = "Bounded MQTT load scenarios against a broker on 127.0.0.1; one JSON line per scenario"
@@ -179,7 +181,20 @@ impl Lg {
         Ok((c, inc))
     }
 
-    /// Publisher i → subscriber i on its own topic; `per` messages each, 64 in flight for QoS 1.
+    /// A raw connection (see `raw`) with this scenario's client id scheme and credentials.
+    async fn raw(&self, id: &str) -> Res<raw::Raw> {
+        let id = format!("{}-{id}", self.a.prefix);
+        raw::Raw::connect(&self.a.addr, &id, self.a.user.as_deref(), 600).await
+    }
+
+    async fn raw_subscriber(&self, id: &str, filter: &str, qos: QoS) -> Res<raw::Raw> {
+        let mut c = self.raw(id).await?;
+        c.subscribe(filter, qos as u8).await?;
+        Ok(c)
+    }
+
+    /// Publisher i → subscriber i on its own topic; `per` messages each, 64 in flight for QoS 1 (QoS 0:
+    /// 64 per write).
     async fn pairs(&self, qos: QoS, n: usize, per: u64) -> Res<Value> {
         let counts = Arc::new(Counts::default());
         let deadline = self.deadline();
@@ -189,29 +204,35 @@ impl Lg {
         let mut pubs = Vec::new();
         for i in 0..n {
             let topic = self.topic(&format!("{}/{i}", self.name));
-            let (sc, inc) = self
-                .subscriber(&format!("{}-s{i}", self.name), &topic, qos)
+            let sc = self
+                .raw_subscriber(&format!("{}-s{i}", self.name), &topic, qos)
                 .await?;
-            subs.spawn(count_until(
+            subs.spawn(raw::count(
                 sc,
-                inc,
                 per,
                 deadline,
                 counts.clone(),
                 lossless,
                 done.clone(),
             ));
-            let (pc, _, _) = client::connect(
-                self.opts(&format!("{}-p{i}", self.name))
-                    .with_max_inflight(64),
-            )
-            .await?;
+            let pc = self.raw(&format!("{}-p{i}", self.name)).await?;
             pubs.push((pc, topic));
         }
         let t0 = Instant::now();
         let mut js = JoinSet::new();
+        let payload = vec![b'p'; 64];
         for (pc, topic) in pubs {
-            js.spawn(publish_n(pc, topic, qos, per, 64, deadline, counts.clone()));
+            let p = payload.clone();
+            js.spawn(raw::publish(
+                pc,
+                topic,
+                qos as u8,
+                per,
+                64,
+                deadline,
+                counts.clone(),
+                move |_| p.clone(),
+            ));
         }
         while let Some(r) = js.join_next().await {
             r.map_err(|e| ClientError::Io(e.to_string()))??;
@@ -229,22 +250,21 @@ impl Lg {
         Ok(summary(&counts, n as u64 * per, pub_secs, secs, lossless))
     }
 
-    /// `n` QoS 1 publishers → one subscriber of a wildcard filter.
+    /// `n` QoS 1 publishers (16 in flight each) → one subscriber of a wildcard filter.
     async fn fan_in(&self, n: usize, per: u64) -> Res<Value> {
         let counts = Arc::new(Counts::default());
         let deadline = self.deadline();
         let base = self.topic(self.name);
-        let (sc, inc) = self
-            .subscriber(
+        let sc = self
+            .raw_subscriber(
                 &format!("{}-s", self.name),
                 &format!("{base}/+"),
                 QoS::AtLeastOnce,
             )
             .await?;
         let (_done_tx, done) = tokio::sync::watch::channel(false);
-        let sub = tokio::spawn(count_until(
+        let sub = tokio::spawn(raw::count(
             sc,
-            inc,
             n as u64 * per,
             deadline,
             counts.clone(),
@@ -253,20 +273,22 @@ impl Lg {
         ));
         let mut pubs = Vec::new();
         for i in 0..n {
-            let (pc, _, _) = client::connect(self.opts(&format!("{}-d{i}", self.name))).await?;
-            pubs.push(pc);
+            pubs.push(self.raw(&format!("{}-d{i}", self.name)).await?);
         }
         let t0 = Instant::now();
         let mut js = JoinSet::new();
+        let payload = vec![b'p'; 64];
         for (i, pc) in pubs.into_iter().enumerate() {
-            js.spawn(publish_n(
+            let p = payload.clone();
+            js.spawn(raw::publish(
                 pc,
                 format!("{base}/{i}"),
-                QoS::AtLeastOnce,
+                1,
                 per,
                 16,
                 deadline,
                 counts.clone(),
+                move |_| p.clone(),
             ));
         }
         while let Some(r) = js.join_next().await {
@@ -511,12 +533,15 @@ impl Lg {
                 .acquire_owned()
                 .await
                 .map_err(|e| ClientError::Io(e.to_string()))?;
-            let o = self.opts(&format!("{}-{}", self.name, i % 1000));
+            let id = format!("{}-{}-{}", self.a.prefix, self.name, i % 1000);
+            let (addr, user) = (self.a.addr.clone(), self.a.user.clone());
             let done = done.clone();
             js.spawn(async move {
                 let _permit = permit;
-                let (c, _, _) = client::connect(o).await?;
-                c.disconnect().await?;
+                raw::Raw::connect(&addr, &id, user.as_deref(), 60)
+                    .await?
+                    .disconnect()
+                    .await;
                 done.fetch_add(1, Ordering::Relaxed);
                 Res::Ok(())
             });
@@ -535,49 +560,27 @@ impl Lg {
         }))
     }
 
-    /// `devices` devices each publishing `per` QoS 1 `$dp` type 3 messages of 10 datapoints.
+    /// `devices` devices each publishing `per` QoS 1 `$dp` type 3 messages of 10 datapoints, 16 in flight.
     async fn dp(&self, devices: usize, per: u64) -> Res<Value> {
         let counts = Arc::new(Counts::default());
         let deadline = self.deadline();
         let mut pubs = Vec::new();
         for i in 0..devices {
-            let (c, _, _) = client::connect(self.opts(&format!("{}-d{i}", self.name))).await?;
-            pubs.push(c);
+            pubs.push(self.raw(&format!("{}-d{i}", self.name)).await?);
         }
         let t0 = Instant::now();
         let mut js = JoinSet::new();
         for c in pubs {
-            let counts = counts.clone();
-            js.spawn(async move {
-                let mut pending = std::collections::VecDeque::new();
-                for k in 0..per {
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                    let body: serde_json::Map<String, Value> = (0..10)
-                        .map(|s| (format!("s{s}"), json!(k as f64 + s as f64 / 10.0)))
-                        .collect();
-                    let body = serde_json::to_vec(&body).unwrap_or_default();
-                    let mut payload = Vec::with_capacity(body.len() + 3);
-                    payload.push(3u8);
-                    payload.extend_from_slice(&(body.len() as u16).to_be_bytes());
-                    payload.extend_from_slice(&body);
-                    pending.push_back(c.publish("$dp", QoS::AtLeastOnce, payload).await?);
-                    counts.sent.fetch_add(1, Ordering::Relaxed);
-                    if pending.len() >= 16
-                        && let Some(d) = pending.pop_front()
-                    {
-                        d.wait().await?;
-                        counts.acked.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                for d in pending {
-                    d.wait().await?;
-                    counts.acked.fetch_add(1, Ordering::Relaxed);
-                }
-                let _ = c.disconnect().await;
-                Res::Ok(())
-            });
+            js.spawn(raw::publish(
+                c,
+                "$dp".into(),
+                1,
+                per,
+                16,
+                deadline,
+                counts.clone(),
+                dp_type3,
+            ));
         }
         while let Some(r) = js.join_next().await {
             r.map_err(|e| ClientError::Io(e.to_string()))??;
@@ -594,77 +597,17 @@ impl Lg {
     }
 }
 
-/// Publishes `n` messages with at most `window` unacknowledged (QoS 1/2).
-async fn publish_n(
-    c: Client,
-    topic: String,
-    qos: QoS,
-    n: u64,
-    window: usize,
-    deadline: Instant,
-    counts: Arc<Counts>,
-) -> Res<()> {
-    let topic = onenet_desk::mqtt::TopicName::new(topic)?;
-    let payload = Bytes::from(vec![b'p'; 64]);
-    let mut pending = std::collections::VecDeque::with_capacity(window);
-    for _ in 0..n {
-        if Instant::now() >= deadline {
-            break;
-        }
-        let d = c
-            .publish_msg(topic.clone(), qos, false, payload.clone())
-            .await?;
-        counts.sent.fetch_add(1, Ordering::Relaxed);
-        if qos != QoS::AtMostOnce {
-            pending.push_back(d);
-            if pending.len() >= window
-                && let Some(d) = pending.pop_front()
-            {
-                d.wait().await?;
-                counts.acked.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-    for d in pending {
-        d.wait().await?;
-        counts.acked.fetch_add(1, Ordering::Relaxed);
-    }
-    // A round trip: every QoS 0 message is at the broker before we report.
-    c.ping().await?;
-    Ok(())
-}
-
-/// Counts received messages until `n` or the deadline. QoS 1/2 (`lossless`) waits for every message until
-/// the deadline: an acknowledged message that never arrives is a failure, not a slow percentage. QoS 0 may
-/// drop by design (a full subscriber), so once the publishers are done (`done`) 2 s of silence ends it.
-async fn count_until(
-    c: Client,
-    mut inc: Incoming,
-    n: u64,
-    deadline: Instant,
-    counts: Arc<Counts>,
-    lossless: bool,
-    done: tokio::sync::watch::Receiver<bool>,
-) -> Option<Instant> {
-    let mut got = 0u64;
-    let mut last = None;
-    while got < n {
-        let until = if !lossless && *done.borrow() {
-            deadline.min(Instant::now() + Duration::from_secs(2))
-        } else {
-            deadline
-        };
-        match tokio::time::timeout_at(until.into(), inc.recv()).await {
-            Ok(Some(_)) => {
-                got += 1;
-                last = Some(Instant::now());
-                counts.received.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => break,
-        }
-    }
-    let _ = c.disconnect().await;
-    last
+/// Message `k` of a `$dp` scenario: type 3 (`{"s0":k.0,"s1":k.1,…}`), 10 datapoints.
+fn dp_type3(k: u64) -> Vec<u8> {
+    let body: serde_json::Map<String, Value> = (0..10)
+        .map(|s| (format!("s{s}"), json!(k as f64 + s as f64 / 10.0)))
+        .collect();
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let mut payload = Vec::with_capacity(body.len() + 3);
+    payload.push(3u8);
+    payload.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    payload.extend_from_slice(&body);
+    payload
 }
 
 /// The scenario's figures. A QoS 1/2 run that did not deliver every message by the deadline is an error
