@@ -90,7 +90,8 @@ if [[ "${1:-}" == "--inside-xvfb" ]]; then
     deadline=$((SECONDS + 30))
     while :; do
         alive
-        xdotool search --name '^onenet-desk$' windowfocus --sync key alt+7
+        # Fails (X BadMatch) while the window is not yet viewable: the loop retries.
+        xdotool search --name '^onenet-desk$' windowfocus --sync key alt+7 || true
         sleep 0.5 # one frame of the app and the X server, then look
         import -window root "$SHOT"
         convert "$SHOT" -crop 140x760+0+0 +repage "$WORK/after-bar.png"

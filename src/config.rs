@@ -86,6 +86,10 @@ pub struct Limits {
     pub ack_timeout: Duration,
     /// Store ops queued but not committed past which the router takes no more input (publishers wait).
     pub max_store_backlog: usize,
+    /// How long a database connection waits for a lock held by another program (e.g. `sqlite3` on the
+    /// data dir) before the write fails and is retried, its acknowledgements held back.
+    #[serde(rename = "store_busy_timeout_secs", with = "serde_units::secs")]
+    pub store_busy_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -103,6 +107,7 @@ impl Default for Limits {
             stuck_timeout: Duration::from_secs(60),
             ack_timeout: Duration::from_secs(30),
             max_store_backlog: 50_000,
+            store_busy_timeout: crate::store::DEFAULT_BUSY_TIMEOUT,
         }
     }
 }
@@ -281,6 +286,9 @@ impl Config {
         }
         if l.ack_timeout.is_zero() {
             return bad("limits.ack_timeout_secs", "must be positive");
+        }
+        if l.store_busy_timeout.is_zero() {
+            return bad("limits.store_busy_timeout_secs", "must be longer than zero");
         }
         if l.max_store_backlog == 0 {
             return bad("limits.max_store_backlog", "must be at least 1");

@@ -145,9 +145,13 @@ async fn replayed_messages_are_not_replayed_again_at_the_next_login() {
 
 #[tokio::test]
 async fn messages_older_than_the_age_limit_are_dropped_at_login() {
+    // The age is on the router's wall clock, so this socket test really waits it out: kept short
+    // (100 ms), and it only checks that what aged is dropped at login. Which messages age, at the exact
+    // boundary and next to fresh ones, is the router's virtual-time test
+    // `offline_max_age_setting_drops_what_is_older_at_login`.
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
-    cfg.onenet.offline_max_age = Duration::from_millis(500);
+    cfg.onenet.offline_max_age = Duration::from_millis(100);
     let h = seeded_with(cfg).await;
     subscribe_and_leave(&h, "/t").await;
     publish_many(&h, "/t", 1..=3).await;
@@ -159,19 +163,13 @@ async fn messages_older_than_the_age_limit_are_dropped_at_login() {
         .map(|q| q.queued_at)
         .max()
         .unwrap();
-    eventually("the queued messages to age past 500 ms", || async {
-        (now_ms() > newest + 520).then_some(())
+    eventually("the queued messages to age past 100 ms", || async {
+        (now_ms() > newest + 110).then_some(())
     })
     .await;
-    publish_many(&h, "/t", 4..=5).await;
-    wait_queued(&h, "9278", 5).await;
-    let (mut sub, _) = login_9278(&h, false).await;
-    assert_eq!(
-        texts(&take_publishes(&mut sub, 2).await),
-        expected(4..=5),
-        "only the fresh ones"
-    );
-    assert_silent(&mut sub, "the old ones").await;
+    let (mut sub, present) = login_9278(&h, false).await;
+    assert!(present, "the session itself is kept");
+    assert_silent(&mut sub, "the aged ones").await;
     let s = h.sessions().await;
     assert_eq!(s.iter().find(|s| s.client_id == "9278").unwrap().dropped, 3);
     h.shutdown().await;

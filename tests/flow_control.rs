@@ -94,11 +94,13 @@ async fn qos1_burst_4_to_4_loses_nothing() {
 
 /// A subscriber that stops reading is disconnected after `stuck_timeout` with a diagnostic; meanwhile QoS
 /// 0 beyond its output bound is dropped and counted, and a reading subscriber keeps receiving.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The flood runs in real time; the wait for the stuck timeout in paused time (current-thread runtime).
+#[tokio::test]
 async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
+    const STUCK: Duration = Duration::from_secs(5);
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::Mqtt);
-    cfg.limits.stuck_timeout = Duration::from_secs(2);
+    cfg.limits.stuck_timeout = STUCK;
     cfg.limits.max_outbound_bytes = 64 * 1024;
     let h = start(cfg).await.unwrap();
     let addr = h.mqtt_addr();
@@ -119,7 +121,8 @@ async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut received = 0usize;
     let mut sent = 0usize;
-    // Flood until the broker gives up on the stuck reader (bounded by count and time).
+    // Flood until the stuck reader's output is full: QoS 0 beyond its bound is dropped and counted on
+    // its session (bounded by count and time). Its connection may already be closed if the flood was slow.
     loop {
         for _ in 0..200 {
             let _qos0 = p
@@ -132,13 +135,29 @@ async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
             received += 1;
         }
         let s = h.sessions().await;
-        if !s.iter().any(|s| s.client_id == "stuck") {
-            break;
+        match s.iter().find(|s| s.client_id == "stuck") {
+            Some(s) if s.dropped_qos0 == 0 => {}
+            _ => break,
         }
-        assert!(Instant::now() < deadline, "stuck reader still connected");
+        assert!(
+            Instant::now() < deadline,
+            "the stuck reader's output never filled"
+        );
         assert!(sent < 2_000_000);
         tokio::task::yield_now().await;
     }
+    // Nobody publishes now; in paused time the runtime jumps to the stuck deadline, which runs from
+    // when its output stopped moving (before the pause).
+    tokio::time::pause();
+    let paused_at = Instant::now();
+    while h.sessions().await.iter().any(|s| s.client_id == "stuck") {
+        assert!(
+            paused_at.elapsed() <= STUCK + Duration::from_millis(100),
+            "stuck reader still connected {STUCK:?} after its output filled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::resume();
     let diags = h.diagnostics("stuck").await;
     assert!(
         diags

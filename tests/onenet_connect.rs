@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
+use tokio::time;
 
 fn code(p: &Packet) -> u8 {
     connack(p).0
@@ -148,12 +149,20 @@ async fn second_login_with_same_client_id_takes_over() {
 async fn no_connect_within_the_timeout_closes_and_early_packets_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
-    cfg.limits.connect_timeout = Duration::from_millis(300);
+    cfg.limits.connect_timeout = Duration::from_secs(5);
     let h = seeded_with(cfg).await;
+    // Paused time from the accept on: the runtime jumps to the broker's CONNECT deadline as soon as
+    // nothing else can run, so the 5 s take no real time and are exact.
+    time::pause();
+    let started = time::Instant::now();
     let mut silent = Raw::connect(h.mqtt_addr()).await;
-    let started = std::time::Instant::now();
     assert_eq!(silent.closed().await, vec![]);
-    assert!(started.elapsed() >= Duration::from_millis(250));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_millis(5100),
+        "closed after {waited:?}"
+    );
+    time::resume();
 
     // A PINGREQ before CONNECT is dropped (spec §3.2), then CONNECT still works.
     let mut r = Raw::connect(h.mqtt_addr()).await;
@@ -229,11 +238,15 @@ async fn keepalive_expiry_publishes_the_will_and_disconnect_does_not() {
     );
     let (mut silent, ack) = Raw::login(addr, &p).await;
     assert_eq!(code(&ack), 0);
-    let started = std::time::Instant::now();
+    // Paused time for the silence (the logins above ran in real time, as they wait for the store's
+    // thread): the runtime jumps to the broker's keepalive deadline when nothing else can run. (Timers
+    // fire on the next whole millisecond, hence the bound of 1.5 s + 10 ms.)
+    time::pause();
+    let started = time::Instant::now();
     silent.closed().await;
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(1400),
+        waited >= Duration::from_millis(1400) && waited < Duration::from_millis(1510),
         "closed after {waited:?}"
     );
     match watcher.recv().await {
@@ -248,6 +261,7 @@ async fn keepalive_expiry_publishes_the_will_and_disconnect_does_not() {
         }
         other => panic!("expected the will, got {other:?}"),
     }
+    time::resume();
     h.shutdown().await;
 }
 

@@ -191,14 +191,24 @@ async fn qos2_is_delivered_exactly_once() {
 async fn missing_pubrel_disconnects_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::OneNet);
-    cfg.limits.pubrel_timeout = Duration::from_millis(300);
+    cfg.limits.pubrel_timeout = Duration::from_secs(5);
     let h = seeded_with(cfg).await;
     let mut publisher = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     publisher
         .send(&publish("/q2", b"x", QoS::ExactlyOnce, 1, false))
         .await;
-    let got = publisher.closed().await;
-    assert_eq!(got, vec![Packet::PubRec(pid(1))]);
+    // The PUBREC follows the store's commit (real time: it waits for the writer thread) ...
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(1)));
+    // ... and the PUBREL timeout runs from it, in paused time: the runtime jumps to the deadline.
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    assert_eq!(publisher.closed().await, vec![]);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4900) && waited < Duration::from_millis(5010),
+        "closed {waited:?} after the PUBREC"
+    );
+    tokio::time::resume();
     h.shutdown().await;
 }
 

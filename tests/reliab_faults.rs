@@ -99,8 +99,12 @@ async fn a_foreign_sqlite_database_is_refused_by_name_and_left_as_it_was() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_database_holds_acknowledgements_until_it_can_store() {
     let dir = tempfile::tempdir().unwrap();
-    let h = broker(dir.path(), Profile::OneNet).await;
-    seed_registry(&h);
+    let mut cfg = config(dir.path(), Profile::OneNet);
+    // The writer's commit fails once it has waited this long for the lock (the default, 5 s, would make
+    // the test wait that long); the failure is what the test waits for, not a time.
+    cfg.limits.store_busy_timeout = Duration::from_millis(100);
+    let h = seeded_with(cfg).await;
+    let mut events = h.events();
     let addr = h.mqtt_addr();
     let mut a = Raw::device(addr, "9277", "abc123", true).await;
     let path = h.config().db_path();
@@ -114,11 +118,14 @@ async fn a_locked_database_holds_acknowledgements_until_it_can_store() {
         conn.execute_batch("ROLLBACK").unwrap();
     });
     locked_rx.recv().unwrap();
-    let locked_at = Instant::now();
     a.send(&dp(&framed(3, r#"{"locked":1}"#), QoS::AtLeastOnce, 1))
         .await;
-    // Past the writer's 5 s busy timeout: the commit has failed at least once by then.
-    let early = a.try_recv(Duration::from_secs(6)).await;
+    // The commit has failed on the lock (after the busy timeout) ...
+    let error = store_error(&mut events).await;
+    assert!(error.contains("locked"), "{error}");
+    // ... and no PUBACK left: a PUBACK sent before the commit would have been on the socket since the
+    // upload arrived, a busy timeout ago; 50 ms is only for the loopback to deliver it.
+    let early = a.try_recv(Duration::from_millis(50)).await;
     assert!(early.is_none(), "acknowledged while not stored: {early:?}");
     // Other devices are served meanwhile.
     let mut b = Raw::device(addr, "9278", "def456", true).await;
@@ -127,7 +134,6 @@ async fn a_locked_database_holds_acknowledgements_until_it_can_store() {
     release_tx.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(a.recv().await, Packet::PubAck(pid(1)));
-    assert!(locked_at.elapsed() >= Duration::from_secs(6));
     assert_eq!(stored_streams(&open_db(&h), "9277"), ["locked"]);
     h.shutdown().await;
 }
@@ -148,6 +154,7 @@ async fn disk_full_acknowledges_nothing_unstored_and_resumes_when_space_returns(
     };
     let h = broker(&mnt, Profile::OneNet).await;
     seed_registry(&h);
+    let mut events = h.events();
     let addr = h.mqtt_addr();
     // Leave ~256 KiB free.
     let filler = mnt.join("filler");
@@ -172,10 +179,14 @@ async fn disk_full_acknowledges_nothing_unstored_and_resumes_when_space_returns(
     for i in 1..=200u16 {
         let body = format!(r#"{{"s{i}":"{value}"}}"#);
         a.send(&dp(&framed(3, &body), QoS::AtLeastOnce, i)).await;
-        match a.try_recv(Duration::from_secs(3)).await {
-            Some(Packet::PubAck(p)) if p == pid(i) => acked.push(format!("s{i}")),
-            Some(other) => panic!("unexpected {other:?}"),
-            None => {
+        // Either its PUBACK, or the store says it cannot commit (then the upload is held).
+        tokio::select! {
+            p = a.recv() => match p {
+                Packet::PubAck(p) if p == pid(i) => acked.push(format!("s{i}")),
+                other => panic!("unexpected {other:?}"),
+            },
+            e = store_error(&mut events) => {
+                assert!(e.contains("full"), "{e}");
                 held = Some(i);
                 break;
             }
@@ -191,7 +202,8 @@ async fn disk_full_acknowledges_nothing_unstored_and_resumes_when_space_returns(
     for s in &acked {
         assert!(stored.contains(s), "{s} was acknowledged but is not stored");
     }
-    assert!(a.try_recv(Duration::from_millis(500)).await.is_none());
+    // The failed commit's PUBACK would have left with it; 50 ms only for the loopback to deliver it.
+    assert!(a.try_recv(Duration::from_millis(50)).await.is_none());
     // Space returns.
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(a.recv().await, Packet::PubAck(pid(held)));

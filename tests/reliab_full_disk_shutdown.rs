@@ -24,6 +24,7 @@ async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
     };
     let h = broker(&mnt, Profile::OneNet).await;
     seed_registry(&h);
+    let mut events = h.events();
     let filler = mnt.join("filler");
     {
         use std::io::Write;
@@ -36,13 +37,18 @@ async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
     let mut a = Raw::device(h.mqtt_addr(), "9277", "abc123", true).await;
     let value = "v".repeat(8000);
     let mut held = None;
+    let mut acked = Vec::new();
     for i in 1..=200u16 {
         let body = format!(r#"{{"s{i}":"{value}"}}"#);
         a.send(&dp(&framed(3, &body), QoS::AtLeastOnce, i)).await;
-        match a.try_recv(Duration::from_secs(3)).await {
-            Some(Packet::PubAck(p)) if p == pid(i) => {}
-            Some(other) => panic!("unexpected {other:?}"),
-            None => {
+        // Either its PUBACK, or the store says it cannot commit (then the upload is held).
+        tokio::select! {
+            p = a.recv() => {
+                assert_eq!(p, Packet::PubAck(pid(i)));
+                acked.push(format!("s{i}"));
+            }
+            e = store_error(&mut events) => {
+                assert!(e.contains("full"), "{e}");
                 held = Some(i);
                 break;
             }
@@ -54,6 +60,24 @@ async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
     let took = t.elapsed();
     let _ = std::fs::remove_file(&filler);
     assert!(stopped.is_ok(), "shutdown still waiting after {took:?}");
+    // every acknowledged upload is on disk
+    let stored: Vec<String> = onenet_desk::store::Db::open(&mnt.join(onenet_desk::config::DB_FILE))
+        .unwrap()
+        .datapoints(
+            &onenet_desk::store::DpFilter {
+                device_id: Some("9277".into()),
+                ..Default::default()
+            },
+            1_000_000,
+            false,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|p| p.stream)
+        .collect();
+    for s in &acked {
+        assert!(stored.contains(s), "{s} was acknowledged but is not stored");
+    }
     eprintln!("shutdown on a full disk took {took:?}; upload {held} stayed unacknowledged");
     // the connection was closed without a PUBACK for the held upload
     for p in a.closed().await {

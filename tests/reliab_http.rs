@@ -5,7 +5,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use onenet_desk::ServiceHandle;
@@ -140,12 +140,14 @@ async fn oversize_heads_and_too_many_headers_get_431_and_the_api_keeps_serving()
 #[tokio::test]
 async fn a_slow_request_head_is_cut_off() {
     let limits = HttpLimits {
-        header_timeout: Duration::from_millis(500),
+        header_timeout: Duration::from_secs(2),
         ..HttpLimits::default()
     };
     let (_d, h, addr, stop) = setup(limits).await;
+    // Paused time: each 100 ms between bytes and the head timeout pass as soon as nothing else runs.
+    tokio::time::pause();
     let mut slow = TcpStream::connect(addr).await.unwrap();
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let head = b"GET /mqtt/topic HTTP/1.1\r\nhost: x\r\napi-key: KEY339\r\n\r\n";
     let mut closed_after = None;
     for b in head.iter() {
@@ -161,9 +163,10 @@ async fn a_slow_request_head_is_cut_off() {
     }
     let closed_after = closed_after.expect("the slow head was served to the end");
     assert!(
-        closed_after < Duration::from_secs(3),
+        closed_after >= Duration::from_secs(2) && closed_after <= Duration::from_millis(2100),
         "closed after {closed_after:?}"
     );
+    tokio::time::resume();
     let (st, _) = request(
         addr,
         "GET /mqtt/topic HTTP/1.1\r\nhost: x\r\napi-key: KEY339\r\nconnection: close\r\n\r\n",
@@ -179,18 +182,27 @@ async fn a_slow_request_head_is_cut_off() {
 #[tokio::test]
 async fn a_stalled_body_times_out_with_errno_14() {
     let limits = HttpLimits {
-        request_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(2),
         ..HttpLimits::default()
     };
     let (_d, h, addr, stop) = setup(limits).await;
+    // Paused time: the request timeout passes as soon as nothing else runs.
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(post("/mqtt?topic=/t", 100).as_bytes())
         .await
         .unwrap();
     s.write_all(b"only ten b").await.unwrap();
     let (text, _) = read_all(&mut s, WAIT).await;
+    let waited = started.elapsed();
     let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
     assert_eq!(errno(body), 14, "{text}");
+    assert!(
+        waited >= Duration::from_secs(2) && waited <= Duration::from_millis(2100),
+        "answered after {waited:?}"
+    );
+    tokio::time::resume();
     stop.cancel();
     h.shutdown().await;
 }

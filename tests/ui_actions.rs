@@ -7,7 +7,7 @@ mod common;
 
 use std::net::TcpStream;
 
-use common::ui::{Dev, addr, has, live_app, live_config, rt, step_until};
+use common::ui::{Dev, addr, has, live_app, live_config, rt, step_until, until_offline};
 use common::{open_db, publish};
 use egui_kittest::Harness;
 use onenet_desk::ServiceHandle;
@@ -205,12 +205,16 @@ fn clear_queue_drops_what_waits_for_an_offline_device() {
     let mut sub = Dev::online(addr(&h), "9278", "def456", false);
     sub.subscribe("/q");
     sub.leave();
+    // Publish only once the router has 9278 offline: a publish routed before that stays in flight
+    // (which ClearQueue keeps, by design), not queued. This race made the test time out under load.
+    until_offline(&mut h, "9278");
     let mut p = Dev::online(addr(&h), "9277", "abc123", true);
     for i in 1..=3 {
         p.publish("/q", b"waiting", false, i);
     }
-    until_service(&mut h, "3 queued for 9278", |rt, s| {
-        rt.block_on(s.queue("9278")).len() == 3
+    until_service(&mut h, "3 queued (none in flight) for 9278", |rt, s| {
+        let q = rt.block_on(s.queue("9278"));
+        q.len() == 3 && q.iter().all(|m| m.packet_id.is_none())
     });
     h.state_mut().handle(Action::ClearQueue("9278".into()));
     until_service(&mut h, "9278's queue empty", |rt, s| {

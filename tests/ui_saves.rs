@@ -10,7 +10,7 @@ use std::path::Path;
 
 use common::connect_packet;
 use common::dataplane::{framed, hex};
-use common::ui::{Dev, addr, has, has_part, live_app, live_config, step_until};
+use common::ui::{Dev, addr, has, has_part, live_app, live_config, step_until, until_offline};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use onenet_desk::export::ExportFormat;
@@ -194,6 +194,7 @@ fn refresh_loads_the_offline_queue_into_the_device_detail() {
     let mut sub = Dev::online(addr(&h), "9278", "def456", false);
     sub.subscribe("/q");
     sub.leave();
+    until_offline(&mut h, "9278");
     let mut p = Dev::online(addr(&h), "9277", "abc123", true);
     p.publish("/q", b"first", false, 1);
     p.publish("/q", b"second!", false, 2);

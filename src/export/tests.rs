@@ -151,7 +151,7 @@ fn database(n: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite3");
     drop(Db::open(&path).unwrap());
-    let mut conn = crate::store::connect(&path).unwrap();
+    let mut conn = crate::store::connect_with(&path, crate::store::DEFAULT_BUSY_TIMEOUT).unwrap();
     let tx = conn.transaction().unwrap();
     let mut ids = StreamIds::default();
     let batch = |device: &str, dp_type, points| DpBatch {

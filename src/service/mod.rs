@@ -146,7 +146,7 @@ pub async fn start_with(
     config.validate()?;
     let config = Arc::new(config);
     let db_path = config.db_path();
-    let db = Db::open(&db_path)?;
+    let db = Db::open_with(&db_path, config.limits.store_busy_timeout)?;
     let state = db.load_state()?;
     let listener = TcpListener::bind(config.mqtt_addr)
         .await
@@ -158,7 +158,11 @@ pub async fn start_with(
         addr: config.mqtt_addr,
         source,
     })?;
-    let (store, writer) = spawn_writer(db_path, config.retention.clone())?;
+    let (store, writer) = spawn_writer(
+        db_path,
+        config.retention.clone(),
+        config.limits.store_busy_timeout,
+    )?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let (router_tx, router_rx) = mpsc::channel(ROUTER_MAILBOX);
@@ -303,6 +307,7 @@ impl ServiceHandle {
         keep!(limits.max_connections, "limits.max_connections");
         keep!(limits.connect_timeout, "limits.connect_timeout_secs");
         keep!(limits.pubrel_timeout, "limits.pubrel_timeout_secs");
+        keep!(limits.store_busy_timeout, "limits.store_busy_timeout_secs");
         let next = Arc::new(next);
         self.inner.config.send_replace(next.clone());
         let _ = self

@@ -181,7 +181,8 @@ mod tests {
             sends,
         };
         {
-            let mut conn = crate::store::connect(db.path()).unwrap();
+            let mut conn =
+                crate::store::connect_with(db.path(), crate::store::DEFAULT_BUSY_TIMEOUT).unwrap();
             let tx = conn.transaction().unwrap();
             put_command(&tx, &c).unwrap();
             tx.commit().unwrap();

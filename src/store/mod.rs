@@ -79,10 +79,17 @@ impl StoreError {
     }
 }
 
+/// How long a connection waits for another's lock before SQLite answers "busy" (the writer then keeps its
+/// acknowledgements back and retries). The default of `Limits::store_busy_timeout`; tests lower it.
+pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens a connection with the settings every connection of ours uses.
-pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn connect_with(
+    path: &Path,
+    busy_timeout: std::time::Duration,
+) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(busy_timeout)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a committed batch survives power loss, which is what an acknowledgement promises.
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -93,7 +100,7 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
 /// Reads (never writes) an existing file to make sure it is ours before anything changes it: a file that
 /// is not a database, or an SQLite database of another program, is refused with an error naming it,
 /// byte for byte as it was (setting WAL mode or migrating would already have written to it).
-fn identify(path: &Path) -> Result<(), StoreError> {
+fn identify(path: &Path, busy_timeout: std::time::Duration) -> Result<(), StoreError> {
     if !path.exists() {
         return Ok(());
     }
@@ -103,8 +110,7 @@ fn identify(path: &Path) -> Result<(), StoreError> {
     };
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(open_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(open_err)?;
+    conn.busy_timeout(busy_timeout).map_err(open_err)?;
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(open_err)?;
@@ -133,14 +139,19 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
+        Db::open_with(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// [`Db::open`] whose connections wait `busy_timeout` for a lock held by another connection.
+    pub fn open_with(path: &Path, busy_timeout: std::time::Duration) -> Result<Db, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        identify(path)?;
-        let mut conn = connect(path).map_err(|e| match e {
+        identify(path, busy_timeout)?;
+        let mut conn = connect_with(path, busy_timeout).map_err(|e| match e {
             StoreError::Sqlite(source) => StoreError::Open {
                 path: path.to_path_buf(),
                 source,
@@ -151,7 +162,7 @@ impl Db {
         Ok(Db {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
-            readers: Arc::new(pool::ReadPool::new(path)),
+            readers: Arc::new(pool::ReadPool::new(path, busy_timeout)),
         })
     }
 

@@ -25,6 +25,7 @@ struct Slots {
 
 pub(crate) struct ReadPool {
     path: PathBuf,
+    busy_timeout: std::time::Duration,
     slots: Mutex<Slots>,
     freed: Condvar,
 }
@@ -57,19 +58,20 @@ impl Drop for Reader<'_> {
     }
 }
 
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+fn open_reader(path: &Path, busy_timeout: std::time::Duration) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_timeout(busy_timeout)?;
     Ok(conn)
 }
 
 impl ReadPool {
-    pub(crate) fn new(path: &Path) -> ReadPool {
+    pub(crate) fn new(path: &Path, busy_timeout: std::time::Duration) -> ReadPool {
         ReadPool {
             path: path.to_path_buf(),
+            busy_timeout,
             slots: Mutex::new(Slots {
                 idle: Vec::with_capacity(READERS),
                 opened: 0,
@@ -95,7 +97,7 @@ impl ReadPool {
             if slots.opened < READERS {
                 slots.opened += 1;
                 drop(slots);
-                return match open_reader(&self.path) {
+                return match open_reader(&self.path, self.busy_timeout) {
                     Ok(c) => Ok(Reader {
                         pool: self,
                         conn: Some(c),
@@ -127,7 +129,7 @@ mod tests {
     fn never_opens_more_than_readers_and_reuses() {
         let dir = tempfile::tempdir().unwrap();
         let db = super::super::Db::open(&dir.path().join("p.sqlite3")).unwrap();
-        let pool = Arc::new(ReadPool::new(db.path()));
+        let pool = Arc::new(ReadPool::new(db.path(), crate::store::DEFAULT_BUSY_TIMEOUT));
         let held: Vec<_> = (0..READERS).map(|_| pool.get().unwrap()).collect();
         assert_eq!(pool.opened(), READERS);
         // A fifth caller waits until one comes back.

@@ -183,7 +183,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite3");
         let db = Db::open(&path).unwrap();
-        let (tx, thread) = spawn_writer(path.clone(), Default::default()).unwrap();
+        let (tx, thread) = spawn_writer(
+            path.clone(),
+            Default::default(),
+            crate::store::DEFAULT_BUSY_TIMEOUT,
+        )
+        .unwrap();
         let c = || "9277".to_string();
         tx.send(StoreOp::UpsertSession {
             client_id: c(),
@@ -254,7 +259,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite3");
         let db = Db::open(&path).unwrap();
-        let (tx, thread) = spawn_writer(path, Default::default()).unwrap();
+        let (tx, thread) =
+            spawn_writer(path, Default::default(), crate::store::DEFAULT_BUSY_TIMEOUT).unwrap();
         tx.send(StoreOp::UpsertSession {
             client_id: "1".into(),
             namespace: "".into(),

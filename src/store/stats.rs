@@ -89,7 +89,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite3");
         let db = Db::open(&path).unwrap();
-        let (tx, thread) = spawn_writer(path.clone(), Default::default()).unwrap();
+        let (tx, thread) = spawn_writer(
+            path.clone(),
+            Default::default(),
+            crate::store::DEFAULT_BUSY_TIMEOUT,
+        )
+        .unwrap();
         let mut s = DeviceStats {
             client_id: "9277".into(),
             messages_in: 3,

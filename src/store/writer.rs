@@ -20,7 +20,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::commands::put_command;
 use super::datapoints::{DpBatch, StreamIds, apply_retention, insert_batch};
-use super::{StoreError, connect, now_millis};
+use super::{StoreError, connect_with, now_millis};
 use crate::config::Retention;
 use crate::onenet::commands::Command;
 
@@ -219,11 +219,14 @@ const MAX_BATCH: usize = 20_000;
 /// How often retention runs when it is configured.
 const RETENTION_EVERY: Duration = Duration::from_secs(10);
 
+/// Starts the writer thread. Its connection waits `busy_timeout` for another's lock before a commit
+/// fails (and is retried).
 pub fn spawn_writer(
     path: PathBuf,
     retention: Retention,
+    busy_timeout: std::time::Duration,
 ) -> Result<(StoreTx, WriterThread), StoreError> {
-    let conn = connect(&path)?;
+    let conn = connect_with(&path, busy_timeout)?;
     let (tx, rx) = mpsc::channel::<(u64, StoreOp)>();
     let (committed_tx, committed_rx) = watch::channel(0u64);
     let (failing_tx, failing_rx) = watch::channel(None);
@@ -512,7 +515,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("w.sqlite3");
         let db = Db::open(&path).expect("open");
-        let (tx, thread) = spawn_writer(path.clone(), Retention::default()).expect("writer");
+        let (tx, thread) = spawn_writer(
+            path.clone(),
+            Retention::default(),
+            crate::store::DEFAULT_BUSY_TIMEOUT,
+        )
+        .expect("writer");
         let n1 = tx.send(retained("ok"));
         tx.flush().await;
         assert_eq!(*tx.committed().borrow(), n1);

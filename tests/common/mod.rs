@@ -314,6 +314,24 @@ pub async fn wait_online(h: &ServiceHandle, client: &str, online: bool) {
     .await
 }
 
+/// Waits for the service to report that the store cannot commit (`Event::StoreStatus` with an error),
+/// and returns the error. The writer publishes it after a failed commit, which it does not acknowledge.
+pub async fn store_error(events: &mut onenet_desk::events::EventReceiver) -> String {
+    use onenet_desk::events::{Event, Received};
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Some(Received::Event(Event::StoreStatus { error: Some(e) })) => return e,
+                Some(_) => {}
+                None => panic!("the service stopped"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .expect("the store reports a failed commit")
+}
+
 /// Polls `f` until it returns Some, failing after [`WAIT`].
 pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where

@@ -319,6 +319,20 @@ pub fn step_until(
     }
 }
 
+/// Steps the app until its service reports `client` offline. A device's `Dev::leave` returns when the
+/// broker closed the socket, which is before the router has heard of it; a publish routed in between goes
+/// to the closing connection (in flight), not to the offline queue.
+pub fn until_offline(h: &mut Harness<'_, ConsoleApp>, client: &str) {
+    let rt = rt();
+    step_until(h, &format!("{client} offline"), |h| {
+        h.state().service().is_some_and(|s| {
+            rt.block_on(s.sessions())
+                .iter()
+                .any(|s| s.client_id == client && !s.online)
+        })
+    });
+}
+
 /// The MQTT address of the app's running broker.
 pub fn addr(h: &Harness<'_, ConsoleApp>) -> std::net::SocketAddr {
     h.state().service().expect("the broker runs").mqtt_addr()

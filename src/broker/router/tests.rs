@@ -457,6 +457,59 @@ fn command_times_out_on_the_routers_clock() {
 }
 
 #[test]
+fn offline_command_validity_runs_out_on_the_routers_clock() {
+    let mut h = H::onenet();
+    let c =
+        h.r.at(h.now)
+            .send_command("dev", Bytes::from_static(b"later"), 1)
+            .expect("command");
+    let _: Vec<Effect> = h.r.effects().collect();
+    assert_eq!(c.status, CommandStatus::Created, "offline: waits");
+    let due = h.r.next_deadline().expect("validity deadline");
+    assert_eq!(due, T0 + 1_000, "validity 1 s");
+    h.now = due - 1;
+    assert!(h.on(Input::Tick).is_empty());
+    h.now = due;
+    let fx = h.on(Input::Tick);
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Event(Event::Command(c)) if c.status == CommandStatus::SendFailed
+    )));
+    // the device comes after the validity: nothing is delivered
+    let fx = h.login(1, "dev", true);
+    assert!(pubs(&fx, 1).is_empty(), "an expired command is not sent");
+}
+
+#[test]
+fn offline_max_age_setting_drops_what_is_older_at_login() {
+    let mut cfg = config(Profile::OneNet);
+    cfg.onenet.offline_max_age = std::time::Duration::from_millis(500);
+    let mut h = H::new(cfg);
+    h.login(1, "sub", false);
+    h.subscribe(1, "t", QoS::AtLeastOnce);
+    h.close(1, Ending::Graceful);
+    h.login(2, "pub", true);
+    for (at, body) in [(T0, "old"), (T0 + 100, "fresh"), (T0 + 400, "fresher")] {
+        h.now = at;
+        h.publish_bytes(2, "t", QoS::AtMostOnce, 1, Bytes::from(body));
+    }
+    // 501 ms after the first: only it is past the limit
+    h.now = T0 + 501;
+    let fx = h.login(3, "sub", false);
+    let got: Vec<String> = to(&fx, 3)
+        .into_iter()
+        .filter_map(|o| match o {
+            Outbound::Publish { msg, .. } => {
+                Some(String::from_utf8_lossy(&msg.payload).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, ["fresh", "fresher"]);
+    assert_eq!(h.r.session_infos()[1].dropped, 1);
+}
+
+#[test]
 fn datapoint_upload_is_stored_before_its_puback() {
     let mut h = H::onenet();
     h.login(1, "dev", true);
