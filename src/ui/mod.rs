@@ -30,9 +30,3 @@ pub mod validity;
 pub mod widgets;
 
 pub use app::{ConsoleApp, run, run_demo};
-
-// The backend's files, being moved into `backend/` in parallel (issue 9), still name these by
-// their old paths.
-pub use panels::overview;
-pub use state as model;
-pub use state::packets;

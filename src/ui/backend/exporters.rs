@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use super::Backend;
 use crate::service::api::{DpFilter, ExportRequest};
 use crate::ui::actions::ExportSpec;
-use crate::ui::model::Reply;
-use crate::ui::packets::PacketRow;
+use crate::ui::state::Reply;
+use crate::ui::state::packets::PacketRow;
 
 /// Writes a file on the blocking pool, creating its folder if needed.
 async fn write_file(path: PathBuf, data: Vec<u8>) -> std::io::Result<()> {

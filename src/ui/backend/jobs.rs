@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::Backend;
 use crate::service::api::{NewDevice, NewProduct};
-use crate::ui::model::Reply;
+use crate::ui::state::Reply;
 
 /// Most history points loaded for a plot.
 pub const HISTORY_MAX: usize = 1_000_000;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use crate::config::Config;
 use crate::events::EventReceiver;
 use crate::service::ServiceHandle;
-use crate::ui::model::Reply;
+use crate::ui::state::Reply;
 
 /// How a start/stop/restart ended.
 pub(super) struct Outcome {

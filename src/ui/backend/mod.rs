@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::events::{EventReceiver, Received};
 use crate::service::ServiceHandle;
-use crate::ui::model::{Reply, Snapshot};
+use crate::ui::state::{Reply, Snapshot};
 use lifecycle::{Outcome, lifecycle};
 
 pub use jobs::HISTORY_MAX;

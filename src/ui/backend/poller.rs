@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::events::EventReceiver;
 use crate::service::ServiceHandle;
 use crate::ui::actions::Tab;
-use crate::ui::model::{Model, Reply, Snapshot};
+use crate::ui::state::{Model, Reply, Snapshot};
 
 /// How often the broker is read for sessions, registry, retained messages and metrics.
 pub const POLL_EVERY: Duration = Duration::from_millis(1000);
@@ -158,7 +158,7 @@ pub fn clock_due(m: &Model) -> Option<Duration> {
         }
         _ => None,
     };
-    match (panel, crate::ui::overview::status_clock_due(m)) {
+    match (panel, crate::ui::panels::overview::status_clock_due(m)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }

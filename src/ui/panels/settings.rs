@@ -165,17 +165,18 @@ impl SettingsPanel {
                 "Broker settings are saved in onenet-desk.toml in the data directory (serve reads it too) and take effect when you apply them; only addresses, profile and connection limits restart the broker.",
             ),
         );
-        let (mut d, mut typed) = match (self.draft.take(), self.typed.take(), self.from.take()) {
-            (Some(d), Some(t), Some(from)) if from != m.prefs => {
-                let now = &m.prefs.broker;
-                let t = if t == Typed::of(&from.broker) {
-                    Typed::of(now)
-                } else {
-                    t
-                };
-                (follow(&d, &from, &m.prefs), t)
+        // The typed addresses follow too when they were not edited (still as in `from`).
+        let (mut d, mut typed) = match (self.draft.take(), self.from.take()) {
+            (Some(d), Some(from)) if from != m.prefs => {
+                let edited = self.typed.take().filter(|t| *t != Typed::of(&from.broker));
+                let d = follow(&d, &from, &m.prefs);
+                let t = edited.unwrap_or_else(|| Typed::of(&d.broker));
+                (d, t)
             }
-            (Some(d), Some(t), _) => (d, t),
+            (Some(d), _) => {
+                let t = self.typed.take().unwrap_or_else(|| Typed::of(&d.broker));
+                (d, t)
+            }
             _ => (m.prefs.clone(), Typed::of(&m.prefs.broker)),
         };
         self.from = Some(m.prefs.clone());
