@@ -155,6 +155,7 @@ fn export_spec(path: &Path) -> ExportSpec {
 }
 
 #[test]
+#[cfg(unix)] // a FIFO holds the export until the cancel is in
 fn a_cancelled_export_leaves_no_file_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = live_app(live_config(dir.path()));
@@ -163,14 +164,24 @@ fn a_cancelled_export_leaves_no_file_and_says_so() {
         d.publish("$dp", &framed(3, &format!("{{\"t\":{i}}}")), false, i);
     }
     let out = dir.path().join("cancelled.csv");
-    // Cancel right behind the request: the export (flush, count, write) cannot have finished, and its
-    // progress check (at least once, at the end) sees the cancel.
+    // The export writes `cancelled.csv.tmp` first. Made a FIFO here, opening it for writing blocks the export
+    // until this test opens the reading end, which it does only after the cancel: the export cannot finish
+    // before the cancel, however the threads are scheduled. Its progress check (at least once, at the end)
+    // then sees the cancel.
+    let tmp = dir.path().join("cancelled.csv.tmp");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&tmp)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {}", tmp.display());
     h.state_mut()
         .handle(Action::ExportDatapoints(export_spec(&out)));
     h.state_mut().handle(Action::CancelExport);
+    let reader = std::thread::spawn(move || std::fs::read(&tmp).unwrap());
     step_until(&mut h, "the cancelled notice", |h| {
         notice(h, "export cancelled")
     });
+    reader.join().unwrap();
     assert!(h.state().model.export.is_none(), "no export in progress");
     assert!(!out.exists(), "no file under the final name");
     assert!(

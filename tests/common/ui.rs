@@ -78,6 +78,8 @@ impl Dev {
                 Ok(0) => return None,
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return None,
+                // A signal landed during the read (EINTR): nothing was read, read again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => panic!("no packet within {WAIT:?}: {e}"),
             }
         }
