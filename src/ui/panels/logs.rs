@@ -15,8 +15,7 @@ use tracing::Level;
 use crate::logging::{self, LogRecord, LogRing};
 use crate::ui::actions::Action;
 use crate::ui::format;
-use crate::ui::i18n::{lang, zh};
-use crate::ui::prefs::Lang;
+use crate::ui::i18n::tr;
 use crate::ui::state::Model;
 use crate::ui::widgets;
 
@@ -242,98 +241,15 @@ fn level_color(l: Level) -> Color32 {
     }
 }
 
-/// The Chinese texts of the Logs panel and the About box (kept here, beside the texts, until the
-/// console's translations move to data files).
-const ZH: &[(&str, &str)] = &[
-    ("Logs", "日志"),
-    (
-        "What the broker and the console reported, newest last. The same lines go to the log file.",
-        "代理和控制台的运行记录，最新的在最后。同样的内容也写入日志文件。",
-    ),
-    ("Level", "级别"),
-    ("filter text", "筛选文本"),
-    ("Open log folder", "打开日志文件夹"),
-    ("Log file:", "日志文件："),
-    (
-        "No log file: logging to the terminal only.",
-        "没有日志文件：日志只输出到终端。",
-    ),
-    ("Shown:", "显示："),
-    ("Copy shown", "复制显示的内容"),
-    (
-        "The log is not being recorded in this window.",
-        "此窗口没有记录日志。",
-    ),
-    ("Nothing logged yet.", "尚无日志。"),
-    (
-        "No log line matches the filter.",
-        "没有符合筛选条件的日志。",
-    ),
-    ("Errors", "错误"),
-    ("Warnings", "警告"),
-    ("Info", "信息"),
-    ("Debug", "调试"),
-    ("Trace", "跟踪"),
-    (
-        "Shows this level and the more severe ones.",
-        "显示此级别及更严重的日志。",
-    ),
-    ("Log filter", "日志筛选"),
-    ("About", "关于"),
-    ("About onenet-desk", "关于 onenet-desk"),
-    ("Version", "版本"),
-    ("Data folder", "数据文件夹"),
-    ("Log file", "日志文件"),
-    ("Database size", "数据库大小"),
-    (
-        "none (logging to the terminal only)",
-        "无（日志只输出到终端）",
-    ),
-    ("Open data folder", "打开数据文件夹"),
-    ("Close", "关闭"),
-    (
-        "A local OneNET: MQTT broker, datapoint store and desktop console.",
-        "本地 OneNET：MQTT 代理、数据点存储和桌面控制台。",
-    ),
-];
-
-/// The text in the current language: this file's table first, then the console's.
+/// The text in the current language (the Logs panel's and the About box's texts are in the console's
+/// locale file like every other).
 pub fn t(en: &'static str) -> &'static str {
-    match lang() {
-        Lang::English => en,
-        Lang::Chinese => ZH
-            .iter()
-            .find(|(e, _)| *e == en)
-            .map(|(_, z)| *z)
-            .or_else(|| zh(en))
-            .unwrap_or(en),
-    }
+    tr(en)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every `t("…")` in this file and in the About box has a Chinese text.
-    #[test]
-    fn every_text_is_translated() {
-        let mut missing = Vec::new();
-        for src in [include_str!("logs.rs"), include_str!("about.rs")] {
-            for piece in src.split("t(\"").skip(1) {
-                let Some(end) = piece.find("\")") else {
-                    continue;
-                };
-                let en = &piece[..end];
-                if en.contains('"') || en == "…" {
-                    continue;
-                }
-                if !ZH.iter().any(|(e, _)| *e == en) && zh(en).is_none() {
-                    missing.push(en.to_string());
-                }
-            }
-        }
-        assert!(missing.is_empty(), "untranslated: {missing:?}");
-    }
 
     #[test]
     fn level_filter_keeps_the_chosen_level_and_more_severe() {
