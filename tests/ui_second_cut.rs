@@ -209,25 +209,6 @@ fn throughput_chart_is_smoothed_on_the_wall_clock() {
     );
 }
 
-/// MQTT 3.1.1 CONNECT of device 9277 (product 339, auth_info abc123) of the sample registry.
-fn connect_9277(addr: std::net::SocketAddr) -> std::net::TcpStream {
-    use std::io::{Read, Write};
-    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
-    for s in ["9277", "339", "abc123"] {
-        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        body.extend_from_slice(s.as_bytes());
-    }
-    let mut p = vec![0x10, body.len() as u8];
-    p.extend_from_slice(&body);
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(common::ui::UI_WAIT)).unwrap();
-    c.write_all(&p).unwrap();
-    let mut ack = [0u8; 4];
-    c.read_exact(&mut ack).unwrap();
-    assert_eq!(ack[3], 0, "CONNACK accepted");
-    c
-}
-
 /// The time to the next repaint the last frame asked for.
 fn repaint_delay(h: &Harness<'_, ConsoleApp>) -> std::time::Duration {
     h.output().viewport_output[&egui::ViewportId::ROOT].repaint_delay
@@ -244,10 +225,7 @@ fn idle_window_repaints_on_events_and_clocks_only() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
-    let addr = match h.state().model.broker {
-        onenet_desk::ui::state::BrokerState::Running { addr, .. } => addr,
-        ref b => panic!("broker not running: {b:?}"),
-    };
+    let addr = common::ui::addr(&h);
     // The broker has run for two minutes: the status bar shows minutes.
     h.state_mut().model.broker = onenet_desk::ui::state::BrokerState::Running {
         addr,
@@ -277,7 +255,7 @@ fn idle_window_repaints_on_events_and_clocks_only() {
         !woken.load(Ordering::SeqCst),
         "an idle broker reading woke the window"
     );
-    let _device = connect_9277(addr);
+    let _device = common::ui::Dev::online(addr, "9277", "abc123", true);
     let deadline = Instant::now() + common::ui::UI_WAIT;
     while !woken.load(Ordering::SeqCst) {
         assert!(
@@ -571,33 +549,6 @@ fn export_dialog_forgets_a_fixed_date_error() {
     );
 }
 
-/// A QoS 1 PUBLISH of a type 3 `$dp` upload with `json`, acknowledged (PUBACK read) before returning.
-fn upload_type3(c: &mut std::net::TcpStream, pid: u16, json: &str) {
-    use std::io::{Read, Write};
-    let payload = common::dataplane::framed(3, json);
-    let mut body = vec![0x00, 0x03, b'$', b'd', b'p'];
-    body.extend_from_slice(&pid.to_be_bytes());
-    body.extend_from_slice(&payload);
-    let mut p = vec![0x32];
-    let mut n = body.len();
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        p.push(b);
-        if n == 0 {
-            break;
-        }
-    }
-    p.extend_from_slice(&body);
-    c.write_all(&p).unwrap();
-    let mut ack = [0u8; 4];
-    c.read_exact(&mut ack).unwrap();
-    assert_eq!(ack[0], 0x40, "PUBACK");
-}
-
 /// JSON-object datapoints: the user picks a numeric field ("pos.x") and the stream's values along it are
 /// plotted, history included, and the choice is kept per stream; a text stream gets a table of its
 /// history. The real app, a device uploading over MQTT.
@@ -607,19 +558,12 @@ fn json_fields_are_plotted_and_text_gets_a_table() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut h = common::ui::live_app(common::ui::live_config(dir.path()));
-    let addr = match h.state().model.broker {
-        onenet_desk::ui::state::BrokerState::Running { addr, .. } => addr,
-        ref b => panic!("broker not running: {b:?}"),
-    };
-    let mut dev = connect_9277(addr);
+    let mut dev = common::ui::Dev::online(common::ui::addr(&h), "9277", "abc123", true);
     for i in 0..3u16 {
-        upload_type3(
-            &mut dev,
-            i + 1,
-            &format!(
-                r#"{{"location":{{"pos":{{"x":{i}.5,"y":9}},"fix":"gps"}},"status":"state {i}"}}"#
-            ),
+        let json = format!(
+            r#"{{"location":{{"pos":{{"x":{i}.5,"y":9}},"fix":"gps"}},"status":"state {i}"}}"#
         );
+        dev.publish("$dp", &common::dataplane::framed(3, &json), false, i + 1);
     }
     common::ui::step_until(&mut h, "the uploads in the console", |h| {
         h.state()
@@ -647,7 +591,8 @@ fn json_fields_are_plotted_and_text_gets_a_table() {
         "kept per stream"
     );
     // Live points go on the plot along the field.
-    upload_type3(&mut dev, 9, r#"{"location":{"pos":{"x":7.25,"y":9}}}"#);
+    let live = common::dataplane::framed(3, r#"{"location":{"pos":{"x":7.25,"y":9}}}"#);
+    dev.publish("$dp", &live, false, 9);
     common::ui::step_until(&mut h, "a live point plotted", |h| {
         h.state().model.streams["9277"]["location"].series.last()
             == Some((
