@@ -11,22 +11,7 @@ use common::dataplane::{dp, framed, ping};
 use common::*;
 use onenet_desk::config::{DB_FILE, Profile};
 use onenet_desk::mqtt::{Packet, QoS};
-use onenet_desk::store::{Db, DpFilter, NewDevice, NewProduct};
-
-fn stored_streams(db: &Db, device: &str) -> Vec<String> {
-    db.datapoints(
-        &DpFilter {
-            device_id: Some(device.into()),
-            ..Default::default()
-        },
-        1_000_000,
-        false,
-    )
-    .unwrap()
-    .into_iter()
-    .map(|p| p.stream)
-    .collect()
-}
+use onenet_desk::store::{NewDevice, NewProduct};
 
 /// The files of the data dir with their bytes, to prove nothing was written.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

@@ -61,20 +61,8 @@ async fn shutdown_on_a_full_disk_completes_and_acknowledges_nothing_unstored() {
     let _ = std::fs::remove_file(&filler);
     assert!(stopped.is_ok(), "shutdown still waiting after {took:?}");
     // every acknowledged upload is on disk
-    let stored: Vec<String> = onenet_desk::store::Db::open(&mnt.join(onenet_desk::config::DB_FILE))
-        .unwrap()
-        .datapoints(
-            &onenet_desk::store::DpFilter {
-                device_id: Some("9277".into()),
-                ..Default::default()
-            },
-            1_000_000,
-            false,
-        )
-        .unwrap()
-        .into_iter()
-        .map(|p| p.stream)
-        .collect();
+    let db = onenet_desk::store::Db::open(&mnt.join(onenet_desk::config::DB_FILE)).unwrap();
+    let stored = common::stored_streams(&db, "9277");
     for s in &acked {
         assert!(stored.contains(s), "{s} was acknowledged but is not stored");
     }

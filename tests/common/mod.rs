@@ -69,6 +69,22 @@ pub fn open_db(h: &ServiceHandle) -> onenet_desk::store::Db {
     onenet_desk::store::Db::open(&h.config().db_path()).expect("open the data dir's database")
 }
 
+/// The stream of every datapoint `db` holds for `device`, oldest first (what the store kept).
+pub fn stored_streams(db: &onenet_desk::store::Db, device: &str) -> Vec<String> {
+    db.datapoints(
+        &onenet_desk::store::DpFilter {
+            device_id: Some(device.into()),
+            ..Default::default()
+        },
+        1_000_000,
+        false,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|p| p.stream)
+    .collect()
+}
+
 /// The same registry written straight to a database (e.g. a data dir's, before `serve` starts on it).
 pub fn seed_db(db: &onenet_desk::store::Db) {
     db.add_product(NewProduct {
