@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+pub use super::info::{QueuedInfo, RetainedInfo, SessionInfo};
 use crate::mqtt::{LastWill, Pid, Publish, QoS, TopicFilter, TopicName};
 use crate::onenet::commands::{Command, CommandError};
 use crate::onenet::datapoint::{DpError, DpUpload};
@@ -413,57 +414,4 @@ pub enum RouterMsg {
         device_id: String,
         reply: oneshot::Sender<Vec<Diagnostic>>,
     },
-}
-
-/// A session as the console and API see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SessionInfo {
-    pub client_id: String,
-    pub namespace: String,
-    pub online: bool,
-    pub remote: Option<String>,
-    pub clean_session: bool,
-    pub keep_alive: u16,
-    pub subscriptions: Vec<(String, u8)>,
-    pub inflight: usize,
-    pub queued: usize,
-    /// Deliveries discarded (queue full, offline limits, QoS 0 to a full connection).
-    pub dropped: u64,
-    /// Of `dropped`: QoS 0 messages dropped because the connection's outbound queue was full.
-    pub dropped_qos0: u64,
-    pub messages_in: u64,
-    pub messages_out: u64,
-    /// Conformance diagnostics recorded for this client.
-    pub warnings: u64,
-    /// Unix ms of the current connection's login, if online.
-    pub connected_at: Option<i64>,
-    /// Unix ms of the last packet routed from or to this client.
-    pub last_seen: Option<i64>,
-    /// The will of the current connection: (topic, qos, retain).
-    pub will: Option<(String, u8, bool)>,
-}
-
-/// A delivery waiting for a session, as the console and API see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct QueuedInfo {
-    pub topic: String,
-    pub qos: u8,
-    pub payload_len: usize,
-    /// The payload, for the console's viewer (not in the API's JSON).
-    #[serde(skip)]
-    pub payload: bytes::Bytes,
-    /// Unix ms.
-    pub queued_at: i64,
-    /// Sent and waiting for PUBACK/PUBREC/PUBCOMP (packet id), or still queued (None).
-    pub packet_id: Option<u16>,
-}
-
-/// A retained message as the console and API see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RetainedInfo {
-    pub namespace: String,
-    pub topic: String,
-    pub payload: Vec<u8>,
-    pub qos: u8,
-    pub from_will_of: Option<String>,
 }

@@ -6,6 +6,7 @@
 //! ```
 
 mod connection;
+pub mod info;
 pub mod message;
 pub(crate) mod retained;
 pub(crate) mod router;

@@ -2,7 +2,7 @@
 //! diagnostics, HTTP push and datapoints ingested over HTTP. Each call is one message to the router task
 //! and its answer; a stopped service answers empty (or `Stopped`).
 
-use super::api::{self, DataError, QueuedInfo, RetainedInfo, SessionInfo};
+use super::api::{DataError, QueuedInfo, RetainedInfo, SessionInfo};
 use super::{IngestError, MAX_COMMAND_BODY, ServiceHandle};
 use crate::broker::message::RouterMsg;
 use crate::events::EventReceiver;
@@ -14,12 +14,12 @@ use crate::store::StoreError;
 impl ServiceHandle {
     /// Every session, online or kept for a clean-session-0 client, sorted by client id.
     pub async fn sessions(&self) -> Vec<SessionInfo> {
-        api::convert(self.ask(RouterMsg::Sessions).await.unwrap_or_default())
+        self.ask(RouterMsg::Sessions).await.unwrap_or_default()
     }
 
     /// Every retained message.
     pub async fn retained(&self) -> Vec<RetainedInfo> {
-        api::convert(self.ask(RouterMsg::Retained).await.unwrap_or_default())
+        self.ask(RouterMsg::Retained).await.unwrap_or_default()
     }
 
     /// Closes the client's connection (its session stays if persistent). False if it was not online.
@@ -141,11 +141,9 @@ impl ServiceHandle {
     /// The deliveries waiting for a session: in flight (with packet id) and queued.
     pub async fn queue(&self, client_id: &str) -> Vec<QueuedInfo> {
         let client_id = client_id.to_string();
-        api::convert(
-            self.ask(|reply| RouterMsg::Queue { client_id, reply })
-                .await
-                .unwrap_or_default(),
-        )
+        self.ask(|reply| RouterMsg::Queue { client_id, reply })
+            .await
+            .unwrap_or_default()
     }
 
     /// Drops a session's queued deliveries (not those in flight). Returns how many.
