@@ -15,7 +15,7 @@ use crate::onenet::auth::{Decision, Lookup, decide};
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::{ConnCtx, packet_event, peek_frame, run::READ_CHUNK};
+use super::{ConnCtx, packet_event, peek_frame};
 
 struct DbLookup<'a>(&'a Db);
 
@@ -173,15 +173,12 @@ pub(super) async fn read_connect(
                     return None;
                 }
                 Ok(Err(_)) => return None,
-                Ok(Ok(())) => {
-                    inbuf.reserve(READ_CHUNK);
-                    match stream.try_read_buf(inbuf) {
-                        Ok(0) => return None,
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => return None,
-                    }
-                }
+                Ok(Ok(())) => match super::read::read_some(stream, inbuf) {
+                    Ok(0) => return None,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return None,
+                },
             },
             Err(e) => {
                 tracing::warn!(%remote, "malformed packet before CONNECT: {e}");

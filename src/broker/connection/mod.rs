@@ -11,6 +11,7 @@
 //! `run` is the loop itself (reading, output in order behind store barriers, timers).
 
 mod handshake;
+mod read;
 mod run;
 
 use std::collections::VecDeque;

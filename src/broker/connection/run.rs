@@ -96,8 +96,7 @@ impl Conn {
                     }
                     // Readiness first, then a buffer: an idle connection waits without one.
                     r = self.rd.readable(), if !paused => match r.and_then(|()| {
-                        self.inbuf.reserve(READ_CHUNK);
-                        self.rd.try_read_buf(&mut self.inbuf)
+                        super::read::read_some(self.rd.as_ref(), &mut self.inbuf)
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
