@@ -360,6 +360,7 @@ fn publish_event(dev: &str, topic: &str) -> onenet_desk::events::Event {
         client_id: Some(dev.into()),
         direction: onenet_desk::events::Direction::Out,
         bytes: p.into(),
+        dp: None,
     }
 }
 

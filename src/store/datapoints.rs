@@ -121,7 +121,7 @@ pub(crate) fn insert_batch(
     tx.prepare_cached(
         "INSERT INTO dp_uploads (device_id, dp_type, qos, received_at, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![u.device_id, u.dp_type, b.qos, u.received_at, b.payload.as_ref()])?;
+    .execute(params![u.device_id, u.dp_type(), b.qos, u.received_at, b.payload.as_ref()])?;
     let upload_id = tx.last_insert_rowid();
     // One row per statement on purpose: a statement that inserts several rows makes SQLite keep a
     // statement journal (every page it touches is copied first, so the statement alone can roll back);
@@ -130,17 +130,17 @@ pub(crate) fn insert_batch(
         "INSERT INTO datapoints (stream_id, at, kind, num, text, blob, dp_type, received_at, upload_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for p in &u.points {
+    for p in u.points() {
         let sid = ids.get(tx, &u.device_id, &p.stream)?;
         let (kind, num, text, blob) = columns(&p.value);
         st.execute(params![
             sid,
-            p.at.unwrap_or(u.received_at),
+            u.at(p),
             kind,
             num,
             text,
             blob,
-            u.dp_type,
+            u.dp_type(),
             u.received_at,
             upload_id
         ])?;
@@ -334,12 +334,12 @@ mod tests {
         DpBatch {
             qos: 1,
             payload: Bytes::from_static(b"raw"),
-            upload: std::sync::Arc::new(crate::events::StoredPoints {
-                device_id: device.into(),
-                dp_type: 3,
-                received_at: 0,
+            upload: std::sync::Arc::new(crate::events::StoredPoints::new(
+                device.into(),
+                0,
+                3,
                 points,
-            }),
+            )),
         }
     }
 
@@ -429,7 +429,7 @@ mod tests {
         ingest(&db, std::slice::from_ref(&b));
         let back = db.datapoints(&DpFilter::default(), 10, false).unwrap();
         let values: Vec<DpValue> = back.into_iter().map(|d| d.value).collect();
-        let sent: Vec<DpValue> = b.upload.points.iter().map(|p| p.value.clone()).collect();
+        let sent: Vec<DpValue> = b.upload.points().iter().map(|p| p.value.clone()).collect();
         assert_eq!(values, sent);
         let streams = db.datastreams("9").unwrap();
         assert_eq!(streams.len(), 4);
