@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Db, StoreError};
@@ -229,9 +230,38 @@ pub(crate) fn dp_row(r: &Row<'_>) -> rusqlite::Result<StoredDatapoint> {
 }
 
 /// WHERE clause and parameters for a filter (parameters are ?1..?4, unused ones NULL).
-pub(crate) const DP_WHERE: &str =
-    " WHERE (?1 IS NULL OR s.device_id = ?1) AND (?2 IS NULL OR s.stream = ?2)
-    AND (?3 IS NULL OR d.at >= ?3) AND (?4 IS NULL OR d.at <= ?4)";
+impl DpFilter {
+    /// The ` WHERE …` clause selecting what this filter wants (empty when it wants everything) and its
+    /// parameters, for [`DP_SELECT`]: the history query here and the export share it. Only the conditions
+    /// present are written, so SQLite can use the `(device_id, stream)` and `(stream_id, at)` indexes
+    /// (an `?1 IS NULL OR …` form would hide them from the planner).
+    pub(crate) fn where_clause(&self) -> (String, Vec<SqlValue>) {
+        let mut conds = Vec::new();
+        let mut params = Vec::new();
+        if let Some(d) = &self.device_id {
+            conds.push("s.device_id = ?");
+            params.push(SqlValue::Text(d.clone()));
+        }
+        if let Some(s) = &self.stream {
+            conds.push("s.stream = ?");
+            params.push(SqlValue::Text(s.clone()));
+        }
+        if let Some(t) = self.since {
+            conds.push("d.at >= ?");
+            params.push(SqlValue::Integer(t));
+        }
+        if let Some(t) = self.until {
+            conds.push("d.at <= ?");
+            params.push(SqlValue::Integer(t));
+        }
+        let sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        (sql, params)
+    }
+}
 
 impl Db {
     /// Datapoints matching `f`, oldest first, at most `limit` (the newest `limit` when `newest` is set).
@@ -243,13 +273,12 @@ impl Db {
     ) -> Result<Vec<StoredDatapoint>, StoreError> {
         let conn = self.reader()?;
         let order = if newest { "DESC" } else { "ASC" };
-        let sql = format!("{DP_SELECT}{DP_WHERE} ORDER BY d.at {order}, d.id {order} LIMIT ?5");
+        let (filter, mut args) = f.where_clause();
+        let sql = format!("{DP_SELECT}{filter} ORDER BY d.at {order}, d.id {order} LIMIT ?");
+        args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         let mut st = conn.prepare(&sql)?;
         let mut v = st
-            .query_map(
-                params![f.device_id, f.stream, f.since, f.until, limit as i64],
-                dp_row,
-            )?
+            .query_map(rusqlite::params_from_iter(args), dp_row)?
             .collect::<Result<Vec<_>, _>>()?;
         if newest {
             v.reverse();
