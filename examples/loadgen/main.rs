@@ -54,6 +54,10 @@ struct Args {
     /// Messages of the stalled-subscriber scenario.
     #[arg(long, default_value_t = 500_000)]
     stalled_msgs: u64,
+    /// Multiplies the message counts of the throughput scenarios (qos0-4x4, qos1-4x4, qos1-100x1, dp):
+    /// longer runs for profiling and A/B comparisons; the table's figures use 1.
+    #[arg(long, default_value_t = 1)]
+    scale: u64,
     /// Messages of each latency scenario (sent at 2,000 msg/s).
     #[arg(long, default_value_t = 10_000)]
     latency_msgs: u64,
@@ -143,16 +147,17 @@ struct Counts {
 
 impl Lg {
     async fn run(&self) -> Res<Value> {
+        let k = self.a.scale.max(1);
         match self.name {
-            "qos0-4x4" => self.pairs(QoS::AtMostOnce, 4, 20_000).await,
-            "qos1-4x4" => self.pairs(QoS::AtLeastOnce, 4, 10_000).await,
-            "qos1-100x1" => self.fan_in(100, 500).await,
+            "qos0-4x4" => self.pairs(QoS::AtMostOnce, 4, 20_000 * k).await,
+            "qos1-4x4" => self.pairs(QoS::AtLeastOnce, 4, 10_000 * k).await,
+            "qos1-100x1" => self.fan_in(100, 500 * k).await,
             "latency-qos0" => self.latency(QoS::AtMostOnce).await,
             "latency-qos1" => self.latency(QoS::AtLeastOnce).await,
             "stalled" => self.stalled().await,
             "idle" => self.idle().await,
             "connect-rate" => self.connect_rate(5_000, 100).await,
-            "dp" => self.dp(100, 100).await,
+            "dp" => self.dp(100, 100 * k).await,
             "silent" => self.silent().await,
             _ => Err(ClientError::Invalid(format!("no scenario {}", self.name))),
         }

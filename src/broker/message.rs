@@ -143,6 +143,10 @@ pub struct Outbox {
     wake: tokio::sync::Notify,
 }
 
+/// Entries an [`Outbox`] makes room for at the start of a burst (freed with the buffer when the
+/// connection goes idle, so an idle connection still holds none).
+const BURST_ROOM: usize = 32;
+
 impl Outbox {
     /// Queues `o`; false when the connection has ended (nothing was queued).
     pub fn push(&self, o: Outbound) -> bool {
@@ -165,10 +169,17 @@ impl Outbox {
         if self.closed.load(Ordering::Acquire) {
             return None;
         }
-        self.queue
+        let mut q = self
+            .queue
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(o);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The connection hands an empty buffer back after each burst (and frees its own when idle): a
+        // burst starts with room for a few dozen entries rather than growing 4, 8, 16, … one realloc each.
+        if q.capacity() == 0 {
+            q.reserve(BURST_ROOM);
+        }
+        q.push_back(o);
+        drop(q);
         Some(!self.unsignalled.swap(true, Ordering::AcqRel))
     }
 

@@ -5,6 +5,7 @@
 //!  socket ◄─ connection task ◄──Outbound─── router        watermark ─┘ (releases held acks)
 //! ```
 
+pub(crate) mod conn_log;
 mod connection;
 pub mod info;
 pub mod message;

@@ -15,12 +15,30 @@ struct Namespace {
 
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionIndex {
+    /// Named namespaces (the `onenet` profile's products).
     namespaces: HashMap<String, Namespace>,
+    /// The unnamed namespace `""` (the whole `mqtt` profile), kept out of the map: looking up an empty
+    /// key compares two empty strings, and the C library's vectorised `memcmp` on this machine takes
+    /// ~190 ns for that (a masked load at an empty string's dangling pointer) against ~20 ns for a
+    /// non-empty key; it was 5% of the broker's time per QoS 1 message.
+    unnamed: Namespace,
 }
 
 impl SubscriptionIndex {
+    fn get(&self, ns: &str) -> Option<&Namespace> {
+        if ns.is_empty() {
+            Some(&self.unnamed)
+        } else {
+            self.namespaces.get(ns)
+        }
+    }
+
     pub fn insert(&mut self, ns: &str, filter: &TopicFilter, client: &Arc<str>, qos: QoS) {
-        let n = self.namespaces.entry(ns.to_string()).or_default();
+        let n = if ns.is_empty() {
+            &mut self.unnamed
+        } else {
+            self.namespaces.entry(ns.to_string()).or_default()
+        };
         if filter.has_wildcards() {
             match n
                 .wild
@@ -39,7 +57,11 @@ impl SubscriptionIndex {
     }
 
     pub fn remove(&mut self, ns: &str, filter: &TopicFilter, client: &str) {
-        let Some(n) = self.namespaces.get_mut(ns) else {
+        let n = if ns.is_empty() {
+            &mut self.unnamed
+        } else if let Some(n) = self.namespaces.get_mut(ns) {
+            n
+        } else {
             return;
         };
         if filter.has_wildcards() {
@@ -50,15 +72,14 @@ impl SubscriptionIndex {
                 n.exact.remove(filter.as_str());
             }
         }
-        if n.exact.is_empty() && n.wild.is_empty() {
+        if n.exact.is_empty() && n.wild.is_empty() && !ns.is_empty() {
             self.namespaces.remove(ns);
         }
     }
 
     /// Whether any subscription could match `topic`: a cheap test before building a message nobody wants.
     pub fn has_exact(&self, ns: &str, topic: &str) -> bool {
-        self.namespaces
-            .get(ns)
+        self.get(ns)
             .is_some_and(|n| !n.wild.is_empty() || n.exact.contains_key(topic))
     }
 
@@ -66,7 +87,7 @@ impl SubscriptionIndex {
     /// filters (MQTT 3.1.1 §3.3.5: overlapping subscriptions deliver once at the maximum QoS).
     pub fn collect(&self, ns: &str, topic: &TopicName, out: &mut Vec<(Arc<str>, QoS)>) {
         out.clear();
-        let Some(n) = self.namespaces.get(ns) else {
+        let Some(n) = self.get(ns) else {
             return;
         };
         if let Some(m) = n.exact.get(topic.as_str()) {

@@ -1,6 +1,6 @@
 //! Per-client statistics kept across disconnects and restarts: message totals, last seen, the keepalive
 //! of the last login. The router owns them in memory and writes a client's row through the writer
-//! (`StoreOp::DeviceStats`) at login, at disconnect, every few seconds while it is online, and at shutdown;
+//! (`StoreOp::DeviceStats`) at disconnect when a count changed, every few seconds otherwise, and at shutdown;
 //! never per message, so counting adds no fsync of its own (the row joins whatever batch is committing).
 
 use rusqlite::{Transaction, params};

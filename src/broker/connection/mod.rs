@@ -163,7 +163,11 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     {
         return;
     }
-    tracing::info!(%remote, client = %client_id, keep_alive, "connected");
+    if super::conn_log::admit() {
+        tracing::info!(%remote, client = %client_id, keep_alive, "connected");
+    } else {
+        tracing::debug!(%remote, client = %client_id, keep_alive, "connected");
+    }
     let (rd, wr) = stream.into_split();
     let mut conn = run::Conn {
         id,
@@ -199,8 +203,10 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     // takeover). Half the log lines for clients that connect often.
     if ending == Ending::Graceful {
         tracing::debug!(%remote, client = %conn.client_id, "disconnected (DISCONNECT)");
-    } else {
+    } else if super::conn_log::admit() {
         tracing::info!(%remote, client = %conn.client_id, ?ending, "disconnected");
+    } else {
+        tracing::debug!(%remote, client = %conn.client_id, ?ending, "disconnected");
     }
     let _ = ctx
         .router

@@ -166,6 +166,12 @@ impl Conn {
 
     /// Encodes queued output up to the first barrier that is not yet committed.
     fn drain_output(&mut self, committed: &watch::Receiver<u64>) -> Flow {
+        // The whole burst's room at once (the gauge counts about the encoded size of what is queued),
+        // instead of growing the buffer by doubling as packets are encoded: those reallocations were
+        // the largest allocation cost per message in the QoS 1 profile.
+        if !self.held.is_empty() {
+            self.outbuf.reserve(self.gauge.load().0.min(KEEP_OUTBUF));
+        }
         while let Some(o) = self.held.pop_front() {
             self.gauge.sub(o.weight());
             match o {
@@ -264,7 +270,9 @@ impl Conn {
         // What this read decoded, handed to the router in one mailbox message (one wake-up of the router
         // per read, not per packet); at most `MAX_BATCH`, and sent before anything else the connection
         // tells the router, so the router sees this client's packets in order.
-        let mut batch = Vec::new();
+        // Sized for what the buffer holds (4 bytes per packet at least, a PUBACK), so it does not grow
+        // by doubling while it fills.
+        let mut batch = Vec::with_capacity(batch_room(self.inbuf.len()));
         let flow = loop {
             // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
             if self.outbox.paused() {
@@ -375,8 +383,11 @@ impl Conn {
                 }
             };
             batch.push(msg);
-            if batch.len() >= MAX_BATCH && !self.send_batch(&mut batch).await {
-                return Flow::Stop(Ending::ClosedByBroker);
+            if batch.len() >= MAX_BATCH {
+                if !self.send_batch(&mut batch).await {
+                    return Flow::Stop(Ending::ClosedByBroker);
+                }
+                batch.reserve(batch_room(self.inbuf.len()));
             }
         };
         if !self.send_batch(&mut batch).await {
@@ -397,6 +408,11 @@ impl Conn {
         };
         self.ctx.router.send(msg).await.is_ok()
     }
+}
+
+/// Room for the inputs `buffered` bytes can hold (at least 1, at most a batch).
+fn batch_room(buffered: usize) -> usize {
+    (buffered / 4).clamp(1, MAX_BATCH)
 }
 
 /// Inputs per router mailbox message at most: the mailbox is bounded in messages, so this times its

@@ -84,6 +84,7 @@ impl Driver {
                     self.apply();
                 }
                 _ = stats.tick() => {
+                    crate::broker::conn_log::flush();
                     self.router.save_all_stats();
                     self.apply();
                 }
