@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::onenet::commands::Command;
-use crate::onenet::datapoint::Datapoint;
+use crate::onenet::datapoint::{Datapoint, DpError, DpUpload};
 use crate::onenet::diagnostics::Diagnostic;
 
 /// Direction of a packet on the wire.
@@ -22,15 +22,46 @@ pub enum Direction {
     Out,
 }
 
-/// A datapoint as stored: the device, the resolved time and arrival time (Unix ms), the `$dp` type.
+/// One `$dp` upload as stored: the device, its arrival time (Unix ms) and the upload the connection decoded.
+///
+/// The upload is decoded once, by the connection that read it, and shared (`Arc`) by the store's insert,
+/// the datapoint event and the traffic view's packet event; nothing copies its points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredPoints {
     pub device_id: String,
-    pub dp_type: u8,
     pub received_at: i64,
-    /// Each point's `at` is resolved (device time, else arrival time).
-    pub points: Vec<Datapoint>,
+    pub upload: Arc<DpUpload>,
 }
+
+impl StoredPoints {
+    /// An upload of `points` of type `dp_type` (the HTTP ingest and tests build one this way).
+    pub fn new(device_id: String, received_at: i64, dp_type: u8, points: Vec<Datapoint>) -> Self {
+        StoredPoints {
+            device_id,
+            received_at,
+            upload: Arc::new(DpUpload { dp_type, points }),
+        }
+    }
+
+    /// The `$dp` type, 1–7.
+    pub fn dp_type(&self) -> u8 {
+        self.upload.dp_type
+    }
+
+    /// The datapoints in payload order.
+    pub fn points(&self) -> &[Datapoint] {
+        &self.upload.points
+    }
+
+    /// A point's time: its own (device time), else the upload's arrival (§6: the platform stamps
+    /// points sent without one).
+    pub fn at(&self, p: &Datapoint) -> i64 {
+        p.at.unwrap_or(self.received_at)
+    }
+}
+
+/// The connection's decoding of an inbound `$dp` payload, shared by the router and the packet event.
+pub type SharedDp = Result<Arc<DpUpload>, DpError>;
 
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -72,12 +103,16 @@ pub enum Event {
     StoreStatus {
         error: Option<String>,
     },
-    /// Every packet on the wire, with its bytes (only produced while someone listens).
+    /// Every packet on the wire, with its bytes (only produced while someone listens). `bytes` is the
+    /// frame exactly, copied once from the socket's buffer (so an event never keeps a read buffer alive);
+    /// `dp` is the connection's own decoding of an inbound `$dp` upload (with the configured UTC offset
+    /// and limits), so the traffic view shows what the broker stored without decoding it again.
     Packet {
         at: i64,
         client_id: Option<String>,
         direction: Direction,
         bytes: Bytes,
+        dp: Option<SharedDp>,
     },
 }
 

@@ -75,6 +75,7 @@ async fn connect_and_connack_packets_carry_their_exact_bytes() {
             direction: Direction::Out,
             bytes,
             at,
+            ..
         } if bytes.as_ref() == [0x20, 0x02, 0x00, 0x00] => {
             assert_eq!(client_id.as_deref(), Some("9277"));
             assert!(*at > 0);
@@ -207,14 +208,27 @@ async fn data_plane_events_as_they_happen() {
         })
         .await;
     assert_eq!(sp.device_id, "9277");
-    assert_eq!(sp.dp_type, 3);
-    assert_eq!(sp.points.len(), 1);
-    assert_eq!(sp.points[0].stream, "temperature");
-    assert_eq!(sp.points[0].value, DpValue::Json(serde_json::json!(22.5)));
-    assert_eq!(
-        sp.points[0].at,
-        Some(sp.received_at),
-        "arrival time, resolved"
+    assert_eq!(sp.dp_type(), 3);
+    assert_eq!(sp.points().len(), 1);
+    assert_eq!(sp.points()[0].stream, "temperature");
+    assert_eq!(sp.points()[0].value, DpValue::Json(serde_json::json!(22.5)));
+    assert_eq!(sp.points()[0].at, None, "no device time in the payload");
+    assert_eq!(sp.at(&sp.points()[0]), sp.received_at, "arrival time");
+    // Decoded once: the traffic view's packet event carries the very upload the store and the
+    // datapoint event got, not a second decoding.
+    let seen = log
+        .find("Packet with $dp", |e| match e {
+            Event::Packet {
+                direction: Direction::In,
+                dp: Some(Ok(u)),
+                ..
+            } => Some(u.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(
+        std::sync::Arc::ptr_eq(&seen, &sp.upload),
+        "one decoding, shared"
     );
 
     // OfflineQueue: 9278 is away with clean session 0

@@ -391,16 +391,16 @@ fn a_deleted_product_leaves_no_devices_pane_and_a_failed_add_keeps_the_input() {
 }
 
 fn points(m: &mut Model, device: &str, stream: &str, at: i64, value: DpValue) {
-    m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
-        device_id: device.into(),
-        dp_type: 3,
-        received_at: at,
-        points: vec![Datapoint {
+    m.apply_event(Event::Datapoints(Arc::new(StoredPoints::new(
+        device.into(),
+        at,
+        3,
+        vec![Datapoint {
             stream: stream.into(),
             at: Some(at),
             value,
         }],
-    })));
+    ))));
 }
 
 #[test]

@@ -29,6 +29,12 @@ const DEVICES: usize = 1000;
 const PLOT_POINTS: usize = 1_000_000;
 const EVENTS_PER_FRAME: usize = 5000 / 60 + 1;
 
+/// The connection's decoding of [`publish`]'s upload, which the packet event carries to the traffic view.
+fn decoded(seq: usize) -> Option<onenet_desk::events::SharedDp> {
+    let payload = common::dataplane::framed(3, &format!("{{\"temperature\":{}.5}}", seq % 40));
+    Some(onenet_desk::onenet::datapoint::decode(&payload, &Default::default()).map(Arc::new))
+}
+
 fn publish(seq: usize) -> Vec<u8> {
     let payload = common::dataplane::framed(3, &format!("{{\"temperature\":{}.5}}", seq % 40));
     let mut p = vec![0x32, 0, 0x00, 0x03, b'$', b'd', b'p', 0x00, 0x01];
@@ -92,6 +98,7 @@ fn loaded_model() -> Model {
             client_id: Some(format!("{}", 100_000 + k % DEVICES)),
             direction: Direction::In,
             bytes: publish(k).into(),
+            dp: decoded(k),
         });
     }
     m
@@ -108,17 +115,18 @@ fn feed(m: &mut Model, frame: usize) {
             client_id: Some(format!("{}", 100_000 + dev)),
             direction: Direction::In,
             bytes: publish(seq).into(),
+            dp: decoded(seq),
         });
-        m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
-            device_id: format!("{}", 100_000 + dev),
-            dp_type: 3,
-            received_at: now,
-            points: vec![Datapoint {
+        m.apply_event(Event::Datapoints(Arc::new(StoredPoints::new(
+            format!("{}", 100_000 + dev),
+            now,
+            3,
+            vec![Datapoint {
                 stream: "temperature".into(),
                 at: None,
                 value: DpValue::Json(serde_json::json!(seq % 40)),
             }],
-        })));
+        ))));
     }
 }
 

@@ -80,6 +80,7 @@ fn time_and_size_are_not_cut() {
             client_id: Some("9277".into()),
             direction: Direction::In,
             bytes: p.into(),
+            dp: None,
         });
     h.run();
     let size = h

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 pub use super::info::{QueuedInfo, RetainedInfo, SessionInfo};
 use crate::mqtt::{LastWill, Pid, Publish, QoS, TopicFilter, TopicName};
 use crate::onenet::commands::{Command, CommandError};
-use crate::onenet::datapoint::{DpError, DpUpload};
+use crate::onenet::datapoint::DpUpload;
 use crate::onenet::diagnostics::{DiagKind, Diagnostic};
 
 /// Identifies one network connection (a session outlives many of them).
@@ -311,7 +311,7 @@ pub enum Input {
     Publish {
         conn: ConnId,
         publish: Publish,
-        dp: Option<Result<DpUpload, DpError>>,
+        dp: Option<crate::events::SharedDp>,
     },
     PubAck {
         conn: ConnId,

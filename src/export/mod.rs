@@ -258,33 +258,11 @@ pub fn jsonl_line(dp: &StoredDatapoint, utc_offset_secs: i32) -> String {
     serde_json::to_string(&line).unwrap_or_default()
 }
 
-/// The export query for `f` with its parameters. Only the conditions present are written, so SQLite can
-/// use the `(device_id, stream)` and `(stream_id, at)` indexes; the order needs no sort step.
+/// The export query for `f` with its parameters: the store's filter, ordered by device, stream and time
+/// (the order the indexes give, so no sort step).
 fn query(f: &DpFilter) -> (String, Vec<SqlValue>) {
-    let mut sql = String::from(DP_SELECT);
-    let mut params = Vec::new();
-    let mut conds = Vec::new();
-    if let Some(d) = &f.device_id {
-        conds.push("s.device_id = ?");
-        params.push(SqlValue::Text(d.clone()));
-    }
-    if let Some(s) = &f.stream {
-        conds.push("s.stream = ?");
-        params.push(SqlValue::Text(s.clone()));
-    }
-    if let Some(t) = f.since {
-        conds.push("d.at >= ?");
-        params.push(SqlValue::Integer(t));
-    }
-    if let Some(t) = f.until {
-        conds.push("d.at <= ?");
-        params.push(SqlValue::Integer(t));
-    }
-    if !conds.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conds.join(" AND "));
-    }
-    sql.push_str(" ORDER BY s.device_id, s.stream, d.at, d.id");
+    let (filter, params) = f.where_clause();
+    let sql = format!("{DP_SELECT}{filter} ORDER BY s.device_id, s.stream, d.at, d.id");
     (sql, params)
 }
 

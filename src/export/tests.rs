@@ -157,12 +157,12 @@ fn database(n: usize) -> (tempfile::TempDir, PathBuf) {
     let batch = |device: &str, dp_type, points| DpBatch {
         qos: 1,
         payload: Bytes::from_static(b"raw"),
-        upload: std::sync::Arc::new(crate::events::StoredPoints {
-            device_id: device.into(),
+        upload: std::sync::Arc::new(crate::events::StoredPoints::new(
+            device.into(),
+            AT,
             dp_type,
-            received_at: AT,
             points,
-        }),
+        )),
     };
     let floats = (0..n)
         .map(|i| Datapoint {

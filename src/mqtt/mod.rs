@@ -46,7 +46,8 @@ pub mod topic;
 mod tests;
 
 pub use decode::{
-    Conformance, DecodeOptions, Decoded, FrameHeader, check, decode, decode_slice, decode_with,
+    Conformance, DecodeOptions, Decoded, FrameHeader, check, decode, decode_bytes, decode_slice,
+    decode_with,
 };
 pub use error::{DecodeError, EncodeError, MAX_REMAINING_LEN};
 pub use packet::{

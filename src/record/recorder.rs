@@ -31,6 +31,7 @@ impl Recorder {
                     client_id: Some(c),
                     direction,
                     bytes,
+                    ..
                 }) if c == self.device => {
                     let first = *self.first_at.get_or_insert(at);
                     let dir = match direction {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Db, StoreError};
@@ -121,7 +122,7 @@ pub(crate) fn insert_batch(
     tx.prepare_cached(
         "INSERT INTO dp_uploads (device_id, dp_type, qos, received_at, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![u.device_id, u.dp_type, b.qos, u.received_at, b.payload.as_ref()])?;
+    .execute(params![u.device_id, u.dp_type(), b.qos, u.received_at, b.payload.as_ref()])?;
     let upload_id = tx.last_insert_rowid();
     // One row per statement on purpose: a statement that inserts several rows makes SQLite keep a
     // statement journal (every page it touches is copied first, so the statement alone can roll back);
@@ -130,17 +131,17 @@ pub(crate) fn insert_batch(
         "INSERT INTO datapoints (stream_id, at, kind, num, text, blob, dp_type, received_at, upload_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for p in &u.points {
+    for p in u.points() {
         let sid = ids.get(tx, &u.device_id, &p.stream)?;
         let (kind, num, text, blob) = columns(&p.value);
         st.execute(params![
             sid,
-            p.at.unwrap_or(u.received_at),
+            u.at(p),
             kind,
             num,
             text,
             blob,
-            u.dp_type,
+            u.dp_type(),
             u.received_at,
             upload_id
         ])?;
@@ -229,9 +230,38 @@ pub(crate) fn dp_row(r: &Row<'_>) -> rusqlite::Result<StoredDatapoint> {
 }
 
 /// WHERE clause and parameters for a filter (parameters are ?1..?4, unused ones NULL).
-pub(crate) const DP_WHERE: &str =
-    " WHERE (?1 IS NULL OR s.device_id = ?1) AND (?2 IS NULL OR s.stream = ?2)
-    AND (?3 IS NULL OR d.at >= ?3) AND (?4 IS NULL OR d.at <= ?4)";
+impl DpFilter {
+    /// The ` WHERE …` clause selecting what this filter wants (empty when it wants everything) and its
+    /// parameters, for [`DP_SELECT`]: the history query here and the export share it. Only the conditions
+    /// present are written, so SQLite can use the `(device_id, stream)` and `(stream_id, at)` indexes
+    /// (an `?1 IS NULL OR …` form would hide them from the planner).
+    pub(crate) fn where_clause(&self) -> (String, Vec<SqlValue>) {
+        let mut conds = Vec::new();
+        let mut params = Vec::new();
+        if let Some(d) = &self.device_id {
+            conds.push("s.device_id = ?");
+            params.push(SqlValue::Text(d.clone()));
+        }
+        if let Some(s) = &self.stream {
+            conds.push("s.stream = ?");
+            params.push(SqlValue::Text(s.clone()));
+        }
+        if let Some(t) = self.since {
+            conds.push("d.at >= ?");
+            params.push(SqlValue::Integer(t));
+        }
+        if let Some(t) = self.until {
+            conds.push("d.at <= ?");
+            params.push(SqlValue::Integer(t));
+        }
+        let sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        (sql, params)
+    }
+}
 
 impl Db {
     /// Datapoints matching `f`, oldest first, at most `limit` (the newest `limit` when `newest` is set).
@@ -243,13 +273,12 @@ impl Db {
     ) -> Result<Vec<StoredDatapoint>, StoreError> {
         let conn = self.reader()?;
         let order = if newest { "DESC" } else { "ASC" };
-        let sql = format!("{DP_SELECT}{DP_WHERE} ORDER BY d.at {order}, d.id {order} LIMIT ?5");
+        let (filter, mut args) = f.where_clause();
+        let sql = format!("{DP_SELECT}{filter} ORDER BY d.at {order}, d.id {order} LIMIT ?");
+        args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         let mut st = conn.prepare(&sql)?;
         let mut v = st
-            .query_map(
-                params![f.device_id, f.stream, f.since, f.until, limit as i64],
-                dp_row,
-            )?
+            .query_map(rusqlite::params_from_iter(args), dp_row)?
             .collect::<Result<Vec<_>, _>>()?;
         if newest {
             v.reverse();
@@ -334,12 +363,12 @@ mod tests {
         DpBatch {
             qos: 1,
             payload: Bytes::from_static(b"raw"),
-            upload: std::sync::Arc::new(crate::events::StoredPoints {
-                device_id: device.into(),
-                dp_type: 3,
-                received_at: 0,
+            upload: std::sync::Arc::new(crate::events::StoredPoints::new(
+                device.into(),
+                0,
+                3,
                 points,
-            }),
+            )),
         }
     }
 
@@ -429,7 +458,7 @@ mod tests {
         ingest(&db, std::slice::from_ref(&b));
         let back = db.datapoints(&DpFilter::default(), 10, false).unwrap();
         let values: Vec<DpValue> = back.into_iter().map(|d| d.value).collect();
-        let sent: Vec<DpValue> = b.upload.points.iter().map(|p| p.value.clone()).collect();
+        let sent: Vec<DpValue> = b.upload.points().iter().map(|p| p.value.clone()).collect();
         assert_eq!(values, sent);
         let streams = db.datastreams("9").unwrap();
         assert_eq!(streams.len(), 4);

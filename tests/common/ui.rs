@@ -179,11 +179,11 @@ pub fn fixture() -> Model {
         qos: 1,
         from_will_of: None,
     }];
-    m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
-        device_id: "9277".into(),
-        dp_type: 3,
-        received_at: 1_700_000_000_000,
-        points: vec![
+    m.apply_event(Event::Datapoints(Arc::new(StoredPoints::new(
+        "9277".into(),
+        1_700_000_000_000,
+        3,
+        vec![
             Datapoint {
                 stream: "temperature".into(),
                 at: Some(1_700_000_000_000),
@@ -195,7 +195,7 @@ pub fn fixture() -> Model {
                 value: DpValue::Json(serde_json::json!("ok")),
             },
         ],
-    })));
+    ))));
     for (dev, topic) in [("9277", "/lab/a"), ("9279", "/lab/b")] {
         let mut p = vec![0x30, 0, 0, topic.len() as u8];
         p.extend_from_slice(topic.as_bytes());
@@ -206,6 +206,7 @@ pub fn fixture() -> Model {
             client_id: Some(dev.into()),
             direction: Direction::In,
             bytes: p.into(),
+            dp: None,
         });
     }
     m

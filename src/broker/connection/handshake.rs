@@ -15,7 +15,7 @@ use crate::onenet::auth::{Decision, Lookup, decide};
 use crate::onenet::registry::{Device, Product};
 use crate::store::{Db, NewDevice, StoreError};
 
-use super::{ConnCtx, packet_event, peek_frame};
+use super::{ConnCtx, packet_event};
 
 struct DbLookup<'a>(&'a Db);
 
@@ -136,17 +136,16 @@ pub(super) async fn read_connect(
 ) -> Option<Box<Connect>> {
     let deadline = Instant::now() + ctx.cfg.limits.connect_timeout;
     loop {
-        let raw = ctx
-            .events
-            .watched()
-            .then(|| peek_frame(inbuf, ctx.cfg.limits.max_packet))
-            .flatten();
         match decode(inbuf, ctx.cfg.limits.max_packet) {
             Ok(Some(d)) => match d.packet {
                 Packet::Connect(mut c) => {
-                    if let Some(raw) = raw {
-                        packet_event(&ctx.events, Some(&c.client_id), Direction::In, raw);
-                    }
+                    packet_event(
+                        &ctx.events,
+                        Some(&c.client_id),
+                        Direction::In,
+                        &d.frame,
+                        None,
+                    );
                     // The password and will payload are slices of the read buffer: copied, so the
                     // buffer is freed now rather than held for the whole connection.
                     if let Some(p) = c.password.as_mut() {

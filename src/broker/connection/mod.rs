@@ -26,9 +26,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::events::{Direction, Event, Events};
+use crate::events::{Direction, Event, Events, SharedDp};
 use crate::metrics::Metrics;
-use crate::mqtt::{Connect, ConnectReturnCode, check};
+use crate::mqtt::{Connect, ConnectReturnCode};
 use crate::onenet::datapoint::DpOptions;
 use crate::store::Db;
 
@@ -59,23 +59,25 @@ impl ConnCtx {
     }
 }
 
-/// The bytes of the next complete frame in `buf`, copied for a packet event (only while watched).
-fn peek_frame(buf: &BytesMut, max: usize) -> Option<bytes::Bytes> {
-    let h = check(buf, max).ok()??;
-    buf.get(..h.total_len()).map(bytes::Bytes::copy_from_slice)
-}
-
+/// Tells watchers about one packet (nothing is built while nobody listens). The frame is copied once, to
+/// exactly its length: an event kept by a slow reader (the console holds 20,000) then never keeps the
+/// socket's read buffer, which the frame shares, alive.
 fn packet_event(
     events: &Events,
     client_id: Option<&str>,
     direction: Direction,
-    bytes: bytes::Bytes,
+    frame: &[u8],
+    dp: Option<SharedDp>,
 ) {
+    if !events.watched() {
+        return;
+    }
     events.send(Event::Packet {
         at: crate::store::now_millis(),
         client_id: client_id.map(str::to_string),
         direction,
-        bytes,
+        bytes: bytes::Bytes::copy_from_slice(frame),
+        dp,
     });
 }
 

@@ -19,7 +19,7 @@ use crate::mqtt::{Conformance, DecodeOptions, Packet, Pid, Publish, QosPid, deco
 use crate::onenet::diagnostics::DiagKind;
 
 use super::super::message::{CloseReason, Ending, Input, OutGauge, Outbound, Outbox, RouterMsg};
-use super::{ConnCtx, packet_event, peek_frame};
+use super::{ConnCtx, packet_event};
 
 pub(super) struct Conn {
     pub(super) id: u64,
@@ -230,14 +230,13 @@ impl Conn {
             tracing::error!(client = %self.client_id, packet = p.packet_type().name(), "cannot encode: {e}");
             return;
         }
-        if self.ctx.events.watched()
-            && let Some(b) = self.outbuf.get(start..)
-        {
+        if let Some(b) = self.outbuf.get(start..) {
             packet_event(
                 &self.ctx.events,
                 Some(&self.client_id),
                 Direction::Out,
-                bytes::Bytes::copy_from_slice(b),
+                b,
+                None,
             );
         }
     }
@@ -279,12 +278,6 @@ impl Conn {
                 self.input_held = !self.inbuf.is_empty();
                 break Flow::Continue;
             }
-            let raw = self
-                .ctx
-                .events
-                .watched()
-                .then(|| peek_frame(&self.inbuf, max))
-                .flatten();
             // OneNET refuses a `room#1` filter with 0x80 and grants the rest (§13): the router refuses it.
             let opts = DecodeOptions {
                 lenient_wildcards: onenet,
@@ -304,9 +297,21 @@ impl Conn {
                     return Flow::Stop(Ending::Abnormal(format!("malformed packet: {e}")));
                 }
             };
-            if let Some(raw) = raw {
-                packet_event(&self.ctx.events, Some(&self.client_id), Direction::In, raw);
-            }
+            // A `$dp` upload is decoded here, once (decoding then runs on every core); the router, the
+            // store and the packet event share the result. Not for one dropped before CONNACK.
+            let dp = match &d.packet {
+                Packet::Publish(p) if onenet && self.connack_sent && p.topic.as_str() == "$dp" => {
+                    Some(crate::onenet::datapoint::decode(&p.payload, &self.ctx.dp()).map(Arc::new))
+                }
+                _ => None,
+            };
+            packet_event(
+                &self.ctx.events,
+                Some(&self.client_id),
+                Direction::In,
+                &d.frame,
+                dp.clone(),
+            );
             if (d.conformance.is_some() || (!self.connack_sent && onenet))
                 && !self.send_batch(&mut batch).await
             {
@@ -341,9 +346,6 @@ impl Conn {
                 Packet::Disconnect => break Flow::Stop(Ending::Graceful),
                 Packet::Publish(publish) => {
                     Metrics::add(&self.ctx.metrics.publishes_in, 1);
-                    let dp = (onenet && publish.topic.as_str() == "$dp").then(|| {
-                        crate::onenet::datapoint::decode(&publish.payload, &self.ctx.dp())
-                    });
                     Input::Publish {
                         conn: id,
                         publish,

@@ -57,7 +57,7 @@ impl Router {
     /// Datapoints uploaded over HTTP as if the device had sent `$dp`; returns the store op to wait for.
     pub fn ingest(&mut self, device_id: &str, ns: &str, payload: Bytes, upload: DpUpload) -> u64 {
         let client: Arc<str> = Arc::from(device_id);
-        self.datapoints(&client, ns, QoS::AtLeastOnce, payload, Ok(upload));
+        self.datapoints(&client, ns, QoS::AtLeastOnce, payload, Ok(Arc::new(upload)));
         self.fx.last_op()
     }
 

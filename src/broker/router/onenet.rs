@@ -12,7 +12,7 @@ use crate::mqtt::{QoS, TopicName};
 use crate::onenet::commands::{
     Command, CommandError, CommandStatus, MAX_VALIDITY_S, ReplyOutcome, new_uuid,
 };
-use crate::onenet::datapoint::{DpError, DpOptions, DpUpload, time::format_datetime};
+use crate::onenet::datapoint::{DpOptions, time::format_datetime};
 use crate::onenet::diagnostics::DiagKind;
 use crate::store::{DpBatch, StoreOp};
 
@@ -34,9 +34,9 @@ impl Router {
         ns: &str,
         qos: QoS,
         payload: Bytes,
-        result: Result<DpUpload, DpError>,
+        result: crate::events::SharedDp,
     ) -> bool {
-        let mut upload = match result {
+        let upload = match result {
             Ok(u) => u,
             Err(e) => {
                 self.diag(
@@ -49,15 +49,12 @@ impl Router {
         };
         let now = self.now;
         crate::metrics::Metrics::add(&self.metrics.datapoints, upload.points.len() as u64);
-        for p in &mut upload.points {
-            p.at = Some(p.at.unwrap_or(now));
-        }
-        // Decoded once (by the connection), shared by the store and the event: no copy of the points.
+        // Decoded once (by the connection), shared by the store, the event and the traffic view: no copy
+        // of the points. A point without device time was taken at `now` (`StoredPoints::at`).
         let stored = Arc::new(StoredPoints {
             device_id: client.to_string(),
-            dp_type: upload.dp_type,
             received_at: now,
-            points: upload.points,
+            upload,
         });
         self.fx.store(StoreOp::Datapoints(Box::new(DpBatch {
             qos: qos as u8,
@@ -67,7 +64,7 @@ impl Router {
         let json = self.cfg.onenet.dp_subscription_json;
         let offset = self.cfg.onenet.dp_utc_offset_secs;
         let offline = self.offline_rule();
-        for p in &stored.points {
+        for p in stored.points() {
             let topic = format!("/{client}/{}", p.stream);
             if !self.subs.has_exact(ns, &topic) {
                 continue;
@@ -76,7 +73,7 @@ impl Router {
                 continue;
             };
             let payload = if json {
-                let at = p.at.map(|t| format_datetime(t, offset));
+                let at = format_datetime(stored.at(p), offset);
                 Bytes::from(
                     serde_json::json!({"ds_id": p.stream, "at": at, "value": p.value.display_json()}).to_string(),
                 )

@@ -7,7 +7,6 @@ use crate::broker::retained::Retained;
 use crate::broker::session::Offline;
 use crate::events::Event;
 use crate::mqtt::{LastWill, Packet, Pid, Publish, QoS, QosPid};
-use crate::onenet::datapoint::{DpError, DpUpload};
 use crate::onenet::diagnostics::DiagKind;
 use crate::onenet::topic::{FilterRefusal, PublishTarget, check_filter, classify_publish};
 use crate::store::StoreOp;
@@ -37,7 +36,7 @@ impl Router {
         &mut self,
         conn: ConnId,
         p: Publish,
-        dp: Option<Result<DpUpload, DpError>>,
+        dp: Option<crate::events::SharedDp>,
     ) {
         let since = self.fx.last_op();
         let now = self.now;
@@ -134,7 +133,7 @@ impl Router {
         msg: &Arc<Message>,
         qos: QoS,
         retain: bool,
-        dp: Option<Result<DpUpload, DpError>>,
+        dp: Option<crate::events::SharedDp>,
     ) -> Handled {
         if !self.onenet() {
             return Handled::Route(msg.clone(), retain);

@@ -103,8 +103,9 @@ impl H {
         payload: Bytes,
     ) -> Vec<Effect> {
         // As the connection does: a OneNET `$dp` payload is decoded before it reaches the router.
-        let dp = (self.r.onenet() && topic == "$dp")
-            .then(|| crate::onenet::datapoint::decode(&payload, &self.r.dp_options()));
+        let dp = (self.r.onenet() && topic == "$dp").then(|| {
+            crate::onenet::datapoint::decode(&payload, &self.r.dp_options()).map(Arc::new)
+        });
         let p = Publish::new(TopicName::new(topic).expect("topic"), qos, pid(id), payload);
         self.on(Input::Publish {
             conn,
@@ -517,7 +518,7 @@ fn datapoint_upload_is_stored_before_its_puback() {
     let mut h = H::onenet();
     h.login(1, "dev", true);
     let payload = Bytes::from_static(b"\x03\x00\x0b{\"temp\":21}");
-    let dp = crate::onenet::datapoint::decode(&payload, &h.r.dp_options());
+    let dp = crate::onenet::datapoint::decode(&payload, &h.r.dp_options()).map(Arc::new);
     let p = Publish::new(
         TopicName::new("$dp").expect("t"),
         QoS::AtLeastOnce,
@@ -531,7 +532,7 @@ fn datapoint_upload_is_stored_before_its_puback() {
     });
     let n = match &fx[..] {
         [Effect::Store(n, StoreOp::Datapoints(b)), ..] => {
-            assert_eq!(b.upload.points.len(), 1);
+            assert_eq!(b.upload.points().len(), 1);
             *n
         }
         other => panic!("{other:?}"),

@@ -97,8 +97,8 @@ impl Model {
             Event::Datapoints(sp) => {
                 let fields = self.prefs.plot_fields.get(&sp.device_id);
                 let dev = self.streams.entry(sp.device_id.clone()).or_default();
-                for p in &sp.points {
-                    let at = p.at.unwrap_or(sp.received_at);
+                for p in sp.points() {
+                    let at = sp.at(p);
                     let st = dev.entry(p.stream.clone()).or_default();
                     st.take_field(fields.and_then(|f| f.get(&p.stream)));
                     st.add(at, &p.value);
@@ -125,13 +125,15 @@ impl Model {
                 client_id,
                 direction,
                 bytes,
+                dp,
             } => {
                 if let Some(c) = &client_id
                     && let Some(s) = self.sessions.iter_mut().find(|s| s.client_id == *c)
                 {
                     s.last_seen = Some(at);
                 }
-                self.traffic.push(at, client_id, direction, &bytes);
+                self.traffic
+                    .push(at, client_id, direction, &bytes, dp.as_ref());
                 if let Some(row) = self.traffic.rows.back()
                     && row.kind == "PUBLISH"
                     && let Some(t) = &row.topic

@@ -7,9 +7,8 @@ use std::ops::Range;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::events::Direction;
-use crate::mqtt::{Packet, check, decode_slice};
-use crate::onenet::datapoint::{DpOptions, decode as dp_decode};
+use crate::events::{Direction, SharedDp};
+use crate::mqtt::{Packet, check, decode_bytes};
 
 /// Rows the log keeps; older ones are dropped (and counted).
 pub const TRAFFIC_CAP: usize = 20_000;
@@ -69,14 +68,20 @@ pub struct PacketRow {
     pub spans: Vec<(Range<usize>, Part)>,
 }
 
-/// Decodes one packet event into a row.
+/// Decodes one packet event into a row. The frame is parsed in place (its payloads are slices of `frame`)
+/// and kept without a copy when it is at most [`KEEP_BYTES`]; a longer one keeps a copy of its first
+/// `KEEP_BYTES` only, so a 3 MiB upload does not stay in memory for the hex dump's first lines. A `$dp`
+/// upload is shown as the broker decoded it (`dp`, with the configured UTC offset and limits), never
+/// decoded again here.
 pub fn decode_row(
     seq: u64,
     at: i64,
     client: Option<String>,
     direction: Direction,
-    raw: &[u8],
+    frame: &Bytes,
+    dp: Option<&SharedDp>,
 ) -> PacketRow {
+    let raw: &[u8] = frame;
     let mut row = PacketRow {
         seq,
         at,
@@ -87,14 +92,18 @@ pub fn decode_row(
         qos: None,
         size: raw.len(),
         fields: String::new(),
-        bytes: Bytes::copy_from_slice(&raw[..raw.len().min(KEEP_BYTES)]),
+        bytes: if raw.len() <= KEEP_BYTES {
+            frame.clone()
+        } else {
+            Bytes::copy_from_slice(raw.get(..KEEP_BYTES).unwrap_or(raw))
+        },
         spans: Vec::new(),
     };
     let header_len = match check(raw, usize::MAX) {
         Ok(Some(h)) => h.header_len,
         _ => 0,
     };
-    let decoded = match decode_slice(raw, usize::MAX) {
+    let decoded = match decode_bytes(frame, usize::MAX) {
         Ok(Some(d)) => d,
         Ok(None) => {
             row.fields = "incomplete packet".into();
@@ -139,9 +148,9 @@ pub fn decode_row(
                 if p.dup { " dup" } else { "" },
                 if p.retain { " retain" } else { "" }
             );
-            if p.topic.as_str() == "$dp" {
+            if let Some(dp) = dp {
                 row.spans.extend(dp_spans(&p.payload, body));
-                let dp = match dp_decode(&p.payload, &DpOptions::default()) {
+                let dp = match dp {
                     Ok(u) => format!(
                         "$dp type {}: {}",
                         u.dp_type,
@@ -286,8 +295,15 @@ impl Traffic {
         }
     }
 
-    pub fn push(&mut self, at: i64, client: Option<String>, direction: Direction, raw: &[u8]) {
-        let row = decode_row(self.next_seq, at, client, direction, raw);
+    pub fn push(
+        &mut self,
+        at: i64,
+        client: Option<String>,
+        direction: Direction,
+        frame: &Bytes,
+        dp: Option<&SharedDp>,
+    ) {
+        let row = decode_row(self.next_seq, at, client, direction, frame, dp);
         self.next_seq += 1;
         if self.rows.len() == self.cap {
             self.rows.pop_front();
@@ -323,7 +339,23 @@ impl Traffic {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::onenet::datapoint::{DpOptions, decode as dp_decode};
+
+    /// A QoS 1 PUBLISH to `$dp` (packet id 1) carrying `payload`.
+    fn publish_dp(payload: &[u8]) -> Bytes {
+        let mut p = vec![0x32, 0, 0x00, 0x03, b'$', b'd', b'p', 0x00, 0x01];
+        p.extend_from_slice(payload);
+        p[1] = (p.len() - 2) as u8;
+        Bytes::from(p)
+    }
+
+    /// What the connection hands the event: the payload decoded with the broker's options.
+    fn broker_dp(frame: &Bytes, opts: &DpOptions) -> SharedDp {
+        dp_decode(frame.get(9..).unwrap_or_default(), opts).map(Arc::new)
+    }
 
     /// PUBLISH QoS 1 to `$dp`, pid 1, type 3 `{"t":1}`.
     fn dp_publish() -> Vec<u8> {
@@ -349,8 +381,9 @@ mod tests {
 
     #[test]
     fn a_dp_publish_is_decoded_with_its_structure() {
-        let raw = dp_publish();
-        let r = decode_row(0, 0, Some("9277".into()), Direction::In, &raw);
+        let raw = Bytes::from(dp_publish());
+        let dp = broker_dp(&raw, &DpOptions::default());
+        let r = decode_row(0, 0, Some("9277".into()), Direction::In, &raw, Some(&dp));
         assert_eq!(r.kind, "PUBLISH");
         assert_eq!(r.topic.as_deref(), Some("$dp"));
         assert_eq!(r.qos, Some(1));
@@ -384,14 +417,73 @@ mod tests {
     fn the_ring_is_bounded_and_counts_drops() {
         let mut t = Traffic::new(3);
         for _ in 0..5 {
-            t.push(0, Some("a".into()), Direction::In, &[0xC0, 0x00]);
+            t.push(
+                0,
+                Some("a".into()),
+                Direction::In,
+                &Bytes::from_static(&[0xC0, 0x00]),
+                None,
+            );
         }
         t.missed = 2;
         assert_eq!(t.rows.len(), 3);
         assert_eq!(t.dropped(), 4);
         assert_eq!(t.rows[0].kind, "PINGREQ");
         assert_eq!(t.recent_of("a", 2).len(), 2);
-        let bad = decode_row(0, 0, None, Direction::In, &[0x00, 0x00]);
+        let bad = decode_row(
+            0,
+            0,
+            None,
+            Direction::In,
+            &Bytes::from_static(&[0x00, 0x00]),
+            None,
+        );
         assert!(bad.fields.starts_with("malformed"), "{}", bad.fields);
+    }
+
+    #[test]
+    fn a_dp_row_shows_what_the_broker_decoded_with_its_settings() {
+        // Type 7, one group of one float: accepted with the default limit, refused when the broker's
+        // `max_type7_floats` is 0. The row follows the broker's decoding, whatever the defaults say.
+        let frame = publish_dp(&[0x07, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x28, 0x42]);
+        let ok = broker_dp(&frame, &DpOptions::default());
+        let r = decode_row(0, 0, None, Direction::In, &frame, Some(&ok));
+        assert!(r.fields.starts_with("$dp type 7: 1=42"), "{}", r.fields);
+        let strict = DpOptions {
+            max_type7_floats: 0,
+            ..DpOptions::default()
+        };
+        let refused = broker_dp(&frame, &strict);
+        assert!(refused.is_err());
+        let r = decode_row(0, 0, None, Direction::In, &frame, Some(&refused));
+        assert!(r.fields.starts_with("$dp not decodable"), "{}", r.fields);
+        // No decoding from the broker (the `mqtt` profile, where `$dp` is a topic like any other): the
+        // payload is shown as bytes.
+        let r = decode_row(0, 0, None, Direction::In, &frame, None);
+        assert!(r.fields.starts_with("9 B: "), "{}", r.fields);
+    }
+
+    #[test]
+    fn a_frame_is_kept_without_a_copy_up_to_keep_bytes() {
+        let small = publish_dp(&[0x03, 0x00, 0x02, b'{', b'}']);
+        let r = decode_row(0, 0, None, Direction::In, &small, None);
+        assert_eq!(r.bytes.as_ptr(), small.as_ptr(), "shared, not copied");
+        let big = publish_dp(&[0u8; 100]);
+        let mut long = big.to_vec();
+        long.extend(std::iter::repeat_n(0u8, KEEP_BYTES));
+        // Remaining length on two bytes for the longer frame.
+        let body = long.len() - 2;
+        let mut framed = vec![0x32, (body as u8 & 0x7F) | 0x80, (body >> 7) as u8];
+        framed.extend_from_slice(&long[2..]);
+        let framed = Bytes::from(framed);
+        let r = decode_row(0, 0, None, Direction::In, &framed, None);
+        assert_eq!(r.kind, "PUBLISH");
+        assert_eq!(r.size, framed.len());
+        assert_eq!(r.bytes.len(), KEEP_BYTES);
+        assert_ne!(
+            r.bytes.as_ptr(),
+            framed.as_ptr(),
+            "a long frame keeps a copy of its start only"
+        );
     }
 }

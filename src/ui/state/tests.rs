@@ -56,16 +56,16 @@ fn events_update_sessions_streams_traffic_and_commands() {
         m.session("9277").unwrap().subscriptions,
         vec![("/a".into(), 1)]
     );
-    m.apply_event(Event::Datapoints(Arc::new(StoredPoints {
-        device_id: "9277".into(),
-        dp_type: 7,
-        received_at: 1000,
-        points: vec![Datapoint {
+    m.apply_event(Event::Datapoints(Arc::new(StoredPoints::new(
+        "9277".into(),
+        1000,
+        7,
+        vec![Datapoint {
             stream: "1".into(),
             at: None,
             value: DpValue::Float(34.0),
         }],
-    })));
+    ))));
     let st = &m.streams["9277"]["1"];
     assert_eq!(st.latest, Some((1000, DpValue::Float(34.0))));
     assert!(st.is_numeric());
@@ -78,6 +78,7 @@ fn events_update_sessions_streams_traffic_and_commands() {
         client_id: Some("9277".into()),
         direction: Direction::In,
         bytes: bytes::Bytes::from_static(&[0x30, 0x05, 0x00, 0x01, b'/', b'h', b'i']),
+        dp: None,
     });
     assert_eq!(m.topic_counts["/"], (1, 0));
     m.apply_received(Received::Missed(7));
