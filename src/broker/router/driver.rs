@@ -75,11 +75,14 @@ impl Driver {
                     }
                     // One clock read per batch: the router's time is in ms, a batch takes less.
                     let now = now_millis();
+                    // Asked after the batch came in: what a watcher caused after subscribing is seen.
+                    self.router.set_watched(self.events.watched());
                     for m in batch.drain(..) {
                         self.handle(m, now);
                     }
                 }
                 _ = sleep_until_millis(deadline), if deadline.is_some() => {
+                    self.router.set_watched(self.events.watched());
                     self.router.handle(Input::Tick, now_millis());
                     self.apply();
                 }

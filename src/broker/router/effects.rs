@@ -28,6 +28,10 @@ pub(crate) struct Effects {
     now: i64,
     /// A QoS 1/2 delivery went in flight since the router last looked (it then schedules its sweep).
     inflight_sent: bool,
+    /// Nobody reads events now (the driver says so before each mailbox batch): the router then skips
+    /// building the per-connection ones (a client id and an address formatted per connect and
+    /// disconnect, for a channel with no reader).
+    unwatched: bool,
 }
 
 impl Effects {
@@ -59,7 +63,18 @@ impl Effects {
     }
 
     pub fn event(&mut self, e: Event) {
-        self.out.push(Effect::Event(e));
+        if !self.unwatched {
+            self.out.push(Effect::Event(e));
+        }
+    }
+
+    pub fn set_watched(&mut self, watched: bool) {
+        self.unwatched = !watched;
+    }
+
+    /// False when events would go nowhere: skip building them.
+    pub fn watched(&self) -> bool {
+        !self.unwatched
     }
 
     pub fn pause(&mut self, conn: ConnId, paused: bool) {
@@ -74,5 +89,36 @@ impl Effects {
     /// Takes the effects produced so far; the buffer's allocation is kept for the next input.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
         self.out.drain(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events go out while someone watches and are dropped (not queued) while nobody does; other
+    /// effects are queued either way.
+    #[test]
+    fn events_are_kept_only_while_watched() {
+        let mut fx = Effects::default();
+        assert!(fx.watched(), "watched unless the driver says otherwise");
+        let ev = || Event::Disconnected {
+            client_id: "c".into(),
+            reason: "DISCONNECT".into(),
+        };
+        fx.event(ev());
+        fx.set_watched(false);
+        assert!(!fx.watched());
+        fx.event(ev());
+        fx.pause(1, true);
+        let kinds: Vec<&str> = fx
+            .drain()
+            .map(|e| match e {
+                Effect::Event(_) => "event",
+                Effect::Pause(..) => "pause",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["event", "pause"]);
     }
 }

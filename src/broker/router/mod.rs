@@ -134,6 +134,11 @@ impl Router {
     }
 
     /// Takes the effects produced so far, in order.
+    /// Whether anyone reads events (see `Effects::set_watched`); the driver tells before each batch.
+    pub fn set_watched(&mut self, watched: bool) {
+        self.fx.set_watched(watched);
+    }
+
     pub fn effects(&mut self) -> std::vec::Drain<'_, Effect> {
         self.fx.drain()
     }
@@ -362,14 +367,16 @@ impl Router {
         };
         s.resume(&mut self.fx, limits);
         let (queued, dropped) = (s.queue.len() + s.inflight.len(), s.dropped);
-        self.fx.event(Event::Connected {
-            client_id: client.to_string(),
-            namespace: l.namespace,
-            remote: l.remote.to_string(),
-            clean_session: l.clean_session,
-            keep_alive: l.keep_alive,
-            session_present,
-        });
+        if self.fx.watched() {
+            self.fx.event(Event::Connected {
+                client_id: client.to_string(),
+                namespace: l.namespace,
+                remote: l.remote.to_string(),
+                clean_session: l.clean_session,
+                keep_alive: l.keep_alive,
+                session_present,
+            });
+        }
         if trimmed > 0 {
             tracing::info!(client = %client, trimmed, "offline messages beyond the count/age limits dropped (§9)");
             self.fx.event(Event::OfflineQueue {
@@ -421,15 +428,17 @@ impl Router {
         if !persistent && let Some(s) = self.sessions.remove(&client) {
             self.drop_subscriptions(&s);
         }
-        let reason = match &ending {
-            Ending::Graceful => "DISCONNECT".to_string(),
-            Ending::Abnormal(why) => why.clone(),
-            Ending::ClosedByBroker => "closed by the broker".to_string(),
-        };
-        self.fx.event(Event::Disconnected {
-            client_id: client.to_string(),
-            reason,
-        });
+        if self.fx.watched() {
+            let reason = match &ending {
+                Ending::Graceful => "DISCONNECT".to_string(),
+                Ending::Abnormal(why) => why.clone(),
+                Ending::ClosedByBroker => "closed by the broker".to_string(),
+            };
+            self.fx.event(Event::Disconnected {
+                client_id: client.to_string(),
+                reason,
+            });
+        }
         if let (Ending::Abnormal(why), Some(will)) = (&ending, will) {
             tracing::info!(client = %client, topic = %will.topic, "publishing will: {why}");
             self.publish_will(&client, &ns, will);
