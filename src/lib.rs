@@ -62,3 +62,10 @@ pub use service::{Applied, ServiceHandle, StartError};
 pub async fn start(config: Config) -> Result<ServiceHandle, StartError> {
     service::start_with(config, Some(http::serve_boxed)).await
 }
+
+/// [`start`], with a reader of the events that saw everything from the first connection on (the console).
+pub async fn start_watched(
+    config: Config,
+) -> Result<(ServiceHandle, events::EventReceiver), StartError> {
+    service::start_watched(config, Some(http::serve_boxed)).await
+}

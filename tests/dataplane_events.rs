@@ -335,3 +335,36 @@ async fn data_plane_events_as_they_happen() {
     .await;
     h.shutdown().await;
 }
+
+/// The console's reader comes with the broker (`start_watched`), subscribed before the listener accepts:
+/// a device that connects the moment the broker is up (as devices do after a restart) is in the traffic
+/// log, CONNECT and all, however late the reader is first read.
+#[tokio::test]
+async fn the_reader_from_start_sees_a_client_that_connected_before_it_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, rx) = onenet_desk::start_watched(config(dir.path(), onenet_desk::Profile::Mqtt))
+        .await
+        .expect("broker starts");
+    let mut d = Raw::connect(h.mqtt_addr()).await;
+    d.send_bytes(&hex(SDK_CONNECT)).await;
+    assert!(matches!(d.recv().await, Packet::ConnAck(_)));
+    let mut log = Log {
+        rx,
+        seen: Vec::new(),
+    };
+    let connect = hex(SDK_CONNECT);
+    log.find("CONNECT in", |e| match e {
+        Event::Packet {
+            direction: Direction::In,
+            bytes,
+            ..
+        } => (bytes.as_ref() == connect.as_slice()).then_some(()),
+        _ => None,
+    })
+    .await;
+    log.find("Connected", |e| match e {
+        Event::Connected { client_id, .. } => (client_id == "9277").then_some(()),
+        _ => None,
+    })
+    .await;
+}

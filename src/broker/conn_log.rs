@@ -13,36 +13,68 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Connection lines logged one by one per second; the rest are counted into a summary.
 pub(crate) const PER_SECOND: u64 = 20;
 
-/// The second (Unix time) being counted.
-static WINDOW: AtomicU64 = AtomicU64::new(0);
-/// Lines logged in `WINDOW`.
-static LOGGED: AtomicU64 = AtomicU64::new(0);
-/// Lines sent to `debug` since the last summary.
-static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+/// A budget of lines per second, shared by every connection task (lock-free).
+pub(crate) struct LineBudget {
+    /// The second (Unix time) being counted.
+    window: AtomicU64,
+    /// Lines admitted in `window`.
+    logged: AtomicU64,
+    /// Lines refused since the last [`LineBudget::take_refused`].
+    refused: AtomicU64,
+}
+
+impl LineBudget {
+    pub(crate) const fn new() -> LineBudget {
+        LineBudget {
+            window: AtomicU64::new(0),
+            logged: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// For a line at second `now` (Unix time): whether it is within the budget (else it is counted as
+    /// refused), and whether it is the first of a new second (the caller then logs the count so far,
+    /// [`LineBudget::take_refused`]). The second is passed in, so the budget is tested without a clock.
+    pub(crate) fn admit_at(&self, now: u64) -> (bool, bool) {
+        let window = self.window.load(Ordering::Relaxed);
+        let new_second = now != window
+            && self
+                .window
+                .compare_exchange(window, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        if new_second {
+            self.logged.store(0, Ordering::Relaxed);
+        }
+        if self.logged.fetch_add(1, Ordering::Relaxed) < PER_SECOND {
+            (true, new_second)
+        } else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            (false, new_second)
+        }
+    }
+
+    /// The lines refused since the last call.
+    pub(crate) fn take_refused(&self) -> u64 {
+        self.refused.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// Logging is process-wide, so is its budget.
+static CONNECTION_LINES: LineBudget = LineBudget::new();
 
 /// True when the caller should log its line at `info`; false: log it at `debug` (it was counted).
 pub(crate) fn admit() -> bool {
     let now = (crate::store::now_millis() / 1000).max(0) as u64;
-    let window = WINDOW.load(Ordering::Relaxed);
-    if now != window
-        && WINDOW
-            .compare_exchange(window, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        LOGGED.store(0, Ordering::Relaxed);
+    let (admitted, new_second) = CONNECTION_LINES.admit_at(now);
+    if new_second {
         flush();
     }
-    if LOGGED.fetch_add(1, Ordering::Relaxed) < PER_SECOND {
-        true
-    } else {
-        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
-        false
-    }
+    admitted
 }
 
 /// Logs how many connection lines went to `debug` since the last summary, if any.
 pub(crate) fn flush() {
-    let n = SUPPRESSED.swap(0, Ordering::Relaxed);
+    let n = CONNECTION_LINES.take_refused();
     if n > 0 {
         tracing::info!(
             lines = n,
@@ -56,26 +88,16 @@ mod tests {
     use super::*;
 
     /// The budget, then the summary: the first `PER_SECOND` lines of a second are admitted, the rest
-    /// counted, and the count is handed out once. (Other tests in this process may log connections too,
-    /// so this reads the counters in a loop until a whole burst fits in one second.)
+    /// counted; the next second starts a new budget and says so (the caller then logs the count).
     #[test]
     fn a_burst_is_admitted_up_to_the_budget_then_counted() {
-        for _ in 0..100 {
-            let start = crate::store::now_millis() / 1000;
-            // A fresh window: wait for the next second so the burst starts with a full budget.
-            while crate::store::now_millis() / 1000 == start {
-                std::thread::yield_now();
-            }
-            let admitted = (0..PER_SECOND * 3).filter(|_| admit()).count() as u64;
-            let suppressed = SUPPRESSED.load(Ordering::Relaxed);
-            if crate::store::now_millis() / 1000 != start + 1 {
-                continue; // the burst crossed a second: try again
-            }
-            assert!(admitted <= PER_SECOND, "{admitted} admitted in one second");
-            assert!(suppressed >= PER_SECOND * 3 - admitted);
-            flush();
-            return;
-        }
-        panic!("no burst fitted in one second");
+        let b = LineBudget::new();
+        let admitted: Vec<bool> = (0..PER_SECOND * 3).map(|_| b.admit_at(100).0).collect();
+        assert!(admitted[..PER_SECOND as usize].iter().all(|a| *a));
+        assert!(admitted[PER_SECOND as usize..].iter().all(|a| !*a));
+        assert_eq!(b.admit_at(101), (true, true), "a new second, a new budget");
+        assert_eq!(b.take_refused(), PER_SECOND * 2);
+        assert_eq!(b.take_refused(), 0, "counted once");
+        assert_eq!(b.admit_at(101), (true, false));
     }
 }

@@ -34,7 +34,7 @@ use crate::broker::message::RouterMsg;
 use crate::broker::router::Driver;
 use crate::broker::{ConnCtx, accept_loop};
 use crate::config::{Config, ConfigError};
-use crate::events::Events;
+use crate::events::{EventReceiver, Events};
 use crate::metrics::Metrics;
 use crate::store::writer::{WriterThread, spawn_writer};
 use crate::store::{Db, StoreError, StoreTx};
@@ -143,6 +143,27 @@ pub async fn start_with(
     config: Config,
     http: Option<HttpServer>,
 ) -> Result<ServiceHandle, StartError> {
+    start_inner(config, http, false).await.map(|(h, _)| h)
+}
+
+/// [`start_with`], and a reader of the events subscribed before the listener accepts its first
+/// connection: a watcher that must see everything from the start (the console's traffic log, after a
+/// restart that devices answer by reconnecting at once) misses nothing. Others subscribe with
+/// [`ServiceHandle::events`] when they like; packet events are only built while someone reads.
+pub async fn start_watched(
+    config: Config,
+    http: Option<HttpServer>,
+) -> Result<(ServiceHandle, EventReceiver), StartError> {
+    let (h, rx) = start_inner(config, http, true).await?;
+    let rx = rx.unwrap_or_else(|| h.events());
+    Ok((h, rx))
+}
+
+async fn start_inner(
+    config: Config,
+    http: Option<HttpServer>,
+    watched: bool,
+) -> Result<(ServiceHandle, Option<EventReceiver>), StartError> {
     config.validate()?;
     let config = Arc::new(config);
     let db_path = config.db_path();
@@ -174,6 +195,7 @@ pub async fn start_with(
         db.path().display()
     );
     let events = Events::new();
+    let first_reader = watched.then(|| events.subscribe());
     let metrics = Arc::new(Metrics::default());
     let router = Driver::new(
         config.clone(),
@@ -236,7 +258,7 @@ pub async fn start_with(
         let (h, token) = (handle.clone(), handle.inner.shutdown.clone());
         handle.inner.tracker.spawn(serve(listener, h, token));
     }
-    Ok(handle)
+    Ok((handle, first_reader))
 }
 
 /// Binds the HTTP API's listener; the error is the one line `serve` and the console show.

@@ -26,13 +26,13 @@ impl Outcome {
         }
     }
 
-    fn started(s: ServiceHandle) -> Outcome {
+    fn started(s: ServiceHandle, events: EventReceiver) -> Outcome {
         let http = match s.http_error() {
             Some(e) => Err(e.to_string()),
             None => Ok(s.http_addr()),
         };
         Outcome {
-            events: Some(s.events()),
+            events: Some(events),
             reply: Reply::BrokerStarted {
                 addr: s.mqtt_addr(),
                 config: Box::new((*s.config()).clone()),
@@ -114,8 +114,8 @@ pub(super) async fn lifecycle(
         config.mqtt_addr,
         config.db_path().display()
     ));
-    let e = match crate::start(config.clone()).await {
-        Ok(s) => {
+    let e = match crate::start_watched(config.clone()).await {
+        Ok((s, events)) => {
             tracing::info!("mqtt listening on {}", s.mqtt_addr());
             if save {
                 let c = config.clone();
@@ -128,7 +128,7 @@ pub(super) async fn lifecycle(
                     Err(e) => say(Reply::Error(format!("Settings not saved: {e}"))),
                 }
             }
-            return Outcome::started(s);
+            return Outcome::started(s, events);
         }
         Err(e) => e.to_string(),
     };
@@ -137,13 +137,13 @@ pub(super) async fn lifecycle(
         return Outcome::failed(e);
     };
     step(format!("going back to {}…", back.mqtt_addr));
-    match crate::start(back.clone()).await {
-        Ok(s) => Outcome {
+    match crate::start_watched(back.clone()).await {
+        Ok((s, events)) => Outcome {
             reply: Reply::BrokerKept {
                 addr: s.mqtt_addr(),
                 error: e,
             },
-            events: Some(s.events()),
+            events: Some(events),
             service: Some(s),
         },
         Err(e2) => Outcome::failed(format!(

@@ -298,12 +298,16 @@ impl Backend {
         } else {
             "xdg-open"
         };
-        if let Err(e) = std::process::Command::new(opener).arg(&path).spawn() {
-            let _ = self.tx.send(Reply::Error(format!(
-                "Cannot open {} in the file manager: {e}",
-                path.display()
-            )));
-        }
+        // Waited for on the blocking pool: the child is reaped (no zombie per click) and an opener that
+        // fails (no file manager for the type: `xdg-open` exits non-zero) is reported, not silent.
+        let tx = self.tx.clone();
+        let ctx = self.ctx.clone();
+        self.rt.spawn_blocking(move || {
+            if let Err(e) = open_with(opener, &path) {
+                let _ = tx.send(Reply::Error(e));
+                ctx.request_repaint();
+            }
+        });
     }
 
     pub fn reply(&self, r: Reply) {
@@ -311,8 +315,40 @@ impl Backend {
     }
 }
 
+/// Runs `opener path` to its end; the error names the path and why (not found, or its exit status).
+fn open_with(opener: &str, path: &std::path::Path) -> Result<(), String> {
+    let why = match std::process::Command::new(opener).arg(path).status() {
+        Ok(s) if s.success() => return Ok(()),
+        Ok(s) => format!("{opener} ended with {s}"),
+        Err(e) => format!("{opener}: {e}"),
+    };
+    Err(format!(
+        "Cannot open {} in the file manager: {why}",
+        path.display()
+    ))
+}
+
 impl Drop for Backend {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_with;
+    use std::path::Path;
+
+    #[test]
+    fn an_opener_that_fails_or_is_missing_is_reported() {
+        let dir = Path::new("/tmp");
+        assert_eq!(open_with("true", dir), Ok(()));
+        let e = open_with("false", dir).unwrap_err();
+        assert!(
+            e.contains("/tmp") && e.contains("false ended with exit status: 1"),
+            "{e}"
+        );
+        let e = open_with("/nonexistent/opener", dir).unwrap_err();
+        assert!(e.contains("/nonexistent/opener: "), "{e}");
     }
 }

@@ -75,6 +75,9 @@ impl Model {
                     since: Instant::now(),
                 };
                 self.config = *config;
+                // A new store writer: an error the old one reported (disk full) is not this one's. If
+                // the cause remains, the first failed commit reports it again.
+                self.store_error = None;
                 if let Err(e) = &http {
                     self.notify(Level::Error, format!("HTTP API off: {e}"));
                 }

@@ -142,3 +142,18 @@ fn history_merges_into_an_open_stream() {
     assert_eq!(st.series.last(), Some((3.0, 3.0)));
     assert_eq!(st.latest.as_ref().map(|l| l.0), Some(3000));
 }
+
+#[test]
+fn a_restarted_broker_clears_the_old_store_error() {
+    let mut m = model();
+    m.apply_event(Event::StoreStatus {
+        error: Some("disk full".into()),
+    });
+    assert_eq!(m.store_error.as_deref(), Some("disk full"));
+    m.apply_reply(Reply::BrokerStarted {
+        addr: "127.0.0.1:6002".parse().unwrap(),
+        config: Box::new(m.config.clone()),
+        http: Ok(None),
+    });
+    assert_eq!(m.store_error, None);
+}
