@@ -171,6 +171,7 @@ impl Conn {
         if !self.held.is_empty() {
             self.outbuf.reserve(self.gauge.load().0.min(KEEP_OUTBUF));
         }
+        let watched = self.ctx.events.watched();
         while let Some(o) = self.held.pop_front() {
             self.gauge.sub(o.weight());
             match o {
@@ -188,7 +189,7 @@ impl Conn {
                             .push_back((*pid, Instant::now() + self.ctx.cfg.limits.pubrel_timeout)),
                         _ => {}
                     }
-                    self.encode(&p);
+                    self.encode(&p, watched);
                 }
                 Outbound::Publish {
                     msg,
@@ -202,13 +203,16 @@ impl Conn {
                         Some(pid) => QosPid::from_parts(qos, pid),
                         None => QosPid::AtMostOnce,
                     };
-                    self.encode(&Packet::Publish(Publish {
-                        dup,
-                        qos_pid,
-                        retain,
-                        topic: msg.topic.clone(),
-                        payload: msg.payload.clone(),
-                    }));
+                    self.encode(
+                        &Packet::Publish(Publish {
+                            dup,
+                            qos_pid,
+                            retain,
+                            topic: msg.topic.clone(),
+                            payload: msg.payload.clone(),
+                        }),
+                        watched,
+                    );
                 }
                 Outbound::Close(reason) => {
                     tracing::info!(client = %self.client_id, ?reason, "closing connection");
@@ -224,13 +228,16 @@ impl Conn {
         Flow::Continue
     }
 
-    fn encode(&mut self, p: &Packet) {
+    /// Encodes `p` into the output buffer; `watched`: whether anyone reads events, asked once per burst
+    /// by the caller (asking takes the event channel's lock, shared by every connection: once per
+    /// packet in both directions, that was a contended lock per packet).
+    fn encode(&mut self, p: &Packet, watched: bool) {
         let start = self.outbuf.len();
         if let Err(e) = p.encode(&mut self.outbuf) {
             tracing::error!(client = %self.client_id, packet = p.packet_type().name(), "cannot encode: {e}");
             return;
         }
-        if let Some(b) = self.outbuf.get(start..) {
+        if watched && let Some(b) = self.outbuf.get(start..) {
             packet_event(
                 &self.ctx.events,
                 Some(&self.client_id),
@@ -272,6 +279,8 @@ impl Conn {
         // Sized for what the buffer holds (4 bytes per packet at least, a PUBACK), so it does not grow
         // by doubling while it fills.
         let mut batch = Vec::with_capacity(batch_room(self.inbuf.len()));
+        // Asked once per read, not per packet (see `encode`).
+        let watched = self.ctx.events.watched();
         let flow = loop {
             // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
             if self.outbox.paused() {
@@ -305,13 +314,15 @@ impl Conn {
                 }
                 _ => None,
             };
-            packet_event(
-                &self.ctx.events,
-                Some(&self.client_id),
-                Direction::In,
-                &d.frame,
-                dp.clone(),
-            );
+            if watched {
+                packet_event(
+                    &self.ctx.events,
+                    Some(&self.client_id),
+                    Direction::In,
+                    &d.frame,
+                    dp.clone(),
+                );
+            }
             if (d.conformance.is_some() || (!self.connack_sent && onenet))
                 && !self.send_batch(&mut batch).await
             {
@@ -340,7 +351,7 @@ impl Conn {
             let id = self.id;
             let msg = match d.packet {
                 Packet::PingReq => {
-                    self.encode(&Packet::PingResp);
+                    self.encode(&Packet::PingResp, watched);
                     continue;
                 }
                 Packet::Disconnect => break Flow::Stop(Ending::Graceful),

@@ -259,7 +259,11 @@ impl Router {
                     dropped: s.dropped,
                 });
             }
-            crate::metrics::Metrics::add(&self.metrics.qos0_dropped, s.dropped_qos0 - before);
+            // Only a drop touches the shared counter (an atomic add per delivery costs a cache line
+            // that the connection threads also write).
+            if s.dropped_qos0 > before {
+                crate::metrics::Metrics::add(&self.metrics.qos0_dropped, s.dropped_qos0 - before);
+            }
             super::hold_back(&mut self.fx, &mut self.paused, s, limits, self.source);
         }
         self.scratch = targets;
