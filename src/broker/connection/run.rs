@@ -172,13 +172,18 @@ impl Conn {
             self.outbuf.reserve(self.gauge.load().0.min(KEEP_OUTBUF));
         }
         let watched = self.ctx.events.watched();
-        while let Some(o) = self.held.pop_front() {
+        // Counted here and added once: the counter is shared by every connection's thread.
+        let mut publishes = 0u64;
+        let flow = loop {
+            let Some(o) = self.held.pop_front() else {
+                break Flow::Continue;
+            };
             self.gauge.sub(o.weight());
             match o {
                 Outbound::Barrier(n) => {
                     if *committed.borrow() < n {
                         self.barrier = Some(n);
-                        return Flow::Continue;
+                        break Flow::Continue;
                     }
                 }
                 Outbound::Packet(p) => {
@@ -198,7 +203,7 @@ impl Conn {
                     dup,
                     retain,
                 } => {
-                    Metrics::add(&self.ctx.metrics.publishes_out, 1);
+                    publishes += 1;
                     let qos_pid = match pid {
                         Some(pid) => QosPid::from_parts(qos, pid),
                         None => QosPid::AtMostOnce,
@@ -218,14 +223,17 @@ impl Conn {
                     tracing::info!(client = %self.client_id, ?reason, "closing connection");
                     // A protocol violation is an abnormal end (the will goes out); takeover, kick and
                     // shutdown are not.
-                    return Flow::Stop(match reason {
+                    break Flow::Stop(match reason {
                         CloseReason::Protocol(why) => Ending::Abnormal(why),
                         _ => Ending::ClosedByBroker,
                     });
                 }
             }
+        };
+        if publishes > 0 {
+            Metrics::add(&self.ctx.metrics.publishes_out, publishes);
         }
-        Flow::Continue
+        flow
     }
 
     /// Encodes `p` into the output buffer; `watched`: whether anyone reads events, asked once per burst
@@ -355,14 +363,11 @@ impl Conn {
                     continue;
                 }
                 Packet::Disconnect => break Flow::Stop(Ending::Graceful),
-                Packet::Publish(publish) => {
-                    Metrics::add(&self.ctx.metrics.publishes_in, 1);
-                    Input::Publish {
-                        conn: id,
-                        publish,
-                        dp,
-                    }
-                }
+                Packet::Publish(publish) => Input::Publish {
+                    conn: id,
+                    publish,
+                    dp,
+                },
                 Packet::PubAck(pid) => Input::PubAck { conn: id, pid },
                 Packet::PubRec(pid) => Input::PubRec { conn: id, pid },
                 Packet::PubRel(pid) => {
@@ -408,6 +413,14 @@ impl Conn {
 
     /// Hands the decoded inputs to the router; false when the router is gone.
     async fn send_batch(&self, batch: &mut Vec<Input>) -> bool {
+        // Counted per batch, not per packet: the counter is shared by every connection's thread.
+        let publishes = batch
+            .iter()
+            .filter(|i| matches!(i, Input::Publish { .. }))
+            .count();
+        if publishes > 0 {
+            Metrics::add(&self.ctx.metrics.publishes_in, publishes as u64);
+        }
         let msg = match batch.len() {
             0 => return true,
             1 => match batch.pop() {
