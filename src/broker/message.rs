@@ -99,8 +99,14 @@ impl OutGauge {
     }
 
     pub fn sub(&self, bytes: usize) {
+        self.sub_n(bytes, 1);
+    }
+
+    /// Uncounts `msgs` outputs of `bytes` in all (a connection's whole output burst at once: the
+    /// gauge's line is shared with the router's thread, so one subtraction per burst, not per packet).
+    pub fn sub_n(&self, bytes: usize, msgs: usize) {
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        self.msgs.fetch_sub(1, Ordering::Relaxed);
+        self.msgs.fetch_sub(msgs, Ordering::Relaxed);
     }
 
     /// (bytes, messages) waiting.

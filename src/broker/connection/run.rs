@@ -174,11 +174,15 @@ impl Conn {
         let watched = self.ctx.events.watched();
         // Counted here and added once: the counter is shared by every connection's thread.
         let mut publishes = 0u64;
+        // What leaves the gauge, subtracted once at the end of the burst (see `OutGauge::sub_n`); the
+        // gauge reads a little high meanwhile, which only errs towards the bound.
+        let (mut taken_bytes, mut taken) = (0usize, 0usize);
         let flow = loop {
             let Some(o) = self.held.pop_front() else {
                 break Flow::Continue;
             };
-            self.gauge.sub(o.weight());
+            taken_bytes += o.weight();
+            taken += 1;
             match o {
                 Outbound::Barrier(n) => {
                     if *committed.borrow() < n {
@@ -230,6 +234,9 @@ impl Conn {
                 }
             }
         };
+        if taken > 0 {
+            self.gauge.sub_n(taken_bytes, taken);
+        }
         if publishes > 0 {
             Metrics::add(&self.ctx.metrics.publishes_out, publishes);
         }
