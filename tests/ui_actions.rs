@@ -258,6 +258,7 @@ fn a_command_sent_from_the_console_reaches_the_device() {
         device: "9277".into(),
         body: vec![0x01, 0xFF],
         validity_s: 0,
+        qos: 0,
     });
     let Some(Packet::Publish(p)) = d.next() else {
         panic!("expected the $creq")
@@ -276,6 +277,35 @@ fn a_command_sent_from_the_console_reaches_the_device() {
     step_until(&mut h, "the reply in the Commands panel", |h| {
         has(h, "done")
     });
+    h.state_mut().shutdown();
+}
+
+/// A command sent from the console with "send again at each login" (qos=1) and not answered reaches the
+/// device again, with the same uuid, when it logs in again.
+#[test]
+fn a_qos1_command_from_the_console_is_sent_again_at_the_next_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = live_app(live_config(dir.path()));
+    let mut d = Dev::online(addr(&h), "9277", "abc123", false);
+    h.state_mut().handle(Action::SendCommand {
+        device: "9277".into(),
+        body: b"on".to_vec(),
+        validity_s: 600,
+        qos: 1,
+    });
+    let Some(Packet::Publish(first)) = d.next() else {
+        panic!("expected the $creq")
+    };
+    assert_eq!(first.payload.as_ref(), b"on");
+    // A persistent session, so the service lists 9277 as offline in between.
+    d.leave();
+    until_offline(&mut h, "9277");
+    let mut d = Dev::online(addr(&h), "9277", "abc123", false);
+    let Some(Packet::Publish(again)) = d.next() else {
+        panic!("expected the $creq again at login")
+    };
+    assert_eq!(again.topic, first.topic, "the same command, the same uuid");
+    assert_eq!(again.payload.as_ref(), b"on");
     h.state_mut().shutdown();
 }
 

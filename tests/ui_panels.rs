@@ -94,6 +94,19 @@ fn composing_and_sending_a_command_emits_the_action() {
         device: "9277".into(),
         body: b"{\"led\":1}".to_vec(),
         validity_s: 0,
+        qos: 0,
+    }));
+    // Ticked, the same body goes with qos=1 (sent again at each login until answered).
+    h.get_by_label("Send again at each login while valid (qos=1)")
+        .click();
+    h.run();
+    h.get_by_label("Send").click();
+    h.run();
+    assert!(h.state().out.contains(&Action::SendCommand {
+        device: "9277".into(),
+        body: b"{\"led\":1}".to_vec(),
+        validity_s: 0,
+        qos: 1,
     }));
 }
 
@@ -116,6 +129,7 @@ fn ctrl_enter_sends_a_hex_command() {
         device: "9279".into(),
         body: vec![0x01, 0xA0, 0xFF],
         validity_s: 0,
+        qos: 0,
     }));
     assert_eq!(
         commands::body_bytes(onenet_desk::ui::actions::BodyMode::Hex, "0"),

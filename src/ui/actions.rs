@@ -147,10 +147,13 @@ pub enum Action {
         device: String,
         stream: String,
     },
+    /// `qos`: the API's (§7.2): 1 resends the command at each login of the device until it is answered
+    /// or its validity runs out.
     SendCommand {
         device: String,
         body: Vec<u8>,
         validity_s: u32,
+        qos: u8,
     },
     LoadCommandHistory(String),
     SaveTemplate {

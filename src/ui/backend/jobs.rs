@@ -149,11 +149,11 @@ impl Backend {
         });
     }
 
-    pub fn send_command(&self, device: String, body: Vec<u8>, validity_s: u32) {
+    pub fn send_command(&self, device: String, body: Vec<u8>, validity_s: u32, qos: u8) {
         let stopped = Reply::CommandSent(Err("the broker is not running".into()));
         self.with_service(Some(stopped), move |s| async move {
             let r = s
-                .send_command(&device, Bytes::from(body), validity_s)
+                .send_command_qos(&device, Bytes::from(body), validity_s, qos)
                 .await
                 .map_err(|e| e.to_string());
             Some(Reply::CommandSent(r))

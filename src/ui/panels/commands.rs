@@ -58,6 +58,8 @@ pub struct CommandsPanel {
     pub mode: BodyMode,
     pub body: String,
     pub validity_s: u32,
+    /// Send with `qos=1`: again at each login of the device until answered, while valid (§7.2).
+    pub resend_at_login: bool,
     /// The unit validity is edited in (None: the largest that shows it whole).
     pub validity_unit: Option<crate::ui::validity::Unit>,
     pub template_name: String,
@@ -127,6 +129,15 @@ impl CommandsPanel {
             let validity_label = ui.label(tr("Offline validity")).id;
             ui.horizontal(|ui| self.validity(ui, validity_label));
             ui.end_row();
+            ui.label(tr("Until answered"));
+            ui.checkbox(
+                &mut self.resend_at_login,
+                tr("Send again at each login while valid (qos=1)"),
+            )
+            .on_hover_text(tr(
+                "Unchecked: sent once (qos=0). Checked: a command the device has not answered is sent again each time it logs in, until it answers or the validity runs out",
+            ));
+            ui.end_row();
         });
         let editor = ui.add(
             egui::TextEdit::multiline(&mut self.body)
@@ -163,6 +174,7 @@ impl CommandsPanel {
                     device: self.device.clone(),
                     body,
                     validity_s: self.validity_s,
+                    qos: u8::from(self.resend_at_login),
                 });
                 self.viewing = None;
             }
@@ -309,6 +321,7 @@ impl CommandsPanel {
                                 device: c.device_id.clone(),
                                 body: c.body.to_vec(),
                                 validity_s: c.validity_s,
+                                qos: c.qos,
                             });
                             self.viewing = None;
                         }
