@@ -34,7 +34,7 @@ pub struct StoredPoints {
 }
 
 impl StoredPoints {
-    /// An upload of `points` of type `dp_type` (the HTTP ingest and tests build one this way).
+    /// An upload of `points` of type `dp_type`, built from parts (tests; the broker shares the connection's).
     pub fn new(device_id: String, received_at: i64, dp_type: u8, points: Vec<Datapoint>) -> Self {
         StoredPoints {
             device_id,

@@ -224,25 +224,7 @@ impl Lg {
             pubs.push((pc, topic));
         }
         let t0 = Instant::now();
-        let mut js = JoinSet::new();
-        let payload = vec![b'p'; 64];
-        for (pc, topic) in pubs {
-            let p = payload.clone();
-            js.spawn(raw::publish(
-                pc,
-                topic,
-                qos as u8,
-                per,
-                64,
-                deadline,
-                counts.clone(),
-                move |_| p.clone(),
-            ));
-        }
-        while let Some(r) = js.join_next().await {
-            r.map_err(|e| ClientError::Io(e.to_string()))??;
-        }
-        let pub_secs = t0.elapsed().as_secs_f64();
+        let pub_secs = publish_all(pubs, qos as u8, per, 64, deadline, &counts).await?;
         let _ = done_tx.send(true);
         let mut last = t0;
         while let Some(r) = subs.join_next().await {
@@ -280,26 +262,13 @@ impl Lg {
         for i in 0..n {
             pubs.push(self.raw(&format!("{}-d{i}", self.name)).await?);
         }
+        let pubs = pubs
+            .into_iter()
+            .enumerate()
+            .map(|(i, pc)| (pc, format!("{base}/{i}")))
+            .collect();
         let t0 = Instant::now();
-        let mut js = JoinSet::new();
-        let payload = vec![b'p'; 64];
-        for (i, pc) in pubs.into_iter().enumerate() {
-            let p = payload.clone();
-            js.spawn(raw::publish(
-                pc,
-                format!("{base}/{i}"),
-                1,
-                per,
-                16,
-                deadline,
-                counts.clone(),
-                move |_| p.clone(),
-            ));
-        }
-        while let Some(r) = js.join_next().await {
-            r.map_err(|e| ClientError::Io(e.to_string()))??;
-        }
-        let pub_secs = t0.elapsed().as_secs_f64();
+        let pub_secs = publish_all(pubs, 1, per, 16, deadline, &counts).await?;
         let last = sub.await.ok().flatten().unwrap_or(t0);
         let secs = (last - t0).as_secs_f64().max(pub_secs);
         Ok(summary(&counts, n as u64 * per, pub_secs, secs, true))
@@ -664,4 +633,36 @@ fn rss(pid: Option<u32>) -> Option<u64> {
 /// VmHWM (peak RSS) of the broker in KiB.
 fn hwm(pid: Option<u32>) -> Option<u64> {
     status_kib(pid, "VmHWM:")
+}
+
+/// Runs every `(publisher, topic)` pair to its end at once (`per` messages of 64 bytes each, `window`
+/// unacknowledged), and returns how long the publishing took, in seconds.
+async fn publish_all(
+    pubs: Vec<(raw::Raw, String)>,
+    qos: u8,
+    per: u64,
+    window: u64,
+    deadline: Instant,
+    counts: &Arc<Counts>,
+) -> Res<f64> {
+    let t0 = Instant::now();
+    let mut js = JoinSet::new();
+    let payload = vec![b'p'; 64];
+    for (pc, topic) in pubs {
+        let p = payload.clone();
+        js.spawn(raw::publish(
+            pc,
+            topic,
+            qos,
+            per,
+            window,
+            deadline,
+            counts.clone(),
+            move |_| p.clone(),
+        ));
+    }
+    while let Some(r) = js.join_next().await {
+        r.map_err(|e| ClientError::Io(e.to_string()))??;
+    }
+    Ok(t0.elapsed().as_secs_f64())
 }

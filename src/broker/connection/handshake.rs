@@ -139,13 +139,15 @@ pub(super) async fn read_connect(
         match decode(inbuf, ctx.cfg.limits.max_packet) {
             Ok(Some(d)) => match d.packet {
                 Packet::Connect(mut c) => {
-                    packet_event(
-                        &ctx.events,
-                        Some(&c.client_id),
-                        Direction::In,
-                        &d.frame,
-                        None,
-                    );
+                    if ctx.events.watched() {
+                        packet_event(
+                            &ctx.events,
+                            Some(&c.client_id),
+                            Direction::In,
+                            &d.frame,
+                            None,
+                        );
+                    }
                     // The password and will payload are slices of the read buffer: copied, so the
                     // buffer is freed now rather than held for the whole connection.
                     if let Some(p) = c.password.as_mut() {

@@ -59,9 +59,10 @@ impl ConnCtx {
     }
 }
 
-/// Tells watchers about one packet (nothing is built while nobody listens). The frame is copied once, to
-/// exactly its length: an event kept by a slow reader (the console holds 20,000) then never keeps the
-/// socket's read buffer, which the frame shares, alive.
+/// Tells watchers about one packet; callers ask [`Events::watched`] first (once per read or output burst,
+/// since the question takes the channel's lock), so nothing is built while nobody listens. The frame is
+/// copied once, to exactly its length: an event kept by a slow reader (the console holds 20,000) then
+/// never keeps the socket's read buffer, which the frame shares, alive.
 fn packet_event(
     events: &Events,
     client_id: Option<&str>,
@@ -69,9 +70,6 @@ fn packet_event(
     frame: &[u8],
     dp: Option<SharedDp>,
 ) {
-    if !events.watched() {
-        return;
-    }
     events.send(Event::Packet {
         at: crate::store::now_millis(),
         client_id: client_id.map(str::to_string),
