@@ -11,6 +11,7 @@
 //! The database runs in WAL mode, so the CLI can add devices while `serve` runs and readers never wait
 //! for the writer.
 
+mod checkpoint;
 mod commands;
 pub mod datapoints;
 mod pool;

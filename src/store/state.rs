@@ -265,11 +265,36 @@ mod tests {
             client_id: "1".into(),
             namespace: "".into(),
         });
-        tx.send(StoreOp::PutSubscription {
-            client_id: "1".into(),
-            filter: "a".into(),
-            qos: 0,
-        });
+        // Two sessions with a row in every table under a session; only the first is deleted.
+        for id in ["1", "2"] {
+            if id == "2" {
+                tx.send(StoreOp::UpsertSession {
+                    client_id: id.into(),
+                    namespace: "".into(),
+                });
+            }
+            tx.send(StoreOp::PutSubscription {
+                client_id: id.into(),
+                filter: "a".into(),
+                qos: 0,
+            });
+            tx.send(StoreOp::Enqueue {
+                client_id: id.into(),
+                seq: 1,
+                topic: "a".into(),
+                payload: Bytes::from_static(b"q"),
+                qos: 1,
+                retain: false,
+                queued_at: 0,
+            });
+            tx.send(StoreOp::HoldIncoming {
+                client_id: id.into(),
+                pid: 5,
+                topic: "a".into(),
+                payload: Bytes::from_static(b"h"),
+                retain: false,
+            });
+        }
         tx.send(StoreOp::DeleteSession {
             client_id: "1".into(),
         });
@@ -277,11 +302,18 @@ mod tests {
         tx.close();
         thread.join();
         let st = db.load_state().unwrap();
-        assert!(st.sessions.is_empty());
-        let n: i64 = db
-            .lock()
-            .query_row("SELECT count(*) FROM subscriptions", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 0);
+        assert_eq!(st.sessions.len(), 1);
+        assert_eq!(st.sessions[0].client_id, "2");
+        for table in ["subscriptions", "session_queue", "incoming_qos2"] {
+            let left: Vec<String> = db
+                .lock()
+                .prepare(&format!("SELECT client_id FROM {table}"))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(left, vec!["2".to_string()], "{table}");
+        }
     }
 }
