@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Benchmarks onenet-desk (`serve --profile mqtt`) against mosquitto (Debian's package, queue limits off) on
-# the loopback interface, with the crate's load generator (examples/loadgen/). The brokers are run
-# interleaved (scenario by scenario, run by run), each fresh for each scenario, RUNS times; the medians go
-# into a table with ratios (stdout and bench/peers.md) and a PNG chart (bench/peers.png, gnuplot).
+# Benchmarks onenet-desk (`serve --profile mqtt`) against mosquitto (Debian's package, queue limits off)
+# and, as a second peer, rumqttd 0.20 (from the Rust registry) on the loopback interface, with the crate's
+# load generator (examples/loadgen/). The brokers are run interleaved (scenario by scenario, run by run),
+# each fresh for each scenario, RUNS times; the medians go into a table with ratios (stdout and
+# bench/peers.md) and a PNG chart (bench/peers.png, gnuplot).
 #
 #   scripts/bench-peers.sh                      # 3 runs of every scenario
 #   RUNS=1 SCENARIOS="qos1-4x4 idle" scripts/bench-peers.sh
+#   RUMQTTD=install scripts/bench-peers.sh      # cargo install rumqttd 0.20.0 first if it is missing
+#   RUMQTTD=off scripts/bench-peers.sh          # mosquitto only
 #
+# RUMQTTD=auto (the default) includes rumqttd when `rumqttd` is on PATH.
 # Needs: cargo, python3, apt-get (installs mosquitto and gnuplot-nox when missing). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +32,20 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y "${need[@]}" >/dev/null
 fi
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+BROKERS="onenet-desk mosquitto"
+case ${RUMQTTD:-auto} in
+install)
+    command -v rumqttd >/dev/null || cargo install rumqttd --version 0.20.0 >&2
+    BROKERS="$BROKERS rumqttd"
+    ;;
+auto) if command -v rumqttd >/dev/null; then BROKERS="$BROKERS rumqttd"; fi ;;
+off) ;;
+*)
+    echo "RUMQTTD must be auto, install or off" >&2
+    exit 2
+    ;;
+esac
 
 # LOADGEN may name a loadgen binary built elsewhere (examples build with the dev-dependencies, which
 # include the GUI stack: the first release build of the example is long).
@@ -85,13 +103,37 @@ EOF
         "$MOSQUITTO" -c "$3/mosquitto.conf" >"$3/mosquitto.log" 2>&1 &
         PID=$!
         ;;
+    rumqttd)
+        # rumqttd's example configuration, on loopback only, without its 1 ms pause between accepts
+        # (which would cap it at 1,000 connections/s) and with room for the idle scenario's connections.
+        cat >"$3/rumqttd.toml" <<EOF
+id = 0
+[router]
+id = 0
+max_connections = $((IDLE + 1000))
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+[v4.1]
+name = "v4-1"
+listen = "127.0.0.1:$2"
+next_connection_delay_ms = 0
+[v4.1.connections]
+connection_timeout_ms = 60000
+max_payload_size = 20480
+max_inflight_count = 100
+dynamic_filters = true
+EOF
+        rumqttd -q -c "$3/rumqttd.toml" >"$3/rumqttd.log" 2>&1 &
+        PID=$!
+        ;;
     esac
     wait_port "$2"
 }
 
 for run in $(seq 1 "$RUNS"); do
     for sc in $SCENARIOS; do
-        for broker in onenet-desk mosquitto; do
+        for broker in $BROKERS; do
             dir=$(mktemp -d)
             port=$(free_port)
             start_broker "$broker" "$port" "$dir"
@@ -106,9 +148,10 @@ for run in $(seq 1 "$RUNS"); do
     done
 done
 
-python3 - "$RAW" "$OUT" <<'PY'
+python3 - "$RAW" "$OUT" "$BROKERS" <<'PY'
 import json, statistics, sys
-raw, out = sys.argv[1], sys.argv[2]
+raw, out, brokers = sys.argv[1], sys.argv[2], sys.argv[3].split()
+peers = brokers[1:]
 # scenario → (metric, unit, higher is better)
 METRIC = {
     "qos0-4x4": ("deliveries_per_s", "deliveries/s", True),
@@ -141,51 +184,66 @@ for l in open(raw):
         vals.setdefault((sc, b), []).append(v)
     if "delivered_pct" in res:
         pct.setdefault((sc, b), []).append(res["delivered_pct"])
-rows = ["| scenario | metric | onenet-desk | mosquitto | onenet-desk / mosquitto (better ≥ 1) | delivered % (od / mosq) |",
-        "|---|---|---|---|---|---|"]
+
+fmt = lambda x: "—" if x is None else (f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}")
+med = lambda k: statistics.median(vals[k]) if vals.get(k) else None
+head = ["scenario", "metric", *brokers]
+head += [f"onenet-desk / {p} (better ≥ 1)" for p in peers]
+head += ["delivered % (" + " / ".join(brokers) + ")"]
+rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 chart = []
 for sc, (m, unit, up) in METRIC.items():
-    a, b = vals.get((sc, "onenet-desk")), vals.get((sc, "mosquitto"))
-    fa, fb = fails.get((sc, "onenet-desk"), []), fails.get((sc, "mosquitto"), [])
-    if not a and not b and not fa and not fb:
+    if not any(vals.get((sc, b)) or fails.get((sc, b)) for b in brokers):
         continue
-    ma = statistics.median(a) if a else None
-    mb = statistics.median(b) if b else None
-    ratio = None
-    if ma and mb:
-        ratio = ma / mb if up else mb / ma
-    fmt = lambda x: "—" if x is None else (f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}")
-    pa, pb = pct.get((sc, "onenet-desk")), pct.get((sc, "mosquitto"))
-    p = "" if not (pa or pb) else f"{fmt(statistics.median(pa)) if pa else '—'} / {fmt(statistics.median(pb)) if pb else '—'}"
-    ca = fmt(ma) + (f" (FAILED in {len(fa)} run(s))" if fa else "")
-    cb = fmt(mb) + (f" (FAILED in {len(fb)} run(s))" if fb else "")
-    rows.append(f"| {sc} | {unit} | {ca} | {cb} | {'—' if ratio is None else f'{ratio:.2f}×'} | {p} |")
-    if ratio is not None:
-        chart.append((sc, ratio))
+    cells = [sc, unit]
+    for b in brokers:
+        f = fails.get((sc, b), [])
+        cells.append(fmt(med((sc, b))) + (f" (FAILED in {len(f)} run(s))" if f else ""))
+    ours = med((sc, "onenet-desk"))
+    ratios = []
+    for p in peers:
+        theirs = med((sc, p))
+        ratio = None
+        if ours and theirs:
+            ratio = ours / theirs if up else theirs / ours
+        ratios.append(ratio)
+        cells.append("—" if ratio is None else f"{ratio:.2f}×")
+    ps = [pct.get((sc, b)) for b in brokers]
+    cells.append("" if not any(ps) else " / ".join(fmt(statistics.median(x)) if x else "—" for x in ps))
+    rows.append("| " + " | ".join(cells) + " |")
+    if any(r is not None for r in ratios):
+        chart.append((sc, ratios))
 table = "\n".join(rows)
 for (sc, b), f in sorted(fails.items()):
     print(f"FAILED: {sc} on {b}: {'; '.join(f)}", file=sys.stderr)
 print(table)
 open(f"{out}/peers.md", "w").write(table + "\n")
 with open(f"{out}/peers.dat", "w") as f:
-    for sc, r in chart:
-        f.write(f"\"{sc}\" {r:.4f}\n")
+    for sc, rs in chart:
+        f.write(f"\"{sc}\" " + " ".join("NaN" if r is None else f"{r:.4f}" for r in rs) + "\n")
 PY
 
 if [ -s "$OUT/peers.dat" ]; then
+    read -r -a peer_list <<<"${BROKERS#onenet-desk }"
+    colours=("#2f6fb0" "#e08a1e")
+    plot=""
+    for i in "${!peer_list[@]}"; do
+        plot+="\"$OUT/peers.dat\" using $((i + 2)):xtic(1) title \"vs ${peer_list[$i]}\" lc rgb \"${colours[$i]}\", "
+    done
     gnuplot <<EOF
 set terminal pngcairo size 900,420 noenhanced font "sans,10"
 set output "$OUT/peers.png"
-set title "onenet-desk vs mosquitto 2.0 (medians of $RUNS runs, loopback; > 1 = onenet-desk better)"
+set title "onenet-desk / peer (medians of $RUNS runs, loopback; > 1 = onenet-desk better)"
+set style data histogram
+set style histogram cluster gap 1
 set style fill solid 0.8
-set boxwidth 0.6
+set boxwidth 0.9
 set logscale y
 set grid ytics
 set ylabel "ratio (log scale)"
 set xtics rotate by -25
-unset key
-plot "$OUT/peers.dat" using 0:2:xtic(1) with boxes lc rgb "#2f6fb0", \
-     1 with lines lc rgb "#c03030" lw 2
+set key top right
+plot $plot 1 with lines lc rgb "#c03030" lw 2 notitle
 EOF
     echo "chart: $OUT/peers.png" >&2
 fi
