@@ -46,8 +46,8 @@ pub mod topic;
 mod tests;
 
 pub use decode::{
-    Conformance, DecodeOptions, Decoded, FrameHeader, check, decode, decode_bytes, decode_slice,
-    decode_with,
+    Conformance, DecodeOptions, Decoded, FrameHeader, LastTopic, check, decode, decode_bytes,
+    decode_slice, decode_stream, decode_with,
 };
 pub use error::{DecodeError, EncodeError, MAX_REMAINING_LEN};
 pub use packet::{

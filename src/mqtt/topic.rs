@@ -170,8 +170,12 @@ pub struct TopicName(std::sync::Arc<str>);
 
 impl TopicName {
     pub fn new(s: impl Into<String>) -> Result<TopicName, TopicError> {
-        let s = s.into();
-        validate(&s, |at, b, _| match b {
+        TopicName::from_ref(&s.into())
+    }
+
+    /// Validates `s` and copies it once, into the shared allocation.
+    pub fn from_ref(s: &str) -> Result<TopicName, TopicError> {
+        validate(s, |at, b, _| match b {
             b'+' | b'#' => Err(TopicError::WildcardInName {
                 at,
                 ch: char::from(b),

@@ -14,9 +14,9 @@
 //! as SQLite would have done, so the WAL stays bounded.
 
 use std::path::Path;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;

@@ -181,6 +181,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         } else {
             inbuf
         },
+        last_topic: Default::default(),
         outbuf: BytesMut::new(),
         outbox,
         gauge,

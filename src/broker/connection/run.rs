@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use crate::config::Profile;
 use crate::events::Direction;
 use crate::metrics::Metrics;
-use crate::mqtt::{Conformance, DecodeOptions, Packet, Pid, Publish, QosPid, decode_with};
+use crate::mqtt::{
+    Conformance, DecodeOptions, LastTopic, Packet, Pid, Publish, QosPid, decode_stream,
+};
 use crate::onenet::diagnostics::DiagKind;
 
 use super::super::message::{CloseReason, Ending, Input, OutGauge, Outbound, Outbox, RouterMsg};
@@ -27,6 +29,8 @@ pub(super) struct Conn {
     pub(super) rd: OwnedReadHalf,
     pub(super) wr: tokio::net::tcp::OwnedWriteHalf,
     pub(super) inbuf: BytesMut,
+    /// The last PUBLISH topic read, shared by the next PUBLISH to the same topic (no copy).
+    pub(super) last_topic: LastTopic,
     pub(super) outbuf: BytesMut,
     /// What the router queues here, and its pause flag: set while a subscriber this connection publishes
     /// to is over its window, so the connection stops reading and TCP slows the publisher down
@@ -306,7 +310,7 @@ impl Conn {
             let opts = DecodeOptions {
                 lenient_wildcards: onenet,
             };
-            let d = match decode_with(&mut self.inbuf, max, opts) {
+            let d = match decode_stream(&mut self.inbuf, max, opts, &mut self.last_topic) {
                 Ok(Some(d)) => d,
                 Ok(None) => break Flow::Continue,
                 Err(e) => {

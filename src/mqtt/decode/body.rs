@@ -120,10 +120,27 @@ pub(super) fn connack(r: &mut Reader<'_>) -> Result<ConnAck, DecodeError> {
     })
 }
 
-/// PUBLISH (§3.3). Flags were validated by `check_first_byte`.
-pub(super) fn publish(r: &mut Reader<'_>, first_byte: u8) -> Result<Publish, DecodeError> {
-    let (topic_at, topic) = r.string("topic name", Some("MQTT-3.3.2-1"))?;
-    let topic = TopicName::new(topic).map_err(|e| r.topic_error("topic name", topic_at, e))?;
+/// PUBLISH (§3.3). Flags were validated by `check_first_byte`. A topic byte-for-byte equal to the
+/// `last` one decoded is that one again (shared, not validated or allocated twice).
+pub(super) fn publish(
+    r: &mut Reader<'_>,
+    first_byte: u8,
+    last: &mut LastTopic,
+) -> Result<Publish, DecodeError> {
+    let topic = match last.0.as_ref() {
+        Some(t) if r.prefixed_peek() == Some(t.as_str().as_bytes()) => {
+            let t = t.clone();
+            r.prefixed("topic name", Some("MQTT-3.3.2-1"))?;
+            t
+        }
+        _ => {
+            let (topic_at, topic) = r.str_ref("topic name", Some("MQTT-3.3.2-1"))?;
+            let t =
+                TopicName::from_ref(topic).map_err(|e| r.topic_error("topic name", topic_at, e))?;
+            last.0 = Some(t.clone());
+            t
+        }
+    };
     let qos_pid = match (first_byte >> 1) & 0b11 {
         0 => QosPid::AtMostOnce,
         1 => QosPid::AtLeastOnce(r.pid()?),
@@ -192,6 +209,11 @@ pub(super) fn unsubscribe(r: &mut Reader<'_>) -> Result<Unsubscribe, DecodeError
 
 /// Bounds-checked cursor over one complete frame. `pos` is an offset from
 /// the first fixed-header byte, so it is directly the offset errors report.
+/// The topic name of the last PUBLISH a connection's decoder read: a device publishes to the same few
+/// topics again and again, and an equal one is then shared instead of validated and allocated anew.
+#[derive(Debug, Default, Clone)]
+pub struct LastTopic(Option<TopicName>);
+
 pub(super) struct Reader<'a> {
     pub(super) frame: &'a Bytes,
     pub(super) pos: usize,
@@ -199,7 +221,7 @@ pub(super) struct Reader<'a> {
     pub(super) opts: DecodeOptions,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn remaining(&self) -> usize {
         self.frame.len().saturating_sub(self.pos)
     }
@@ -285,6 +307,16 @@ impl Reader<'_> {
         Ok(self.frame.slice(range))
     }
 
+    /// The data of the length-prefixed field at the current position, without moving past it; None when
+    /// the frame is too short (then [`Reader::prefixed`] names the error).
+    fn prefixed_peek(&self) -> Option<&'a [u8]> {
+        let hi = *self.frame.get(self.pos)?;
+        let lo = *self.frame.get(self.pos + 1)?;
+        let start = self.pos + 2;
+        let frame: &'a Bytes = self.frame;
+        frame.get(start..start + usize::from(u16::from_be_bytes([hi, lo])))
+    }
+
     /// UTF-8 encoded string (§1.5.3). Returns the offset of its first data
     /// byte and the string.
     fn string(
@@ -292,9 +324,20 @@ impl Reader<'_> {
         field: &'static str,
         rule: Option<&'static str>,
     ) -> Result<(usize, String), DecodeError> {
+        let (start, s) = self.str_ref(field, rule)?;
+        Ok((start, s.to_owned()))
+    }
+
+    /// [`Reader::string`] borrowed from the frame.
+    fn str_ref(
+        &mut self,
+        field: &'static str,
+        rule: Option<&'static str>,
+    ) -> Result<(usize, &'a str), DecodeError> {
         let range = self.prefixed(field, rule)?;
         let start = range.start;
-        let bytes = self.frame.get(range).unwrap_or_default();
+        let frame: &'a Bytes = self.frame;
+        let bytes = frame.get(range).unwrap_or_default();
         let null_before = |limit: usize| bytes.iter().take(limit).position(|&b| b == 0);
         let null = |i: usize| DecodeError::NullChar {
             packet: self.packet,
@@ -304,7 +347,7 @@ impl Reader<'_> {
         match std::str::from_utf8(bytes) {
             Ok(s) => match null_before(s.len()) {
                 Some(i) => Err(null(i)),
-                None => Ok((start, s.to_owned())),
+                None => Ok((start, s)),
             },
             Err(e) => match null_before(e.valid_up_to()) {
                 Some(i) => Err(null(i)),

@@ -19,6 +19,7 @@
 
 mod body;
 
+pub use body::LastTopic;
 use body::{Reader, connack, connect, publish, suback, subscribe, unsubscribe};
 
 use std::fmt;
@@ -220,6 +221,17 @@ pub fn decode_with(
     max_packet: usize,
     opts: DecodeOptions,
 ) -> Result<Option<Decoded>, DecodeError> {
+    decode_stream(buf, max_packet, opts, &mut LastTopic::default())
+}
+
+/// [`decode_with`] for one connection's stream of packets: `last` carries the last PUBLISH topic from
+/// one call to the next, so a topic repeated is shared rather than copied again.
+pub fn decode_stream(
+    buf: &mut BytesMut,
+    max_packet: usize,
+    opts: DecodeOptions,
+    last: &mut LastTopic,
+) -> Result<Option<Decoded>, DecodeError> {
     let Some(header) = check(buf, max_packet)? else {
         return Ok(None);
     };
@@ -227,7 +239,7 @@ pub fn decode_with(
         return Ok(None);
     }
     let frame = buf.split_to(header.total_len()).freeze();
-    parse(header, frame, opts).map(Some)
+    parse(header, frame, opts, last).map(Some)
 }
 
 /// Like [`decode`] but from a borrowed slice; copies the packet's bytes.
@@ -242,6 +254,7 @@ pub fn decode_slice(buf: &[u8], max_packet: usize) -> Result<Option<Decoded>, De
         header,
         Bytes::copy_from_slice(bytes),
         DecodeOptions::default(),
+        &mut LastTopic::default(),
     )
     .map(Some)
 }
@@ -259,12 +272,18 @@ pub fn decode_bytes(bytes: &Bytes, max_packet: usize) -> Result<Option<Decoded>,
         header,
         bytes.slice(..header.total_len()),
         DecodeOptions::default(),
+        &mut LastTopic::default(),
     )
     .map(Some)
 }
 
 /// Parses a complete frame whose fixed header is `header`.
-fn parse(header: FrameHeader, frame: Bytes, opts: DecodeOptions) -> Result<Decoded, DecodeError> {
+fn parse(
+    header: FrameHeader,
+    frame: Bytes,
+    opts: DecodeOptions,
+    last: &mut LastTopic,
+) -> Result<Decoded, DecodeError> {
     let (packet_type, conformance) = check_first_byte(header.first_byte)?;
     let mut r = Reader {
         frame: &frame,
@@ -275,7 +294,7 @@ fn parse(header: FrameHeader, frame: Bytes, opts: DecodeOptions) -> Result<Decod
     let packet = match packet_type {
         PacketType::Connect => Packet::Connect(Box::new(connect(&mut r)?)),
         PacketType::ConnAck => Packet::ConnAck(connack(&mut r)?),
-        PacketType::Publish => Packet::Publish(publish(&mut r, header.first_byte)?),
+        PacketType::Publish => Packet::Publish(publish(&mut r, header.first_byte, last)?),
         PacketType::PubAck => Packet::PubAck(r.pid()?),
         PacketType::PubRec => Packet::PubRec(r.pid()?),
         PacketType::PubRel => Packet::PubRel(r.pid()?),

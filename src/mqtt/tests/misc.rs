@@ -176,3 +176,51 @@ fn encoder_is_permissive_where_the_format_allows() {
     });
     assert_eq!(enc(&a), [0x90, 0x02, 0x00, 0x01]);
 }
+
+/// On one connection's stream, a PUBLISH to the topic of the previous one shares that topic (no new
+/// allocation); another topic replaces it; a bad topic after a good one is still refused at its byte.
+#[test]
+fn a_repeated_topic_is_shared_and_a_new_one_checked() {
+    use crate::mqtt::{DecodeError, DecodeOptions, LastTopic, decode_stream};
+    let publish = |topic: &[u8]| {
+        let mut v = vec![0x30, (2 + topic.len() + 1) as u8, 0, topic.len() as u8];
+        v.extend_from_slice(topic);
+        v.push(b'x');
+        v
+    };
+    let mut last = LastTopic::default();
+    let mut next = |bytes: Vec<u8>| {
+        let mut buf = BytesMut::from(&bytes[..]);
+        decode_stream(&mut buf, MAX, DecodeOptions::default(), &mut last).map(|d| {
+            match d.map(|d| d.packet) {
+                Some(Packet::Publish(p)) => p.topic,
+                other => panic!("{other:?}"),
+            }
+        })
+    };
+    let a1 = next(publish(b"a/b")).unwrap();
+    let a2 = next(publish(b"a/b")).unwrap();
+    assert_eq!(a1.as_str().as_ptr(), a2.as_str().as_ptr(), "not shared");
+    let c = next(publish(b"a/c")).unwrap();
+    assert_eq!(c.as_str(), "a/c");
+    assert_ne!(c.as_str().as_ptr(), a1.as_str().as_ptr());
+    let c2 = next(publish(b"a/c")).unwrap();
+    assert_eq!(c.as_str().as_ptr(), c2.as_str().as_ptr());
+    // A prefix of the last topic, a wildcard, bad UTF-8: each decoded (and refused) on its own.
+    assert_eq!(next(publish(b"a/")).unwrap().as_str(), "a/");
+    assert!(matches!(
+        next(publish(b"a/+")),
+        Err(DecodeError::InvalidTopic { offset: 6, .. })
+    ));
+    assert!(matches!(
+        next(publish(b"a/\xff")),
+        Err(DecodeError::InvalidUtf8 { offset: 6, .. })
+    ));
+    // A topic length running past the frame is the same error as without a last topic.
+    let short = vec![0x30, 0x03, 0x00, 0x05, b'a'];
+    let mut plain = BytesMut::from(&short[..]);
+    assert_eq!(
+        next(short.clone()).unwrap_err(),
+        decode(&mut plain, MAX).unwrap_err()
+    );
+}
