@@ -2,8 +2,10 @@
 //! Wills published with retain remember their sender, because OneNET clears them at the sender's next
 //! normal login.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use crate::broker::message::FastMap;
 
 use crate::mqtt::{QoS, TopicFilter, matches};
 
@@ -18,7 +20,7 @@ pub(crate) struct Retained {
 
 #[derive(Debug, Default)]
 pub(crate) struct RetainedStore {
-    by_ns: HashMap<String, BTreeMap<String, Retained>>,
+    by_ns: FastMap<String, BTreeMap<String, Retained>>,
     /// How many entries came from wills: the login-time scan is skipped when none did.
     wills: usize,
 }

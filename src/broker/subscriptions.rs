@@ -2,21 +2,22 @@
 //! `mqtt`). Exact filters are one hash lookup; wildcard filters (only the `mqtt` profile has them) are
 //! matched one by one.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use crate::broker::message::FastMap;
 
 use crate::mqtt::{QoS, TopicFilter, TopicName, matches};
 
 #[derive(Debug, Default)]
 struct Namespace {
-    exact: HashMap<String, HashMap<Arc<str>, QoS>>,
+    exact: FastMap<String, FastMap<Arc<str>, QoS>>,
     wild: Vec<(TopicFilter, Arc<str>, QoS)>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionIndex {
     /// Named namespaces (the `onenet` profile's products).
-    namespaces: HashMap<String, Namespace>,
+    namespaces: FastMap<String, Namespace>,
     /// The unnamed namespace `""` (the whole `mqtt` profile), kept out of the map: looking up an empty
     /// key compares two empty strings, and the C library's vectorised `memcmp` on this machine takes
     /// ~190 ns for that (a masked load at an empty string's dangling pointer) against ~20 ns for a

@@ -28,8 +28,9 @@ pub(crate) use driver::Driver;
 pub(crate) use effects::{Effect, Effects};
 pub(crate) use onenet::dp_options;
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use crate::broker::message::FastMap;
 
 use crate::config::{Config, Profile};
 use crate::events::Event;
@@ -47,7 +48,7 @@ pub(crate) struct Router {
     cfg: Arc<Config>,
     /// Boxed: the map's slots stay small (a session is ~450 bytes), so 10,000 idle clients do not pay for
     /// the table's spare capacity at full session size.
-    sessions: HashMap<Arc<str>, Box<Session>>,
+    sessions: FastMap<Arc<str>, Box<Session>>,
     /// Live connection → its session's client id. A message from a connection not in here (taken over,
     /// already closed) is ignored.
     conns: ConnMap<Arc<str>>,
@@ -90,7 +91,7 @@ impl Router {
                 o.command_reply_limit,
             ),
             cfg,
-            sessions: HashMap::new(),
+            sessions: FastMap::default(),
             conns: ConnMap::default(),
             subs: SubscriptionIndex::default(),
             retained: RetainedStore::default(),
@@ -449,7 +450,7 @@ impl Router {
 /// See [`Router::live`]; on the fields, so a caller can borrow the effects buffer alongside.
 fn live_session<'a>(
     conns: &ConnMap<Arc<str>>,
-    sessions: &'a mut HashMap<Arc<str>, Box<Session>>,
+    sessions: &'a mut FastMap<Arc<str>, Box<Session>>,
     conn: ConnId,
 ) -> Option<(Arc<str>, &'a mut Session)> {
     let client = conns.get(&conn)?;

@@ -12,8 +12,9 @@
 //! the broker's CPU in one row written per disconnect). A crash loses at most the last interval's counts. Memory: one small entry per registered device seen and per other client id seen in
 //! the last 30 days (older rows of unregistered ids are dropped at start, `store::stats`) or during this run.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use crate::broker::message::FastMap;
 
 use crate::broker::session::Session;
 use crate::store::{DeviceStats, StoreOp};
@@ -27,10 +28,10 @@ pub(crate) const STATS_EVERY: std::time::Duration = std::time::Duration::from_se
 #[derive(Debug, Default)]
 pub(super) struct StatsBook {
     /// The rows written or in `pending`.
-    written: HashMap<Arc<str>, DeviceStats>,
+    written: FastMap<Arc<str>, DeviceStats>,
     /// Rows of clients gone offline (or replaced) since the last periodic write, newest per client.
     /// Bounded by the clients seen (one entry each), emptied every `STATS_EVERY`.
-    pending: HashMap<Arc<str>, DeviceStats>,
+    pending: FastMap<Arc<str>, DeviceStats>,
 }
 
 impl StatsBook {
@@ -40,7 +41,7 @@ impl StatsBook {
                 .into_iter()
                 .map(|s| (Arc::from(s.client_id.as_str()), s))
                 .collect(),
-            pending: HashMap::new(),
+            pending: FastMap::default(),
         }
     }
 
