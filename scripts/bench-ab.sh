@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Compares onenet-desk binaries (e.g. before/after a change) on the load generator's scenarios, run
+# interleaved, each broker fresh per run, and prints for every run the figure of merit and the broker's
+# CPU time for the whole run (utime + stime from /proc/PID/stat). On a machine shared with the load
+# generator, CPU per fixed workload varies far less from run to run than throughput does, so a change of
+# 10 % shows in a few runs.
+#
+#   scripts/bench-ab.sh /tmp/serve-before /tmp/serve-after
+#   RUNS=6 SCALE=10 SCENARIOS="qos1-4x4 qos1-100x1" scripts/bench-ab.sh A B C
+#
+# Binaries: `cargo build --release --no-default-features --bin onenet-desk`, copied aside per version.
+# LOADGEN: a loadgen binary (default target/release/examples/loadgen, built when missing). Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ $# -ge 1 ] || {
+    echo "usage: $0 BINARY..." >&2
+    exit 2
+}
+RUNS=${RUNS:-4}
+SCALE=${SCALE:-1}
+SCENARIOS=${SCENARIOS:-"qos1-4x4 qos1-100x1 qos0-4x4 latency-qos1 connect-rate"}
+if [ -z "${LOADGEN:-}" ]; then
+    LOADGEN=target/release/examples/loadgen
+    [ -x "$LOADGEN" ] || cargo build --release --no-default-features --example loadgen >&2
+fi
+TCK=$(getconf CLK_TCK)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+PID=
+DIR=
+stop() {
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+        PID=
+    fi
+    if [ -n "$DIR" ]; then
+        rm -rf "$DIR"
+        DIR=
+    fi
+}
+trap stop EXIT
+
+printf '%-14s %-24s %14s %8s %8s\n' scenario binary "rate or p99" delivered cpu_ms
+for _ in $(seq 1 "$RUNS"); do
+    for sc in $SCENARIOS; do
+        for bin in "$@"; do
+            DIR=$(mktemp -d)
+            port=$(free_port)
+            "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
+                >"$DIR/serve.log" 2>&1 &
+            PID=$!
+            for _ in $(seq 1 100); do
+                if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+                sleep 0.1
+            done
+            before=$(cpu_ticks "$PID")
+            line=$("$LOADGEN" --addr "127.0.0.1:$port" --scenario "$sc" --scale "$SCALE" \
+                --broker-pid "$PID" --deadline 120 2>/dev/null | tail -n 1 || true)
+            after=$(cpu_ticks "$PID")
+            figures=$(python3 -c '
+import json, sys
+try:
+    r = json.loads(sys.argv[1])
+except ValueError:
+    print("no-output -"); sys.exit()
+v = r.get("p99_ms") or r.get("deliveries_per_s") or r.get("connections_per_s") or r.get("datapoints_per_s")
+print(("%.3f" % v) if "p99_ms" in r else ("%.0f" % (v or 0)), r.get("delivered_pct", "-"))
+' "$line")
+            read -r figure delivered <<<"$figures"
+            printf '%-14s %-24s %14s %8s %8d\n' "$sc" "$(basename "$bin")" "$figure" "$delivered" \
+                $(((after - before) * 1000 / TCK))
+            stop
+        done
+    done
+done
