@@ -11,12 +11,17 @@
 # Binaries: `cargo build --release --no-default-features --bin onenet-desk`, copied aside per version.
 # LOADGEN: a loadgen binary (default target/release/examples/loadgen, built when missing). Loopback only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 [ $# -ge 1 ] || {
     echo "usage: $0 BINARY..." >&2
     exit 2
 }
+# Paths as given from the caller's directory, before the cd below.
+BINS=()
+for b in "$@"; do BINS+=("$(realpath "$b")"); done
+[ -z "${LOADGEN:-}" ] || LOADGEN=$(realpath "$LOADGEN")
+cd "$(dirname "$0")/.."
+
 RUNS=${RUNS:-4}
 SCALE=${SCALE:-1}
 SCENARIOS=${SCENARIOS:-"qos1-4x4 qos1-100x1 qos0-4x4 latency-qos1 connect-rate"}
@@ -47,28 +52,45 @@ trap stop EXIT
 printf '%-14s %-24s %14s %8s %8s\n' scenario binary "rate or p99" delivered cpu_ms
 for _ in $(seq 1 "$RUNS"); do
     for sc in $SCENARIOS; do
-        for bin in "$@"; do
+        for bin in "${BINS[@]}"; do
             DIR=$(mktemp -d)
             port=$(free_port)
             "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
                 >"$DIR/serve.log" 2>&1 &
             PID=$!
+            up=
             for _ in $(seq 1 100); do
-                if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+                if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+                    up=1
+                    break
+                fi
                 sleep 0.1
             done
+            if [ -z "$up" ] || ! kill -0 "$PID" 2>/dev/null; then
+                echo "$(basename "$bin") did not listen on $port; its log:" >&2
+                cat "$DIR/serve.log" >&2
+                stop
+                continue
+            fi
             before=$(cpu_ticks "$PID")
             line=$("$LOADGEN" --addr "127.0.0.1:$port" --scenario "$sc" --scale "$SCALE" \
                 --broker-pid "$PID" --deadline 120 2>/dev/null | tail -n 1 || true)
-            after=$(cpu_ticks "$PID")
+            if ! after=$(cpu_ticks "$PID" 2>/dev/null); then
+                echo "$(basename "$bin") ended during $sc; its log:" >&2
+                cat "$DIR/serve.log" >&2
+                stop
+                continue
+            fi
             figures=$(python3 -c '
 import json, sys
 try:
     r = json.loads(sys.argv[1])
 except ValueError:
     print("no-output -"); sys.exit()
-v = r.get("p99_ms") or r.get("deliveries_per_s") or r.get("connections_per_s") or r.get("datapoints_per_s")
-print(("%.3f" % v) if "p99_ms" in r else ("%.0f" % (v or 0)), r.get("delivered_pct", "-"))
+keys = ("p99_ms", "deliveries_per_s", "connections_per_s", "datapoints_per_s")
+k = next((k for k in keys if r.get(k) is not None), None)
+v = "-" if k is None else ("%.3f" if k == "p99_ms" else "%.0f") % r[k]
+print(v, r.get("delivered_pct", "-"))
 ' "$line")
             read -r figure delivered <<<"$figures"
             printf '%-14s %-24s %14s %8s %8d\n' "$sc" "$(basename "$bin")" "$figure" "$delivered" \

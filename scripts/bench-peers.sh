@@ -10,7 +10,7 @@
 #   RUMQTTD=install scripts/bench-peers.sh      # cargo install rumqttd 0.20.0 first if it is missing
 #   RUMQTTD=off scripts/bench-peers.sh          # mosquitto only
 #
-# RUMQTTD=auto (the default) includes rumqttd when `rumqttd` is on PATH.
+# RUMQTTD=auto (the default) includes rumqttd when version 0.20.0 is installed.
 # Needs: cargo, python3, apt-get (installs mosquitto and gnuplot-nox when missing). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,13 +33,23 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
+# rumqttd 0.20.0 exactly (the configuration below is that version's); `cargo install` puts it in
+# ~/.cargo/bin, which need not be on PATH.
+RUMQTTD_BIN=$(command -v rumqttd || echo "${CARGO_HOME:-$HOME/.cargo}/bin/rumqttd")
+rumqttd_ok() { [ -x "$RUMQTTD_BIN" ] && [ "$("$RUMQTTD_BIN" --version 2>/dev/null)" = "rumqttd 0.20.0" ]; }
 BROKERS="onenet-desk mosquitto"
 case ${RUMQTTD:-auto} in
 install)
-    command -v rumqttd >/dev/null || cargo install rumqttd --version 0.20.0 >&2
+    rumqttd_ok || cargo install rumqttd --version 0.20.0 --force >&2
     BROKERS="$BROKERS rumqttd"
     ;;
-auto) if command -v rumqttd >/dev/null; then BROKERS="$BROKERS rumqttd"; fi ;;
+auto)
+    if rumqttd_ok; then
+        BROKERS="$BROKERS rumqttd"
+    else
+        echo "rumqttd 0.20.0 not found: mosquitto only (RUMQTTD=install to add it)" >&2
+    fi
+    ;;
 off) ;;
 *)
     echo "RUMQTTD must be auto, install or off" >&2
@@ -124,7 +134,7 @@ max_payload_size = 20480
 max_inflight_count = 100
 dynamic_filters = true
 EOF
-        rumqttd -q -c "$3/rumqttd.toml" >"$3/rumqttd.log" 2>&1 &
+        "$RUMQTTD_BIN" -q -c "$3/rumqttd.toml" >"$3/rumqttd.log" 2>&1 &
         PID=$!
         ;;
     esac

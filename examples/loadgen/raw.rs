@@ -154,7 +154,8 @@ impl Raw {
         Ok(())
     }
 
-    /// DISCONNECT, wait (at most 5 s) for the broker to close the connection [MQTT-3.14.4-1], then close.
+    /// DISCONNECT, wait (at most 5 s) for the broker to close the connection (a server SHOULD, §3.14.4),
+    /// then close.
     /// The broker closing first keeps TIME_WAIT on its side: were the client first, each cycle would
     /// hold one of the ~28,000 ephemeral ports for 60 s, and a run of 20,000 connections would slow the
     /// next run's `connect()` (whichever broker it measures) as the kernel searched for a free port.

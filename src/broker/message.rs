@@ -38,12 +38,12 @@ impl std::hash::Hasher for ConnIdHasher {
     }
 }
 
-/// A map keyed by connection id.
 /// A map keyed by client ids or topics on the router's hot path: foldhash (seeded per process) rather
 /// than SipHash, which was ~3% of the broker's samples routing QoS 1 (`perf record` of `loadgen
 /// --scenario qos1-4x4`).
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// A map keyed by connection id.
 pub type ConnMap<V> =
     std::collections::HashMap<ConnId, V, std::hash::BuildHasherDefault<ConnIdHasher>>;
 

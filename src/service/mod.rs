@@ -184,6 +184,7 @@ async fn start_inner(
         config.retention.clone(),
         config.limits.store_busy_timeout,
     )?;
+    db.leave_checkpoints_to_the_writer()?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let (router_tx, router_rx) = mpsc::channel(ROUTER_MAILBOX);

@@ -13,7 +13,10 @@
 //! commit, which a busy writer may never leave the checkpointer time to do. So after any commit that
 //! leaves [`HARD_PAGES`] or more in the WAL, the writer checkpoints itself, as SQLite would have done: it
 //! asks the checkpointer to start no new run, waits for the run in progress (at most [`WRITER_WAIT`]),
-//! and copies everything, so its next commit starts the WAL over.
+//! and copies everything, so its next commit starts the WAL over. A reader in the middle of a long read
+//! (an export) keeps its part of the WAL from being copied or reused, as with SQLite's own checkpoints;
+//! every later commit past the limit tries again, and the WAL starts over once the reader is done.
+//! The WAL file, grown past [`SIZE_LIMIT`] meanwhile, is cut back to it when the WAL starts over.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +36,10 @@ pub(crate) const SOFT_PAGES: i32 = 1_000;
 
 /// WAL size (pages) past which the writer checkpoints itself (32 MiB at 4 KiB pages).
 pub(crate) const HARD_PAGES: i32 = 8_000;
+
+/// Bytes the WAL file is truncated to when it starts over (`journal_size_limit`): what the soft limit
+/// needs, not the most it ever held.
+const SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// Longest the writer waits for the checkpointer's run in progress before it gives up for this commit.
 const WRITER_WAIT: Duration = Duration::from_secs(1);
@@ -75,6 +82,7 @@ pub(crate) fn install(
     path: &Path,
     busy_timeout: std::time::Duration,
 ) -> Result<Checkpointer, StoreError> {
+    writer.pragma_update(None, "journal_size_limit", SIZE_LIMIT)?;
     let conn = connect_with(path, busy_timeout)?;
     // Capacity 1: a wake-up while one is pending adds nothing (the next checkpoint copies everything).
     let (kick, woken) = mpsc::sync_channel::<()>(1);
@@ -104,7 +112,11 @@ fn after_commit(wal: &mut Wal, pages: i32, kick: &SyncSender<()>, shared: &Share
         // Busy while the checkpointer finishes the run it is in; it starts no other meanwhile.
         let deadline = Instant::now() + WRITER_WAIT;
         while let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
-            if Instant::now() >= deadline {
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            if !busy || Instant::now() >= deadline {
                 tracing::warn!(error = %e, pages, "the writer's own WAL checkpoint did not run; the next commit tries again");
                 break;
             }

@@ -182,6 +182,14 @@ impl Db {
             .sum()
     }
 
+    /// The broker's writer thread (and its checkpoint thread) keep the WAL copied back: this connection
+    /// stops checkpointing by itself, which it would otherwise do in any commit that finds the WAL past
+    /// 1,000 pages, holding the lock CONNECT needs while it copied.
+    pub(crate) fn leave_checkpoints_to_the_writer(&self) -> Result<(), StoreError> {
+        self.lock().pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
     /// A read-only connection from the pool, for reads that may take long.
     pub(crate) fn reader(&self) -> Result<pool::Reader<'_>, StoreError> {
         self.readers.get()

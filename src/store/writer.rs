@@ -227,7 +227,6 @@ pub fn spawn_writer(
     busy_timeout: std::time::Duration,
 ) -> Result<(StoreTx, WriterThread), StoreError> {
     let mut conn = connect_with(&path, busy_timeout)?;
-    let checkpointer = super::checkpoint::install(&mut conn, &path, busy_timeout)?;
     // The writer's page cache holds the tail page of every datastream's index range (one per stream
     // written to): with SQLite's default 2 MiB, a thousand streams evicted each other's pages on every
     // batch. 16 MiB, bounded, allocated only as pages are used.
@@ -237,6 +236,9 @@ pub fn spawn_writer(
     // `cargo bench --bench ingest`). The one cascade the writer relies on, a session's rows, is written
     // out in `DeleteSession`; every other connection keeps the checks.
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // Last before the thread starts: should anything after it fail, dropping `conn` drops the hook's
+    // sender, and the checkpoint thread ends by itself.
+    let checkpointer = super::checkpoint::install(&mut conn, &path, busy_timeout)?;
     let (tx, rx) = mpsc::channel::<(u64, StoreOp)>();
     let (committed_tx, committed_rx) = watch::channel(0u64);
     let (failing_tx, failing_rx) = watch::channel(None);

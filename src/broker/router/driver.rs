@@ -101,10 +101,12 @@ impl Driver {
         self.wake_touched();
     }
 
-    /// Wakes every connection given output since the last call.
+    /// Wakes every connection given output since the last call, the first given output last: tokio runs
+    /// the task woken last first (its LIFO slot), and the first output of a routed message is the
+    /// delivery, which should not wait behind the publisher's acknowledgement.
     fn wake_touched(&mut self) {
         self.since_wake = 0;
-        for conn in self.touched.drain(..) {
+        for conn in self.touched.drain(..).rev() {
             if let Some(c) = self.conns.get(&conn) {
                 c.outbox.signal();
             }

@@ -207,13 +207,13 @@ pub(super) fn unsubscribe(r: &mut Reader<'_>) -> Result<Unsubscribe, DecodeError
     Ok(Unsubscribe { pid, filters })
 }
 
-/// Bounds-checked cursor over one complete frame. `pos` is an offset from
-/// the first fixed-header byte, so it is directly the offset errors report.
 /// The topic name of the last PUBLISH a connection's decoder read: a device publishes to the same few
 /// topics again and again, and an equal one is then shared instead of validated and allocated anew.
 #[derive(Debug, Default, Clone)]
 pub struct LastTopic(Option<TopicName>);
 
+/// Bounds-checked cursor over one complete frame. `pos` is an offset from
+/// the first fixed-header byte, so it is directly the offset errors report.
 pub(super) struct Reader<'a> {
     pub(super) frame: &'a Bytes,
     pub(super) pos: usize,
