@@ -160,6 +160,19 @@ fn run(conn: Connection, woken: mpsc::Receiver<()>, shared: &Shared) {
 mod tests {
     use super::*;
 
+    /// `commits` transactions of 100 rows of about one page each; `after` runs after every commit.
+    fn commit_pages(w: &mut Connection, commits: usize, mut after: impl FnMut()) {
+        let blob = vec![7u8; 4000];
+        for _ in 0..commits {
+            let tx = w.transaction().unwrap();
+            for _ in 0..100 {
+                tx.execute("INSERT INTO t VALUES (?1)", [&blob]).unwrap();
+            }
+            tx.commit().unwrap();
+            after();
+        }
+    }
+
     fn wal_pages(dir: &Path) -> u64 {
         std::fs::metadata(dir.join("t.db-wal"))
             .map(|m| m.len() / 4096)
@@ -176,21 +189,15 @@ mod tests {
         let mut w = connect_with(&path, std::time::Duration::from_secs(5)).unwrap();
         w.execute_batch("CREATE TABLE t (x BLOB)").unwrap();
         let ck = install(&mut w, &path, std::time::Duration::from_secs(5)).unwrap();
-        let blob = vec![7u8; 4000];
-        // 40,000 pages written in all (each row about one page), ten times the hard limit.
-        for _ in 0..400 {
-            let tx = w.transaction().unwrap();
-            for _ in 0..100 {
-                tx.execute("INSERT INTO t VALUES (?1)", [&blob]).unwrap();
-            }
-            tx.commit().unwrap();
+        // 40,000 pages written in all, five times the hard limit.
+        commit_pages(&mut w, 400, || {
             // The hard limit plus the commit that crossed it (about 110 pages).
             assert!(
                 wal_pages(dir.path()) <= (HARD_PAGES + 500) as u64,
                 "the WAL grew to {} pages",
                 wal_pages(dir.path())
             );
-        }
+        });
         let n: i64 = w
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
@@ -221,14 +228,7 @@ mod tests {
             Ok(())
         }))
         .unwrap();
-        let blob = vec![7u8; 4000];
-        for _ in 0..200 {
-            let tx = w.transaction().unwrap();
-            for _ in 0..100 {
-                tx.execute("INSERT INTO t VALUES (?1)", [&blob]).unwrap();
-            }
-            tx.commit().unwrap();
-        }
+        commit_pages(&mut w, 200, || {});
         assert!(
             wal_pages(dir.path()) <= (SOFT_PAGES + 200) as u64,
             "the WAL grew to {} pages",
