@@ -252,6 +252,21 @@ mod tests {
         assert_eq!(s.incoming.len(), 1);
         assert_eq!(st.retained.len(), 1);
         assert_eq!(st.retained[0].payload, Bytes::from_static(b"r"));
+        foreign_keys_hold(&db);
+    }
+
+    /// The writer runs without foreign-key checks (`spawn_writer`): what it wrote must still satisfy every
+    /// constraint the schema declares.
+    fn foreign_keys_hold(db: &Db) {
+        let violations: Vec<String> = db
+            .lock()
+            .prepare("PRAGMA foreign_key_check")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(violations.is_empty(), "orphan rows in {violations:?}");
     }
 
     #[tokio::test]
@@ -315,5 +330,6 @@ mod tests {
                 .unwrap();
             assert_eq!(left, vec!["2".to_string()], "{table}");
         }
+        foreign_keys_hold(&db);
     }
 }
