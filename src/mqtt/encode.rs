@@ -11,7 +11,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::{EncodeError, MAX_REMAINING_LEN};
-use super::packet::{Connect, Packet, PacketType, Publish, QoS};
+use super::packet::{Connect, Packet, PacketType, QoS, QosPid};
 
 /// Longest length-prefixed field (§1.5.3).
 const MAX_FIELD_LEN: usize = u16::MAX as usize;
@@ -19,8 +19,19 @@ const MAX_FIELD_LEN: usize = u16::MAX as usize;
 impl Packet {
     /// Appends the packet's wire form to `out`.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        if let Packet::Connect(c) = self {
-            check_connect_fields(c)?;
+        match self {
+            Packet::Connect(c) => check_connect_fields(c)?,
+            Packet::Publish(p) => {
+                return encode_publish(
+                    out,
+                    p.topic.as_str(),
+                    p.qos_pid,
+                    p.dup,
+                    p.retain,
+                    &p.payload,
+                );
+            }
+            _ => {}
         }
         let remaining_len = self.remaining_len();
         if remaining_len > MAX_REMAINING_LEN {
@@ -39,14 +50,8 @@ impl Packet {
                 out.put_u8(u8::from(a.session_present));
                 out.put_u8(a.code.as_u8());
             }
-            Packet::Publish(p) => {
-                // §3.3.2: topic name, packet identifier if QoS > 0; §3.3.3 payload.
-                put_str(out, p.topic.as_str());
-                if let Some(pid) = p.qos_pid.pid() {
-                    out.put_u16(pid.get());
-                }
-                out.put_slice(&p.payload);
-            }
+            // Written by `encode_publish` above.
+            Packet::Publish(_) => {}
             Packet::PubAck(pid)
             | Packet::PubRec(pid)
             | Packet::PubRel(pid)
@@ -97,7 +102,7 @@ impl Packet {
     fn first_byte(&self) -> u8 {
         let type_nibble = (self.packet_type() as u8) << 4;
         let flags = match self {
-            Packet::Publish(p) => publish_flags(p),
+            Packet::Publish(p) => publish_flags(p.qos_pid.qos(), p.dup, p.retain),
             _ => self.packet_type().required_flags().unwrap_or(0),
         };
         type_nibble | flags
@@ -115,8 +120,7 @@ impl Packet {
             | Packet::PubComp(_)
             | Packet::UnsubAck(_) => 2,
             Packet::Publish(p) => {
-                let pid = if p.qos_pid.pid().is_some() { 2 } else { 0 };
-                (2 + p.topic.as_str().len() + pid).saturating_add(p.payload.len())
+                publish_remaining_len(p.topic.as_str(), p.qos_pid, p.payload.len())
             }
             Packet::Subscribe(s) => s.filters.iter().fold(2usize, |n, (f, _)| {
                 n.saturating_add(2 + f.as_str().len() + 1)
@@ -131,13 +135,48 @@ impl Packet {
     }
 }
 
+/// Appends a PUBLISH from borrowed parts: the broker writes each delivery of a shared message this way,
+/// without building a [`Publish`](super::packet::Publish) (whose topic and payload clones are atomic operations on counters the
+/// publisher's and router's threads touch too).
+pub fn encode_publish(
+    out: &mut BytesMut,
+    topic: &str,
+    qos_pid: QosPid,
+    dup: bool,
+    retain: bool,
+    payload: &[u8],
+) -> Result<(), EncodeError> {
+    let remaining_len = publish_remaining_len(topic, qos_pid, payload.len());
+    if remaining_len > MAX_REMAINING_LEN {
+        return Err(EncodeError::TooLarge {
+            packet: PacketType::Publish,
+            remaining_len,
+        });
+    }
+    out.reserve(1 + remaining_len_bytes(remaining_len) + remaining_len);
+    out.put_u8(((PacketType::Publish as u8) << 4) | publish_flags(qos_pid.qos(), dup, retain));
+    put_remaining_len(out, remaining_len);
+    // §3.3.2: topic name, packet identifier if QoS > 0; §3.3.3 payload.
+    put_str(out, topic);
+    if let Some(pid) = qos_pid.pid() {
+        out.put_u16(pid.get());
+    }
+    out.put_slice(payload);
+    Ok(())
+}
+
+/// §3.3.2 + §3.3.3: topic, packet identifier when QoS > 0, payload (saturating, like `remaining_len`).
+fn publish_remaining_len(topic: &str, qos_pid: QosPid, payload_len: usize) -> usize {
+    let pid = if qos_pid.pid().is_some() { 2 } else { 0 };
+    (2 + topic.len() + pid).saturating_add(payload_len)
+}
+
 /// PUBLISH flags (§3.3.1): DUP, QoS, RETAIN. DUP is written as 0 for QoS 0
 /// [MQTT-3.3.1-2], so a message downgraded to QoS 0 on delivery cannot
 /// carry the DUP of its inbound retransmission onto the wire [MQTT-3.3.1-3].
-fn publish_flags(p: &Publish) -> u8 {
-    let qos = p.qos_pid.qos();
-    let dup = p.dup && qos != QoS::AtMostOnce;
-    (u8::from(dup) << 3) | (qos.as_u8() << 1) | u8::from(p.retain)
+fn publish_flags(qos: QoS, dup: bool, retain: bool) -> u8 {
+    let dup = dup && qos != QoS::AtMostOnce;
+    (u8::from(dup) << 3) | (qos.as_u8() << 1) | u8::from(retain)
 }
 
 /// Remaining length field size: 1..=4 bytes (§2.2.3, Table 2.4).

@@ -49,6 +49,7 @@ pub use decode::{
     Conformance, DecodeOptions, Decoded, FrameHeader, LastTopic, check, decode, decode_bytes,
     decode_slice, decode_stream, decode_with,
 };
+pub use encode::encode_publish;
 pub use error::{DecodeError, EncodeError, MAX_REMAINING_LEN};
 pub use packet::{
     ConnAck, Connect, ConnectReturnCode, LastWill, Packet, PacketType, Pid, Publish, QoS, QosPid,

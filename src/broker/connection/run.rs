@@ -16,11 +16,13 @@ use crate::config::Profile;
 use crate::events::Direction;
 use crate::metrics::Metrics;
 use crate::mqtt::{
-    Conformance, DecodeOptions, LastTopic, Packet, Pid, Publish, QosPid, decode_stream,
+    Conformance, DecodeOptions, LastTopic, Packet, Pid, QosPid, decode_stream, encode_publish,
 };
 use crate::onenet::diagnostics::DiagKind;
 
-use super::super::message::{CloseReason, Ending, Input, OutGauge, Outbound, Outbox, RouterMsg};
+use super::super::message::{
+    CloseReason, Ending, Input, Message, OutGauge, Outbound, Outbox, RouterMsg,
+};
 use super::{ConnCtx, packet_event};
 
 pub(super) struct Conn {
@@ -216,16 +218,7 @@ impl Conn {
                         Some(pid) => QosPid::from_parts(qos, pid),
                         None => QosPid::AtMostOnce,
                     };
-                    self.encode(
-                        &Packet::Publish(Publish {
-                            dup,
-                            qos_pid,
-                            retain,
-                            topic: msg.topic.clone(),
-                            payload: msg.payload.clone(),
-                        }),
-                        watched,
-                    );
+                    self.encode_delivery(&msg, qos_pid, dup, retain, watched);
                 }
                 Outbound::Close(reason) => {
                     tracing::info!(client = %self.client_id, ?reason, "closing connection");
@@ -254,6 +247,34 @@ impl Conn {
         let start = self.outbuf.len();
         if let Err(e) = p.encode(&mut self.outbuf) {
             tracing::error!(client = %self.client_id, packet = p.packet_type().name(), "cannot encode: {e}");
+            return;
+        }
+        if watched && let Some(b) = self.outbuf.get(start..) {
+            packet_event(
+                &self.ctx.events,
+                Some(&self.client_id),
+                Direction::Out,
+                b,
+                None,
+            );
+        }
+    }
+
+    /// [`Conn::encode`] for a routed message, written from the shared `Message` without cloning its
+    /// topic and payload into a `Packet`.
+    fn encode_delivery(
+        &mut self,
+        msg: &Message,
+        qos_pid: QosPid,
+        dup: bool,
+        retain: bool,
+        watched: bool,
+    ) {
+        let start = self.outbuf.len();
+        let topic = msg.topic.as_str();
+        if let Err(e) = encode_publish(&mut self.outbuf, topic, qos_pid, dup, retain, &msg.payload)
+        {
+            tracing::error!(client = %self.client_id, packet = "PUBLISH", "cannot encode: {e}");
             return;
         }
         if watched && let Some(b) = self.outbuf.get(start..) {
