@@ -237,15 +237,17 @@ pub fn matches(filter: &TopicFilter, topic: &TopicName) -> bool {
     if t.starts_with('$') && (f.starts_with('+') || f.starts_with('#')) {
         return false;
     }
-    let mut topic_levels = t.split('/');
-    for level in f.split('/') {
-        if level == "#" {
+    // Levels split on the byte '/' (never part of a multi-byte UTF-8 sequence): the `str` splitter's
+    // searcher was 1.7 % of the broker's samples routing to a wildcard subscriber.
+    let mut topic_levels = t.as_bytes().split(|&b| b == b'/');
+    for level in f.as_bytes().split(|&b| b == b'/') {
+        if level == b"#" {
             // Validation guarantees '#' is the last level; it also matches
             // the parent, so it does not need a topic level of its own.
             return true;
         }
         match topic_levels.next() {
-            Some(t_level) if level == "+" || level == t_level => {}
+            Some(t_level) if level == b"+" || level == t_level => {}
             _ => return false,
         }
     }

@@ -138,6 +138,11 @@ fn matching_table() {
         ("$dp", "$dp", true),
         ("a/#", "a/$x", true),
         ("a/+", "a/$x", true),
+        // Multi-byte UTF-8 levels split only at '/'.
+        ("温度/+", "温度/房间", true),
+        ("温度/#", "温度", true),
+        ("+/é", "x/é", true),
+        ("+/é", "x/e", false),
     ];
     for &(f, t, expected) in cases {
         assert_eq!(matches(&filter(f), &name(t)), expected, "{f:?} vs {t:?}");
