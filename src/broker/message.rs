@@ -103,6 +103,12 @@ impl OutGauge {
         self.msgs.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `msgs` outputs of `bytes` in all (a run of output queued at once; see `sub_n`).
+    pub fn add_n(&self, bytes: usize, msgs: usize) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.msgs.fetch_add(msgs, Ordering::Relaxed);
+    }
+
     pub fn sub(&self, bytes: usize) {
         self.sub_n(bytes, 1);
     }
@@ -172,12 +178,14 @@ impl Outbox {
         true
     }
 
-    /// Queues `o` without waking the connection: the router queues a whole mailbox batch this way and
-    /// wakes each connection it touched once ([`Outbox::signal`]), not once per message. `None` when the
-    /// connection has ended; `Some(true)` when this is the first output since the last signal (the caller
-    /// must then signal).
-    pub fn push_quiet(&self, o: Outbound) -> Option<bool> {
+    /// Queues a run of outputs, in order, under one lock, without waking the connection: the router
+    /// queues a whole mailbox batch this way and wakes each connection it touched once
+    /// ([`Outbox::signal`]), not once per message. `None` when the connection has ended (nothing was
+    /// queued); `Some(true)` when this is the first output since the last signal (the caller must then
+    /// signal). `items` is left empty either way.
+    pub fn push_quiet(&self, items: &mut Vec<Outbound>) -> Option<bool> {
         if self.closed.load(Ordering::Acquire) {
+            items.clear();
             return None;
         }
         let mut q = self
@@ -187,9 +195,9 @@ impl Outbox {
         // The connection hands an empty buffer back after each burst (and frees its own when idle): a
         // burst starts with room for a few dozen entries rather than growing 4, 8, 16, … one realloc each.
         if q.capacity() == 0 {
-            q.reserve(BURST_ROOM);
+            q.reserve(BURST_ROOM.max(items.len()));
         }
-        q.push_back(o);
+        q.extend(items.drain(..));
         drop(q);
         Some(!self.unsignalled.swap(true, Ordering::AcqRel))
     }
@@ -267,15 +275,18 @@ impl ConnTx {
         }
     }
 
-    /// Queues output without waking the connection; true when the caller must [`Outbox::signal`] it
-    /// (the first output since the last signal).
-    pub fn send_quiet(&self, o: Outbound) -> bool {
-        let w = o.weight();
-        self.gauge.add(w);
-        match self.outbox.push_quiet(o) {
+    /// Queues a run of outputs to this connection without waking it; true when the caller must
+    /// [`Outbox::signal`] it (the first output since the last signal). The gauge, the queue's lock and
+    /// the signal flag are each touched once for the run, not once per output: they are shared with the
+    /// connection's thread. `items` is left empty.
+    pub fn send_quiet(&self, items: &mut Vec<Outbound>) -> bool {
+        let n = items.len();
+        let w: usize = items.iter().map(Outbound::weight).sum();
+        self.gauge.add_n(w, n);
+        match self.outbox.push_quiet(items) {
             Some(first) => first,
             None => {
-                self.gauge.sub(w);
+                self.gauge.sub_n(w, n);
                 false
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::message::{ConnId, ConnMap, ConnTx, Input, RouterMsg};
+use crate::broker::message::{ConnId, ConnMap, ConnTx, Input, Outbound, RouterMsg};
 use crate::config::Config;
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -32,6 +32,8 @@ pub(crate) struct Driver {
     touched: Vec<ConnId>,
     /// Inputs handled since the touched connections were last woken.
     since_wake: usize,
+    /// Consecutive outputs to one connection, queued together (see `apply`); empty between calls.
+    run: (ConnId, Vec<Outbound>),
 }
 
 impl Driver {
@@ -48,6 +50,7 @@ impl Driver {
             store,
             events,
             touched: Vec::new(),
+            run: (0, Vec::new()),
             since_wake: 0,
         }
     }
@@ -213,27 +216,37 @@ impl Driver {
         }
     }
 
-    /// Carries out what the router asked for, in order.
+    /// Carries out what the router asked for, in order. Consecutive outputs to one connection (a
+    /// publisher's acknowledgements, the deliveries a subscriber's PUBACKs released) are queued as one
+    /// run; the run is queued before any other effect, so nothing is reordered.
     fn apply(&mut self) {
+        let (conns, touched, run) = (&self.conns, &mut self.touched, &mut self.run);
         for e in self.router.effects() {
             match e {
                 Effect::Send(conn, o) => {
-                    // A connection not in the map has ended; its task reports the disconnect.
-                    if let Some(c) = self.conns.get(&conn)
-                        && c.send_quiet(o)
-                    {
-                        self.touched.push(conn);
+                    if run.0 != conn {
+                        flush_run(conns, touched, run);
+                        run.0 = conn;
                     }
+                    run.1.push(o);
                 }
-                Effect::Store(n, op) => self.store.send_numbered(n, op),
-                Effect::Event(ev) => self.events.send(ev),
+                Effect::Store(n, op) => {
+                    flush_run(conns, touched, run);
+                    self.store.send_numbered(n, op);
+                }
+                Effect::Event(ev) => {
+                    flush_run(conns, touched, run);
+                    self.events.send(ev);
+                }
                 Effect::Pause(conn, paused) => {
-                    if let Some(c) = self.conns.get(&conn) {
+                    flush_run(conns, touched, run);
+                    if let Some(c) = conns.get(&conn) {
                         c.pause(paused);
                     }
                 }
             }
         }
+        flush_run(conns, touched, run);
     }
 }
 
@@ -245,5 +258,25 @@ async fn sleep_until_millis(t: Option<i64>) {
             tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
         }
         None => std::future::pending().await,
+    }
+}
+
+/// Queues the run of outputs to one connection (see `Driver::apply`).
+fn flush_run(
+    conns: &ConnMap<ConnTx>,
+    touched: &mut Vec<ConnId>,
+    run: &mut (ConnId, Vec<Outbound>),
+) {
+    if run.1.is_empty() {
+        return;
+    }
+    // A connection not in the map has ended; its task reports the disconnect.
+    match conns.get(&run.0) {
+        Some(c) => {
+            if c.send_quiet(&mut run.1) {
+                touched.push(run.0);
+            }
+        }
+        None => run.1.clear(),
     }
 }
