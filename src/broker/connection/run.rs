@@ -16,7 +16,8 @@ use crate::config::Profile;
 use crate::events::Direction;
 use crate::metrics::Metrics;
 use crate::mqtt::{
-    Conformance, DecodeOptions, LastTopic, Packet, Pid, QosPid, decode_stream, encode_publish,
+    Conformance, DecodeOptions, EncodeError, LastTopic, Packet, Pid, QosPid, decode_stream,
+    encode_publish,
 };
 use crate::onenet::diagnostics::DiagKind;
 
@@ -245,19 +246,8 @@ impl Conn {
     /// packet in both directions, that was a contended lock per packet).
     fn encode(&mut self, p: &Packet, watched: bool) {
         let start = self.outbuf.len();
-        if let Err(e) = p.encode(&mut self.outbuf) {
-            tracing::error!(client = %self.client_id, packet = p.packet_type().name(), "cannot encode: {e}");
-            return;
-        }
-        if watched && let Some(b) = self.outbuf.get(start..) {
-            packet_event(
-                &self.ctx.events,
-                Some(&self.client_id),
-                Direction::Out,
-                b,
-                None,
-            );
-        }
+        let result = p.encode(&mut self.outbuf);
+        self.encoded(start, result, p.packet_type().name(), watched);
     }
 
     /// [`Conn::encode`] for a routed message, written from the shared `Message` without cloning its
@@ -272,9 +262,14 @@ impl Conn {
     ) {
         let start = self.outbuf.len();
         let topic = msg.topic.as_str();
-        if let Err(e) = encode_publish(&mut self.outbuf, topic, qos_pid, dup, retain, &msg.payload)
-        {
-            tracing::error!(client = %self.client_id, packet = "PUBLISH", "cannot encode: {e}");
+        let result = encode_publish(&mut self.outbuf, topic, qos_pid, dup, retain, &msg.payload);
+        self.encoded(start, result, "PUBLISH", watched);
+    }
+
+    /// After an encode that began at `start`: the error logged, or the packet event sent when watched.
+    fn encoded(&self, start: usize, result: Result<(), EncodeError>, packet: &str, watched: bool) {
+        if let Err(e) = result {
+            tracing::error!(client = %self.client_id, packet, "cannot encode: {e}");
             return;
         }
         if watched && let Some(b) = self.outbuf.get(start..) {
