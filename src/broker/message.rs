@@ -167,13 +167,16 @@ const BURST_ROOM: usize = 32;
 impl Outbox {
     /// Queues `o`; false when the connection has ended (nothing was queued).
     pub fn push(&self, o: Outbound) -> bool {
+        let mut q = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Under the lock `close` takes too: nothing is queued after it has taken what was left.
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(o);
+        q.push_back(o);
+        drop(q);
         self.wake.notify_one();
         true
     }
@@ -184,14 +187,15 @@ impl Outbox {
     /// queued); `Some(true)` when this is the first output since the last signal (the caller must then
     /// signal). `items` is left empty either way.
     pub fn push_quiet(&self, items: &mut Vec<Outbound>) -> Option<bool> {
-        if self.closed.load(Ordering::Acquire) {
-            items.clear();
-            return None;
-        }
         let mut q = self
             .queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Under the lock `close` takes too (see `push`).
+        if self.closed.load(Ordering::Acquire) {
+            items.clear();
+            return None;
+        }
         // The connection hands an empty buffer back after each burst (and frees its own when idle): a
         // burst starts with room for a few dozen entries rather than growing 4, 8, 16, … one realloc each.
         if q.capacity() == 0 {
@@ -241,13 +245,14 @@ impl Outbox {
 
     /// The connection ended: output queued from now on is dropped; returns what was still queued.
     pub fn close(&self) -> std::collections::VecDeque<Outbound> {
+        let mut q = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Set while holding the lock, so a push that got past its check before this has already queued
+        // (and is taken here), and every later one is refused.
         self.closed.store(true, Ordering::Release);
-        std::mem::take(
-            &mut *self
-                .queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+        std::mem::take(&mut *q)
     }
 
     /// Resolves when output was queued or the pause flag changed since the last call.
