@@ -21,6 +21,19 @@ struct Log {
 }
 
 impl Log {
+    /// Waits for the packet event going `direction` whose frame is exactly `frame`.
+    async fn packet(&mut self, what: &str, direction: Direction, frame: &[u8]) {
+        self.find(what, |e| match e {
+            Event::Packet {
+                direction: d,
+                bytes,
+                ..
+            } => (*d == direction && bytes.as_ref() == frame).then_some(()),
+            _ => None,
+        })
+        .await
+    }
+
     /// The first event (seen or coming) that `f` picks.
     async fn find<T>(&mut self, what: &str, mut f: impl FnMut(&Event) -> Option<T>) -> T {
         if let Some(v) = self.seen.iter().find_map(&mut f) {
@@ -109,24 +122,9 @@ async fn connect_and_connack_packets_carry_their_exact_bytes() {
     );
     d.send_bytes(&up).await;
     assert_eq!(d.recv().await, Packet::PubAck(pid(3)));
-    log.find("PUBLISH in", |e| match e {
-        Event::Packet {
-            direction: Direction::In,
-            bytes,
-            ..
-        } => (bytes.as_ref() == up.as_slice()).then_some(()),
-        _ => None,
-    })
-    .await;
-    log.find("PUBACK out", |e| match e {
-        Event::Packet {
-            direction: Direction::Out,
-            bytes,
-            ..
-        } => (bytes.as_ref() == [0x40, 0x02, 0x00, 0x03]).then_some(()),
-        _ => None,
-    })
-    .await;
+    log.packet("PUBLISH in", Direction::In, &up).await;
+    log.packet("PUBACK out", Direction::Out, &[0x40, 0x02, 0x00, 0x03])
+        .await;
     d.send_bytes(&[0xE0, 0x00]).await;
     d.closed().await;
     log.find("Disconnected", |e| match e {
@@ -353,15 +351,7 @@ async fn the_reader_from_start_sees_a_client_that_connected_before_it_was_read()
         seen: Vec::new(),
     };
     let connect = hex(SDK_CONNECT);
-    log.find("CONNECT in", |e| match e {
-        Event::Packet {
-            direction: Direction::In,
-            bytes,
-            ..
-        } => (bytes.as_ref() == connect.as_slice()).then_some(()),
-        _ => None,
-    })
-    .await;
+    log.packet("CONNECT in", Direction::In, &connect).await;
     log.find("Connected", |e| match e {
         Event::Connected { client_id, .. } => (client_id == "9277").then_some(()),
         _ => None,

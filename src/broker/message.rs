@@ -99,8 +99,7 @@ pub struct OutGauge {
 
 impl OutGauge {
     pub fn add(&self, bytes: usize) {
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.msgs.fetch_add(1, Ordering::Relaxed);
+        self.add_n(bytes, 1);
     }
 
     /// Counts `msgs` outputs of `bytes` in all (a run of output queued at once; see `sub_n`).

@@ -5,11 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::broker::message::FastMap;
-
 use crate::mqtt::{QoS, TopicFilter, matches};
 
-use super::message::{Message, RetainedInfo};
+use super::message::{FastMap, Message, RetainedInfo};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Retained {

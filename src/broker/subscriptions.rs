@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use crate::broker::message::FastMap;
-
 use crate::mqtt::{QoS, TopicFilter, TopicName, matches};
 
 #[derive(Debug, Default)]

@@ -19,30 +19,15 @@ const MAX_FIELD_LEN: usize = u16::MAX as usize;
 impl Packet {
     /// Appends the packet's wire form to `out`.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        match self {
-            Packet::Connect(c) => check_connect_fields(c)?,
-            Packet::Publish(p) => {
-                return encode_publish(
-                    out,
-                    p.topic.as_str(),
-                    p.qos_pid,
-                    p.dup,
-                    p.retain,
-                    &p.payload,
-                );
-            }
-            _ => {}
+        if let Packet::Connect(c) = self {
+            check_connect_fields(c)?;
         }
-        let remaining_len = self.remaining_len();
-        if remaining_len > MAX_REMAINING_LEN {
-            return Err(EncodeError::TooLarge {
-                packet: self.packet_type(),
-                remaining_len,
-            });
-        }
-        out.reserve(1 + remaining_len_bytes(remaining_len) + remaining_len);
-        out.put_u8(self.first_byte());
-        put_remaining_len(out, remaining_len);
+        put_fixed_header(
+            out,
+            self.packet_type(),
+            self.first_byte(),
+            self.remaining_len(),
+        )?;
         match self {
             Packet::Connect(c) => put_connect(out, c),
             Packet::ConnAck(a) => {
@@ -50,8 +35,7 @@ impl Packet {
                 out.put_u8(u8::from(a.session_present));
                 out.put_u8(a.code.as_u8());
             }
-            // Written by `encode_publish` above.
-            Packet::Publish(_) => {}
+            Packet::Publish(p) => put_publish_body(out, p.topic.as_str(), p.qos_pid, &p.payload),
             Packet::PubAck(pid)
             | Packet::PubRec(pid)
             | Packet::PubRel(pid)
@@ -136,8 +120,8 @@ impl Packet {
 }
 
 /// Appends a PUBLISH from borrowed parts: the broker writes each delivery of a shared message this way,
-/// without building a [`Publish`](super::packet::Publish) (whose topic and payload clones are atomic operations on counters the
-/// publisher's and router's threads touch too).
+/// without building a [`Publish`](super::packet::Publish) (whose topic and payload clones are atomic
+/// operations on counters the publisher's and router's threads touch too).
 pub fn encode_publish(
     out: &mut BytesMut,
     topic: &str,
@@ -146,23 +130,40 @@ pub fn encode_publish(
     retain: bool,
     payload: &[u8],
 ) -> Result<(), EncodeError> {
+    let first_byte = ((PacketType::Publish as u8) << 4) | publish_flags(qos_pid.qos(), dup, retain);
     let remaining_len = publish_remaining_len(topic, qos_pid, payload.len());
+    put_fixed_header(out, PacketType::Publish, first_byte, remaining_len)?;
+    put_publish_body(out, topic, qos_pid, payload);
+    Ok(())
+}
+
+/// The fixed header (§2.2), after room for the whole packet is reserved; a remaining length past the
+/// protocol's maximum writes nothing.
+fn put_fixed_header(
+    out: &mut BytesMut,
+    packet: PacketType,
+    first_byte: u8,
+    remaining_len: usize,
+) -> Result<(), EncodeError> {
     if remaining_len > MAX_REMAINING_LEN {
         return Err(EncodeError::TooLarge {
-            packet: PacketType::Publish,
+            packet,
             remaining_len,
         });
     }
     out.reserve(1 + remaining_len_bytes(remaining_len) + remaining_len);
-    out.put_u8(((PacketType::Publish as u8) << 4) | publish_flags(qos_pid.qos(), dup, retain));
+    out.put_u8(first_byte);
     put_remaining_len(out, remaining_len);
-    // §3.3.2: topic name, packet identifier if QoS > 0; §3.3.3 payload.
+    Ok(())
+}
+
+/// §3.3.2: topic name, packet identifier if QoS > 0; §3.3.3 payload.
+fn put_publish_body(out: &mut BytesMut, topic: &str, qos_pid: QosPid, payload: &[u8]) {
     put_str(out, topic);
     if let Some(pid) = qos_pid.pid() {
         out.put_u16(pid.get());
     }
     out.put_slice(payload);
-    Ok(())
 }
 
 /// §3.3.2 + §3.3.3: topic, packet identifier when QoS > 0, payload (saturating, like `remaining_len`).

@@ -30,8 +30,6 @@ pub(crate) use onenet::dp_options;
 
 use std::sync::Arc;
 
-use crate::broker::message::FastMap;
-
 use crate::config::{Config, Profile};
 use crate::events::Event;
 use crate::mqtt::{ConnAck, ConnectReturnCode, Packet, QoS};
@@ -39,7 +37,7 @@ use crate::onenet::commands::CommandBook;
 use crate::onenet::diagnostics::{DiagKind, Diagnostics};
 use crate::store::{LoadedState, StoreOp};
 
-use super::message::{CloseReason, ConnId, ConnMap, Ending, Input, Login, Outbound};
+use super::message::{CloseReason, ConnId, ConnMap, Ending, FastMap, Input, Login, Outbound};
 use super::retained::RetainedStore;
 use super::session::{FlightState, Offline, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
@@ -134,12 +132,12 @@ impl Router {
         }
     }
 
-    /// Takes the effects produced so far, in order.
     /// Whether anyone reads events (see `Effects::set_watched`); the driver tells before each batch.
     pub fn set_watched(&mut self, watched: bool) {
         self.fx.set_watched(watched);
     }
 
+    /// Takes the effects produced so far, in order.
     pub fn effects(&mut self) -> std::vec::Drain<'_, Effect> {
         self.fx.drain()
     }

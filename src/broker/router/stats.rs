@@ -9,13 +9,13 @@
 //! in whatever batch the writer commits next. A client that connects and leaves without a message only
 //! moves its `last_seen`: that row waits in `pending` for the periodic write, so a connection storm
 //! writes each client's row once per interval (a profile of 30,000 connect/disconnect cycles put 12% of
-//! the broker's CPU in one row written per disconnect). A crash loses at most the last interval's counts. Memory: one small entry per registered device seen and per other client id seen in
-//! the last 30 days (older rows of unregistered ids are dropped at start, `store::stats`) or during this run.
+//! the broker's CPU in one row written per disconnect). A crash loses at most the last interval's
+//! counts. Memory: one small entry per registered device seen and per other client id seen in the last
+//! 30 days (older rows of unregistered ids are dropped at start, `store::stats`) or during this run.
 
 use std::sync::Arc;
 
 use crate::broker::message::FastMap;
-
 use crate::broker::session::Session;
 use crate::store::{DeviceStats, StoreOp};
 
