@@ -11,7 +11,7 @@ use super::message::{FastMap, Message, RetainedInfo};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Retained {
-    pub msg: Arc<Message>,
+    pub msg: Message,
     pub qos: QoS,
     pub will_of: Option<Arc<str>>,
 }
@@ -126,10 +126,10 @@ mod tests {
 
     fn r(topic: &str, will_of: Option<&str>) -> Retained {
         Retained {
-            msg: Arc::new(Message {
+            msg: Message {
                 topic: TopicName::new(topic).unwrap(),
                 payload: Bytes::from_static(b"x"),
-            }),
+            },
             qos: QoS::AtLeastOnce,
             will_of: will_of.map(Arc::from),
         }

@@ -18,7 +18,7 @@ use super::router::Effects;
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
     pub seq: u64,
-    pub msg: Arc<Message>,
+    pub msg: Message,
     pub qos: QoS,
     pub retain: bool,
     /// Unix ms when queued: offline messages expire by age (spec §9).
@@ -76,7 +76,7 @@ pub(crate) struct Session {
     pub queue: VecDeque<Delivery>,
     /// QoS 2 messages received and PUBREC'd: pid → (message, retain flag) to route on PUBREL, or `None`
     /// when it was already handled at PUBLISH time (`$dp`, `$crsp`: stored before PUBREC).
-    pub incoming: HashMap<u16, Option<(Arc<Message>, bool)>>,
+    pub incoming: HashMap<u16, Option<(Message, bool)>>,
     pub next_seq: u64,
     next_pid: u16,
     pub messages_in: u64,
@@ -160,7 +160,7 @@ impl Session {
     #[allow(clippy::too_many_arguments)]
     pub fn deliver(
         &mut self,
-        msg: Arc<Message>,
+        msg: Message,
         qos: QoS,
         retain: bool,
         offline: Offline,

@@ -138,7 +138,7 @@ impl Router {
 
     /// HTTP push (§8.3): QoS 0 to online subscribers only; returns how many got it.
     pub fn push(&mut self, namespace: &str, topic: TopicName, payload: Bytes) -> usize {
-        let msg = Arc::new(Message { topic, payload });
+        let msg = Message { topic, payload };
         let mut targets = Vec::new();
         self.subs.collect(namespace, &msg.topic, &mut targets);
         let online = targets

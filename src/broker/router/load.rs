@@ -30,10 +30,10 @@ impl Router {
                 };
                 let d = Delivery {
                     seq: q.seq,
-                    msg: Arc::new(Message {
+                    msg: Message {
                         topic,
                         payload: q.payload,
-                    }),
+                    },
                     qos,
                     retain: q.retain,
                     queued_at: q.created_at,
@@ -59,7 +59,7 @@ impl Router {
             for (pid, topic, payload, retain) in ls.incoming {
                 if let Ok(topic) = TopicName::new(topic) {
                     s.incoming
-                        .insert(pid, Some((Arc::new(Message { topic, payload }), retain)));
+                        .insert(pid, Some((Message { topic, payload }, retain)));
                 }
             }
             self.sessions.insert(client, Box::new(s));
@@ -71,10 +71,10 @@ impl Router {
             self.retained.set(
                 &lr.namespace,
                 Retained {
-                    msg: Arc::new(Message {
+                    msg: Message {
                         topic,
                         payload: lr.payload,
-                    }),
+                    },
                     qos,
                     will_of: lr.will_of.map(|w| Arc::from(w.as_str())),
                 },

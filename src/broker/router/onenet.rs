@@ -82,7 +82,7 @@ impl Router {
             };
             self.route(
                 ns,
-                Arc::new(Message { topic, payload }),
+                Message { topic, payload },
                 DeliveryQos::Published(qos),
                 offline,
             );
@@ -116,10 +116,10 @@ impl Router {
         };
         let (limits, now) = (self.limits(), self.now);
         if let Some(s) = self.sessions.get_mut(c.device_id.as_str()) {
-            let msg = Arc::new(Message {
+            let msg = Message {
                 topic,
                 payload: c.body.clone(),
-            });
+            };
             s.deliver(
                 msg,
                 QoS::AtMostOnce,

@@ -25,7 +25,7 @@ pub(super) enum DeliveryQos {
 /// What a PUBLISH became.
 enum Handled {
     /// A device topic to route (now, or at PUBREL for QoS 2).
-    Route(Arc<Message>, bool),
+    Route(Message, bool),
     /// Consumed here (`$dp`, `$crsp`, reserved): nothing to route. `bad_dp`: a `$dp` payload that did not
     /// decode.
     Done { bad_dp: bool },
@@ -55,10 +55,10 @@ impl Router {
             self.ack(conn, since, Packet::PubRec(id));
             return;
         }
-        let msg = Arc::new(Message {
+        let msg = Message {
             topic: p.topic,
             payload: p.payload,
-        });
+        };
         let handled = self.consume_onenet(&client, &ns, &msg, qos, p.retain, dp);
         let close_after = matches!(handled, Handled::Done { bad_dp: true })
             && self.cfg.onenet.disconnect_on_bad_dp;
@@ -130,7 +130,7 @@ impl Router {
         &mut self,
         client: &Arc<str>,
         ns: &str,
-        msg: &Arc<Message>,
+        msg: &Message,
         qos: QoS,
         retain: bool,
         dp: Option<crate::events::SharedDp>,
@@ -183,7 +183,7 @@ impl Router {
     }
 
     /// Applies retain, then fans out.
-    pub(super) fn route_publish(&mut self, ns: &str, msg: Arc<Message>, qos: QoS, retain: bool) {
+    pub(super) fn route_publish(&mut self, ns: &str, msg: Message, qos: QoS, retain: bool) {
         if retain {
             self.set_retained(ns, &msg, qos, None);
         }
@@ -194,7 +194,7 @@ impl Router {
     pub(super) fn set_retained(
         &mut self,
         ns: &str,
-        msg: &Arc<Message>,
+        msg: &Message,
         qos: QoS,
         will_of: Option<Arc<str>>,
     ) {
@@ -236,7 +236,7 @@ impl Router {
     }
 
     /// Fan-out to every matching session of the namespace.
-    pub(super) fn route(&mut self, ns: &str, msg: Arc<Message>, dq: DeliveryQos, offline: Offline) {
+    pub(super) fn route(&mut self, ns: &str, msg: Message, dq: DeliveryQos, offline: Offline) {
         let mut targets = std::mem::take(&mut self.scratch);
         self.subs.collect(ns, &msg.topic, &mut targets);
         let onenet = self.onenet();
@@ -274,10 +274,10 @@ impl Router {
     /// in OneNET (§9 rule 4).
     pub(super) fn publish_will(&mut self, client: &Arc<str>, ns: &str, will: LastWill) {
         let onenet = self.onenet();
-        let msg = Arc::new(Message {
+        let msg = Message {
             topic: will.topic,
             payload: will.message,
-        });
+        };
         if onenet && classify_publish(msg.topic.as_str()) != PublishTarget::Device {
             self.diag(
                 client,
