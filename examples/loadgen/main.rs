@@ -22,6 +22,7 @@ use onenet_desk::mqtt::QoS;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+mod latency;
 mod raw;
 
 #[derive(Parser, Clone)]
@@ -274,62 +275,42 @@ impl Lg {
         Ok(summary(&counts, n as u64 * per, pub_secs, secs, true))
     }
 
-    /// One publisher at a fixed 2,000 msg/s → one subscriber; latency from send to receipt.
+    /// One publisher at a fixed 2,000 msg/s → one subscriber; latency from send to receipt, measured on
+    /// blocking sockets (see `latency`).
     async fn latency(&self, qos: QoS) -> Res<Value> {
         let total = self.a.latency_msgs;
         let deadline = self.deadline();
         let topic = self.topic(self.name);
-        let (sc, mut inc) = self
-            .subscriber(&format!("{}-s", self.name), &topic, qos)
-            .await?;
-        let (pc, _, _) = client::connect(self.opts(&format!("{}-p", self.name))).await?;
-        let origin = Instant::now();
-        let rx = tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(total as usize);
-            while (lat.len() as u64) < total {
-                let Ok(Some(m)) = tokio::time::timeout_at(deadline.into(), inc.recv()).await else {
-                    break;
-                };
-                let sent = m
-                    .payload
-                    .get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes);
-                if let Some(sent) = sent {
-                    lat.push(origin.elapsed().as_nanos() as u64 - sent);
-                }
-            }
-            drop(sc);
-            lat
-        });
-        let mut tick = tokio::time::interval(Duration::from_micros(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        let mut sent = 0u64;
-        let mut deliveries = Vec::new();
-        while sent < total && Instant::now() < deadline {
-            tick.tick().await;
-            let mut p = vec![0u8; 64];
-            p[..8].copy_from_slice(&(origin.elapsed().as_nanos() as u64).to_be_bytes());
-            let d = pc.publish(&topic, qos, p).await?;
-            if qos != QoS::AtMostOnce {
-                deliveries.push(d);
-            }
-            sent += 1;
-        }
-        for d in deliveries {
-            d.wait().await?;
-        }
-        let mut lat = rx.await.map_err(|e| ClientError::Io(e.to_string()))?;
+        let ids = (
+            format!("{}-{}-p", self.a.prefix, self.name),
+            format!("{}-{}-s", self.a.prefix, self.name),
+        );
+        let (addr, user) = (self.a.addr.clone(), self.a.user.clone());
+        let m = tokio::task::spawn_blocking(move || {
+            latency::run(
+                &addr,
+                (&ids.0, &ids.1),
+                user.as_deref(),
+                &topic,
+                qos as u8,
+                total,
+                deadline,
+            )
+        })
+        .await
+        .map_err(|e| ClientError::Io(e.to_string()))??;
+        let (sent, mut lat) = (m.sent, m.latencies_ns);
         lat.sort_unstable();
         let q = |p: f64| -> f64 {
             lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
                 .map_or(f64::NAN, |&n| n as f64 / 1e6)
         };
-        let complete = lat.len() as u64 == total;
+        let complete = lat.len() as u64 == total && sent == total;
         let mut v = json!({
-            "rate_per_s": 2000, "sent": sent, "received": lat.len(),
+            "rate_per_s": latency::RATE, "sent": sent, "received": lat.len(),
             "delivered_pct": pct(lat.len() as u64, sent),
-            "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat.last().map(|&n| n as f64 / 1e6),
+            "p50_ms": q(0.50), "p90_ms": q(0.90), "p99_ms": q(0.99), "p999_ms": q(0.999),
+            "max_ms": lat.last().map(|&n| n as f64 / 1e6),
             "complete": complete,
         });
         if !complete && let Some(o) = v.as_object_mut() {

@@ -3,7 +3,8 @@
 //! (a publisher fills its whole in-flight window in one write), and a subscriber parses only the fixed
 //! header and the packet id it must acknowledge, answering a whole read's worth of PUBACKs in one write.
 //! The crate's full client (one task, one command and one channel hop per message) is kept for the
-//! scenarios that measure latency or memory, where its cost per message does not matter.
+//! scenarios that measure memory, where its cost per message does not matter; latency has its own
+//! blocking client (`latency.rs`).
 //!
 //! With 2 cores shared by the broker and the load generator, a client that spends more per message than
 //! the broker does measures itself: both brokers then show the client's ceiling and their ratio tends
@@ -32,7 +33,7 @@ pub struct Raw {
 }
 
 /// Appends the remaining-length varint (§2.2.3).
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+pub fn put_len(out: &mut Vec<u8>, mut n: usize) {
     loop {
         let mut b = (n % 128) as u8;
         n /= 128;
@@ -46,13 +47,13 @@ fn put_len(out: &mut Vec<u8>, mut n: usize) {
     }
 }
 
-fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+pub fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u16).to_be_bytes());
     out.extend_from_slice(s);
 }
 
 /// CONNECT, MQTT 3.1.1, clean session; `user` also sends the client id as password.
-fn connect_packet(id: &str, user: Option<&str>, keep_alive: u16) -> Vec<u8> {
+pub fn connect_packet(id: &str, user: Option<&str>, keep_alive: u16) -> Vec<u8> {
     let mut body = Vec::with_capacity(32 + id.len());
     put_str(&mut body, b"MQTT");
     body.push(4);
@@ -87,7 +88,7 @@ fn next_pid(pid: u16) -> u16 {
 }
 
 /// The next complete frame in `buf`: (first byte, header length, total length).
-fn frame(buf: &[u8]) -> Res<Option<(u8, usize, usize)>> {
+pub fn frame(buf: &[u8]) -> Res<Option<(u8, usize, usize)>> {
     match onenet_desk::mqtt::check(buf, MAX_PACKET)? {
         Some(h) if buf.len() >= h.total_len() => {
             Ok(Some((h.first_byte, h.header_len, h.total_len())))
