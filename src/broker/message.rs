@@ -89,6 +89,8 @@ pub enum Outbound {
     Barrier(u64),
     /// Close the connection after writing what came before.
     Close(CloseReason),
+    /// The rest of packets partly written straight to the socket (see [`Outbox::write_direct`]).
+    Raw(Bytes),
 }
 
 /// What the router has queued for one connection and the connection has not yet taken for writing: the
@@ -136,132 +138,13 @@ impl Outbound {
     pub fn weight(&self) -> usize {
         match self {
             Outbound::Publish { msg, .. } => msg.topic.as_str().len() + msg.payload.len() + 8,
+            Outbound::Raw(b) => b.len(),
             _ => 8,
         }
     }
 }
 
-/// One connection's output queue and pause flag, shared by the router's driver (producer) and the
-/// connection task (consumer). A plain locked deque instead of a channel: it allocates nothing until
-/// output comes, the connection takes everything queued in one lock, and the deque's buffer is released
-/// when the connection goes idle, so an idle connection holds a few dozen bytes here. Bounded by
-/// accounting, not capacity: everything in it is counted in the connection's [`OutGauge`], which the
-/// router keeps under `Limits::max_outbound_*` (QoS 0 dropped, QoS 1/2 windowed, control packets one per
-/// input from that client).
-#[derive(Debug, Default)]
-pub struct Outbox {
-    queue: std::sync::Mutex<std::collections::VecDeque<Outbound>>,
-    /// True while the connection must not read (backpressure).
-    paused: std::sync::atomic::AtomicBool,
-    /// The connection ended: later output is dropped at once.
-    closed: std::sync::atomic::AtomicBool,
-    /// Output was queued with [`Outbox::push_quiet`] and the connection not yet woken for it.
-    unsignalled: std::sync::atomic::AtomicBool,
-    /// Wakes the connection for new output or a change of `paused` (a permit is kept if it is not
-    /// waiting, so no wake-up is lost).
-    wake: tokio::sync::Notify,
-}
-
-/// Entries an [`Outbox`] makes room for at the start of a burst (freed with the buffer when the
-/// connection goes idle, so an idle connection still holds none).
-const BURST_ROOM: usize = 32;
-
-impl Outbox {
-    /// Queues `o`; false when the connection has ended (nothing was queued).
-    pub fn push(&self, o: Outbound) -> bool {
-        let mut q = self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Under the lock `close` takes too: nothing is queued after it has taken what was left.
-        if self.closed.load(Ordering::Acquire) {
-            return false;
-        }
-        q.push_back(o);
-        drop(q);
-        self.wake.notify_one();
-        true
-    }
-
-    /// Queues a run of outputs, in order, under one lock, without waking the connection: the router
-    /// queues a whole mailbox batch this way and wakes each connection it touched once
-    /// ([`Outbox::signal`]), not once per message. `None` when the connection has ended (nothing was
-    /// queued); `Some(true)` when this is the first output since the last signal (the caller must then
-    /// signal). `items` is left empty either way.
-    pub fn push_quiet(&self, items: &mut Vec<Outbound>) -> Option<bool> {
-        let mut q = self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Under the lock `close` takes too (see `push`).
-        if self.closed.load(Ordering::Acquire) {
-            items.clear();
-            return None;
-        }
-        // The connection hands an empty buffer back after each burst (and frees its own when idle): a
-        // burst starts with room for a few dozen entries rather than growing 4, 8, 16, … one realloc each.
-        if q.capacity() == 0 {
-            q.reserve(BURST_ROOM.max(items.len()));
-        }
-        q.extend(items.drain(..));
-        drop(q);
-        Some(!self.unsignalled.swap(true, Ordering::AcqRel))
-    }
-
-    /// Wakes the connection for what [`Outbox::push_quiet`] queued.
-    pub fn signal(&self) {
-        if self.unsignalled.swap(false, Ordering::AcqRel) {
-            self.wake.notify_one();
-        }
-    }
-
-    /// Moves everything queued to the end of `into`, in order.
-    pub fn take(&self, into: &mut std::collections::VecDeque<Outbound>) {
-        let mut q = self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if q.is_empty() {
-            return;
-        }
-        if into.is_empty() {
-            // The common case: swap buffers, no copy; `into`'s old (empty) buffer stays here.
-            std::mem::swap(&mut *q, into);
-        } else {
-            into.extend(q.drain(..));
-        }
-        if q.capacity() > 64 {
-            *q = std::collections::VecDeque::new();
-        }
-    }
-
-    pub fn set_paused(&self, paused: bool) {
-        if self.paused.swap(paused, Ordering::AcqRel) != paused {
-            self.wake.notify_one();
-        }
-    }
-
-    pub fn paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
-    }
-
-    /// The connection ended: output queued from now on is dropped; returns what was still queued.
-    pub fn close(&self) -> std::collections::VecDeque<Outbound> {
-        let mut q = self
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Set while holding the lock, so a push that got past its check before this has already queued
-        // (and is taken here), and every later one is refused.
-        self.closed.store(true, Ordering::Release);
-        std::mem::take(&mut *q)
-    }
-
-    /// Resolves when output was queued or the pause flag changed since the last call.
-    pub async fn changed(&self) {
-        self.wake.notified().await;
-    }
-}
+pub use super::outbox::{Direct, Outbox};
 
 /// The driver's handle to one connection (the router itself only knows its [`ConnId`]).
 #[derive(Debug, Clone)]

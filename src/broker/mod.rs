@@ -9,6 +9,7 @@ pub(crate) mod conn_log;
 mod connection;
 pub mod info;
 pub mod message;
+mod outbox;
 pub(crate) mod retained;
 pub(crate) mod router;
 pub(crate) mod session;

@@ -167,12 +167,13 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     } else {
         tracing::debug!(%remote, client = %client_id, keep_alive, "connected");
     }
-    let (rd, wr) = stream.into_split();
+    let stream = Arc::new(stream);
+    outbox.attach(stream.clone());
     let mut conn = run::Conn {
         id,
         ctx: ctx.clone(),
-        rd,
-        wr,
+        stream,
+        writing: false,
         // Buffers are sized on demand and released when empty: an idle connection holds none (the
         // CONNECT's read buffer is dropped here, not kept alive until the task ends).
         inbuf: if inbuf.is_empty() {
@@ -197,6 +198,10 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     // Output queued after the end is dropped; what is left is uncounted from the gauge.
     for o in conn.outbox.close() {
         conn.gauge.sub(o.weight());
+    }
+    // The outbox has let go of the socket: this task holds its last handle, and ends the stream (FIN).
+    if let Ok(mut s) = Arc::try_unwrap(conn.stream) {
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut s).await;
     }
     // A DISCONNECT is the normal end and the console shows it (Event::Disconnected): one info line per
     // connection ("connected"), a second only when the end says something (an error, a timeout, a

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -29,8 +28,11 @@ use super::{ConnCtx, packet_event};
 pub(super) struct Conn {
     pub(super) id: u64,
     pub(super) ctx: Arc<ConnCtx>,
-    pub(super) rd: OwnedReadHalf,
-    pub(super) wr: tokio::net::tcp::OwnedWriteHalf,
+    /// Shared with the outbox, which may write an acknowledgement to it while this task is idle
+    /// (`Outbox::write_direct`); this task reads it and writes everything else.
+    pub(super) stream: Arc<TcpStream>,
+    /// This task told the outbox it holds output not yet written (`Outbox::take`, `Outbox::writing`).
+    pub(super) writing: bool,
     pub(super) inbuf: BytesMut,
     /// The last PUBLISH topic read, shared by the next PUBLISH to the same topic (no copy).
     pub(super) last_topic: LastTopic,
@@ -90,7 +92,7 @@ impl Conn {
                     _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
                     // New output, or the pause flag changed (the next turn looks at it).
                     _ = self.outbox.changed() => {
-                        self.outbox.take(&mut self.held);
+                        self.writing |= self.outbox.take(&mut self.held);
                         if self.barrier.is_none() {
                             self.drain_output(&committed)
                         } else {
@@ -102,8 +104,8 @@ impl Conn {
                         self.drain_output(&committed)
                     }
                     // Readiness first, then a buffer: an idle connection waits without one.
-                    r = self.rd.readable(), if !paused => match r.and_then(|()| {
-                        super::read::read_some(self.rd.as_ref(), &mut self.inbuf)
+                    r = self.stream.readable(), if !paused => match r.and_then(|()| {
+                        super::read::read_some(&self.stream, &mut self.inbuf)
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -137,8 +139,12 @@ impl Conn {
                 }
             };
             if !self.outbuf.is_empty() {
+                if !self.writing {
+                    self.outbox.writing();
+                    self.writing = true;
+                }
                 let stuck = self.ctx.cfg.limits.stuck_timeout;
-                match tokio::time::timeout(stuck, self.wr.write_all(&self.outbuf)).await {
+                match tokio::time::timeout(stuck, write_all(&self.stream, &self.outbuf)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Ending::Abnormal(format!("socket error: {e}")),
                     Err(_) => {
@@ -163,8 +169,11 @@ impl Conn {
             if self.held.is_empty() && self.held.capacity() > 0 {
                 self.held = VecDeque::new();
             }
+            if self.writing && self.outbuf.is_empty() && self.held.is_empty() {
+                self.outbox.written();
+                self.writing = false;
+            }
             if let Flow::Stop(e) = flow {
-                let _ = self.wr.shutdown().await;
                 return e;
             }
         }
@@ -221,6 +230,7 @@ impl Conn {
                     };
                     self.encode_delivery(&msg, qos_pid, dup, retain, watched);
                 }
+                Outbound::Raw(b) => self.outbuf.extend_from_slice(&b),
                 Outbound::Close(reason) => {
                     tracing::info!(client = %self.client_id, ?reason, "closing connection");
                     // A protocol violation is an abnormal end (the will goes out); takeover, kick and
@@ -458,6 +468,21 @@ impl Conn {
         };
         self.ctx.router.send(msg).await.is_ok()
     }
+}
+
+/// Writes all of `buf` to the shared socket (the outbox may write to it too, but only while this task
+/// has told it that it is not writing).
+async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Room for the inputs `buffered` bytes can hold (at least 1, at most a batch).

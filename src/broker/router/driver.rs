@@ -13,6 +13,7 @@ use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::store::{LoadedState, StoreTx, now_millis};
 
+use super::acks::AckWriter;
 use super::{Effect, Router};
 
 /// Inputs taken from the mailbox per wake-up.
@@ -34,6 +35,8 @@ pub(crate) struct Driver {
     since_wake: usize,
     /// Consecutive outputs to one connection, queued together (see `apply`); empty between calls.
     run: (ConnId, Vec<Outbound>),
+    /// PUBACKs written straight to idle connections' sockets.
+    acks: AckWriter,
 }
 
 impl Driver {
@@ -45,7 +48,8 @@ impl Driver {
         state: LoadedState,
     ) -> Driver {
         Driver {
-            router: Router::new(cfg, metrics, state),
+            router: Router::new(cfg, metrics.clone(), state),
+            acks: AckWriter::new(metrics),
             conns: ConnMap::default(),
             store,
             events,
@@ -79,13 +83,13 @@ impl Driver {
                     // One clock read per batch: the router's time is in ms, a batch takes less.
                     let now = now_millis();
                     // Asked after the batch came in: what a watcher caused after subscribing is seen.
-                    self.router.set_watched(self.events.watched());
+                    self.set_watched();
                     for m in batch.drain(..) {
                         self.handle(m, now);
                     }
                 }
                 _ = sleep_until_millis(deadline), if deadline.is_some() => {
-                    self.router.set_watched(self.events.watched());
+                    self.set_watched();
                     self.router.handle(Input::Tick, now_millis());
                     self.apply();
                 }
@@ -96,24 +100,36 @@ impl Driver {
                 }
                 _ = shutdown.cancelled() => break,
             }
-            self.wake_touched();
+            // An empty mailbox: the router goes idle, so acknowledgements owed now cannot be gathered
+            // with later ones.
+            self.wake_touched(rx.is_empty());
         }
         // What online clients counted since the last periodic write (shutdown commits it).
         self.router.save_all_stats();
         self.apply();
-        self.wake_touched();
+        self.wake_touched(true);
+    }
+
+    fn set_watched(&mut self) {
+        let watched = self.events.watched();
+        self.router.set_watched(watched);
+        // The connection is what reports each packet it writes: none is written around it then.
+        self.acks.on = !watched;
     }
 
     /// Wakes every connection given output since the last call, the first given output last: tokio runs
     /// the task woken last first (its LIFO slot), and the first output of a routed message is the
     /// delivery, which should not wait behind the publisher's acknowledgement.
-    fn wake_touched(&mut self) {
+    /// `idle`: the router has no more input waiting (see `AckWriter::write_held`).
+    fn wake_touched(&mut self, idle: bool) {
         self.since_wake = 0;
         for conn in self.touched.drain(..).rev() {
             if let Some(c) = self.conns.get(&conn) {
                 c.outbox.signal();
             }
         }
+        // After the wake-ups: a delivery does not wait behind these writes.
+        self.acks.write_held(&self.conns, idle);
     }
 
     fn handle(&mut self, m: RouterMsg, now: i64) {
@@ -212,7 +228,7 @@ impl Driver {
         self.since_wake += 1;
         if self.since_wake >= WAKE_EVERY {
             self.apply();
-            self.wake_touched();
+            self.wake_touched(false);
         }
     }
 
@@ -220,33 +236,38 @@ impl Driver {
     /// publisher's acknowledgements, the deliveries a subscriber's PUBACKs released) are queued as one
     /// run; the run is queued before any other effect, so nothing is reordered.
     fn apply(&mut self) {
-        let (conns, touched, run) = (&self.conns, &mut self.touched, &mut self.run);
+        let (conns, touched, run, acks) = (
+            &self.conns,
+            &mut self.touched,
+            &mut self.run,
+            &mut self.acks,
+        );
         for e in self.router.effects() {
             match e {
                 Effect::Send(conn, o) => {
                     if run.0 != conn {
-                        flush_run(conns, touched, run);
+                        flush_run(conns, touched, run, acks);
                         run.0 = conn;
                     }
                     run.1.push(o);
                 }
                 Effect::Store(n, op) => {
-                    flush_run(conns, touched, run);
+                    flush_run(conns, touched, run, acks);
                     self.store.send_numbered(n, op);
                 }
                 Effect::Event(ev) => {
-                    flush_run(conns, touched, run);
+                    flush_run(conns, touched, run, acks);
                     self.events.send(ev);
                 }
                 Effect::Pause(conn, paused) => {
-                    flush_run(conns, touched, run);
+                    flush_run(conns, touched, run, acks);
                     if let Some(c) = conns.get(&conn) {
                         c.pause(paused);
                     }
                 }
             }
         }
-        flush_run(conns, touched, run);
+        flush_run(conns, touched, run, acks);
     }
 }
 
@@ -261,22 +282,28 @@ async fn sleep_until_millis(t: Option<i64>) {
     }
 }
 
-/// Queues the run of outputs to one connection (see `Driver::apply`).
+/// Queues the run of outputs to one connection (see `Driver::apply`); a run of PUBACKs is held back
+/// instead, to be written straight to the socket after the wake-ups (see `AckWriter`).
 fn flush_run(
     conns: &ConnMap<ConnTx>,
     touched: &mut Vec<ConnId>,
     run: &mut (ConnId, Vec<Outbound>),
+    acks: &mut AckWriter,
 ) {
     if run.1.is_empty() {
         return;
     }
     // A connection not in the map has ended; its task reports the disconnect.
-    match conns.get(&run.0) {
-        Some(c) => {
-            if c.send_quiet(&mut run.1) {
-                touched.push(run.0);
-            }
-        }
-        None => run.1.clear(),
+    let Some(c) = conns.get(&run.0) else {
+        run.1.clear();
+        return;
+    };
+    if acks.hold(run.0, &mut run.1) {
+        return;
+    }
+    // PUBACKs held for this connection go before anything queued after them.
+    acks.queue_held(run.0, c, touched);
+    if c.send_quiet(&mut run.1) {
+        touched.push(run.0);
     }
 }

@@ -11,6 +11,7 @@
 //! wills; `onenet` the data plane (datapoints, commands, diagnostics); `admin` the service's requests;
 //! `load` restart; `driver` the task.
 
+mod acks;
 mod admin;
 mod driver;
 mod effects;

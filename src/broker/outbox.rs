@@ -1,0 +1,277 @@
+//! One connection's output queue, shared by the router's driver (producer) and the connection task
+//! (consumer), and the one path that bypasses it: an acknowledgement written straight to an idle
+//! connection's socket.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::net::TcpStream;
+
+use super::message::Outbound;
+
+/// One connection's output queue and pause flag. A plain locked deque instead of a channel: it allocates
+/// nothing until output comes, the connection takes everything queued in one lock, and the deque's
+/// buffer is released when the connection goes idle, so an idle connection holds a few dozen bytes here.
+/// Bounded by accounting, not capacity: everything in it is counted in the connection's
+/// [`OutGauge`](super::message::OutGauge), which the router keeps under `Limits::max_outbound_*` (QoS 0
+/// dropped, QoS 1/2 windowed, control packets one per input from that client).
+#[derive(Debug, Default)]
+pub struct Outbox {
+    queue: Mutex<Queue>,
+    /// True while the connection must not read (backpressure).
+    paused: AtomicBool,
+    /// The connection ended: later output is dropped at once.
+    closed: AtomicBool,
+    /// Output was queued with [`Outbox::push_quiet`] and the connection not yet woken for it.
+    unsignalled: AtomicBool,
+    /// The connection holds output it has taken or encoded and not yet finished writing: nothing may
+    /// reach the socket before it. Set under the queue's lock (so a direct write in progress finishes
+    /// first); cleared without it, since a connection done writing cannot be overtaken.
+    writing: AtomicBool,
+    /// Wakes the connection for new output or a change of `paused` (a permit is kept if it is not
+    /// waiting, so no wake-up is lost).
+    wake: tokio::sync::Notify,
+}
+
+/// What the lock guards: the queue, and what decides whether bytes may go to the socket past it.
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Outbound>,
+    /// The connection's socket, for [`Outbox::write_direct`]; `None` before [`Outbox::attach`] and
+    /// after [`Outbox::close`].
+    socket: Option<Arc<TcpStream>>,
+}
+
+/// What [`Outbox::write_direct`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direct {
+    /// Every byte is on the socket.
+    Written,
+    /// Nothing was written (output queued or being written, a full socket, no socket): queue it.
+    Refused,
+    /// The first `n` bytes were written and the rest queued ahead of anything later; the caller must
+    /// [`Outbox::signal`] the connection.
+    Partial(usize),
+}
+
+/// Entries an [`Outbox`] makes room for at the start of a burst (freed with the buffer when the
+/// connection goes idle, so an idle connection still holds none).
+const BURST_ROOM: usize = 32;
+
+impl Outbox {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `o`; false when the connection has ended (nothing was queued).
+    pub fn push(&self, o: Outbound) -> bool {
+        let mut q = self.lock();
+        // Under the lock `close` takes too: nothing is queued after it has taken what was left.
+        if self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        q.items.push_back(o);
+        drop(q);
+        self.wake.notify_one();
+        true
+    }
+
+    /// Queues a run of outputs, in order, under one lock, without waking the connection: the router
+    /// queues a whole mailbox batch this way and wakes each connection it touched once
+    /// ([`Outbox::signal`]), not once per message. `None` when the connection has ended (nothing was
+    /// queued); `Some(true)` when this is the first output since the last signal (the caller must then
+    /// signal). `items` is left empty either way.
+    pub fn push_quiet(&self, items: &mut Vec<Outbound>) -> Option<bool> {
+        let mut q = self.lock();
+        // Under the lock `close` takes too (see `push`).
+        if self.closed.load(Ordering::Acquire) {
+            items.clear();
+            return None;
+        }
+        // The connection hands an empty buffer back after each burst (and frees its own when idle): a
+        // burst starts with room for a few dozen entries rather than growing 4, 8, 16, … one realloc each.
+        if q.items.capacity() == 0 {
+            q.items.reserve(BURST_ROOM.max(items.len()));
+        }
+        q.items.extend(items.drain(..));
+        drop(q);
+        Some(!self.unsignalled.swap(true, Ordering::AcqRel))
+    }
+
+    /// Writes `bytes` (whole packets) to the connection's socket from the caller's thread, without
+    /// waking the connection, when that cannot overtake anything: nothing is queued, the connection is
+    /// not in the middle of writing, and it has not ended. The socket write is non-blocking and done
+    /// under the queue's lock, so the connection cannot start a write meanwhile.
+    ///
+    /// Why: a QoS 1 PUBLISH gives the router two outputs, the delivery and the publisher's PUBACK. Waking
+    /// two connection tasks made tokio hand one of them to the other worker thread (a futex wake and a
+    /// thread switch per message, on the delivery's path); written here, the PUBACK wakes nobody.
+    pub fn write_direct(&self, bytes: &[u8]) -> Direct {
+        let mut q = self.lock();
+        if self.writing.load(Ordering::Acquire)
+            || !q.items.is_empty()
+            || self.closed.load(Ordering::Acquire)
+        {
+            return Direct::Refused;
+        }
+        let Some(socket) = q.socket.as_ref() else {
+            return Direct::Refused;
+        };
+        match socket.try_write(bytes) {
+            Ok(n) if n == bytes.len() => Direct::Written,
+            Ok(n) if n > 0 => {
+                // The rest goes first when the connection writes next; still under the lock, so nothing
+                // can be queued or written in between.
+                let rest = bytes::Bytes::copy_from_slice(bytes.get(n..).unwrap_or_default());
+                q.items.push_back(Outbound::Raw(rest));
+                drop(q);
+                self.unsignalled.store(true, Ordering::Release);
+                Direct::Partial(n)
+            }
+            // A full socket (or one that failed: the connection sees the error on its own write).
+            _ => Direct::Refused,
+        }
+    }
+
+    /// Wakes the connection for what [`Outbox::push_quiet`] queued.
+    pub fn signal(&self) {
+        if self.unsignalled.swap(false, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Moves everything queued to the end of `into`, in order; true when anything was. The connection
+    /// then counts as writing (see [`Outbox::write_direct`]) until [`Outbox::written`].
+    pub fn take(&self, into: &mut VecDeque<Outbound>) -> bool {
+        let mut q = self.lock();
+        if q.items.is_empty() {
+            return false;
+        }
+        self.writing.store(true, Ordering::Release);
+        if into.is_empty() {
+            // The common case: swap buffers, no copy; `into`'s old (empty) buffer stays here.
+            std::mem::swap(&mut q.items, into);
+        } else {
+            into.extend(q.items.drain(..));
+        }
+        if q.items.capacity() > 64 {
+            q.items = VecDeque::new();
+        }
+        true
+    }
+
+    /// The connection is about to write bytes of its own making (a PINGRESP): nothing may be written
+    /// past them until [`Outbox::written`].
+    pub fn writing(&self) {
+        let _q = self.lock();
+        self.writing.store(true, Ordering::Release);
+    }
+
+    /// The connection has written everything it took or encoded.
+    pub fn written(&self) {
+        self.writing.store(false, Ordering::Release);
+    }
+
+    /// The socket [`Outbox::write_direct`] writes to, from the start of the connection's loop.
+    pub fn attach(&self, socket: Arc<TcpStream>) {
+        self.lock().socket = Some(socket);
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        if self.paused.swap(paused, Ordering::AcqRel) != paused {
+            self.wake.notify_one();
+        }
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// The connection ended: output queued from now on is dropped, the socket is let go; returns what
+    /// was still queued.
+    pub fn close(&self) -> VecDeque<Outbound> {
+        let mut q = self.lock();
+        // Set while holding the lock, so a push that got past its check before this has already queued
+        // (and is taken here), and every later one is refused.
+        self.closed.store(true, Ordering::Release);
+        q.socket = None;
+        std::mem::take(&mut q.items)
+    }
+
+    /// Resolves when output was queued or the pause flag changed since the last call.
+    pub async fn changed(&self) {
+        self.wake.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::{Packet, Pid};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// (the outbox with the server side's socket attached, the client side).
+    async fn pair() -> (Outbox, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        // The first write readiness, as the connection's loop would have seen it.
+        server.writable().await.unwrap();
+        let o = Outbox::default();
+        o.attach(Arc::new(server));
+        (o, client)
+    }
+
+    fn puback(n: u16) -> Outbound {
+        Outbound::Packet(Packet::PubAck(Pid::new(n).unwrap()))
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_gets_the_bytes_at_once() {
+        let (o, mut client) = pair().await;
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 7]), Direct::Written);
+        let mut got = [0u8; 4];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [0x40, 2, 0, 7]);
+    }
+
+    /// Nothing overtakes output the connection has yet to take, output it took and has not finished
+    /// writing, or bytes of its own it is about to write; nothing goes to an ended connection.
+    #[tokio::test]
+    async fn nothing_overtakes_queued_or_unwritten_output() {
+        let (o, _client) = pair().await;
+        assert_eq!(o.push_quiet(&mut vec![puback(1)]), Some(true));
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 2]), Direct::Refused, "queued");
+        let mut held = VecDeque::new();
+        assert!(o.take(&mut held));
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 2]), Direct::Refused, "taken");
+        o.written();
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 2]), Direct::Written);
+        o.writing();
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 3]), Direct::Refused, "own");
+        o.written();
+        assert!(o.close().is_empty());
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 4]), Direct::Refused, "closed");
+    }
+
+    /// A socket that takes only part of the bytes: the rest is queued, first, for the connection.
+    #[tokio::test]
+    async fn the_rest_of_a_partial_write_is_queued_first() {
+        let (o, _client) = pair().await;
+        // The client does not read: far more than the socket buffers hold.
+        let big: Vec<u8> = (0..16 << 20).map(|i| (i % 251) as u8).collect();
+        let Direct::Partial(n) = o.write_direct(&big) else {
+            panic!("expected a partial write");
+        };
+        assert!(n > 0 && n < big.len());
+        let mut held = VecDeque::new();
+        assert!(o.take(&mut held));
+        match held.pop_front() {
+            Some(Outbound::Raw(rest)) => assert_eq!(&rest[..], &big[n..]),
+            other => panic!("expected the rest, got {other:?}"),
+        }
+        assert!(held.is_empty());
+    }
+}
