@@ -265,6 +265,35 @@ async fn keepalive_expiry_publishes_the_will_and_disconnect_does_not() {
     h.shutdown().await;
 }
 
+/// The keepalive counts from the last packet received, not from the login: a PINGREQ after 1 s of a
+/// 1 s keepalive (1.5 s allowed) moves the end to 1.5 s after it.
+#[tokio::test]
+async fn keepalive_counts_from_the_last_packet() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = seeded(dir.path()).await;
+    let p = connect_packet("9277", Some("339"), Some("abc123"), true, 1);
+    let (mut c, ack) = Raw::login(h.mqtt_addr(), &p).await;
+    assert_eq!(code(&ack), 0);
+    time::pause();
+    let started = time::Instant::now();
+    time::sleep(Duration::from_millis(1000)).await;
+    c.send(&Packet::PingReq).await;
+    assert_eq!(c.recv().await, Packet::PingResp);
+    let pinged = time::Instant::now();
+    c.closed().await;
+    let (since_ping, since_login) = (pinged.elapsed(), started.elapsed());
+    assert!(
+        since_ping >= Duration::from_millis(1400) && since_ping < Duration::from_millis(1510),
+        "closed {since_ping:?} after the PINGREQ"
+    );
+    assert!(
+        since_login >= Duration::from_millis(2400),
+        "{since_login:?}"
+    );
+    time::resume();
+    h.shutdown().await;
+}
+
 #[tokio::test]
 async fn retained_will_goes_at_requested_qos_and_is_cleared_at_next_login() {
     let dir = tempfile::tempdir().unwrap();

@@ -64,7 +64,11 @@ enum Flow {
 impl Conn {
     pub(super) async fn run(&mut self) -> Ending {
         let mut committed = self.ctx.committed.clone();
-        let mut ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+        // Keepalive: one timer, moved only when it fires early (bytes came since it was set), not at
+        // every read: re-arming a timer per packet cost a timer-wheel insert and removal per message.
+        let mut last_heard = Instant::now();
+        let ka_timer = tokio::time::sleep_until(last_heard + self.keep_alive.unwrap_or_default());
+        tokio::pin!(ka_timer);
         let shutdown = self.ctx.shutdown.clone();
         let mut was_paused = false;
         // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
@@ -79,7 +83,7 @@ impl Conn {
             let paused = self.outbox.paused();
             if was_paused && !paused {
                 // Keepalive counts from when reading resumes: a paused client was not silent.
-                ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                last_heard = Instant::now();
             }
             was_paused = paused;
             let flow = if !paused && self.input_held {
@@ -119,7 +123,7 @@ impl Conn {
                         Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
                         Ok(n) => {
                             Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
-                            ka_deadline = self.keep_alive.map(|k| Instant::now() + k);
+                            last_heard = Instant::now();
                             let flow = self.read_packets_boxed().await;
                             if self.inbuf.is_empty() {
                                 self.inbuf = BytesMut::new();
@@ -127,9 +131,17 @@ impl Conn {
                             flow
                         }
                     },
-                    _ = sleep_until_opt(ka_deadline), if ka_deadline.is_some() && !paused => Flow::Stop(Ending::Abnormal(format!(
-                        "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
-                    ))),
+                    _ = &mut ka_timer, if self.keep_alive.is_some() && !paused => {
+                        let due = last_heard + self.keep_alive.unwrap_or_default();
+                        if Instant::now() < due {
+                            ka_timer.as_mut().reset(due);
+                            Flow::Continue
+                        } else {
+                            Flow::Stop(Ending::Abnormal(format!(
+                                "keepalive expired: nothing received for 1.5 × {} s", self.keep_alive.map(|k| k.as_millis() / 1500).unwrap_or(0)
+                            )))
+                        }
+                    }
                     _ = sleep_until_opt(pubrel_deadline), if pubrel_deadline.is_some() => {
                         let pid = self.pubrel_waits.front().map(|(p, _)| p.get()).unwrap_or(0);
                         Flow::Stop(Ending::Abnormal(format!(
@@ -144,7 +156,20 @@ impl Conn {
                     self.writing = true;
                 }
                 let stuck = self.ctx.cfg.limits.stuck_timeout;
-                match tokio::time::timeout(stuck, write_all(&self.stream, &self.outbuf)).await {
+                // The stuck-reader timer only for what the socket does not take at once (the usual case
+                // takes all of it: no timer is armed and dropped per write).
+                let done = match self.stream.try_write(&self.outbuf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                    Err(e) => return Ending::Abnormal(format!("socket error: {e}")),
+                };
+                let rest = self.outbuf.get(done..).unwrap_or_default();
+                let written = if rest.is_empty() {
+                    Ok(Ok(()))
+                } else {
+                    tokio::time::timeout(stuck, write_all(&self.stream, rest)).await
+                };
+                match written {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Ending::Abnormal(format!("socket error: {e}")),
                     Err(_) => {

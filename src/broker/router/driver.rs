@@ -65,8 +65,22 @@ impl Driver {
         // Client totals that changed are written this often (`stats`), not per message.
         let mut stats = tokio::time::interval(super::stats::STATS_EVERY);
         stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The router's next deadline: one timer, moved when the deadline changes (a timer made afresh
+        // every loop turn was a timer-wheel insert and removal per mailbox batch).
+        let timer = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed = None;
         loop {
             let deadline = self.router.next_deadline();
+            if deadline != armed {
+                if let Some(t) = deadline {
+                    let wait = (t - now_millis()).max(0) as u64;
+                    timer.as_mut().reset(
+                        tokio::time::Instant::now() + std::time::Duration::from_millis(wait),
+                    );
+                }
+                armed = deadline;
+            }
             // A lagging writer pushes back: no input is taken (connections wait on the bounded mailbox, TCP
             // slows the publishers) until the ops not yet committed are under `max_store_backlog`.
             let backlogged = self.router.store_backlogged(*committed.borrow_and_update());
@@ -88,7 +102,9 @@ impl Driver {
                         self.handle(m, now);
                     }
                 }
-                _ = sleep_until_millis(deadline), if deadline.is_some() => {
+                _ = &mut timer, if armed.is_some() => {
+                    // Re-armed next turn even if the deadline stays (a clock that stepped back).
+                    armed = None;
                     self.set_watched();
                     self.router.handle(Input::Tick, now_millis());
                     self.apply();
@@ -268,17 +284,6 @@ impl Driver {
             }
         }
         flush_run(conns, touched, run, acks);
-    }
-}
-
-/// Sleeps until a wall-clock time in Unix ms (command deadlines are wall-clock: they survive restarts).
-async fn sleep_until_millis(t: Option<i64>) {
-    match t {
-        Some(t) => {
-            let wait = (t - now_millis()).max(0) as u64;
-            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-        }
-        None => std::future::pending().await,
     }
 }
 
