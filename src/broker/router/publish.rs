@@ -59,7 +59,7 @@ impl Router {
             topic: p.topic,
             payload: p.payload,
         };
-        let handled = self.consume_onenet(&client, &ns, &msg, qos, p.retain, dp);
+        let handled = self.consume_onenet(&client, &ns, msg, qos, p.retain, dp);
         let close_after = matches!(handled, Handled::Done { bad_dp: true })
             && self.cfg.onenet.disconnect_on_bad_dp;
         match (p.qos_pid, handled) {
@@ -130,13 +130,13 @@ impl Router {
         &mut self,
         client: &Arc<str>,
         ns: &str,
-        msg: &Message,
+        msg: Message,
         qos: QoS,
         retain: bool,
         dp: Option<crate::events::SharedDp>,
     ) -> Handled {
         if !self.onenet() {
-            return Handled::Route(msg.clone(), retain);
+            return Handled::Route(msg, retain);
         }
         match classify_publish(msg.topic.as_str()) {
             PublishTarget::Device => {
@@ -149,7 +149,7 @@ impl Router {
                         format!("PUBLISH to '{}': {e}", msg.topic),
                     );
                 }
-                Handled::Route(msg.clone(), retain)
+                Handled::Route(msg, retain)
             }
             PublishTarget::Datapoints => {
                 if retain {
@@ -164,11 +164,11 @@ impl Router {
                     tracing::error!(client = %client, "$dp upload reached the router undecoded; not stored");
                     return Handled::Done { bad_dp: true };
                 };
-                let ok = self.datapoints(client, ns, qos, msg.payload.clone(), result);
+                let ok = self.datapoints(client, ns, qos, msg.payload, result);
                 Handled::Done { bad_dp: !ok }
             }
             PublishTarget::CommandReply { uuid } => {
-                self.command_reply(client, uuid, msg.payload.clone());
+                self.command_reply(client, uuid, msg.payload);
                 Handled::Done { bad_dp: false }
             }
             PublishTarget::Reserved => {
@@ -242,8 +242,17 @@ impl Router {
         let onenet = self.onenet();
         let limits = self.limits();
         let now = self.now;
-        for (client, sub_qos) in targets.drain(..) {
+        // The last target gets the message itself, the others a clone: with one subscriber (the usual
+        // case) no reference count is touched here. Those counts are shared with the threads that read
+        // and write the message, so each touch is a cache line taken from another core.
+        let last = targets.len().saturating_sub(1);
+        let mut msg = Some(msg);
+        for (i, (client, sub_qos)) in targets.drain(..).enumerate() {
+            let m = if i < last { msg.clone() } else { msg.take() };
             let Some(s) = self.sessions.get_mut(&client) else {
+                continue;
+            };
+            let Some(m) = m else {
                 continue;
             };
             let qos = match dq {
@@ -252,7 +261,7 @@ impl Router {
                 DeliveryQos::Requested => sub_qos,
             };
             let before = s.dropped_qos0;
-            if s.deliver(msg.clone(), qos, false, offline, now, &mut self.fx, limits) {
+            if s.deliver(m, qos, false, offline, now, &mut self.fx, limits) {
                 self.fx.event(Event::OfflineQueue {
                     client_id: client.to_string(),
                     queued: s.queue.len() + s.inflight.len(),
