@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use onenet_desk::client::ClientError;
 
 use super::Res;
-use super::raw::{connect_packet, frame, put_len, put_publish, put_str};
+use super::raw::{connect_packet, frame, granted, put_publish, subscribe_packet};
 
 /// Messages per second of each latency scenario.
 pub const RATE: u64 = 2000;
@@ -73,17 +73,9 @@ pub fn run(
 ) -> Res<Measured> {
     let poll = Duration::from_millis(100);
     let mut sub = connect(addr, ids.1, user, poll)?;
-    let mut body = vec![0, 1];
-    put_str(&mut body, topic.as_bytes());
-    body.push(qos);
-    let mut packet = vec![0x82];
-    put_len(&mut packet, body.len());
-    packet.extend_from_slice(&body);
-    sub.write_all(&packet)?;
+    sub.write_all(&subscribe_packet(topic, qos))?;
     let (first, suback) = read_frame(&mut sub, &mut Vec::new())?;
-    if first != 0x90 || suback.get(2).is_none_or(|c| *c == 0x80) {
-        return Err(ClientError::Io(format!("SUBSCRIBE {topic} refused")));
-    }
+    granted(topic, first, &suback)?;
     let mut publisher = connect(addr, ids.0, user, poll)?;
     let origin = Instant::now();
     let receiver = std::thread::spawn(move || receive(sub, origin, total, deadline));
@@ -133,18 +125,10 @@ fn receive(mut s: TcpStream, origin: Instant, total: u64, deadline: Instant) -> 
     let (mut buf, mut acks) = (Vec::with_capacity(64 * 1024), Vec::new());
     let mut chunk = vec![0u8; 64 * 1024];
     while (lat.len() as u64) < total && Instant::now() < deadline {
-        let n = match s.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e.into()),
+        let n = match read_polled(&mut s, &mut chunk)? {
+            Some(0) => break,
+            Some(n) => n,
+            None => continue,
         };
         let now = origin.elapsed().as_nanos() as u64;
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
@@ -179,24 +163,32 @@ fn receive(mut s: TcpStream, origin: Instant, total: u64, deadline: Instant) -> 
     Ok(lat)
 }
 
+/// One read; `None` when the read timeout passed with nothing (the caller looks at its deadline).
+fn read_polled(s: &mut TcpStream, into: &mut [u8]) -> std::io::Result<Option<usize>> {
+    match s.read(into) {
+        Ok(n) => Ok(Some(n)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the publisher's socket until `total` PUBACKs or the deadline (QoS 0: until the deadline or the
 /// broker closes; the caller does not wait for it).
 fn count_pubacks(s: &mut TcpStream, acked: &AtomicU64, total: u64, deadline: Instant) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while acked.load(Ordering::Relaxed) < total && Instant::now() < deadline {
-        match s.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(_) => return,
+        match read_polled(s, &mut chunk) {
+            Ok(Some(0)) | Err(_) => return,
+            Ok(Some(n)) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Ok(None) => continue,
         }
         let mut at = 0;
         while let Ok(Some((first, _, len))) = frame(buf.get(at..).unwrap_or_default()) {

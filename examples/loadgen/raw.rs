@@ -82,6 +82,25 @@ pub fn put_publish(out: &mut Vec<u8>, topic: &[u8], qos: u8, pid: u16, payload: 
     out.extend_from_slice(payload);
 }
 
+/// SUBSCRIBE (packet id 1) to one filter.
+pub fn subscribe_packet(filter: &str, qos: u8) -> Vec<u8> {
+    let mut body = vec![0, 1];
+    put_str(&mut body, filter.as_bytes());
+    body.push(qos);
+    let mut out = vec![0x82];
+    put_len(&mut out, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Whether the SUBACK frame (first byte, body) granted the subscription of `filter`.
+pub fn granted(filter: &str, first: u8, body: &[u8]) -> Res<()> {
+    if first != 0x90 || body.get(2).is_none_or(|c| *c == 0x80) {
+        return Err(ClientError::Io(format!("SUBSCRIBE {filter} refused")));
+    }
+    Ok(())
+}
+
 /// Packet ids 1..=65535 in turn (a window far below 65535 never reuses one in flight).
 fn next_pid(pid: u16) -> u16 {
     pid.checked_add(1).unwrap_or(1)
@@ -141,18 +160,9 @@ impl Raw {
 
     /// SUBSCRIBE one filter and wait for its SUBACK (granted, not 0x80).
     pub async fn subscribe(&mut self, filter: &str, qos: u8) -> Res<()> {
-        let mut body = vec![0, 1];
-        put_str(&mut body, filter.as_bytes());
-        body.push(qos);
-        let mut out = vec![0x82];
-        put_len(&mut out, body.len());
-        out.extend_from_slice(&body);
-        self.wr.write_all(&out).await?;
+        self.wr.write_all(&subscribe_packet(filter, qos)).await?;
         let (first, body) = self.expect_frame("SUBACK").await?;
-        if first != 0x90 || body.get(2).is_none_or(|c| *c == 0x80) {
-            return Err(ClientError::Io(format!("SUBSCRIBE {filter} refused")));
-        }
-        Ok(())
+        granted(filter, first, &body)
     }
 
     /// DISCONNECT, wait (at most 5 s) for the broker to close the connection (a server SHOULD, §3.14.4),

@@ -201,7 +201,8 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
     }
     // The outbox has let go of the socket: this task holds its last handle, and ends the stream (FIN)
     // before closing it. Closing alone sends the FIN too, but cost more broker CPU per connection
-    // (`connect-rate`: 200–240 → 230–310 ms per 5,000 cycles, `scripts/bench-ab.sh`, 10 runs each).
+    // (`connect-rate`, 10 interleaved runs each with `scripts/bench-ab.sh`: median 205 → 270 ms of broker
+    // CPU per 5,000 cycles).
     if let Ok(mut s) = Arc::try_unwrap(conn.stream) {
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut s).await;
     }
