@@ -24,8 +24,15 @@ pub struct Measured {
     pub latencies_ns: Vec<u64>,
 }
 
-/// Blocking connection after CONNACK (clean session), with `timeout` on reads.
-fn connect(addr: &str, id: &str, user: Option<&str>, timeout: Duration) -> Res<TcpStream> {
+/// Blocking connection after CONNACK (clean session), with `timeout` on each read; the CONNACK may take
+/// until `deadline`.
+fn connect(
+    addr: &str,
+    id: &str,
+    user: Option<&str>,
+    timeout: Duration,
+    deadline: Instant,
+) -> Res<TcpStream> {
     let mut s = TcpStream::connect(addr).map_err(|e| ClientError::Connect {
         addr: addr.to_string(),
         reason: e.to_string(),
@@ -33,7 +40,7 @@ fn connect(addr: &str, id: &str, user: Option<&str>, timeout: Duration) -> Res<T
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(timeout))?;
     s.write_all(&connect_packet(id, user, 60))?;
-    let (first, body) = read_frame(&mut s, &mut Vec::new())?;
+    let (first, body) = read_frame(&mut s, deadline)?;
     if first != 0x20 || body.get(1) != Some(&0) {
         return Err(ClientError::Io(format!(
             "CONNACK expected with code 0, got first byte {first:#x}"
@@ -42,20 +49,28 @@ fn connect(addr: &str, id: &str, user: Option<&str>, timeout: Duration) -> Res<T
     Ok(s)
 }
 
-/// Reads until one whole frame is in `buf`, takes it: (first byte, variable header + payload).
-fn read_frame(s: &mut TcpStream, buf: &mut Vec<u8>) -> Res<(u8, Vec<u8>)> {
+/// Reads one handshake answer (CONNACK, SUBACK), until `deadline`: (first byte, variable header +
+/// payload). Read byte by byte (a handful of bytes, twice per run), so nothing after it is taken from
+/// the socket.
+fn read_frame(s: &mut TcpStream, deadline: Instant) -> Res<(u8, Vec<u8>)> {
+    let mut buf = Vec::new();
     loop {
-        if let Some((first, hl, total)) = frame(buf)? {
-            let body = buf.get(hl..total).unwrap_or_default().to_vec();
-            buf.drain(..total);
-            return Ok((first, body));
+        if let Some((first, hl, total)) = frame(&buf)? {
+            return Ok((first, buf.get(hl..total).unwrap_or_default().to_vec()));
         }
-        let mut chunk = [0u8; 4096];
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Err(ClientError::Closed(Some("EOF during the handshake".into())));
+        let mut byte = [0u8; 1];
+        match read_polled(s, &mut byte)? {
+            Some(0) => {
+                return Err(ClientError::Closed(Some("EOF during the handshake".into())));
+            }
+            Some(_) => buf.push(byte[0]),
+            None if Instant::now() >= deadline => {
+                return Err(ClientError::Io(
+                    "no handshake answer before the deadline".into(),
+                ));
+            }
+            None => {}
         }
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
 
@@ -72,11 +87,11 @@ pub fn run(
     deadline: Instant,
 ) -> Res<Measured> {
     let poll = Duration::from_millis(100);
-    let mut sub = connect(addr, ids.1, user, poll)?;
+    let mut sub = connect(addr, ids.1, user, poll, deadline)?;
     sub.write_all(&subscribe_packet(topic, qos))?;
-    let (first, suback) = read_frame(&mut sub, &mut Vec::new())?;
+    let (first, suback) = read_frame(&mut sub, deadline)?;
     granted(topic, first, &suback)?;
-    let mut publisher = connect(addr, ids.0, user, poll)?;
+    let mut publisher = connect(addr, ids.0, user, poll, deadline)?;
     let origin = Instant::now();
     let receiver = std::thread::spawn(move || receive(sub, origin, total, deadline));
     // QoS 0 has nothing to read on the publisher's side (keep-alive 60 s, runs of seconds).

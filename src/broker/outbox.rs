@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::TcpStream;
 
-use super::message::Outbound;
+use super::message::{OutGauge, Outbound};
 
 /// One connection's output queue and pause flag. A plain locked deque instead of a channel: it allocates
 /// nothing until output comes, the connection takes everything queued in one lock, and the deque's
@@ -107,7 +107,8 @@ impl Outbox {
     /// Why: a QoS 1 PUBLISH gives the router two outputs, the delivery and the publisher's PUBACK. Waking
     /// two connection tasks made tokio hand one of them to the other worker thread (a futex wake and a
     /// thread switch per message, on the delivery's path); written here, the PUBACK wakes nobody.
-    pub fn write_direct(&self, bytes: &[u8]) -> Direct {
+    /// `gauge` is the connection's: the rest of a partial write is counted in it like any queued output.
+    pub fn write_direct(&self, bytes: &[u8], gauge: &OutGauge) -> Direct {
         let mut q = self.lock();
         if self.writing.load(Ordering::Acquire)
             || !q.items.is_empty()
@@ -124,6 +125,8 @@ impl Outbox {
                 // The rest goes first when the connection writes next; still under the lock, so nothing
                 // can be queued or written in between.
                 let rest = bytes::Bytes::copy_from_slice(bytes.get(n..).unwrap_or_default());
+                // Counted before it is queued, so the connection never subtracts what was not added.
+                gauge.add(rest.len());
                 q.items.push_back(Outbound::Raw(rest));
                 drop(q);
                 self.unsignalled.store(true, Ordering::Release);
@@ -231,7 +234,8 @@ mod tests {
     #[tokio::test]
     async fn an_idle_connection_gets_the_bytes_at_once() {
         let (o, mut client) = pair().await;
-        assert_eq!(o.write_direct(&[0x40, 2, 0, 7]), Direct::Written);
+        let g = OutGauge::default();
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 7], &g), Direct::Written);
         let mut got = [0u8; 4];
         client.read_exact(&mut got).await.unwrap();
         assert_eq!(got, [0x40, 2, 0, 7]);
@@ -242,30 +246,46 @@ mod tests {
     #[tokio::test]
     async fn nothing_overtakes_queued_or_unwritten_output() {
         let (o, _client) = pair().await;
+        let g = OutGauge::default();
         assert_eq!(o.push_quiet(&mut vec![puback(1)]), Some(true));
-        assert_eq!(o.write_direct(&[0x40, 2, 0, 2]), Direct::Refused, "queued");
+        assert_eq!(
+            o.write_direct(&[0x40, 2, 0, 2], &g),
+            Direct::Refused,
+            "queued"
+        );
         let mut held = VecDeque::new();
         assert!(o.take(&mut held));
-        assert_eq!(o.write_direct(&[0x40, 2, 0, 2]), Direct::Refused, "taken");
+        assert_eq!(
+            o.write_direct(&[0x40, 2, 0, 2], &g),
+            Direct::Refused,
+            "taken"
+        );
         o.written();
-        assert_eq!(o.write_direct(&[0x40, 2, 0, 2]), Direct::Written);
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 2], &g), Direct::Written);
         o.writing();
-        assert_eq!(o.write_direct(&[0x40, 2, 0, 3]), Direct::Refused, "own");
+        assert_eq!(o.write_direct(&[0x40, 2, 0, 3], &g), Direct::Refused, "own");
         o.written();
         assert!(o.close().is_empty());
-        assert_eq!(o.write_direct(&[0x40, 2, 0, 4]), Direct::Refused, "closed");
+        assert_eq!(
+            o.write_direct(&[0x40, 2, 0, 4], &g),
+            Direct::Refused,
+            "closed"
+        );
     }
 
-    /// A socket that takes only part of the bytes: the rest is queued, first, for the connection.
+    /// A socket that takes only part of the bytes: the rest is queued, first, for the connection, and
+    /// counted in its gauge like any queued output (the connection subtracts it when it takes it).
     #[tokio::test]
     async fn the_rest_of_a_partial_write_is_queued_first() {
         let (o, _client) = pair().await;
+        let g = OutGauge::default();
         // The client does not read: far more than the socket buffers hold.
         let big: Vec<u8> = (0..16 << 20).map(|i| (i % 251) as u8).collect();
-        let Direct::Partial(n) = o.write_direct(&big) else {
+        let Direct::Partial(n) = o.write_direct(&big, &g) else {
             panic!("expected a partial write");
         };
         assert!(n > 0 && n < big.len());
+        assert_eq!(g.load(), (big.len() - n, 1));
         let mut held = VecDeque::new();
         assert!(o.take(&mut held));
         match held.pop_front() {

@@ -151,10 +151,7 @@ impl Conn {
                 }
             };
             if !self.outbuf.is_empty() {
-                if !self.writing {
-                    self.outbox.writing();
-                    self.writing = true;
-                }
+                self.mark_writing();
                 let stuck = self.ctx.cfg.limits.stuck_timeout;
                 // The stuck-reader timer only for what the socket does not take at once (the usual case
                 // takes all of it: no timer is armed and dropped per write).
@@ -274,6 +271,14 @@ impl Conn {
             Metrics::add(&self.ctx.metrics.publishes_out, publishes);
         }
         flow
+    }
+
+    /// Tells the outbox that this task holds output not yet written (once until it is written).
+    fn mark_writing(&mut self) {
+        if !self.writing {
+            self.outbox.writing();
+            self.writing = true;
+        }
     }
 
     /// Encodes `p` into the output buffer; `watched`: whether anyone reads events, asked once per burst
@@ -421,6 +426,9 @@ impl Conn {
             let id = self.id;
             let msg = match d.packet {
                 Packet::PingReq => {
+                    // Marked before the bytes are in the buffer: a direct write to the socket (see
+                    // `Outbox::write_direct`) must not start between the encoding and the write.
+                    self.mark_writing();
                     self.encode(&Packet::PingResp, watched);
                     continue;
                 }

@@ -89,7 +89,7 @@ impl AckWriter {
                 _ => false,
             });
             let d = if direct && encoded {
-                c.outbox.write_direct(&self.buf)
+                c.outbox.write_direct(&self.buf, &c.gauge)
             } else {
                 Direct::Refused
             };

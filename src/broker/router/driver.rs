@@ -110,6 +110,10 @@ impl Driver {
                     self.apply();
                 }
                 _ = stats.tick() => {
+                    // Deadlines are wall-clock, the timer is monotonic: re-armed from the wall clock
+                    // at least this often, so a clock step forward or a suspended machine (monotonic
+                    // time stands still) delays a deadline by one stats period at most.
+                    armed = None;
                     crate::broker::conn_log::flush();
                     self.router.save_all_stats();
                     self.apply();
