@@ -31,23 +31,9 @@ if [ -z "${LOADGEN:-}" ]; then
 fi
 TCK=$(getconf CLK_TCK)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-PID=
-DIR=
-stop() {
-    if [ -n "$PID" ]; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-        PID=
-    fi
-    if [ -n "$DIR" ]; then
-        rm -rf "$DIR"
-        DIR=
-    fi
-}
-trap stop EXIT
 
 printf '%-14s %-24s %14s %8s %8s\n' scenario binary "rate or p99" delivered cpu_ms
 for _ in $(seq 1 "$RUNS"); do
@@ -58,16 +44,8 @@ for _ in $(seq 1 "$RUNS"); do
             "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
                 >"$DIR/serve.log" 2>&1 &
             PID=$!
-            up=
-            for _ in $(seq 1 100); do
-                if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-                    up=1
-                    break
-                fi
-                sleep 0.1
-            done
-            if [ -z "$up" ] || ! kill -0 "$PID" 2>/dev/null; then
-                echo "$(basename "$bin") did not listen on $port; its log:" >&2
+            if ! wait_port "$port" || ! kill -0 "$PID" 2>/dev/null; then
+                echo "$(basename "$bin"): its log:" >&2
                 cat "$DIR/serve.log" >&2
                 stop
                 continue

@@ -71,26 +71,8 @@ BIN=${BIN:-target/release/onenet-desk}
 # More descriptors for the idle and connect-rate scenarios (10,000 connections: both ends in this shell).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() {
-    for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "broker did not listen on $1" >&2
-    return 1
-}
-
-PID=
-stop() {
-    if [ -n "$PID" ]; then
-        kill "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-        PID=
-    fi
-}
-trap stop EXIT
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 start_broker() { # name port dir
     case $1 in

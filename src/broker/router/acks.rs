@@ -3,9 +3,10 @@
 //!
 //! A QoS 1 PUBLISH gives the router two outputs: the delivery and the publisher's PUBACK. Waking two
 //! connection tasks made tokio hand one of them to its other worker thread, a futex wake and a thread
-//! switch per message on the delivery's path (`latency-qos1`: broker CPU 680–890 → 470–540 ms per run).
-//! The PUBACKs of a mailbox batch are held and written per connection after the wake-ups, one write for
-//! all of them, as the connection task would have: written one run at a time, a publisher with 64 in
+//! switch per message on the delivery's path (`latency-qos1` broker CPU per run 720–1,010 → 560–760 ms,
+//! 4 interleaved runs of `scripts/bench-ab.sh`).
+//! The PUBACKs of a mailbox batch, when one connection is owed them, are held and written after the
+//! wake-ups, one write for all of them, as the connection task would have: written one run at a time, a publisher with 64 in
 //! flight got a stream of 4-byte writes and `qos1-4x4` fell to a fifth.
 
 use std::sync::Arc;
@@ -16,20 +17,20 @@ use crate::broker::message::{ConnId, ConnMap, ConnTx, Direct, Outbound};
 use crate::metrics::Metrics;
 use crate::mqtt::Packet;
 
-/// PUBACKs held per connection at most (4 bytes each); beyond it they are queued for the connection.
+/// PUBACKs held at most (4 bytes each); beyond it they are queued for the connection.
 const HELD_MAX: usize = 64;
-
-/// Connections owed PUBACKs at one wake-up up to which they are written here.
-const DIRECT_CONNS: usize = 1;
 
 pub(super) struct AckWriter {
     /// Off while anyone watches packets: the connection is what reports each packet it writes.
     pub on: bool,
     metrics: Arc<Metrics>,
-    /// PUBACKs held since the last [`AckWriter::write_held`], per connection, in order (bounded by
-    /// `HELD_MAX` per connection given output in one mailbox batch; emptied at every wake-up).
-    held: Vec<(ConnId, Vec<Outbound>)>,
-    /// One connection's held PUBACKs, encoded.
+    /// The PUBACKs held since the last [`AckWriter::write_held`], in order, for the one connection
+    /// owed any (at most `HELD_MAX`).
+    held: Option<(ConnId, Vec<Outbound>)>,
+    /// A second connection was owed PUBACKs since the last [`AckWriter::write_held`]: that is load, so
+    /// nothing more is held and what is held is queued then (see `write_held`).
+    crowded: bool,
+    /// The held PUBACKs, encoded.
     buf: BytesMut,
 }
 
@@ -38,24 +39,35 @@ impl AckWriter {
         AckWriter {
             on: false,
             metrics,
-            held: Vec::new(),
+            held: None,
+            crowded: false,
             buf: BytesMut::new(),
         }
     }
 
-    /// Holds `run` (emptied) when it is only PUBACKs and fits; false leaves it for the queue.
+    /// Holds `run` (emptied) when it is only PUBACKs, fits, and no other connection was owed PUBACKs
+    /// since the last wake-up; false leaves it for the queue.
     pub fn hold(&mut self, conn: ConnId, run: &mut Vec<Outbound>) -> bool {
         if !self.on
+            || self.crowded
             || !run
                 .iter()
                 .all(|o| matches!(o, Outbound::Packet(Packet::PubAck(_))))
         {
             return false;
         }
-        match self.held.iter_mut().find(|(c, _)| *c == conn) {
-            Some((_, h)) if h.len() + run.len() <= HELD_MAX => h.append(run),
-            Some(_) => return false,
-            None if run.len() <= HELD_MAX => self.held.push((conn, std::mem::take(run))),
+        match &mut self.held {
+            Some((c, h)) if *c == conn => {
+                if h.len() + run.len() > HELD_MAX {
+                    return false;
+                }
+                h.append(run);
+            }
+            Some(_) => {
+                self.crowded = true;
+                return false;
+            }
+            None if run.len() <= HELD_MAX => self.held = Some((conn, std::mem::take(run))),
             None => return false,
         }
         true
@@ -63,48 +75,54 @@ impl AckWriter {
 
     /// Queues what is held for `conn` (output queued for it next must not overtake it).
     pub fn queue_held(&mut self, conn: ConnId, c: &ConnTx, touched: &mut Vec<ConnId>) {
-        if let Some(i) = self.held.iter().position(|(h, _)| *h == conn) {
-            let (_, mut items) = self.held.swap_remove(i);
-            if c.send_quiet(&mut items) {
-                touched.push(conn);
-            }
+        if let Some((_, mut items)) = self.held.take_if(|(h, _)| *h == conn)
+            && c.send_quiet(&mut items)
+        {
+            touched.push(conn);
         }
     }
 
-    /// Writes each connection's held PUBACKs in one write when it is idle, and queues them (waking it)
-    /// when it is not. Only when the router goes idle (`router_idle`) and one connection is owed
+    /// Writes the held PUBACKs in one write when their connection is idle, and queues them (waking it)
+    /// when it is not. Only when the router goes idle (`router_idle`) and no other connection was owed
     /// PUBACKs: under load the PUBACKs of later batches join them if the publisher's task writes them
     /// (woken, it runs after the router), and the writes of many publishers' tasks run on every worker,
     /// where these would all be on the router's one thread.
     pub fn write_held(&mut self, conns: &ConnMap<ConnTx>, router_idle: bool) {
-        let direct = router_idle && self.held.len() <= DIRECT_CONNS;
-        for (conn, mut items) in self.held.drain(..) {
-            // A connection that ended meanwhile: its task reports the disconnect.
-            let Some(c) = conns.get(&conn) else {
-                continue;
-            };
+        let direct = router_idle && !self.crowded;
+        self.crowded = false;
+        let Some((conn, mut items)) = self.held.take() else {
+            return;
+        };
+        // A connection that ended meanwhile: its task reports the disconnect.
+        let Some(c) = conns.get(&conn) else {
+            return;
+        };
+        if direct {
             self.buf.clear();
             let encoded = items.iter().all(|o| match o {
                 Outbound::Packet(p) => p.encode(&mut self.buf).is_ok(),
                 _ => false,
             });
-            let d = if direct && encoded {
+            let d = if encoded {
                 c.outbox.write_direct(&self.buf, &c.gauge)
             } else {
                 Direct::Refused
             };
             match d {
-                Direct::Written => Metrics::add(&self.metrics.bytes_out, self.buf.len() as u64),
+                Direct::Written => {
+                    Metrics::add(&self.metrics.bytes_out, self.buf.len() as u64);
+                    return;
+                }
                 Direct::Partial(n) => {
                     Metrics::add(&self.metrics.bytes_out, n as u64);
                     c.outbox.signal();
+                    return;
                 }
-                Direct::Refused => {
-                    if c.send_quiet(&mut items) {
-                        c.outbox.signal();
-                    }
-                }
+                Direct::Refused => {}
             }
+        }
+        if c.send_quiet(&mut items) {
+            c.outbox.signal();
         }
     }
 }
@@ -180,7 +198,11 @@ mod tests {
         w.write_held(&conns, false);
         assert_eq!(taken(&conns[&1]).len(), 2, "more input waiting");
         assert!(w.hold(1, &mut acks(&[3])));
-        assert!(w.hold(2, &mut acks(&[9])));
+        // A second publisher: its run goes to the queue at once (as `flush_run` does with a run not
+        // held), and what is held for the first is queued at the wake-up.
+        let mut second = acks(&[9]);
+        assert!(!w.hold(2, &mut second), "a second publisher is load");
+        conns[&2].send_quiet(&mut second);
         w.write_held(&conns, true);
         assert_eq!(taken(&conns[&1]), vec![format!("{:?}", acks(&[3])[0])]);
         assert_eq!(taken(&conns[&2]), vec![format!("{:?}", acks(&[9])[0])]);
