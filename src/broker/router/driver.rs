@@ -33,8 +33,8 @@ pub(crate) struct Driver {
     touched: Vec<ConnId>,
     /// Inputs handled since the touched connections were last woken.
     since_wake: usize,
-    /// Consecutive outputs to one connection, queued together (see `apply`); empty between calls.
-    run: (ConnId, Vec<Outbound>),
+    /// Each connection's outputs of one `apply`, queued together; empty between calls.
+    runs: Runs,
     /// PUBACKs written straight to idle connections' sockets.
     acks: AckWriter,
 }
@@ -54,7 +54,7 @@ impl Driver {
             store,
             events,
             touched: Vec::new(),
-            run: (0, Vec::new()),
+            runs: Runs::default(),
             since_wake: 0,
         }
     }
@@ -160,10 +160,11 @@ impl Driver {
                 r.handle(Input::Login(login), now);
             }
             RouterMsg::Conn(input) => self.input(input, now),
+            // Applied once for the batch (below): a subscriber's deliveries of the whole batch are queued
+            // under one lock, the publisher's PUBACKs as one run.
             RouterMsg::Batch(inputs) => {
                 for input in inputs {
                     self.input(input, now);
-                    self.apply();
                 }
             }
             RouterMsg::Sessions(reply) => {
@@ -252,42 +253,77 @@ impl Driver {
         }
     }
 
-    /// Carries out what the router asked for, in order. Consecutive outputs to one connection (a
-    /// publisher's acknowledgements, the deliveries a subscriber's PUBACKs released) are queued as one
-    /// run; the run is queued before any other effect, so nothing is reordered.
+    /// Carries out what the router asked for. Each connection's outputs are queued in the order the
+    /// router gave them, as one run per connection (one lock and one wake-up for a subscriber's whole
+    /// batch of deliveries); store ops, events and pauses go at once. Nothing waits on the order between
+    /// connections: a store barrier travels in its connection's own run, and a connection shows nothing
+    /// it was given until the wake-up after this.
     fn apply(&mut self) {
-        let (conns, touched, run, acks) = (
+        let (conns, touched, runs, acks) = (
             &self.conns,
             &mut self.touched,
-            &mut self.run,
+            &mut self.runs,
             &mut self.acks,
         );
         for e in self.router.effects() {
             match e {
                 Effect::Send(conn, o) => {
-                    if run.0 != conn {
-                        flush_run(conns, touched, run, acks);
-                        run.0 = conn;
+                    if let Err(o) = runs.push(conn, o) {
+                        runs.flush(conns, touched, acks);
+                        let _ = runs.push(conn, o);
                     }
-                    run.1.push(o);
                 }
-                Effect::Store(n, op) => {
-                    flush_run(conns, touched, run, acks);
-                    self.store.send_numbered(n, op);
-                }
-                Effect::Event(ev) => {
-                    flush_run(conns, touched, run, acks);
-                    self.events.send(ev);
-                }
+                Effect::Store(n, op) => self.store.send_numbered(n, op),
+                Effect::Event(ev) => self.events.send(ev),
                 Effect::Pause(conn, paused) => {
-                    flush_run(conns, touched, run, acks);
                     if let Some(c) = conns.get(&conn) {
                         c.pause(paused);
                     }
                 }
             }
         }
-        flush_run(conns, touched, run, acks);
+        runs.flush(conns, touched, acks);
+    }
+}
+
+/// Connections with a run at most; another one first queues them all.
+const RUNS_MAX: usize = 32;
+
+/// One `apply`'s outputs, a run per connection in the order the connections were first given output.
+/// The emptied vectors are kept for the next call (at most `RUNS_MAX` of them).
+#[derive(Default)]
+struct Runs {
+    runs: Vec<(ConnId, Vec<Outbound>)>,
+    spare: Vec<Vec<Outbound>>,
+}
+
+impl Runs {
+    /// Adds `o` to `conn`'s run; gives it back when `RUNS_MAX` other connections have runs.
+    fn push(&mut self, conn: ConnId, o: Outbound) -> Result<(), Outbound> {
+        if let Some(run) = self.runs.iter_mut().rev().find(|r| r.0 == conn) {
+            run.1.push(o);
+            return Ok(());
+        }
+        if self.runs.len() >= RUNS_MAX {
+            return Err(o);
+        }
+        let mut run = self.spare.pop().unwrap_or_default();
+        run.push(o);
+        self.runs.push((conn, run));
+        Ok(())
+    }
+
+    /// Queues every run (see `flush_run`), in order.
+    fn flush(
+        &mut self,
+        conns: &ConnMap<ConnTx>,
+        touched: &mut Vec<ConnId>,
+        acks: &mut AckWriter,
+    ) {
+        for mut run in self.runs.drain(..) {
+            flush_run(conns, touched, &mut run, acks);
+            self.spare.push(run.1);
+        }
     }
 }
 
@@ -314,5 +350,55 @@ fn flush_run(
     acks.queue_held(run.0, c, touched);
     if c.send_quiet(&mut run.1) {
         touched.push(run.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::broker::message::{OutGauge, Outbox};
+
+    /// Outputs to many connections, interleaved, more connections than `RUNS_MAX`: each connection's
+    /// queue holds exactly its own outputs in the order given, each connection is marked for one
+    /// wake-up, and nothing is left in the runs.
+    #[test]
+    fn each_connection_gets_its_outputs_in_order_as_one_run() {
+        let n = RUNS_MAX as u64 + 8;
+        let mut conns = ConnMap::default();
+        for id in 0..n {
+            let tx = ConnTx {
+                id,
+                outbox: Arc::new(Outbox::default()),
+                gauge: Arc::new(OutGauge::default()),
+            };
+            conns.insert(id, tx);
+        }
+        let (mut runs, mut touched) = (Runs::default(), Vec::new());
+        let mut acks = AckWriter::new(Arc::new(Metrics::default()));
+        for round in 0..3 {
+            for id in 0..n {
+                let o = Outbound::Barrier(round * 1000 + id);
+                if let Err(o) = runs.push(id, o) {
+                    runs.flush(&conns, &mut touched, &mut acks);
+                    assert!(runs.push(id, o).is_ok());
+                }
+            }
+        }
+        runs.flush(&conns, &mut touched, &mut acks);
+        assert!(runs.runs.is_empty());
+        touched.sort_unstable();
+        assert_eq!(touched, (0..n).collect::<Vec<_>>());
+        for id in 0..n {
+            let mut q = VecDeque::new();
+            conns[&id].outbox.take(&mut q);
+            let got: Vec<String> = q.iter().map(|o| format!("{o:?}")).collect();
+            let want: Vec<String> = (0..3)
+                .map(|r| format!("{:?}", Outbound::Barrier(r * 1000 + id)))
+                .collect();
+            assert_eq!(got, want, "connection {id}");
+            assert_eq!(conns[&id].gauge.load().1, 3);
+        }
     }
 }
