@@ -60,7 +60,7 @@ pub(crate) const DROP_LOG_EVERY_MS: i64 = 10_000;
 #[derive(Debug)]
 pub(crate) struct Session {
     pub client_id: Arc<str>,
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// Clean session 0: survives disconnects and restarts, mirrored to the store.
     pub persistent: bool,
     /// The live connection, if any. `None` = offline.
@@ -115,7 +115,7 @@ impl Session {
     pub fn new(client_id: Arc<str>, namespace: String, persistent: bool) -> Session {
         Session {
             client_id,
-            namespace,
+            namespace: Arc::from(namespace),
             persistent,
             conn: None,
             remote: None,

@@ -82,7 +82,7 @@ impl Router {
             .values()
             .map(|s| SessionInfo {
                 client_id: s.client_id.to_string(),
-                namespace: s.namespace.clone(),
+                namespace: s.namespace.to_string(),
                 online: s.online(),
                 remote: s.remote.map(|r| r.to_string()),
                 clean_session: !s.persistent,

@@ -314,12 +314,7 @@ impl Runs {
     }
 
     /// Queues every run (see `flush_run`), in order.
-    fn flush(
-        &mut self,
-        conns: &ConnMap<ConnTx>,
-        touched: &mut Vec<ConnId>,
-        acks: &mut AckWriter,
-    ) {
+    fn flush(&mut self, conns: &ConnMap<ConnTx>, touched: &mut Vec<ConnId>, acks: &mut AckWriter) {
         for mut run in self.runs.drain(..) {
             flush_run(conns, touched, &mut run, acks);
             self.spare.push(run.1);

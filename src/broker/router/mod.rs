@@ -269,6 +269,12 @@ impl Router {
         live_session(&self.conns, &mut self.sessions, conn)
     }
 
+    /// [`Router::live`] without the client id.
+    fn live_mut(&mut self, conn: ConnId) -> Option<&mut Session> {
+        let s = self.sessions.get_mut(self.conns.get(&conn)?)?;
+        (s.conn == Some(conn)).then_some(&mut **s)
+    }
+
     /// Sends `packet` to `conn`; when ops were issued since `since`, behind a barrier so the
     /// acknowledgement leaves only after they are committed.
     fn ack(&mut self, conn: ConnId, since: u64, packet: Packet) {
@@ -316,7 +322,7 @@ impl Router {
         let resumable = self
             .sessions
             .get(&client)
-            .is_some_and(|s| s.persistent && s.namespace == l.namespace);
+            .is_some_and(|s| s.persistent && *s.namespace == *l.namespace);
         let session_present = !l.clean_session && resumable;
         if !session_present && let Some(old) = self.sessions.remove(&client) {
             self.drop_subscriptions(&old);

@@ -80,7 +80,7 @@ impl Router {
             if onenet {
                 // Subscribing creates the topic in the product's list (§8.1).
                 self.fx.store(StoreOp::EnsureTopic {
-                    product_id: ns.clone(),
+                    product_id: ns.to_string(),
                     name: f.as_str().to_string(),
                 });
             }
