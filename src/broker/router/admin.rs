@@ -139,9 +139,9 @@ impl Router {
     /// HTTP push (§8.3): QoS 0 to online subscribers only; returns how many got it.
     pub fn push(&mut self, namespace: &str, topic: TopicName, payload: Bytes) -> usize {
         let msg = Message { topic, payload };
-        let mut targets = Vec::new();
-        self.subs.collect(namespace, &msg.topic, &mut targets);
-        let online = targets
+        let online = self
+            .subs
+            .targets(namespace, &msg.topic)
             .iter()
             .filter(|(c, _)| self.sessions.get(c).is_some_and(|s| s.online()))
             .count();

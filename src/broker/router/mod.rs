@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Profile};
 use crate::events::Event;
-use crate::mqtt::{ConnAck, ConnectReturnCode, Packet, QoS};
+use crate::mqtt::{ConnAck, ConnectReturnCode, Packet};
 use crate::onenet::commands::CommandBook;
 use crate::onenet::diagnostics::{DiagKind, Diagnostics};
 use crate::store::{LoadedState, StoreOp};
@@ -60,8 +60,6 @@ pub(crate) struct Router {
     diags: Diagnostics,
     commands: CommandBook,
     metrics: Arc<crate::metrics::Metrics>,
-    /// Reused per publish so routing does not allocate the subscriber list each time.
-    scratch: Vec<(Arc<str>, QoS)>,
     /// The connection whose PUBLISH (or PUBREL) is being routed: the one to pause if a subscriber fills up.
     source: Option<ConnId>,
     /// Paused publishing connections → how many congested sessions each waits for.
@@ -97,7 +95,6 @@ impl Router {
             fx: Effects::default(),
             now: 0,
             metrics,
-            scratch: Vec::new(),
             source: None,
             paused: ConnMap::default(),
             sweep_due: None,

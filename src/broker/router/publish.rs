@@ -246,19 +246,19 @@ impl Router {
 
     /// Fan-out to every matching session of the namespace.
     pub(super) fn route(&mut self, ns: &str, msg: Message, dq: DeliveryQos, offline: Offline) {
-        let mut targets = std::mem::take(&mut self.scratch);
-        self.subs.collect(ns, &msg.topic, &mut targets);
         let onenet = self.onenet();
         let limits = self.limits();
         let now = self.now;
+        // Borrowed from the index (no copy of the subscriber list, no reference count per subscriber).
+        let targets = self.subs.targets(ns, &msg.topic);
         // The last target gets the message itself, the others a clone: with one subscriber (the usual
         // case) no reference count is touched here. Those counts are shared with the threads that read
         // and write the message, so each touch is a cache line taken from another core.
         let last = targets.len().saturating_sub(1);
         let mut msg = Some(msg);
-        for (i, (client, sub_qos)) in targets.drain(..).enumerate() {
+        for (i, (client, sub_qos)) in targets.iter().enumerate() {
             let m = if i < last { msg.clone() } else { msg.take() };
-            let Some(s) = self.sessions.get_mut(&client) else {
+            let Some(s) = self.sessions.get_mut(client) else {
                 continue;
             };
             let Some(m) = m else {
@@ -266,8 +266,8 @@ impl Router {
             };
             let qos = match dq {
                 DeliveryQos::Published(q) if onenet => q,
-                DeliveryQos::Published(q) => q.min(sub_qos),
-                DeliveryQos::Requested => sub_qos,
+                DeliveryQos::Published(q) => q.min(*sub_qos),
+                DeliveryQos::Requested => *sub_qos,
             };
             let before = s.dropped_qos0;
             if s.deliver(m, qos, false, offline, now, &mut self.fx, limits) {
@@ -284,7 +284,6 @@ impl Router {
             }
             super::hold_back(&mut self.fx, &mut self.paused, s, limits, self.source);
         }
-        self.scratch = targets;
     }
 
     /// Spec §5: a retained will goes at each subscriber's requested QoS and stays retained (marked as this
