@@ -149,3 +149,16 @@ async fn export_goes_through_the_service() {
     assert_eq!(std::fs::read_to_string(&out2).unwrap(), text);
     h.shutdown().await;
 }
+
+/// The MQTT listener's sockets have TCP_NODELAY from the start (on Linux from the listener: the
+/// connection does not set it), so a small packet is never held back by Nagle's algorithm.
+#[tokio::test]
+async fn accepted_connections_have_nodelay() {
+    let l = super::bind_mqtt("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = l.local_addr().unwrap();
+    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (accepted, _) = l.accept().await.unwrap();
+    assert!(accepted.nodelay().unwrap());
+    let again = super::bind_mqtt(addr);
+    assert!(again.is_err(), "a second listener on the same port");
+}
