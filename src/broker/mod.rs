@@ -23,13 +23,19 @@ use tokio_util::task::TaskTracker;
 pub(crate) use connection::ConnCtx;
 pub use message::{Message, QueuedInfo, RetainedInfo, SessionInfo};
 
-/// Accepts connections until shutdown, each on its own tracked task.
+/// Accepts connections until shutdown, each on its own tracked task, with TCP_NODELAY on: passed on by
+/// the listener where the system does (Linux; see `service::bind_mqtt`), which the first connection
+/// shows, and set on each connection otherwise.
 pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnCtx>, tracker: TaskTracker) {
+    let mut inherited = None;
     loop {
         tokio::select! {
             _ = ctx.shutdown.cancelled() => break,
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
+                    if !*inherited.get_or_insert_with(|| stream.nodelay().unwrap_or(false)) {
+                        let _ = stream.set_nodelay(true);
+                    }
                     tracker.spawn(connection::serve(stream, remote, ctx.clone()));
                 }
                 Err(e) => {

@@ -57,6 +57,9 @@ pub(crate) struct SessionLimits {
 /// Drop summaries are logged at most this often per session (Unix ms).
 pub(crate) const DROP_LOG_EVERY_MS: i64 = 10_000;
 
+/// The namespace of every `mqtt` session, shared (an `Arc<str>` of "" is an allocation per session).
+static UNNAMED: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+
 #[derive(Debug)]
 pub(crate) struct Session {
     pub client_id: Arc<str>,
@@ -115,7 +118,11 @@ impl Session {
     pub fn new(client_id: Arc<str>, namespace: String, persistent: bool) -> Session {
         Session {
             client_id,
-            namespace: Arc::from(namespace),
+            namespace: if namespace.is_empty() {
+                UNNAMED.clone()
+            } else {
+                Arc::from(namespace)
+            },
             persistent,
             conn: None,
             remote: None,

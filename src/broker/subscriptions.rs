@@ -102,15 +102,19 @@ impl SubscriptionIndex {
             .as_ref()
             .is_some_and(|(lns, ltopic, _)| ltopic.same(topic) && same_ns(lns, ns));
         if !hit {
-            let mut out = match self.last.take() {
-                Some((_, _, mut v)) => {
+            // The last answer's string and vector are reused: no allocation per miss (many devices
+            // publishing in turn miss every time).
+            let (mut lns, mut out) = match self.last.take() {
+                Some((mut n, _, mut v)) => {
+                    n.clear();
                     v.clear();
-                    v
+                    (n, v)
                 }
-                None => Vec::new(),
+                None => (String::new(), Vec::new()),
             };
             self.match_all(ns, topic, &mut out);
-            self.last = Some((ns.to_string(), topic.clone(), out));
+            lns.push_str(ns);
+            self.last = Some((lns, topic.clone(), out));
         }
         self.last.as_ref().map_or(&[], |(_, _, t)| t.as_slice())
     }

@@ -159,20 +159,22 @@ pub async fn start_watched(
     Ok((h, rx))
 }
 
-/// The MQTT listener, as `TcpListener::bind` makes it (address reuse on Unix, a backlog of 1,024), with
-/// TCP_NODELAY set on it: Linux gives every accepted socket the listener's options, so a connection
-/// needs no `setsockopt` of its own (one system call fewer per connection; see `connection::serve`).
+/// The MQTT listener, as `TcpListener::bind` makes it (address reuse except on Windows, a backlog of
+/// 128), with TCP_NODELAY set on it: Linux gives every accepted socket the listener's options, so a
+/// connection needs no `setsockopt` of its own (one system call fewer per connection). Where the option
+/// is not passed on, the accept loop sets it per connection (`broker::accept_loop`).
 fn bind_mqtt(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
-    #[cfg(unix)]
+    #[cfg(not(windows))]
     socket.set_reuseaddr(true)?;
-    socket.set_nodelay(true)?;
+    // Only a saving: a listener without it still works (each connection then sets it).
+    let _ = socket.set_nodelay(true);
     socket.bind(addr)?;
-    socket.listen(1024)
+    socket.listen(128)
 }
 
 async fn start_inner(

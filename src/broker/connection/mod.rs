@@ -97,9 +97,6 @@ impl Drop for OnlineGuard<'_> {
 
 /// Runs one connection to its end.
 pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<ConnCtx>) {
-    // Linux: inherited from the listener (`service::bind_mqtt`); elsewhere set here.
-    #[cfg(not(target_os = "linux"))]
-    let _ = stream.set_nodelay(true);
     // Allocated when the first bytes arrive: a socket that never sends CONNECT holds no buffer.
     let mut inbuf = BytesMut::new();
     let Some(connect) = handshake::read_connect(&mut stream, &mut inbuf, remote, &ctx).await else {

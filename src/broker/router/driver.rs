@@ -160,8 +160,9 @@ impl Driver {
                 r.handle(Input::Login(login), now);
             }
             RouterMsg::Conn(input) => self.input(input, now),
-            // Applied once for the batch (below): a subscriber's deliveries of the whole batch are queued
-            // under one lock, the publisher's PUBACKs as one run.
+            // Applied once for the batch (at the end, or earlier past `APPLY_AT` effects or every
+            // `WAKE_EVERY` inputs): a subscriber's deliveries of the whole batch are queued under one lock,
+            // the publisher's PUBACKs as one run.
             RouterMsg::Batch(inputs) => {
                 for input in inputs {
                     self.input(input, now);
@@ -250,14 +251,21 @@ impl Driver {
         if self.since_wake >= WAKE_EVERY {
             self.apply();
             self.wake_touched(false);
+        } else if self.router.pending_effects() >= APPLY_AT {
+            // A large fan-out: queued now, so the effects buffer stays small.
+            self.apply();
         }
     }
 
     /// Carries out what the router asked for. Each connection's outputs are queued in the order the
     /// router gave them, as one run per connection (one lock and one wake-up for a subscriber's whole
-    /// batch of deliveries); store ops, events and pauses go at once. Nothing waits on the order between
-    /// connections: a store barrier travels in its connection's own run, and a connection shows nothing
-    /// it was given until the wake-up after this.
+    /// batch of deliveries); store ops, events and pauses go at once, in order among themselves. Nothing
+    /// depends on the order between connections: a store barrier travels in its connection's own run,
+    /// after its store op was sent.
+    ///
+    /// Output is counted in a connection's gauge when queued here, so while a mailbox message is
+    /// handled the router does not see that message's own deliveries in it: a subscriber's output can
+    /// pass its bound (`max_out_msgs`, `max_out_bytes`) by at most one mailbox message's deliveries (64).
     fn apply(&mut self) {
         let (conns, touched, runs, acks) = (
             &self.conns,
@@ -283,14 +291,22 @@ impl Driver {
             }
         }
         runs.flush(conns, touched, acks);
+        self.router.trim_effects();
     }
 }
 
 /// Connections with a run at most; another one first queues them all.
 const RUNS_MAX: usize = 32;
 
+/// Effects pending after which an input's effects are applied without waiting for the end of its
+/// mailbox message (a message to many subscribers).
+const APPLY_AT: usize = 256;
+
+/// A run's vector is kept for the next `apply` only up to this room.
+const SPARE_KEEP: usize = 1024;
+
 /// One `apply`'s outputs, a run per connection in the order the connections were first given output.
-/// The emptied vectors are kept for the next call (at most `RUNS_MAX` of them).
+/// The emptied vectors are kept for the next call (at most `RUNS_MAX` of them, each up to `SPARE_KEEP`).
 #[derive(Default)]
 struct Runs {
     runs: Vec<(ConnId, Vec<Outbound>)>,
@@ -317,7 +333,9 @@ impl Runs {
     fn flush(&mut self, conns: &ConnMap<ConnTx>, touched: &mut Vec<ConnId>, acks: &mut AckWriter) {
         for mut run in self.runs.drain(..) {
             flush_run(conns, touched, &mut run, acks);
-            self.spare.push(run.1);
+            if run.1.capacity() <= SPARE_KEEP {
+                self.spare.push(run.1);
+            }
         }
     }
 }

@@ -1,11 +1,13 @@
 //! What the router's state machine asks the world to do. The router never touches a channel, a socket or
-//! the clock: it pushes [`Effect`]s into one reusable buffer and its driver applies them in order.
+//! the clock: it pushes [`Effect`]s into one reusable buffer and its driver applies them: each
+//! connection's outputs in order, store ops, events and pauses in order among themselves.
 
 use crate::broker::message::{ConnId, Outbound};
 use crate::events::Event;
 use crate::store::StoreOp;
 
-/// One thing to do, in the order produced.
+/// One thing to do. Produced in order; the driver keeps the order per connection and among the store
+/// ops, events and pauses (see `Driver::apply`).
 #[derive(Debug)]
 pub(crate) enum Effect {
     /// Output for one connection (written in order by that connection).
@@ -17,6 +19,9 @@ pub(crate) enum Effect {
     /// Stop (`true`) or resume (`false`) reading from a connection: backpressure on a publisher.
     Pause(ConnId, bool),
 }
+
+/// Effects whose room the buffer keeps between batches.
+pub(crate) const EFFECTS_KEEP: usize = 1024;
 
 /// The effects buffer and the store-op numbering. The router is the only numberer of store ops, so
 /// "op `n` is committed" needs no lock and the number of an acknowledgement's barrier is known here.
@@ -86,9 +91,23 @@ impl Effects {
         self.last_op
     }
 
-    /// Takes the effects produced so far; the buffer's allocation is kept for the next input.
+    /// Takes the effects produced so far; the buffer's allocation is kept for the next input (up to
+    /// [`EFFECTS_KEEP`]: see [`Effects::trim`]).
     pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
         self.out.drain(..)
+    }
+
+    /// Effects produced and not yet taken.
+    pub fn pending(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Gives back the room of an unusually large batch (a message to thousands of subscribers), so it
+    /// is not held for good.
+    pub fn trim(&mut self) {
+        if self.out.capacity() > EFFECTS_KEEP {
+            self.out.shrink_to(EFFECTS_KEEP);
+        }
     }
 }
 
@@ -120,5 +139,26 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["event", "pause"]);
+    }
+
+    /// The room of a batch larger than usual (a message to thousands of subscribers) is given back
+    /// once it is taken; a usual one's is kept.
+    #[test]
+    fn a_large_batch_does_not_keep_its_room() {
+        let mut fx = Effects::default();
+        for i in 0..5 * EFFECTS_KEEP as u64 {
+            fx.pause(i, true);
+        }
+        assert_eq!(fx.pending(), 5 * EFFECTS_KEEP);
+        assert_eq!(fx.drain().count(), 5 * EFFECTS_KEEP);
+        fx.trim();
+        assert!(fx.out.capacity() <= EFFECTS_KEEP);
+        for i in 0..10 {
+            fx.pause(i, true);
+        }
+        fx.drain().for_each(drop);
+        let room = fx.out.capacity();
+        fx.trim();
+        assert_eq!(fx.out.capacity(), room, "a usual batch's room is kept");
     }
 }

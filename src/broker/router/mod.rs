@@ -140,6 +140,16 @@ impl Router {
         self.fx.drain()
     }
 
+    /// Effects produced and not yet taken by [`Router::effects`].
+    pub fn pending_effects(&self) -> usize {
+        self.fx.pending()
+    }
+
+    /// See [`Effects::trim`].
+    pub fn trim_effects(&mut self) {
+        self.fx.trim();
+    }
+
     /// Number of the last store op issued.
     #[cfg(test)]
     pub fn last_op(&self) -> u64 {

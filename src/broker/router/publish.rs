@@ -61,11 +61,18 @@ impl Router {
             topic: p.topic,
             payload: p.payload,
         };
-        let handled = match self.conns.get(&conn) {
-            Some(client) if self.onenet() => {
-                let client = client.clone();
-                self.consume_onenet(&client, &ns, msg, qos, p.retain, dp)
-            }
+        // The client id only where it is needed: OneNET's reserved topics and QoS 2's held message.
+        let onenet = self.onenet();
+        let client = match (onenet, p.qos_pid) {
+            (false, QosPid::AtMostOnce | QosPid::AtLeastOnce(_)) => None,
+            // Always there: `live_mut` found the session through it.
+            _ => match self.conns.get(&conn) {
+                Some(c) => Some(c.clone()),
+                None => return,
+            },
+        };
+        let handled = match &client {
+            Some(client) if onenet => self.consume_onenet(client, &ns, msg, qos, p.retain, dp),
             _ => Handled::Route(msg, p.retain),
         };
         let close_after = matches!(handled, Handled::Done { bad_dp: true })
@@ -84,12 +91,9 @@ impl Router {
             (QosPid::ExactlyOnce(id), h) => {
                 // Device topics are held until PUBREL (OneNET forwards after PUBCOMP, spec §5); `$dp`
                 // and `$crsp` were handled (and stored) above, before the PUBREC leaves.
-                let Some(client) = self.conns.get(&conn).cloned() else {
-                    return;
-                };
                 let held = match h {
                     Handled::Route(m, r) => {
-                        if persistent {
+                        if persistent && let Some(client) = &client {
                             self.fx.store(StoreOp::HoldIncoming {
                                 client_id: client.to_string(),
                                 pid: id.get(),
@@ -102,7 +106,7 @@ impl Router {
                     }
                     Handled::Done { .. } => None,
                 };
-                if let Some(s) = self.sessions.get_mut(&client) {
+                if let Some(s) = client.as_ref().and_then(|c| self.sessions.get_mut(c)) {
                     s.incoming.insert(id.get(), held);
                 }
                 self.ack(conn, since, Packet::PubRec(id));
