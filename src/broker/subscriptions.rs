@@ -158,6 +158,13 @@ mod tests {
         TopicName::new(s).unwrap()
     }
 
+    /// The index's answer for `topic` in `ns`, sorted (its order is the hash map's).
+    fn sorted(idx: &mut SubscriptionIndex, ns: &str, topic: &TopicName) -> Vec<Target> {
+        let mut out = idx.targets(ns, topic).to_vec();
+        out.sort();
+        out
+    }
+
     #[test]
     fn exact_and_wildcard_with_overlap_deliver_once_at_max_qos() {
         let mut idx = SubscriptionIndex::default();
@@ -166,19 +173,16 @@ mod tests {
         idx.insert("", &f("s/1"), &a, QoS::AtMostOnce);
         idx.insert("", &f("s/+"), &a, QoS::ExactlyOnce);
         idx.insert("", &f("#"), &b, QoS::AtLeastOnce);
-        let mut out;
-        out = idx.targets("", &t("s/1")).to_vec();
-        out.sort();
+        let out = sorted(&mut idx, "", &t("s/1"));
         assert_eq!(
             out,
             vec![(a.clone(), QoS::ExactlyOnce), (b.clone(), QoS::AtLeastOnce)]
         );
         // '#' does not match '$' topics
-        out = idx.targets("", &t("$SYS/x")).to_vec();
+        let out = sorted(&mut idx, "", &t("$SYS/x"));
         assert!(out.is_empty());
         idx.remove("", &f("s/+"), "a");
-        out = idx.targets("", &t("s/1")).to_vec();
-        out.sort();
+        let out = sorted(&mut idx, "", &t("s/1"));
         assert_eq!(out, vec![(a, QoS::AtMostOnce), (b, QoS::AtLeastOnce)]);
     }
 
@@ -189,28 +193,26 @@ mod tests {
         let mut idx = SubscriptionIndex::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
         let topic = t("s/1");
-        let mut out;
         idx.insert("", &f("s/1"), &a, QoS::AtMostOnce);
-        out = idx.targets("", &topic).to_vec();
+        let out = sorted(&mut idx, "", &topic);
         assert_eq!(out, vec![(a.clone(), QoS::AtMostOnce)]);
-        out = idx.targets("", &topic).to_vec();
+        let out = sorted(&mut idx, "", &topic);
         assert_eq!(out, vec![(a.clone(), QoS::AtMostOnce)]);
         idx.insert("", &f("s/+"), &b, QoS::AtLeastOnce);
-        out = idx.targets("", &topic).to_vec();
-        out.sort();
+        let out = sorted(&mut idx, "", &topic);
         assert_eq!(
             out,
             vec![(a.clone(), QoS::AtMostOnce), (b.clone(), QoS::AtLeastOnce)]
         );
         idx.remove("", &f("s/1"), "a");
-        out = idx.targets("", &topic).to_vec();
+        let out = sorted(&mut idx, "", &topic);
         assert_eq!(out, vec![(b.clone(), QoS::AtLeastOnce)]);
-        out = idx.targets("339", &topic).to_vec();
+        let out = sorted(&mut idx, "339", &topic);
         assert!(out.is_empty(), "another namespace");
         idx.insert("339", &f("s/1"), &a, QoS::ExactlyOnce);
-        out = idx.targets("339", &topic).to_vec();
+        let out = sorted(&mut idx, "339", &topic);
         assert_eq!(out, vec![(a, QoS::ExactlyOnce)]);
-        out = idx.targets("", &topic).to_vec();
+        let out = sorted(&mut idx, "", &topic);
         assert_eq!(out, vec![(b, QoS::AtLeastOnce)]);
     }
 
@@ -219,10 +221,9 @@ mod tests {
         let mut idx = SubscriptionIndex::default();
         let a: Arc<str> = Arc::from("a");
         idx.insert("339", &f("/t"), &a, QoS::AtLeastOnce);
-        let mut out;
-        out = idx.targets("400", &t("/t")).to_vec();
+        let out = sorted(&mut idx, "400", &t("/t"));
         assert!(out.is_empty());
-        out = idx.targets("339", &t("/t")).to_vec();
+        let out = sorted(&mut idx, "339", &t("/t"));
         assert_eq!(out.len(), 1);
         idx.remove("339", &f("/t"), "a");
         assert!(idx.namespaces.is_empty());

@@ -273,13 +273,12 @@ impl Router {
     /// The client and session whose live connection is `conn`: the one preamble of every connection
     /// input. A connection that is not live (taken over, already closed) gets `None` and is ignored.
     fn live(&mut self, conn: ConnId) -> Option<(Arc<str>, &mut Session)> {
-        live_session(&self.conns, &mut self.sessions, conn)
+        live_session(&self.conns, &mut self.sessions, conn).map(|(c, s)| (c.clone(), s))
     }
 
-    /// [`Router::live`] without the client id.
+    /// [`Router::live`] without the client id (no reference count taken per message).
     fn live_mut(&mut self, conn: ConnId) -> Option<&mut Session> {
-        let s = self.sessions.get_mut(self.conns.get(&conn)?)?;
-        (s.conn == Some(conn)).then_some(&mut **s)
+        live_session(&self.conns, &mut self.sessions, conn).map(|(_, s)| s)
     }
 
     /// Sends `packet` to `conn`; when ops were issued since `since`, behind a barrier so the
@@ -461,13 +460,13 @@ impl Router {
 
 /// See [`Router::live`]; on the fields, so a caller can borrow the effects buffer alongside.
 fn live_session<'a>(
-    conns: &ConnMap<Arc<str>>,
+    conns: &'a ConnMap<Arc<str>>,
     sessions: &'a mut FastMap<Arc<str>, Box<Session>>,
     conn: ConnId,
-) -> Option<(Arc<str>, &'a mut Session)> {
+) -> Option<(&'a Arc<str>, &'a mut Session)> {
     let client = conns.get(&conn)?;
     let s = sessions.get_mut(client)?;
-    (s.conn == Some(conn)).then(|| (client.clone(), &mut **s))
+    (s.conn == Some(conn)).then_some((client, &mut **s))
 }
 
 /// Resumes the publishers `s` held back once its queue is down to half the high watermark (or at once,

@@ -24,7 +24,9 @@ impl Router {
         let onenet = self.onenet();
         let max = self.cfg.limits.max_subscriptions;
         let retain_flag = !onenet || self.cfg.onenet.retain_flag_on_delivery;
-        let Some((client, s)) = live_session(&self.conns, &mut self.sessions, conn) else {
+        let Some((client, s)) =
+            live_session(&self.conns, &mut self.sessions, conn).map(|(c, s)| (c.clone(), s))
+        else {
             return;
         };
         let ns = s.namespace.clone();
@@ -121,7 +123,9 @@ impl Router {
 
     pub(super) fn unsubscribe(&mut self, conn: ConnId, pid: Pid, filters: Vec<TopicFilter>) {
         let since = self.fx.last_op();
-        let Some((client, s)) = live_session(&self.conns, &mut self.sessions, conn) else {
+        let Some((client, s)) =
+            live_session(&self.conns, &mut self.sessions, conn).map(|(c, s)| (c.clone(), s))
+        else {
             return;
         };
         let ns = s.namespace.clone();
