@@ -190,3 +190,61 @@ async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
     assert!(got.is_ok(), "the reader keeps flowing");
     h.shutdown().await;
 }
+
+/// A subscriber's backlog far larger than one write (the connection encodes about 64 KiB per write) goes
+/// out whole and in order once the subscriber reads: 200 messages of 8 KiB, published while it does not
+/// read, so its socket fills and the rest waits in the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_one_write_arrives_whole_and_in_order() {
+    const N: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::Mqtt);
+    // Room for the whole backlog: nothing is dropped, the test is about the order of what is written.
+    cfg.limits.max_outbound_bytes = 8 << 20;
+    let h = start(cfg).await.unwrap();
+    let addr = h.mqtt_addr();
+    let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, true, 60)).await;
+    sub.send(&subscribe(1, &[("big", QoS::AtMostOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    let (p, _pinc, _) = connect(ConnectOptions::new(addr.to_string(), "pub"))
+        .await
+        .unwrap();
+    for i in 0..N {
+        let mut body = vec![b'.'; 8 * 1024];
+        body[..4].copy_from_slice(&(i as u32).to_be_bytes());
+        let _qos0 = p
+            .publish("big", QoS::AtMostOnce, bytes::Bytes::from(body))
+            .await
+            .unwrap();
+    }
+    p.ping().await.unwrap();
+    // Every message routed to the subscriber before it reads a byte of them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = h.sessions().await;
+        if s.iter()
+            .any(|s| s.client_id == "slow" && s.messages_out >= N as u64)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not all routed: {s:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for i in 0..N {
+        match tokio::time::timeout(Duration::from_secs(10), sub.recv()).await {
+            Ok(Packet::Publish(m)) => {
+                assert_eq!(m.payload.len(), 8 * 1024);
+                assert_eq!(
+                    m.payload[..4],
+                    (i as u32).to_be_bytes(),
+                    "message {i} in order"
+                );
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    let s = h.sessions().await;
+    let slow = s.iter().find(|s| s.client_id == "slow").unwrap();
+    assert_eq!((slow.dropped, slow.messages_out), (0, N as u64));
+    h.shutdown().await;
+}

@@ -153,15 +153,23 @@ impl Outbox {
         }
         self.writing.store(true, Ordering::Release);
         if into.is_empty() {
-            // The common case: swap buffers, no copy; `into`'s old (empty) buffer stays here.
+            // The common case: swap buffers, no copy. `into`'s old (empty) buffer stays here for the
+            // output queued next: during a burst it has room already, so the queue is not grown from
+            // nothing at every take (`release_room` lets it go when the connection is idle).
             std::mem::swap(&mut q.items, into);
         } else {
             into.extend(q.items.drain(..));
         }
-        if q.items.capacity() > 64 {
+        true
+    }
+
+    /// The connection went idle: the queue's buffer is released if nothing was queued meanwhile, so an
+    /// idle connection holds none.
+    pub fn release_room(&self) {
+        let mut q = self.lock();
+        if q.items.is_empty() {
             q.items = VecDeque::new();
         }
-        true
     }
 
     /// The connection is about to write bytes of its own making (a PINGRESP): nothing may be written
@@ -270,6 +278,32 @@ mod tests {
             o.write_direct(&[0x40, 2, 0, 4], &g),
             Direct::Refused,
             "closed"
+        );
+    }
+
+    /// Through a burst the deque the connection hands back at each take keeps its room, so the next
+    /// output is queued without growing a buffer from nothing; `release_room` (the connection gone idle)
+    /// frees it, but never drops output queued meanwhile.
+    #[test]
+    fn the_queue_keeps_its_room_through_a_burst_and_lets_it_go_when_idle() {
+        let o = Outbox::default();
+        let mut held = VecDeque::with_capacity(256);
+        assert!(o.push_quiet(&mut vec![puback(1)]).is_some());
+        assert!(o.take(&mut held));
+        assert!(
+            o.lock().items.capacity() >= 256,
+            "the handed-back room stays"
+        );
+        assert!(o.push_quiet(&mut vec![puback(2)]).is_some());
+        o.release_room();
+        assert_eq!(o.lock().items.len(), 1, "queued output is kept");
+        held.clear();
+        assert!(o.take(&mut held));
+        o.release_room();
+        assert_eq!(
+            o.lock().items.capacity(),
+            0,
+            "an idle connection's queue holds no buffer"
         );
     }
 

@@ -90,6 +90,9 @@ impl Conn {
                 // The pause was lifted: the packets already read are handled now, since the socket may
                 // have nothing more to wake the read branch (the client waits for acks).
                 self.read_packets_boxed().await
+            } else if self.barrier.is_none() && !self.held.is_empty() {
+                // The rest of a backlog taken earlier: its next chunk (see `drain_output`).
+                self.drain_output(&committed)
             } else {
                 tokio::select! {
                     biased;
@@ -180,17 +183,8 @@ impl Conn {
                     }
                 }
                 Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
-                // Kept while more output waits (a burst); released otherwise, so an idle connection
-                // holds no write buffer.
-                if self.outbuf.capacity() > KEEP_OUTBUF || self.held.is_empty() {
-                    self.outbuf = BytesMut::new();
-                } else {
-                    self.outbuf.clear();
-                }
             }
-            if self.held.is_empty() && self.held.capacity() > 0 {
-                self.held = VecDeque::new();
-            }
+            self.keep_or_release_buffers();
             if self.writing && self.outbuf.is_empty() && self.held.is_empty() {
                 self.outbox.written();
                 self.writing = false;
@@ -216,6 +210,13 @@ impl Conn {
         // gauge reads a little high meanwhile, which only errs towards the bound.
         let (mut taken_bytes, mut taken) = (0usize, 0usize);
         let flow = loop {
+            // At most about `KEEP_OUTBUF` per write: a backlog goes out in chunks through one buffer
+            // that stays in cache, not through a buffer grown (copied, faulted in) to the backlog's size.
+            // The margin covers a packet's encoding overhead beyond its weight.
+            let next = self.held.front().map_or(0, Outbound::weight);
+            if !self.outbuf.is_empty() && self.outbuf.len() + next + 16 > KEEP_OUTBUF {
+                break Flow::Continue;
+            }
             let Some(o) = self.held.pop_front() else {
                 break Flow::Continue;
             };
@@ -271,6 +272,24 @@ impl Conn {
             Metrics::add(&self.ctx.metrics.publishes_out, publishes);
         }
         flow
+    }
+
+    /// After a write: the write buffer and the taken-output deque are kept while the burst goes on (more
+    /// output held or queued), so neither is allocated and grown afresh for every write, and the deque
+    /// goes back to the outbox at the next take (`Outbox::take` swaps buffers). When the connection goes
+    /// idle both are released, and the outbox lets go of its own, so an idle connection holds none. A
+    /// write buffer that one large packet grew past `KEEP_OUTBUF` is released at once.
+    fn keep_or_release_buffers(&mut self) {
+        let idle = self.held.is_empty() && self.gauge.load().1 == 0;
+        if self.outbuf.capacity() > KEEP_OUTBUF || idle {
+            self.outbuf = BytesMut::new();
+        } else {
+            self.outbuf.clear();
+        }
+        if idle && self.held.capacity() > 0 {
+            self.held = VecDeque::new();
+            self.outbox.release_room();
+        }
     }
 
     /// Tells the outbox that this task holds output not yet written (once until it is written).
@@ -530,7 +549,8 @@ const MAX_BATCH: usize = 64;
 /// Bytes reserved for one read.
 pub(super) const READ_CHUNK: usize = 4096;
 
-/// An output buffer larger than this is released after it is written (a burst does not stay allocated).
+/// Output encoded per write at most (about; one packet larger than it goes alone); a write buffer grown
+/// past it is released after the write.
 const KEEP_OUTBUF: usize = 64 * 1024;
 
 async fn wait_committed(rx: &mut watch::Receiver<u64>, barrier: Option<u64>) {
