@@ -68,6 +68,8 @@ pub(crate) struct Router {
     sweep_due: Option<i64>,
     /// Per-client totals kept across connections and restarts (`stats`).
     stats: stats::StatsBook,
+    /// The namespace of the PUBLISH being handled, copied (see `Router::publish`); one namespace long.
+    ns_buf: String,
 }
 
 /// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
@@ -98,6 +100,7 @@ impl Router {
             source: None,
             paused: ConnMap::default(),
             sweep_due: None,
+            ns_buf: String::new(),
             stats,
         };
         r.load(state);
