@@ -38,7 +38,9 @@ use crate::onenet::commands::CommandBook;
 use crate::onenet::diagnostics::{DiagKind, Diagnostics};
 use crate::store::{LoadedState, StoreOp};
 
-use super::message::{CloseReason, ConnId, ConnMap, Ending, FastMap, Input, Login, Outbound};
+use super::message::{
+    CloseReason, ConnId, ConnMap, Ending, Input, Login, Outbound, SameClient, SessionMap,
+};
 use super::retained::RetainedStore;
 use super::session::{FlightState, Offline, Session, SessionLimits};
 use super::subscriptions::SubscriptionIndex;
@@ -47,7 +49,7 @@ pub(crate) struct Router {
     cfg: Arc<Config>,
     /// Boxed: the map's slots stay small (a session is ~450 bytes), so 10,000 idle clients do not pay for
     /// the table's spare capacity at full session size.
-    sessions: FastMap<Arc<str>, Box<Session>>,
+    sessions: SessionMap<Box<Session>>,
     /// Live connection → its session's client id. A message from a connection not in here (taken over,
     /// already closed) is ignored.
     conns: ConnMap<Arc<str>>,
@@ -90,7 +92,7 @@ impl Router {
                 o.command_reply_limit,
             ),
             cfg,
-            sessions: FastMap::default(),
+            sessions: SessionMap::default(),
             conns: ConnMap::default(),
             subs: SubscriptionIndex::default(),
             retained: RetainedStore::default(),
@@ -366,7 +368,9 @@ impl Router {
         s.remote = Some(l.remote);
         s.keep_alive = l.keep_alive;
         s.will = l.will;
-        self.conns.insert(l.conn, client.clone());
+        // The session's own id (its key), not this login's copy: a resumed session keeps the allocation
+        // its key and subscriptions hold, so lookups from the connection compare pointers (`SameClient`).
+        self.conns.insert(l.conn, s.client_id.clone());
         self.fx.send(
             l.conn,
             Outbound::Packet(Packet::ConnAck(ConnAck {
@@ -464,11 +468,11 @@ impl Router {
 /// See [`Router::live`]; on the fields, so a caller can borrow the effects buffer alongside.
 fn live_session<'a>(
     conns: &'a ConnMap<Arc<str>>,
-    sessions: &'a mut FastMap<Arc<str>, Box<Session>>,
+    sessions: &'a mut SessionMap<Box<Session>>,
     conn: ConnId,
 ) -> Option<(&'a Arc<str>, &'a mut Session)> {
     let client = conns.get(&conn)?;
-    let s = sessions.get_mut(client)?;
+    let s = sessions.get_mut(&SameClient(client))?;
     (s.conn == Some(conn)).then_some((client, &mut **s))
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::broker::message::{ConnId, Message, Outbound};
+use crate::broker::message::{ConnId, Message, Outbound, SameClient};
 use crate::broker::retained::Retained;
 use crate::broker::session::Offline;
 use crate::events::Event;
@@ -279,7 +279,7 @@ impl Router {
         let mut msg = Some(msg);
         for (i, (client, sub_qos)) in targets.iter().enumerate() {
             let m = if i < last { msg.clone() } else { msg.take() };
-            let Some(s) = self.sessions.get_mut(client) else {
+            let Some(s) = self.sessions.get_mut(&SameClient(client)) else {
                 continue;
             };
             let Some(m) = m else {
