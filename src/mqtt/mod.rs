@@ -47,7 +47,7 @@ mod tests;
 
 pub use decode::{
     Conformance, DecodeOptions, Decoded, FrameHeader, LastTopic, check, decode, decode_bytes,
-    decode_slice, decode_stream, decode_with,
+    decode_slice, decode_stream, decode_stream_frameless, decode_with,
 };
 pub use encode::encode_publish;
 pub use error::{DecodeError, EncodeError, MAX_REMAINING_LEN};

@@ -16,7 +16,7 @@ use crate::events::Direction;
 use crate::metrics::Metrics;
 use crate::mqtt::{
     Conformance, DecodeOptions, EncodeError, LastTopic, Packet, Pid, QosPid, decode_stream,
-    encode_publish,
+    decode_stream_frameless, encode_publish,
 };
 use crate::onenet::diagnostics::DiagKind;
 
@@ -385,7 +385,13 @@ impl Conn {
             let opts = DecodeOptions {
                 lenient_wildcards: onenet,
             };
-            let d = match decode_stream(&mut self.inbuf, max, opts, &mut self.last_topic) {
+            // The frame only for packet events (see `decode_stream_frameless`).
+            let decoded = if watched {
+                decode_stream(&mut self.inbuf, max, opts, &mut self.last_topic)
+            } else {
+                decode_stream_frameless(&mut self.inbuf, max, opts, &mut self.last_topic)
+            };
+            let d = match decoded {
                 Ok(Some(d)) => d,
                 Ok(None) => break Flow::Continue,
                 Err(e) => {

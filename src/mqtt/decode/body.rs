@@ -121,11 +121,13 @@ pub(super) fn connack(r: &mut Reader<'_>) -> Result<ConnAck, DecodeError> {
 }
 
 /// PUBLISH (§3.3). Flags were validated by `check_first_byte`. A topic byte-for-byte equal to the
-/// `last` one decoded is that one again (shared, not validated or allocated twice).
+/// `last` one decoded is that one again (shared, not validated or allocated twice). Without
+/// `with_payload` the payload is left empty and `r` at its first byte, for the caller to take.
 pub(super) fn publish(
     r: &mut Reader<'_>,
     first_byte: u8,
     last: &mut LastTopic,
+    with_payload: bool,
 ) -> Result<Publish, DecodeError> {
     let topic = match last.0.as_ref() {
         Some(t) if r.prefixed_peek() == Some(t.as_str().as_bytes()) => {
@@ -152,7 +154,7 @@ pub(super) fn publish(
         qos_pid,
         retain: first_byte & 0b0001 != 0,
         topic,
-        payload: r.rest(),
+        payload: if with_payload { r.rest() } else { Bytes::new() },
     })
 }
 

@@ -107,7 +107,8 @@ pub struct Decoded {
     pub len: usize,
     /// Set when the packet was accepted despite a known deviation.
     pub conformance: Option<Conformance>,
-    /// The whole frame as received; the packet's payloads are slices of it (no copy).
+    /// The whole frame as received; the packet's payloads are slices of it (no copy). Empty from
+    /// [`decode_stream_frameless`].
     pub frame: Bytes,
 }
 
@@ -232,6 +233,30 @@ pub fn decode_stream(
     opts: DecodeOptions,
     last: &mut LastTopic,
 ) -> Result<Option<Decoded>, DecodeError> {
+    stream_frame(buf, max_packet, opts, last, true)
+}
+
+/// [`decode_stream`] for a caller that does not need the frame: a PUBLISH's payload is then the frame
+/// itself, advanced past the headers, and [`Decoded::frame`] is empty. Each taking or releasing of a
+/// share of the read buffer is an atomic operation, and a slice of the frame plus the frame's release
+/// were two of the four per routed message (the connection asks for the frame only while packets are
+/// watched).
+pub fn decode_stream_frameless(
+    buf: &mut BytesMut,
+    max_packet: usize,
+    opts: DecodeOptions,
+    last: &mut LastTopic,
+) -> Result<Option<Decoded>, DecodeError> {
+    stream_frame(buf, max_packet, opts, last, false)
+}
+
+fn stream_frame(
+    buf: &mut BytesMut,
+    max_packet: usize,
+    opts: DecodeOptions,
+    last: &mut LastTopic,
+    keep_frame: bool,
+) -> Result<Option<Decoded>, DecodeError> {
     let Some(header) = check(buf, max_packet)? else {
         return Ok(None);
     };
@@ -239,7 +264,44 @@ pub fn decode_stream(
         return Ok(None);
     }
     let frame = buf.split_to(header.total_len()).freeze();
-    parse(header, frame, opts, last).map(Some)
+    if keep_frame {
+        parse(header, frame, opts, last).map(Some)
+    } else {
+        parse_frameless(header, frame, opts, last).map(Some)
+    }
+}
+
+/// [`parse`] that spends the frame: a PUBLISH's payload is the frame advanced past its headers.
+fn parse_frameless(
+    header: FrameHeader,
+    frame: Bytes,
+    opts: DecodeOptions,
+    last: &mut LastTopic,
+) -> Result<Decoded, DecodeError> {
+    let (packet_type, conformance) = check_first_byte(header.first_byte)?;
+    if packet_type != PacketType::Publish {
+        let mut d = parse(header, frame, opts, last)?;
+        d.frame = Bytes::new();
+        return Ok(d);
+    }
+    let mut r = Reader {
+        frame: &frame,
+        pos: header.header_len,
+        packet: packet_type,
+        opts,
+    };
+    let mut p = publish(&mut r, header.first_byte, last, false)?;
+    let payload_at = r.pos;
+    let len = frame.len();
+    let mut payload = frame;
+    bytes::Buf::advance(&mut payload, payload_at.min(len));
+    p.payload = payload;
+    Ok(Decoded {
+        packet: Packet::Publish(p),
+        len,
+        conformance,
+        frame: Bytes::new(),
+    })
 }
 
 /// Like [`decode`] but from a borrowed slice; copies the packet's bytes.
@@ -294,7 +356,7 @@ fn parse(
     let packet = match packet_type {
         PacketType::Connect => Packet::Connect(Box::new(connect(&mut r)?)),
         PacketType::ConnAck => Packet::ConnAck(connack(&mut r)?),
-        PacketType::Publish => Packet::Publish(publish(&mut r, header.first_byte, last)?),
+        PacketType::Publish => Packet::Publish(publish(&mut r, header.first_byte, last, true)?),
         PacketType::PubAck => Packet::PubAck(r.pid()?),
         PacketType::PubRec => Packet::PubRec(r.pid()?),
         PacketType::PubRel => Packet::PubRel(r.pid()?),

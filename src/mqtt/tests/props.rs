@@ -5,8 +5,9 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 use crate::mqtt::{
-    ConnAck, Connect, ConnectReturnCode, LastWill, Packet, Pid, Publish, QoS, QosPid, SubAck,
-    SubackCode, Subscribe, TopicFilter, TopicName, Unsubscribe, check, decode, decode_slice,
+    ConnAck, Connect, ConnectReturnCode, DecodeOptions, LastTopic, LastWill, Packet, Pid, Publish,
+    QoS, QosPid, SubAck, SubackCode, Subscribe, TopicFilter, TopicName, Unsubscribe, check, decode,
+    decode_slice, decode_stream, decode_stream_frameless,
 };
 
 fn pid() -> impl Strategy<Value = Pid> {
@@ -173,6 +174,35 @@ fn check_no_panic(bytes: &[u8], max: usize) {
         }
     }
     assert_eq!(slice, streamed);
+    assert_frameless_agrees(bytes, max);
+}
+
+/// [`decode_stream_frameless`] gives what [`decode_stream`] gives (the same packet, length, conformance
+/// note or error, the same bytes left), only without the frame.
+fn assert_frameless_agrees(bytes: &[u8], max: usize) {
+    let (mut a, mut b) = (BytesMut::from(bytes), BytesMut::from(bytes));
+    let (mut la, mut lb) = (LastTopic::default(), LastTopic::default());
+    loop {
+        let framed = decode_stream(&mut a, max, DecodeOptions::default(), &mut la);
+        let lean = decode_stream_frameless(&mut b, max, DecodeOptions::default(), &mut lb);
+        assert_eq!(a, b, "same bytes left");
+        match (framed, lean) {
+            (Ok(Some(f)), Ok(Some(l))) => {
+                assert_eq!(
+                    (&f.packet, f.len, f.conformance),
+                    (&l.packet, l.len, l.conformance)
+                );
+                assert!(l.frame.is_empty());
+            }
+            (f, l) => {
+                assert_eq!(
+                    f.map(|d| d.map(|d| d.packet)),
+                    l.map(|d| d.map(|d| d.packet))
+                );
+                return;
+            }
+        }
+    }
 }
 
 proptest! {
@@ -208,6 +238,15 @@ proptest! {
                 prop_assert!(buf.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn frameless_back_to_back(ps in prop::collection::vec(packet(), 1..6)) {
+        let mut buf = BytesMut::new();
+        for p in &ps {
+            p.encode(&mut buf).expect("valid packets encode");
+        }
+        assert_frameless_agrees(&buf, usize::MAX);
     }
 
     #[test]
