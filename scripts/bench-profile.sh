@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Compares onenet-desk binaries by CPU profile over a fixed workload: for each binary in turn (ROUNDS
+# times, interleaved), a fresh broker runs the load generator's SCENARIO REPEAT times under
+# `perf record -F 4999`; prints the broker's samples (CPU time at 4,999 per second, all threads) and the
+# share of the symbols matching SYMBOLS. Finer than `bench-ab.sh`'s CPU ticks (10 ms) and it says where
+# the time went, so a change of a few percent in one function shows in two rounds.
+#
+#   scripts/bench-profile.sh /tmp/serve-before /tmp/serve-after
+#   ROUNDS=3 SCENARIO=qos1-4x4 SYMBOLS='Router::handle$|memcmp' scripts/bench-profile.sh A B
+#
+# Needs `perf` (Debian: linux-perf; installed when missing) and the right to profile one's own processes
+# (kernel.perf_event_paranoid ≤ 2). LOADGEN: as in bench-ab.sh. Loopback only.
+set -euo pipefail
+
+[ $# -ge 1 ] || {
+    echo "usage: $0 BINARY..." >&2
+    exit 2
+}
+BINS=()
+for b in "$@"; do BINS+=("$(realpath "$b")"); done
+[ -z "${LOADGEN:-}" ] || LOADGEN=$(realpath "$LOADGEN")
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-2}
+REPEAT=${REPEAT:-3}
+SCALE=${SCALE:-10}
+SCENARIO=${SCENARIO:-qos0-4x4}
+SYMBOLS=${SYMBOLS:-'Router::handle$|drain_output$|read_packets|memcmp|shared_v_drop'}
+if [ -z "${LOADGEN:-}" ]; then
+    LOADGEN=target/release/examples/loadgen
+    [ -x "$LOADGEN" ] || cargo build --release --no-default-features --example loadgen >&2
+fi
+command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null
+
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+
+DATA=$(mktemp -d)
+trap 'stop; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 "$ROUNDS"); do
+    for bin in "${BINS[@]}"; do
+        DIR=$(mktemp -d)
+        port=$(free_port)
+        "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
+            >"$DIR/serve.log" 2>&1 &
+        PID=$!
+        if ! wait_port "$port"; then
+            cat "$DIR/serve.log" >&2
+            stop
+            continue
+        fi
+        perf record -q -F 4999 -p "$PID" -o "$DATA/perf.data" >/dev/null 2>&1 &
+        PERF=$!
+        sleep 0.3
+        for _ in $(seq 1 "$REPEAT"); do
+            "$LOADGEN" --addr "127.0.0.1:$port" --scenario "$SCENARIO" --scale "$SCALE" \
+                --deadline 120 >/dev/null 2>&1 || echo "$(basename "$bin"): a run failed" >&2
+        done
+        kill -INT "$PERF"
+        wait "$PERF" || true
+        samples=$(perf script -i "$DATA/perf.data" -F period 2>/dev/null | wc -l)
+        shares=$(perf report -i "$DATA/perf.data" --no-children --sort sym 2>/dev/null |
+            grep -E "$SYMBOLS" | awk '{ $2 = ""; printf "%s |", $0 }' || true)
+        printf '%-20s samples %6d | %s\n' "$(basename "$bin")" "$samples" "$shares"
+        stop
+    done
+done
