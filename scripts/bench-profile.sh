@@ -30,13 +30,17 @@ if [ -z "${LOADGEN:-}" ]; then
     LOADGEN=target/release/examples/loadgen
     [ -x "$LOADGEN" ] || cargo build --release --no-default-features --example loadgen >&2
 fi
-command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null
+if ! command -v perf >/dev/null; then
+    echo "installing linux-perf (apt-get)" >&2
+    apt-get update >/dev/null && apt-get install -y linux-perf >/dev/null
+fi
 
 # shellcheck source=scripts/bench-lib.sh
 . scripts/bench-lib.sh
 
 DATA=$(mktemp -d)
-trap 'stop; rm -rf "$DATA"' EXIT
+PERF=
+trap '[ -z "$PERF" ] || kill "$PERF" 2>/dev/null; stop; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 "$ROUNDS"); do
     for bin in "${BINS[@]}"; do
         DIR=$(mktemp -d)
@@ -44,21 +48,35 @@ for _ in $(seq 1 "$ROUNDS"); do
         "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
             >"$DIR/serve.log" 2>&1 &
         PID=$!
-        if ! wait_port "$port"; then
+        if ! wait_port "$port" || ! kill -0 "$PID" 2>/dev/null; then
+            echo "$(basename "$bin"): its log:" >&2
             cat "$DIR/serve.log" >&2
             stop
             continue
         fi
-        perf record -q -F 4999 -p "$PID" -o "$DATA/perf.data" >/dev/null 2>&1 &
+        rm -f "$DATA/perf.data"
+        perf record -q -F 4999 -p "$PID" -o "$DATA/perf.data" >"$DATA/perf.log" 2>&1 &
         PERF=$!
+        # perf attaches in a few ms; a perf that could not (kernel.perf_event_paranoid) has ended.
         sleep 0.3
+        if ! kill -0 "$PERF" 2>/dev/null; then
+            echo "perf record could not profile the broker:" >&2
+            cat "$DATA/perf.log" >&2
+            exit 1
+        fi
         for _ in $(seq 1 "$REPEAT"); do
             "$LOADGEN" --addr "127.0.0.1:$port" --scenario "$SCENARIO" --scale "$SCALE" \
                 --deadline 120 >/dev/null 2>&1 || echo "$(basename "$bin"): a run failed" >&2
         done
-        kill -INT "$PERF"
+        kill -INT "$PERF" 2>/dev/null || true
         wait "$PERF" || true
-        samples=$(perf script -i "$DATA/perf.data" -F period 2>/dev/null | wc -l)
+        PERF=
+        if ! samples=$(perf script -i "$DATA/perf.data" -F period 2>"$DATA/script.log" | wc -l); then
+            echo "$(basename "$bin"): perf script failed:" >&2
+            cat "$DATA/script.log" >&2
+            stop
+            continue
+        fi
         shares=$(perf report -i "$DATA/perf.data" --no-children --sort sym 2>/dev/null |
             grep -E "$SYMBOLS" | awk '{ $2 = ""; printf "%s |", $0 }' || true)
         printf '%-20s samples %6d | %s\n' "$(basename "$bin")" "$samples" "$shares"

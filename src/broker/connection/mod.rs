@@ -189,13 +189,15 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         pubrel_waits: VecDeque::new(),
         held: VecDeque::new(),
         barrier: None,
+        write_deadline: None,
         connack_sent: false,
         input_held: false,
         client_id,
     };
     let ending = conn.run().await;
-    // Output queued after the end is dropped; what is left is uncounted from the gauge.
-    for o in conn.outbox.close() {
+    // Output queued after the end is dropped; what is left (taken or still queued) is uncounted from
+    // the gauge.
+    for o in conn.held.drain(..).chain(conn.outbox.close()) {
         conn.gauge.sub(o.weight());
     }
     // The outbox has let go of the socket: this task holds its last handle, and ends the stream (FIN)

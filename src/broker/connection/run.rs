@@ -49,6 +49,9 @@ pub(super) struct Conn {
     /// Output waiting behind `barrier`.
     pub(super) held: VecDeque<Outbound>,
     pub(super) barrier: Option<u64>,
+    /// When the output taken so far must be on the socket (`stuck_timeout` from the first write that
+    /// waited); cleared when `held` is empty.
+    pub(super) write_deadline: Option<Instant>,
     /// OneNET drops what a client sends before CONNACK (spec §3.2).
     pub(super) connack_sent: bool,
     /// Reading stopped for a pause with bytes left in `inbuf`: handled as soon as the pause is lifted.
@@ -90,13 +93,14 @@ impl Conn {
                 // The pause was lifted: the packets already read are handled now, since the socket may
                 // have nothing more to wake the read branch (the client waits for acks).
                 self.read_packets_boxed().await
-            } else if self.barrier.is_none() && !self.held.is_empty() {
-                // The rest of a backlog taken earlier: its next chunk (see `drain_output`).
-                self.drain_output(&committed)
             } else {
+                let draining = self.barrier.is_none() && !self.held.is_empty();
                 tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
+                    // The rest of a backlog taken earlier: its next chunk (see `drain_output`), after the
+                    // shutdown check, so a long backlog to a slow reader does not hold up a shutdown.
+                    () = std::future::ready(()), if draining => self.drain_output(&committed),
                     // New output, or the pause flag changed (the next turn looks at it).
                     _ = self.outbox.changed() => {
                         self.writing |= self.outbox.take(&mut self.held);
@@ -167,7 +171,11 @@ impl Conn {
                 let written = if rest.is_empty() {
                     Ok(Ok(()))
                 } else {
-                    tokio::time::timeout(stuck, write_all(&self.stream, rest)).await
+                    // One deadline for everything taken at once, however many chunks it goes out in.
+                    let deadline = *self
+                        .write_deadline
+                        .get_or_insert_with(|| Instant::now() + stuck);
+                    tokio::time::timeout_at(deadline, write_all(&self.stream, rest)).await
                 };
                 match written {
                     Ok(Ok(())) => {}
@@ -185,6 +193,9 @@ impl Conn {
                 Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
             }
             self.keep_or_release_buffers();
+            if self.held.is_empty() {
+                self.write_deadline = None;
+            }
             if self.writing && self.outbuf.is_empty() && self.held.is_empty() {
                 self.outbox.written();
                 self.writing = false;
@@ -195,7 +206,8 @@ impl Conn {
         }
     }
 
-    /// Encodes queued output up to the first barrier that is not yet committed.
+    /// Encodes taken output up to the first barrier that is not yet committed, or up to about
+    /// `KEEP_OUTBUF` bytes (the rest waits in `held` for the next turn).
     fn drain_output(&mut self, committed: &watch::Receiver<u64>) -> Flow {
         // The whole burst's room at once (the gauge counts about the encoded size of what is queued),
         // instead of growing the buffer by doubling as packets are encoded: those reallocations were
@@ -289,6 +301,9 @@ impl Conn {
         if idle && self.held.capacity() > 0 {
             self.held = VecDeque::new();
             self.outbox.release_room();
+        } else if self.held.is_empty() && self.held.capacity() > HELD_KEEP {
+            // Not handed back to the outbox beyond this: spare room there is not counted in the gauge.
+            self.held = VecDeque::new();
         }
     }
 
@@ -554,6 +569,9 @@ const MAX_BATCH: usize = 64;
 
 /// Bytes reserved for one read.
 pub(super) const READ_CHUNK: usize = 4096;
+
+/// Entries of spare room the taken-output deque keeps through a burst (and hands to the outbox) at most.
+const HELD_KEEP: usize = 1024;
 
 /// Output encoded per write at most (about; one packet larger than it goes alone); a write buffer grown
 /// past it is released after the write.

@@ -293,9 +293,14 @@ fn parse_frameless(
     let mut p = publish(&mut r, header.first_byte, last, false)?;
     let payload_at = r.pos;
     let len = frame.len();
-    let mut payload = frame;
-    bytes::Buf::advance(&mut payload, payload_at.min(len));
-    p.payload = payload;
+    // An empty payload holds no share of the read buffer (as `Bytes::slice` gives it).
+    p.payload = if payload_at >= len {
+        Bytes::new()
+    } else {
+        let mut payload = frame;
+        bytes::Buf::advance(&mut payload, payload_at);
+        payload
+    };
     Ok(Decoded {
         packet: Packet::Publish(p),
         len,

@@ -224,3 +224,31 @@ fn a_repeated_topic_is_shared_and_a_new_one_checked() {
         decode(&mut plain, MAX).unwrap_err()
     );
 }
+
+/// A PUBLISH with an empty payload, decoded without its frame, keeps no share of the read buffer (as
+/// the framed decoder's empty slice does not): queued for an offline session it would otherwise pin the
+/// whole buffer.
+#[test]
+fn a_frameless_empty_payload_holds_no_share_of_the_buffer() {
+    use crate::mqtt::{DecodeOptions, LastTopic, decode_stream_frameless};
+    let bytes = [0x30, 0x05, 0x00, 0x03, b'a', b'/', b'b'];
+    let mut buf = BytesMut::from(&bytes[..]);
+    let start = buf.as_ptr() as usize;
+    let d = decode_stream_frameless(
+        &mut buf,
+        MAX,
+        DecodeOptions::default(),
+        &mut LastTopic::default(),
+    )
+    .unwrap()
+    .unwrap();
+    let Packet::Publish(p) = d.packet else {
+        panic!("{:?}", d.packet)
+    };
+    assert!(p.payload.is_empty());
+    let at = p.payload.as_ptr() as usize;
+    assert!(
+        !(start..=start + bytes.len()).contains(&at),
+        "an empty payload points into the read buffer"
+    );
+}
