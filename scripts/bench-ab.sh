@@ -12,27 +12,17 @@
 # LOADGEN: a loadgen binary (default target/release/examples/loadgen, built when missing). Loopback only.
 set -euo pipefail
 
-[ $# -ge 1 ] || {
-    echo "usage: $0 BINARY..." >&2
-    exit 2
-}
-# Paths as given from the caller's directory, before the cd below.
-BINS=()
-for b in "$@"; do BINS+=("$(realpath "$b")"); done
-[ -z "${LOADGEN:-}" ] || LOADGEN=$(realpath "$LOADGEN")
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+take_binaries "$@"
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-4}
 SCALE=${SCALE:-1}
 SCENARIOS=${SCENARIOS:-"qos1-4x4 qos1-100x1 qos0-4x4 latency-qos1 connect-rate"}
-if [ -z "${LOADGEN:-}" ]; then
-    LOADGEN=target/release/examples/loadgen
-    [ -x "$LOADGEN" ] || cargo build --release --no-default-features --example loadgen >&2
-fi
+default_loadgen
 TCK=$(getconf CLK_TCK)
 
-# shellcheck source=scripts/bench-lib.sh
-. scripts/bench-lib.sh
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 printf '%-14s %-24s %14s %8s %8s\n' scenario binary "rate or p99" delivered cpu_ms

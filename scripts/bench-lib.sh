@@ -1,6 +1,26 @@
-# Helpers shared by scripts/bench-peers.sh and scripts/bench-ab.sh (sourced, not run): a free loopback
-# port, waiting for a broker to listen, and stopping the broker the caller started (PID) and removing its
-# data directory (DIR, when the caller set one).
+# Helpers shared by the bench-*.sh scripts (sourced, not run): the broker binaries named on the command
+# line, the load generator, a free loopback port, waiting for a broker to listen, and stopping the broker
+# the caller started (PID) and removing its data directory (DIR, when the caller set one).
+
+# BINS: the binaries named in "$@" as absolute paths, and LOADGEN made absolute; call before changing
+# directory (they are given from the caller's). Exits 2 when none is named.
+take_binaries() {
+    [ $# -ge 1 ] || {
+        echo "usage: $0 BINARY..." >&2
+        exit 2
+    }
+    BINS=()
+    for b in "$@"; do BINS+=("$(realpath "$b")"); done
+    [ -z "${LOADGEN:-}" ] || LOADGEN=$(realpath "$LOADGEN")
+}
+
+# LOADGEN, or the release build of examples/loadgen (built when missing); from the repository's root.
+default_loadgen() {
+    if [ -z "${LOADGEN:-}" ]; then
+        LOADGEN=target/release/examples/loadgen
+        [ -x "$LOADGEN" ] || cargo build --release --no-default-features --example loadgen >&2
+    fi
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

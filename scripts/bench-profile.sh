@@ -12,13 +12,9 @@
 # (kernel.perf_event_paranoid ≤ 2). LOADGEN: as in bench-ab.sh. Loopback only.
 set -euo pipefail
 
-[ $# -ge 1 ] || {
-    echo "usage: $0 BINARY..." >&2
-    exit 2
-}
-BINS=()
-for b in "$@"; do BINS+=("$(realpath "$b")"); done
-[ -z "${LOADGEN:-}" ] || LOADGEN=$(realpath "$LOADGEN")
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
+take_binaries "$@"
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-2}
@@ -26,17 +22,12 @@ REPEAT=${REPEAT:-3}
 SCALE=${SCALE:-10}
 SCENARIO=${SCENARIO:-qos0-4x4}
 SYMBOLS=${SYMBOLS:-'Router::handle$|drain_output$|read_packets|memcmp|shared_v_drop'}
-if [ -z "${LOADGEN:-}" ]; then
-    LOADGEN=target/release/examples/loadgen
-    [ -x "$LOADGEN" ] || cargo build --release --no-default-features --example loadgen >&2
-fi
+default_loadgen
 if ! command -v perf >/dev/null; then
     echo "installing linux-perf (apt-get)" >&2
     apt-get update >/dev/null && apt-get install -y linux-perf >/dev/null
 fi
 
-# shellcheck source=scripts/bench-lib.sh
-. scripts/bench-lib.sh
 
 DATA=$(mktemp -d)
 PERF=
