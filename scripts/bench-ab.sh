@@ -29,19 +29,9 @@ printf '%-14s %-24s %14s %8s %8s\n' scenario binary "rate or p99" delivered cpu_
 for _ in $(seq 1 "$RUNS"); do
     for sc in $SCENARIOS; do
         for bin in "${BINS[@]}"; do
-            DIR=$(mktemp -d)
-            port=$(free_port)
-            "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
-                >"$DIR/serve.log" 2>&1 &
-            PID=$!
-            if ! wait_port "$port" || ! kill -0 "$PID" 2>/dev/null; then
-                echo "$(basename "$bin"): its log:" >&2
-                cat "$DIR/serve.log" >&2
-                stop
-                continue
-            fi
+            start_serve "$bin" || continue
             before=$(cpu_ticks "$PID")
-            line=$("$LOADGEN" --addr "127.0.0.1:$port" --scenario "$sc" --scale "$SCALE" \
+            line=$("$LOADGEN" --addr "127.0.0.1:$PORT" --scenario "$sc" --scale "$SCALE" \
                 --broker-pid "$PID" --deadline 120 2>/dev/null | tail -n 1 || true)
             if ! after=$(cpu_ticks "$PID" 2>/dev/null); then
                 echo "$(basename "$bin") ended during $sc; its log:" >&2

@@ -36,6 +36,24 @@ wait_port() {
 
 PID=
 DIR=
+PORT=
+
+# Starts `$1 serve --profile mqtt` fresh on a free loopback port (sets DIR, PORT and PID); when it does
+# not listen, prints its log, stops it and returns 1.
+start_serve() {
+    DIR=$(mktemp -d)
+    PORT=$(free_port)
+    "$1" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$PORT" --http 127.0.0.1:0 \
+        >"$DIR/serve.log" 2>&1 &
+    PID=$!
+    if ! wait_port "$PORT" || ! kill -0 "$PID" 2>/dev/null; then
+        echo "$(basename "$1"): its log:" >&2
+        cat "$DIR/serve.log" >&2
+        stop
+        return 1
+    fi
+}
+
 stop() {
     if [ -n "$PID" ]; then
         kill "$PID" 2>/dev/null || true

@@ -28,23 +28,12 @@ if ! command -v perf >/dev/null; then
     apt-get update >/dev/null && apt-get install -y linux-perf >/dev/null
 fi
 
-
 DATA=$(mktemp -d)
 PERF=
 trap '[ -z "$PERF" ] || kill "$PERF" 2>/dev/null; stop; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 "$ROUNDS"); do
     for bin in "${BINS[@]}"; do
-        DIR=$(mktemp -d)
-        port=$(free_port)
-        "$bin" --data-dir "$DIR" serve --profile mqtt --mqtt "127.0.0.1:$port" --http 127.0.0.1:0 \
-            >"$DIR/serve.log" 2>&1 &
-        PID=$!
-        if ! wait_port "$port" || ! kill -0 "$PID" 2>/dev/null; then
-            echo "$(basename "$bin"): its log:" >&2
-            cat "$DIR/serve.log" >&2
-            stop
-            continue
-        fi
+        start_serve "$bin" || continue
         rm -f "$DATA/perf.data"
         perf record -q -F 4999 -p "$PID" -o "$DATA/perf.data" >"$DATA/perf.log" 2>&1 &
         PERF=$!
@@ -56,7 +45,7 @@ for _ in $(seq 1 "$ROUNDS"); do
             exit 1
         fi
         for _ in $(seq 1 "$REPEAT"); do
-            "$LOADGEN" --addr "127.0.0.1:$port" --scenario "$SCENARIO" --scale "$SCALE" \
+            "$LOADGEN" --addr "127.0.0.1:$PORT" --scenario "$SCENARIO" --scale "$SCALE" \
                 --deadline 120 >/dev/null 2>&1 || echo "$(basename "$bin"): a run failed" >&2
         done
         kill -INT "$PERF" 2>/dev/null || true
