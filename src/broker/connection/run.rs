@@ -292,6 +292,11 @@ impl Conn {
     /// idle both are released, and the outbox lets go of its own, so an idle connection holds none. A
     /// write buffer that one large packet grew past `KEEP_OUTBUF` is released at once.
     fn keep_or_release_buffers(&mut self) {
+        // Nothing held: nothing to decide (and no read of the gauge, a line the router's thread writes,
+        // on every turn of a connection that only reads).
+        if self.outbuf.capacity() == 0 && self.held.capacity() == 0 {
+            return;
+        }
         let idle = self.held.is_empty() && self.gauge.load().1 == 0;
         if self.outbuf.capacity() > KEEP_OUTBUF || idle {
             self.outbuf = BytesMut::new();

@@ -264,49 +264,7 @@ fn stream_frame(
         return Ok(None);
     }
     let frame = buf.split_to(header.total_len()).freeze();
-    if keep_frame {
-        parse(header, frame, opts, last).map(Some)
-    } else {
-        parse_frameless(header, frame, opts, last).map(Some)
-    }
-}
-
-/// [`parse`] that spends the frame: a PUBLISH's payload is the frame advanced past its headers.
-fn parse_frameless(
-    header: FrameHeader,
-    frame: Bytes,
-    opts: DecodeOptions,
-    last: &mut LastTopic,
-) -> Result<Decoded, DecodeError> {
-    let (packet_type, conformance) = check_first_byte(header.first_byte)?;
-    if packet_type != PacketType::Publish {
-        let mut d = parse(header, frame, opts, last)?;
-        d.frame = Bytes::new();
-        return Ok(d);
-    }
-    let mut r = Reader {
-        frame: &frame,
-        pos: header.header_len,
-        packet: packet_type,
-        opts,
-    };
-    let mut p = publish(&mut r, header.first_byte, last, false)?;
-    let payload_at = r.pos;
-    let len = frame.len();
-    // An empty payload holds no share of the read buffer (as `Bytes::slice` gives it).
-    p.payload = if payload_at >= len {
-        Bytes::new()
-    } else {
-        let mut payload = frame;
-        bytes::Buf::advance(&mut payload, payload_at);
-        payload
-    };
-    Ok(Decoded {
-        packet: Packet::Publish(p),
-        len,
-        conformance,
-        frame: Bytes::new(),
-    })
+    parse(header, frame, opts, last, keep_frame).map(Some)
 }
 
 /// Like [`decode`] but from a borrowed slice; copies the packet's bytes.
@@ -322,6 +280,7 @@ pub fn decode_slice(buf: &[u8], max_packet: usize) -> Result<Option<Decoded>, De
         Bytes::copy_from_slice(bytes),
         DecodeOptions::default(),
         &mut LastTopic::default(),
+        true,
     )
     .map(Some)
 }
@@ -340,16 +299,20 @@ pub fn decode_bytes(bytes: &Bytes, max_packet: usize) -> Result<Option<Decoded>,
         bytes.slice(..header.total_len()),
         DecodeOptions::default(),
         &mut LastTopic::default(),
+        true,
     )
     .map(Some)
 }
 
-/// Parses a complete frame whose fixed header is `header`.
+/// Parses a complete frame whose fixed header is `header`. Without `keep_frame` the frame is spent
+/// instead of returned: a PUBLISH's payload is the frame advanced past its headers (see
+/// [`decode_stream_frameless`]).
 fn parse(
     header: FrameHeader,
     frame: Bytes,
     opts: DecodeOptions,
     last: &mut LastTopic,
+    keep_frame: bool,
 ) -> Result<Decoded, DecodeError> {
     let (packet_type, conformance) = check_first_byte(header.first_byte)?;
     let mut r = Reader {
@@ -358,10 +321,12 @@ fn parse(
         packet: packet_type,
         opts,
     };
-    let packet = match packet_type {
+    let mut packet = match packet_type {
         PacketType::Connect => Packet::Connect(Box::new(connect(&mut r)?)),
         PacketType::ConnAck => Packet::ConnAck(connack(&mut r)?),
-        PacketType::Publish => Packet::Publish(publish(&mut r, header.first_byte, last, true)?),
+        PacketType::Publish => {
+            Packet::Publish(publish(&mut r, header.first_byte, last, keep_frame)?)
+        }
         PacketType::PubAck => Packet::PubAck(r.pid()?),
         PacketType::PubRec => Packet::PubRec(r.pid()?),
         PacketType::PubRel => Packet::PubRel(r.pid()?),
@@ -376,9 +341,23 @@ fn parse(
     };
     // Fixed-length bodies were checked in `check`; variable-length parsers
     // consume everything or report trailing bytes themselves.
+    let (len, payload_at) = (frame.len(), r.pos);
+    let frame = if keep_frame {
+        frame
+    } else {
+        // An empty payload stays `Bytes::new()` (from `publish`): no share of the read buffer.
+        if let Packet::Publish(p) = &mut packet
+            && payload_at < len
+        {
+            let mut payload = frame;
+            bytes::Buf::advance(&mut payload, payload_at);
+            p.payload = payload;
+        }
+        Bytes::new()
+    };
     Ok(Decoded {
         packet,
-        len: frame.len(),
+        len,
         conformance,
         frame,
     })
