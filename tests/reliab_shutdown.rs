@@ -67,3 +67,31 @@ async fn sigterm_with_a_client_that_never_reads_stops_within_5_s() {
     assert!(status.success(), "{status:?}");
     drop(sub);
 }
+
+/// Shutdown closes every online connection, whatever it was doing: one idle since its CONNACK, one
+/// subscribed and waiting for deliveries, one that just published (each waits on its own share of the
+/// shutdown signal). Every client sees its connection end, and the shutdown completes.
+#[tokio::test]
+async fn shutdown_closes_every_online_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = broker(dir.path(), onenet_desk::config::Profile::Mqtt).await;
+    let addr = h.mqtt_addr();
+    let (mut idle, ack) = Raw::login(addr, &connect_packet("idle", None, None, true, 60)).await;
+    assert!(matches!(ack, onenet_desk::mqtt::Packet::ConnAck(_)));
+    let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, true, 60)).await;
+    assert!(!sub.subscribe(&[("t/#", QoS::AtLeastOnce)]).await.is_empty());
+    let (mut publ, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 60)).await;
+    publ.send(&publish("t/1", b"x", QoS::AtLeastOnce, 1, false))
+        .await;
+    assert!(matches!(
+        publ.recv().await,
+        onenet_desk::mqtt::Packet::PubAck(_)
+    ));
+    tokio::time::timeout(Duration::from_secs(5), h.shutdown())
+        .await
+        .expect("shutdown completes within 5 s");
+    for (name, c) in [("idle", &mut idle), ("sub", &mut sub), ("pub", &mut publ)] {
+        let got = c.closed().await;
+        println!("{name}: {} packets before the close", got.len());
+    }
+}

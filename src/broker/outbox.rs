@@ -5,7 +5,9 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 
+use futures_util::task::AtomicWaker;
 use tokio::net::TcpStream;
 
 use super::message::{OutGauge, Outbound};
@@ -29,9 +31,13 @@ pub struct Outbox {
     /// reach the socket before it. Set under the queue's lock (so a direct write in progress finishes
     /// first); cleared without it, since a connection done writing cannot be overtaken.
     writing: AtomicBool,
-    /// Wakes the connection for new output or a change of `paused` (a permit is kept if it is not
-    /// waiting, so no wake-up is lost).
-    wake: tokio::sync::Notify,
+    /// New output or a change of `paused` since the connection last looked: a permit, kept while the
+    /// connection is not waiting, so no wake-up is lost.
+    changed: AtomicBool,
+    /// The connection's task while it waits for `changed`. One waiter, so a lock-free slot instead of a
+    /// `Notify`: that took its lock to register the waiter and again to drop it on every turn of the
+    /// connection's loop.
+    waker: AtomicWaker,
 }
 
 /// What the lock guards: the queue, and what decides whether bytes may go to the socket past it.
@@ -73,7 +79,7 @@ impl Outbox {
         }
         q.items.push_back(o);
         drop(q);
-        self.wake.notify_one();
+        self.wake();
         true
     }
 
@@ -140,7 +146,7 @@ impl Outbox {
     /// Wakes the connection for what [`Outbox::push_quiet`] queued.
     pub fn signal(&self) {
         if self.unsignalled.swap(false, Ordering::AcqRel) {
-            self.wake.notify_one();
+            self.wake();
         }
     }
 
@@ -191,7 +197,7 @@ impl Outbox {
 
     pub fn set_paused(&self, paused: bool) {
         if self.paused.swap(paused, Ordering::AcqRel) != paused {
-            self.wake.notify_one();
+            self.wake();
         }
     }
 
@@ -210,9 +216,29 @@ impl Outbox {
         std::mem::take(&mut q.items)
     }
 
-    /// Resolves when output was queued or the pause flag changed since the last call.
+    fn wake(&self) {
+        self.changed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Ready when output was queued or the pause flag changed since it was last ready (the connection's
+    /// own task is the only one that waits).
+    pub fn poll_changed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.changed.load(Ordering::Acquire) && self.changed.swap(false, Ordering::AcqRel) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // A wake between the check and the registration found no waker: its flag is seen here.
+        if self.changed.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// [`Outbox::poll_changed`] as a future.
     pub async fn changed(&self) {
-        self.wake.notified().await;
+        std::future::poll_fn(|cx| self.poll_changed(cx)).await;
     }
 }
 
@@ -233,6 +259,47 @@ mod tests {
         let o = Outbox::default();
         o.attach(Arc::new(server));
         (o, client)
+    }
+
+    /// Counts the wake-ups it is given.
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A wake-up that comes while the connection is busy is kept until it looks (one, however many
+    /// came); one that comes while it waits wakes its task. Nothing is lost either way.
+    #[test]
+    fn a_wake_up_is_kept_until_the_connection_looks_or_wakes_it_if_waiting() {
+        let o = Outbox::default();
+        let noop = &mut Context::from_waker(std::task::Waker::noop());
+        assert!(o.poll_changed(noop).is_pending(), "nothing happened yet");
+        assert!(o.push(puback(1)));
+        o.set_paused(true);
+        assert!(o.poll_changed(noop).is_ready(), "kept while not waiting");
+        assert!(o.poll_changed(noop).is_pending(), "one permit for both");
+
+        let counter = Arc::new(Counter(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(counter.clone());
+        let cx = &mut Context::from_waker(&waker);
+        assert!(o.poll_changed(cx).is_pending());
+        o.set_paused(false);
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            1,
+            "the waiting task is woken"
+        );
+        assert!(o.poll_changed(cx).is_ready());
+        // Queued quietly, then signalled once: one wake-up.
+        assert!(o.poll_changed(cx).is_pending());
+        assert_eq!(o.push_quiet(&mut vec![puback(2), puback(3)]), Some(true));
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "quiet: not yet");
+        o.signal();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 2);
+        assert!(o.poll_changed(cx).is_ready());
     }
 
     fn puback(n: u16) -> Outbound {

@@ -72,7 +72,12 @@ impl Conn {
         let mut last_heard = Instant::now();
         let ka_timer = tokio::time::sleep_until(last_heard + self.keep_alive.unwrap_or_default());
         tokio::pin!(ka_timer);
-        let shutdown = self.ctx.shutdown.clone();
+        // One waiter for the whole connection, on a token of its own: a future made afresh every turn
+        // registered with (and left) the shared token's waiter list under its locks, which every
+        // connection's thread took several times per turn.
+        let shutdown = self.ctx.shutdown.child_token();
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         let mut was_paused = false;
         // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
         // read: processed in `mqtt`, dropped as "before CONNACK" in `onenet`.
@@ -97,7 +102,7 @@ impl Conn {
                 let draining = self.barrier.is_none() && !self.held.is_empty();
                 tokio::select! {
                     biased;
-                    _ = shutdown.cancelled() => Flow::Stop(Ending::ClosedByBroker),
+                    _ = &mut cancelled => Flow::Stop(Ending::ClosedByBroker),
                     // The rest of a backlog taken earlier: its next chunk (see `drain_output`), after the
                     // shutdown check, so a long backlog to a slow reader does not hold up a shutdown.
                     () = std::future::ready(()), if draining => self.drain_output(&committed),
@@ -114,8 +119,10 @@ impl Conn {
                         self.barrier = None;
                         self.drain_output(&committed)
                     }
-                    // Readiness first, then a buffer: an idle connection waits without one.
-                    r = self.stream.readable(), if !paused => match r.and_then(|()| {
+                    // Readiness first, then a buffer: an idle connection waits without one. The socket's
+                    // one reader slot (this task is its only reader), not `readable()`, whose future
+                    // joins a locked waiter list when polled and leaves it when dropped, every turn.
+                    r = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)), if !paused => match r.and_then(|()| {
                         super::read::read_some(&self.stream, &mut self.inbuf)
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),

@@ -70,6 +70,10 @@ impl Driver {
         let timer = tokio::time::sleep(std::time::Duration::ZERO);
         tokio::pin!(timer);
         let mut armed = None;
+        // One waiter for the task's life (a future made every turn joined and left the token's locked
+        // waiter list each time).
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let deadline = self.router.next_deadline();
             if deadline != armed {
@@ -118,7 +122,7 @@ impl Driver {
                     self.router.save_all_stats();
                     self.apply();
                 }
-                _ = shutdown.cancelled() => break,
+                _ = &mut cancelled => break,
             }
             // An empty mailbox: the router goes idle, so acknowledgements owed now cannot be gathered
             // with later ones.
