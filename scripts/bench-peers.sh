@@ -9,6 +9,8 @@
 #   RUNS=1 SCENARIOS="qos1-4x4 idle" scripts/bench-peers.sh
 #   RUMQTTD=install scripts/bench-peers.sh      # cargo install rumqttd 0.20.0 first if it is missing
 #   RUMQTTD=off scripts/bench-peers.sh          # mosquitto only
+#   FLOOR=on scripts/bench-peers.sh             # also examples/floor.rs, in the latency and
+#                                               # connect-rate scenarios only
 #
 # RUMQTTD=auto (the default) includes rumqttd when version 0.20.0 is installed.
 # Needs: cargo, python3, apt-get (installs mosquitto and gnuplot-nox when missing). Loopback only.
@@ -56,6 +58,14 @@ off) ;;
     exit 2
     ;;
 esac
+
+# The floor (examples/floor.rs): what this machine allows a one-thread broker that does nothing but
+# answer; a yardstick for the scenarios where kernel and scheduler costs dominate, not a peer.
+if [ "${FLOOR:-off}" = on ]; then
+    cargo build --release --no-default-features --example floor >&2
+    FLOOR_BIN=target/release/examples/floor
+    BROKERS="$BROKERS floor"
+fi
 
 # LOADGEN may name a loadgen binary built elsewhere (examples build with the dev-dependencies, which
 # include the GUI stack: the first release build of the example is long).
@@ -119,6 +129,10 @@ EOF
         "$RUMQTTD_BIN" -q -c "$3/rumqttd.toml" >"$3/rumqttd.log" 2>&1 &
         PID=$!
         ;;
+    floor)
+        "$FLOOR_BIN" "127.0.0.1:$2" >"$3/floor.log" 2>&1 &
+        PID=$!
+        ;;
     esac
     wait_port "$2"
 }
@@ -126,6 +140,10 @@ EOF
 for run in $(seq 1 "$RUNS"); do
     for sc in $SCENARIOS; do
         for broker in $BROKERS; do
+            # The floor has no topics or queues: only the scenarios it can answer.
+            if [ "$broker" = floor ]; then
+                case $sc in latency-* | connect-rate) ;; *) continue ;; esac
+            fi
             dir=$(mktemp -d)
             port=$(free_port)
             start_broker "$broker" "$port" "$dir"
@@ -217,7 +235,7 @@ PY
 
 if [ -s "$OUT/peers.dat" ]; then
     read -r -a peer_list <<<"${BROKERS#onenet-desk }"
-    colours=("#2f6fb0" "#e08a1e")
+    colours=("#2f6fb0" "#e08a1e" "#6a6a6a")
     plot=""
     for i in "${!peer_list[@]}"; do
         plot+="\"$OUT/peers.dat\" using $((i + 2)):xtic(1) title \"vs ${peer_list[$i]}\" lc rgb \"${colours[$i]}\", "

@@ -1,0 +1,202 @@
+//! The least an MQTT broker can do, as a yardstick for the load generator's `connect-rate` and latency
+//! scenarios: what this machine's kernel, loopback and scheduler allow before any broker logic. One
+//! thread, one epoll set (mio), no sessions, no topics, no queues, no limits:
+//!
+//! * CONNECT → CONNACK (accepted), PINGREQ → PINGRESP, DISCONNECT → the connection is closed;
+//! * SUBSCRIBE → SUBACK (QoS 1 granted), and the connection receives every PUBLISH from then on,
+//!   whatever its topic;
+//! * PUBLISH → the same bytes to every subscriber, then PUBACK to the publisher at QoS 1.
+//!
+//! Not a broker: the throughput scenarios (which need topics) and the memory ones mean nothing here.
+//! `FLOOR=on scripts/bench-peers.sh` runs it beside the peers for `latency-qos0`, `latency-qos1` and
+//! `connect-rate`; by hand:
+//!
+//! ```text
+//! cargo run --release --example floor -- 127.0.0.1:6010 &
+//! cargo run --release --example loadgen -- --addr 127.0.0.1:6010 --scenario connect-rate
+//! ```
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+const LISTENER: Token = Token(0);
+
+/// A packet larger than this closes the connection (nothing in the scenarios comes near).
+const MAX_PACKET: usize = 1 << 20;
+
+struct Client {
+    socket: TcpStream,
+    input: Vec<u8>,
+    subscribed: bool,
+}
+
+/// The next whole packet at the start of `b`: (header length, total length); `Err` for a remaining
+/// length longer than 4 bytes or `MAX_PACKET`.
+fn frame(b: &[u8]) -> Result<Option<(usize, usize)>, ()> {
+    let (mut len, mut shift) = (0usize, 0);
+    for i in 1..=4 {
+        let Some(&byte) = b.get(i) else {
+            return Ok(None);
+        };
+        len |= usize::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            if len > MAX_PACKET {
+                return Err(());
+            }
+            let total = i + 1 + len;
+            return Ok((b.len() >= total).then_some((i + 1, total)));
+        }
+    }
+    Err(())
+}
+
+/// What one client's packets ask for: bytes back to it, PUBLISH packets for the subscribers, and
+/// whether it is done.
+#[derive(Default)]
+struct Answer {
+    reply: Vec<u8>,
+    publishes: Vec<Vec<u8>>,
+    close: bool,
+}
+
+/// Handles every whole packet in `c.input`, leaving a partial one there.
+fn handle(c: &mut Client, out: &mut Answer) {
+    let mut at = 0;
+    loop {
+        let rest = c.input.get(at..).unwrap_or_default();
+        let (header, total) = match frame(rest) {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(()) => {
+                out.close = true;
+                break;
+            }
+        };
+        let packet = rest.get(..total).unwrap_or_default();
+        let body = packet.get(header..).unwrap_or_default();
+        match packet.first().map(|b| b >> 4) {
+            Some(1) => out.reply.extend_from_slice(&[0x20, 2, 0, 0]),
+            Some(8) => {
+                c.subscribed = true;
+                let pid = body.get(..2).unwrap_or(&[0, 1]);
+                out.reply.extend_from_slice(&[0x90, 3]);
+                out.reply.extend_from_slice(pid);
+                out.reply.push(1);
+            }
+            Some(3) => {
+                out.publishes.push(packet.to_vec());
+                let qos = packet.first().map_or(0, |b| (b >> 1) & 3);
+                let topic_len = body
+                    .get(..2)
+                    .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+                if qos == 1
+                    && let Some(pid) = body.get(2 + topic_len..4 + topic_len)
+                {
+                    out.reply.extend_from_slice(&[0x40, 2]);
+                    out.reply.extend_from_slice(pid);
+                }
+            }
+            Some(12) => out.reply.extend_from_slice(&[0xD0, 0]),
+            Some(14) => out.close = true,
+            _ => {}
+        }
+        at += total;
+    }
+    c.input.drain(..at);
+}
+
+/// Writes `bytes` on a non-blocking socket; a socket that does not take them whole is given up on
+/// (the scenarios never fill one).
+fn send(socket: &mut TcpStream, bytes: &[u8]) -> bool {
+    bytes.is_empty() || matches!(socket.write(bytes), Ok(n) if n == bytes.len())
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:6010".into());
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+    if !addr.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("{addr} is not a loopback address"),
+        ));
+    }
+    let mut poll = Poll::new()?;
+    let mut listener = TcpListener::bind(addr)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut clients: HashMap<usize, Client> = HashMap::new();
+    let mut next = 1;
+    let mut events = Events::with_capacity(1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        poll.poll(&mut events, None)?;
+        for ev in events.iter() {
+            if ev.token() == LISTENER {
+                while let Ok((mut socket, _)) = listener.accept() {
+                    socket.set_nodelay(true)?;
+                    poll.registry()
+                        .register(&mut socket, Token(next), Interest::READABLE)?;
+                    let input = Vec::new();
+                    clients.insert(
+                        next,
+                        Client {
+                            socket,
+                            input,
+                            subscribed: false,
+                        },
+                    );
+                    next += 1;
+                }
+                continue;
+            }
+            let id = ev.token().0;
+            let mut out = Answer::default();
+            if let Some(c) = clients.get_mut(&id) {
+                loop {
+                    match c.socket.read(&mut chunk) {
+                        Ok(0) => {
+                            out.close = true;
+                            break;
+                        }
+                        Ok(n) => c
+                            .input
+                            .extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            out.close = true;
+                            break;
+                        }
+                    }
+                }
+                handle(c, &mut out);
+            }
+            // Deliveries first, as a broker would send them, then the publisher's answers.
+            for (other, s) in clients.iter_mut() {
+                if *other != id && s.subscribed {
+                    for p in &out.publishes {
+                        send(&mut s.socket, p);
+                    }
+                }
+            }
+            if let Some(c) = clients.get_mut(&id)
+                && !send(&mut c.socket, &out.reply)
+            {
+                out.close = true;
+            }
+            if out.close
+                && let Some(mut c) = clients.remove(&id)
+            {
+                let _ = poll.registry().deregister(&mut c.socket);
+                let _ = c.socket.shutdown(std::net::Shutdown::Write);
+            }
+        }
+    }
+}
