@@ -61,9 +61,12 @@ esac
 
 # The floor (examples/floor.rs): what this machine allows a one-thread broker that does nothing but
 # answer; a yardstick for the scenarios where kernel and scheduler costs dominate, not a peer.
+# FLOOR_BIN may name a floor binary built elsewhere.
 if [ "${FLOOR:-off}" = on ]; then
-    cargo build --release --no-default-features --example floor >&2
-    FLOOR_BIN=target/release/examples/floor
+    if [ -z "${FLOOR_BIN:-}" ]; then
+        cargo build --release --no-default-features --example floor >&2
+        FLOOR_BIN=target/release/examples/floor
+    fi
     BROKERS="$BROKERS floor"
 fi
 
