@@ -109,10 +109,84 @@ fn handle(c: &mut Client, out: &mut Answer) {
     c.input.drain(..at);
 }
 
-/// Writes `bytes` on a non-blocking socket; a socket that does not take them whole is given up on
-/// (the scenarios never fill one).
+/// Writes `bytes` on a non-blocking socket; false when it did not take them whole (the scenarios never
+/// fill one): the caller closes that connection rather than leave half a packet in its stream.
 fn send(socket: &mut TcpStream, bytes: &[u8]) -> bool {
     bytes.is_empty() || matches!(socket.write(bytes), Ok(n) if n == bytes.len())
+}
+
+/// One read, as onenet-desk's connections do (`broker::connection::read`): a read that did not fill
+/// the buffer took everything the kernel had, and edge-triggered readiness comes again with new bytes.
+/// True when the connection ended (end of stream or an error).
+fn read_some(c: &mut Client, chunk: &mut [u8]) -> bool {
+    loop {
+        match c.socket.read(chunk) {
+            Ok(0) => return true,
+            Ok(n) => {
+                c.input
+                    .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if n < chunk.len() {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Takes every pending connection (edge-triggered: until the listener has none). A connection that
+/// cannot be set up is dropped; the server goes on.
+fn accept_all(
+    listener: &TcpListener,
+    poll: &Poll,
+    clients: &mut HashMap<usize, Client>,
+    next: &mut usize,
+) {
+    loop {
+        match listener.accept() {
+            Ok((mut socket, _)) => {
+                let token = Token(*next);
+                *next += 1;
+                if socket.set_nodelay(true).is_err()
+                    || poll
+                        .registry()
+                        .register(&mut socket, token, Interest::READABLE)
+                        .is_err()
+                {
+                    continue;
+                }
+                let input = Vec::new();
+                clients.insert(
+                    token.0,
+                    Client {
+                        socket,
+                        input,
+                        subscribed: false,
+                    },
+                );
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            // A connection reset before it was taken: the next one may do.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::ConnectionReset
+                ) => {}
+            // Out of descriptors, or worse: stop for now; the next connection wakes the listener again.
+            Err(_) => return,
+        }
+    }
+}
+
+fn close(poll: &Poll, clients: &mut HashMap<usize, Client>, id: usize) {
+    if let Some(mut c) = clients.remove(&id) {
+        let _ = poll.registry().deregister(&mut c.socket);
+        let _ = c.socket.shutdown(std::net::Shutdown::Write);
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -135,54 +209,33 @@ fn main() -> std::io::Result<()> {
     let mut clients: HashMap<usize, Client> = HashMap::new();
     let mut next = 1;
     let mut events = Events::with_capacity(1024);
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut chunk = vec![0u8; 4096];
+    let mut failed = Vec::new();
     loop {
-        poll.poll(&mut events, None)?;
+        match poll.poll(&mut events, None) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
         for ev in events.iter() {
             if ev.token() == LISTENER {
-                while let Ok((mut socket, _)) = listener.accept() {
-                    socket.set_nodelay(true)?;
-                    poll.registry()
-                        .register(&mut socket, Token(next), Interest::READABLE)?;
-                    let input = Vec::new();
-                    clients.insert(
-                        next,
-                        Client {
-                            socket,
-                            input,
-                            subscribed: false,
-                        },
-                    );
-                    next += 1;
-                }
+                accept_all(&listener, &poll, &mut clients, &mut next);
                 continue;
             }
             let id = ev.token().0;
             let mut out = Answer::default();
             if let Some(c) = clients.get_mut(&id) {
-                loop {
-                    match c.socket.read(&mut chunk) {
-                        Ok(0) => {
-                            out.close = true;
-                            break;
-                        }
-                        Ok(n) => c
-                            .input
-                            .extend_from_slice(chunk.get(..n).unwrap_or_default()),
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(_) => {
-                            out.close = true;
-                            break;
-                        }
-                    }
-                }
+                out.close = read_some(c, &mut chunk);
                 handle(c, &mut out);
             }
             // Deliveries first, as a broker would send them, then the publisher's answers.
-            for (other, s) in clients.iter_mut() {
-                if *other != id && s.subscribed {
-                    for p in &out.publishes {
-                        send(&mut s.socket, p);
+            if !out.publishes.is_empty() {
+                for (other, s) in clients.iter_mut() {
+                    if *other != id
+                        && s.subscribed
+                        && !out.publishes.iter().all(|p| send(&mut s.socket, p))
+                    {
+                        failed.push(*other);
                     }
                 }
             }
@@ -191,11 +244,11 @@ fn main() -> std::io::Result<()> {
             {
                 out.close = true;
             }
-            if out.close
-                && let Some(mut c) = clients.remove(&id)
-            {
-                let _ = poll.registry().deregister(&mut c.socket);
-                let _ = c.socket.shutdown(std::net::Shutdown::Write);
+            if out.close {
+                close(&poll, &mut clients, id);
+            }
+            for other in failed.drain(..) {
+                close(&poll, &mut clients, other);
             }
         }
     }

@@ -79,7 +79,11 @@ async fn shutdown_closes_every_online_connection() {
     let (mut idle, ack) = Raw::login(addr, &connect_packet("idle", None, None, true, 60)).await;
     assert!(matches!(ack, onenet_desk::mqtt::Packet::ConnAck(_)));
     let (mut sub, _) = Raw::login(addr, &connect_packet("sub", None, None, true, 60)).await;
-    assert!(!sub.subscribe(&[("t/#", QoS::AtLeastOnce)]).await.is_empty());
+    let granted = sub.subscribe(&[("t/#", QoS::AtLeastOnce)]).await;
+    assert!(
+        matches!(granted.as_slice(), [c] if *c != onenet_desk::mqtt::SubackCode::Failure),
+        "{granted:?}"
+    );
     let (mut publ, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 60)).await;
     publ.send(&publish("t/1", b"x", QoS::AtLeastOnce, 1, false))
         .await;

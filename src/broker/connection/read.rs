@@ -10,7 +10,8 @@ use super::run::READ_CHUNK;
 /// the end of the stream.
 ///
 /// A read that did not fill the room took everything the kernel had, so the socket's readiness is
-/// cleared then and there: the next `readable()` waits for new bytes instead of returning at once and
+/// cleared then and there: the next wait for readiness (`poll_read_ready` in the connection's loop,
+/// `readable()` in the handshake) waits for new bytes instead of returning at once and
 /// costing a read that finds nothing. Those empty reads (EAGAIN) were 42% of the read calls in a QoS 1
 /// run and one of the three reads per connection in a connect/disconnect cycle (strace). Clearing is
 /// race-free: the runtime clears only if no readiness event came in since this read began, and it keeps

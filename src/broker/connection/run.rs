@@ -121,7 +121,8 @@ impl Conn {
                     }
                     // Readiness first, then a buffer: an idle connection waits without one. The socket's
                     // one reader slot (this task is its only reader), not `readable()`, whose future
-                    // joins a locked waiter list when polled and leaves it when dropped, every turn.
+                    // joins the socket's waiter list when polled and leaves it when dropped, a lock
+                    // each way every turn; the slot takes that lock only to store the waker.
                     r = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)), if !paused => match r.and_then(|()| {
                         super::read::read_some(&self.stream, &mut self.inbuf)
                     }) {
