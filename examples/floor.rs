@@ -33,27 +33,6 @@ struct Client {
     subscribed: bool,
 }
 
-/// The next whole packet at the start of `b`: (header length, total length); `Err` for a remaining
-/// length longer than 4 bytes or `MAX_PACKET`.
-fn frame(b: &[u8]) -> Result<Option<(usize, usize)>, ()> {
-    let (mut len, mut shift) = (0usize, 0);
-    for i in 1..=4 {
-        let Some(&byte) = b.get(i) else {
-            return Ok(None);
-        };
-        len |= usize::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            if len > MAX_PACKET {
-                return Err(());
-            }
-            let total = i + 1 + len;
-            return Ok((b.len() >= total).then_some((i + 1, total)));
-        }
-    }
-    Err(())
-}
-
 /// What one client's packets ask for: bytes back to it, PUBLISH packets for the subscribers, and
 /// whether it is done.
 #[derive(Default)]
@@ -68,10 +47,11 @@ fn handle(c: &mut Client, out: &mut Answer) {
     let mut at = 0;
     loop {
         let rest = c.input.get(at..).unwrap_or_default();
-        let (header, total) = match frame(rest) {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(()) => {
+        // The crate's fixed-header check (as the load generator's own client uses it).
+        let (header, total) = match onenet_desk::mqtt::check(rest, MAX_PACKET) {
+            Ok(Some(h)) if rest.len() >= h.total_len() => (h.header_len, h.total_len()),
+            Ok(_) => break,
+            Err(_) => {
                 out.close = true;
                 break;
             }
