@@ -5,6 +5,7 @@
 //! oldest still held, so a slow console can show "N dropped" rather than slowing the devices.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -128,6 +129,9 @@ pub enum Received {
 #[derive(Debug, Clone)]
 pub struct Events {
     tx: broadcast::Sender<Event>,
+    /// Live readers, counted here because the channel's own count takes its lock, and the router and
+    /// every connection ask at each turn.
+    readers: Arc<AtomicUsize>,
 }
 
 /// Events held for slow readers before they start missing some.
@@ -137,22 +141,28 @@ impl Events {
     pub fn new() -> Events {
         Events {
             tx: broadcast::channel(EVENT_BUFFER).0,
+            readers: Arc::default(),
         }
     }
 
-    /// Sends to whoever listens; nobody listening is fine.
+    /// Sends to whoever listens; nobody listening is fine (and costs no lock).
     pub fn send(&self, e: Event) {
-        let _ = self.tx.send(e);
+        if self.watched() {
+            let _ = self.tx.send(e);
+        }
     }
 
-    /// True when a reader exists: packet events are only built then.
+    /// True when a reader exists: packet events are only built then. A reader counts from before it
+    /// subscribes, so an event skipped because nobody counted is one it could not have received.
     pub fn watched(&self) -> bool {
-        self.tx.receiver_count() > 0
+        self.readers.load(Ordering::SeqCst) > 0
     }
 
     pub fn subscribe(&self) -> EventReceiver {
+        self.readers.fetch_add(1, Ordering::SeqCst);
         EventReceiver {
             rx: self.tx.subscribe(),
+            readers: self.readers.clone(),
         }
     }
 }
@@ -166,6 +176,13 @@ impl Default for Events {
 /// A reader of events.
 pub struct EventReceiver {
     rx: broadcast::Receiver<Event>,
+    readers: Arc<AtomicUsize>,
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        self.readers.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl EventReceiver {
@@ -191,6 +208,28 @@ impl EventReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Packet events are built only while someone reads: the count follows readers as they come and go.
+    #[tokio::test]
+    async fn watched_while_a_reader_lives() {
+        let ev = Events::new();
+        assert!(!ev.watched());
+        let a = ev.subscribe();
+        let mut b = ev.clone().subscribe();
+        assert!(ev.watched());
+        drop(a);
+        assert!(ev.watched(), "one reader left");
+        ev.send(Event::StoreStatus { error: None });
+        assert!(matches!(
+            b.try_recv(),
+            Some(Received::Event(Event::StoreStatus { error: None }))
+        ));
+        drop(b);
+        assert!(!ev.watched());
+        ev.send(Event::StoreStatus { error: None });
+        let mut c = ev.subscribe();
+        assert!(c.try_recv().is_none(), "sent before it subscribed");
+    }
 
     #[tokio::test]
     async fn a_slow_reader_is_told_how_many_it_missed() {

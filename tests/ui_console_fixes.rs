@@ -512,13 +512,16 @@ fn a_timeout_shows_when_it_timed_out_and_each_reply_picks_its_view() {
 fn the_offline_queue_follows_the_counts_and_shows_a_payload() {
     let mut m = fixture();
     m.sessions[1].queued = 2;
-    let now = onenet_desk::ui::format::now_ms();
+    // Queued days ago, so the age column reads the same in every frame ("3 d 0 h"): queued just now, it
+    // read "12 ms", "15 ms" … and on a busy machine a width change between frames made the grid lay out
+    // again, past the harness's step limit.
+    let queued_at = onenet_desk::ui::format::now_ms() - 3 * 86_400_000;
     let q = |topic: &str, payload: &'static [u8]| QueuedInfo {
         topic: topic.into(),
         qos: 1,
         payload_len: payload.len(),
         payload: bytes::Bytes::from_static(payload),
-        queued_at: now,
+        queued_at,
         packet_id: None,
     };
     m.queues.insert(

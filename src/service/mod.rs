@@ -26,12 +26,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::message::RouterMsg;
-use crate::broker::router::Driver;
+use crate::broker::router::{Driver, Hub};
 use crate::broker::{ConnCtx, accept_loop};
 use crate::config::{Config, ConfigError};
 use crate::events::{EventReceiver, Events};
@@ -80,7 +80,7 @@ struct Inner {
     mqtt_addr: SocketAddr,
     data: DataStore,
     store: StoreTx,
-    router: mpsc::Sender<RouterMsg>,
+    router: Arc<Hub>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     writer: Mutex<Option<WriterThread>>,
@@ -203,7 +203,6 @@ async fn start_inner(
     db.leave_checkpoints_to_the_writer()?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let (router_tx, router_rx) = mpsc::channel(ROUTER_MAILBOX);
     let (live_tx, live) = watch::channel(config.clone());
     tracing::info!(
         sessions = state.sessions.len(),
@@ -221,7 +220,8 @@ async fn start_inner(
         metrics.clone(),
         state,
     );
-    tracker.spawn(router.run(router_rx, shutdown.clone()));
+    let (hub, mailbox) = Hub::new(router, ROUTER_MAILBOX);
+    tracker.spawn(hub.clone().run(mailbox, shutdown.clone()));
     tracker.spawn(report_store_failures(
         store.failing(),
         events.clone(),
@@ -230,7 +230,7 @@ async fn start_inner(
     ));
     let ctx = Arc::new(ConnCtx {
         cfg: config.clone(),
-        router: router_tx.clone(),
+        hub: hub.clone(),
         db: db.clone(),
         committed: store.committed(),
         shutdown: shutdown.clone(),
@@ -260,7 +260,7 @@ async fn start_inner(
             mqtt_addr,
             data: DataStore::from_db(db),
             store,
-            router: router_tx,
+            router: hub,
             shutdown,
             tracker,
             writer: Mutex::new(Some(writer)),
@@ -368,7 +368,9 @@ impl ServiceHandle {
     /// Sends the router a request and waits for its answer; None when the service is stopped.
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RouterMsg) -> Option<T> {
         let (tx, rx) = oneshot::channel();
-        self.inner.router.send(make(tx)).await.ok()?;
+        if !self.inner.router.request(make(tx)).await {
+            return None;
+        }
         rx.await.ok()
     }
 

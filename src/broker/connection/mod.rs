@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -33,12 +33,14 @@ use crate::onenet::datapoint::DpOptions;
 use crate::store::Db;
 
 use super::message::{ConnTx, Ending, Input, Login, OutGauge, Outbox, RouterMsg};
+use super::router::{Hub, Lane};
 
 /// What every connection task shares.
 pub(crate) struct ConnCtx {
     pub cfg: Arc<Config>,
-    /// The router's mailbox. Bounded: when the router is behind, readers wait, and TCP slows publishers.
-    pub router: mpsc::Sender<RouterMsg>,
+    /// The router: run in the connection's task when free, its bounded mailbox otherwise (when the
+    /// router is behind, readers wait, and TCP slows publishers).
+    pub hub: Arc<Hub>,
     pub db: Db,
     /// Store watermark; see `Outbound::Barrier`.
     pub committed: watch::Receiver<u64>,
@@ -153,11 +155,12 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         will,
         remote,
     };
-    if ctx
-        .router
-        .send(RouterMsg::Login(handle, Box::new(login)))
+    // What this connection has in the router's mailbox: its inputs are handled in the order it sent them.
+    let lane = Arc::new(Lane::default());
+    if !ctx
+        .hub
+        .send(&lane, RouterMsg::Login(handle, Box::new(login)))
         .await
-        .is_err()
     {
         return;
     }
@@ -193,6 +196,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         connack_sent: false,
         input_held: false,
         client_id,
+        lane,
     };
     let ending = conn.run().await;
     // Output queued after the end is dropped; what is left (taken or still queued) is uncounted from
@@ -218,7 +222,10 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         tracing::debug!(%remote, client = %conn.client_id, ?ending, "disconnected");
     }
     let _ = ctx
-        .router
-        .send(RouterMsg::Conn(Input::Closed { conn: id, ending }))
+        .hub
+        .send(
+            &conn.lane,
+            RouterMsg::Conn(Input::Closed { conn: id, ending }),
+        )
         .await;
 }

@@ -23,6 +23,7 @@ use crate::onenet::diagnostics::DiagKind;
 use super::super::message::{
     CloseReason, Ending, Input, Message, OutGauge, Outbound, Outbox, RouterMsg,
 };
+use super::super::router::Lane;
 use super::{ConnCtx, packet_event};
 
 pub(super) struct Conn {
@@ -57,6 +58,8 @@ pub(super) struct Conn {
     /// Reading stopped for a pause with bytes left in `inbuf`: handled as soon as the pause is lifted.
     pub(super) input_held: bool,
     pub(super) client_id: String,
+    /// This connection's inputs waiting in the router's mailbox (see `Hub::send`).
+    pub(super) lane: Arc<Lane>,
 }
 
 enum Flow {
@@ -373,12 +376,15 @@ impl Conn {
     async fn diagnostic(&self, kind: DiagKind, message: String) {
         let _ = self
             .ctx
-            .router
-            .send(RouterMsg::Conn(Input::Diagnostic {
-                conn: self.id,
-                kind,
-                message,
-            }))
+            .hub
+            .send(
+                &self.lane,
+                RouterMsg::Conn(Input::Diagnostic {
+                    conn: self.id,
+                    kind,
+                    message,
+                }),
+            )
             .await;
     }
 
@@ -552,7 +558,7 @@ impl Conn {
             },
             _ => RouterMsg::Batch(std::mem::take(batch)),
         };
-        self.ctx.router.send(msg).await.is_ok()
+        self.ctx.hub.send(&self.lane, msg).await
     }
 }
 

@@ -1,23 +1,17 @@
-//! The router task: a thin driver around the [`Router`] state machine. It feeds the mailbox and the
-//! router's deadlines in as inputs, answers the service's requests, and applies the effects: output to a
-//! connection's queue, numbered ops to the store writer, events to watchers, pauses to connections.
+//! A thin driver around the [`Router`] state machine: it feeds inputs and the service's requests in,
+//! answers the requests, and applies the effects: output to a connection's queue, numbered ops to the
+//! store writer, events to watchers, pauses to connections. Who calls it, and when, is `hub`'s business.
 
 use std::sync::Arc;
-
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::broker::message::{ConnId, ConnMap, ConnTx, Input, Outbound, RouterMsg};
 use crate::config::Config;
 use crate::events::Events;
 use crate::metrics::Metrics;
-use crate::store::{LoadedState, StoreTx, now_millis};
+use crate::store::{LoadedState, StoreTx};
 
 use super::acks::AckWriter;
 use super::{Effect, Router};
-
-/// Inputs taken from the mailbox per wake-up.
-const BATCH: usize = 512;
 
 /// Connections given output are woken at least every this many inputs (and after every mailbox batch).
 const WAKE_EVERY: usize = 64;
@@ -59,82 +53,47 @@ impl Driver {
         }
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<RouterMsg>, shutdown: CancellationToken) {
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut committed = self.store.committed();
-        // Client totals that changed are written this often (`stats`), not per message.
-        let mut stats = tokio::time::interval(super::stats::STATS_EVERY);
-        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The router's next deadline: one timer, moved when the deadline changes (a timer made afresh
-        // every loop turn was a timer-wheel insert and removal per mailbox batch).
-        let timer = tokio::time::sleep(std::time::Duration::ZERO);
-        tokio::pin!(timer);
-        let mut armed = None;
-        // One waiter for the task's life (a future made every turn joined and left the token's locked
-        // waiter list each time).
-        let cancelled = shutdown.cancelled();
-        tokio::pin!(cancelled);
-        loop {
-            let deadline = self.router.next_deadline();
-            if deadline != armed {
-                if let Some(t) = deadline {
-                    let wait = (t - now_millis()).max(0) as u64;
-                    timer.as_mut().reset(
-                        tokio::time::Instant::now() + std::time::Duration::from_millis(wait),
-                    );
-                }
-                armed = deadline;
-            }
-            // A lagging writer pushes back: no input is taken (connections wait on the bounded mailbox, TCP
-            // slows the publishers) until the ops not yet committed are under `max_store_backlog`.
-            let backlogged = self.router.store_backlogged(*committed.borrow_and_update());
-            tokio::select! {
-                r = committed.changed(), if backlogged => {
-                    if r.is_err() {
-                        break;
-                    }
-                }
-                n = rx.recv_many(&mut batch, BATCH), if !backlogged => {
-                    if n == 0 {
-                        break;
-                    }
-                    // One clock read per batch: the router's time is in ms, a batch takes less.
-                    let now = now_millis();
-                    // Asked after the batch came in: what a watcher caused after subscribing is seen.
-                    self.set_watched();
-                    for m in batch.drain(..) {
-                        self.handle(m, now);
-                    }
-                }
-                _ = &mut timer, if armed.is_some() => {
-                    // Re-armed next turn even if the deadline stays (a clock that stepped back).
-                    armed = None;
-                    self.set_watched();
-                    self.router.handle(Input::Tick, now_millis());
-                    self.apply();
-                }
-                _ = stats.tick() => {
-                    // Deadlines are wall-clock, the timer is monotonic: re-armed from the wall clock
-                    // at least this often, so a clock step forward or a suspended machine (monotonic
-                    // time stands still) delays a deadline by one stats period at most.
-                    armed = None;
-                    crate::broker::conn_log::flush();
-                    self.router.save_all_stats();
-                    self.apply();
-                }
-                _ = &mut cancelled => break,
-            }
-            // An empty mailbox: the router goes idle, so acknowledgements owed now cannot be gathered
-            // with later ones.
-            self.wake_touched(rx.is_empty());
-        }
-        // What online clients counted since the last periodic write (shutdown commits it).
-        self.router.save_all_stats();
-        self.apply();
-        self.wake_touched(true);
+    /// The store's commit watermark.
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.committed()
     }
 
-    fn set_watched(&mut self) {
+    /// The store writer lags: no input is taken until the ops not yet committed are under
+    /// `max_store_backlog` (see `Hub`).
+    pub fn backlogged(&self, committed: u64) -> bool {
+        self.router.store_backlogged(committed)
+    }
+
+    /// When the router next needs a `Tick` (wall-clock ms).
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.router.next_deadline()
+    }
+
+    /// Handles one input for the connection whose task runs the router (see `Hub`), and writes or
+    /// queues what that turn owes.
+    pub fn handle_inline(&mut self, m: RouterMsg, now: i64) {
+        self.set_watched();
+        self.acks.inline = true;
+        self.handle(m, now);
+        // The turn is over: what it owes is written now (`AckWriter::write_held`).
+        self.wake_touched(true);
+        self.acks.inline = false;
+    }
+
+    /// The router's deadline passed.
+    pub fn tick(&mut self, now: i64) {
+        self.set_watched();
+        self.router.handle(Input::Tick, now);
+        self.apply();
+    }
+
+    /// Writes the client totals that changed (periodically, and once at shutdown).
+    pub fn save_stats(&mut self) {
+        self.router.save_all_stats();
+        self.apply();
+    }
+
+    pub fn set_watched(&mut self) {
         let watched = self.events.watched();
         self.router.set_watched(watched);
         // The connection is what reports each packet it writes: none is written around it then.
@@ -145,7 +104,7 @@ impl Driver {
     /// the task woken last first (its LIFO slot), and the first output of a routed message is the
     /// delivery, which should not wait behind the publisher's acknowledgement.
     /// `idle`: the router has no more input waiting (see `AckWriter::write_held`).
-    fn wake_touched(&mut self, idle: bool) {
+    pub fn wake_touched(&mut self, idle: bool) {
         self.since_wake = 0;
         for conn in self.touched.drain(..).rev() {
             if let Some(c) = self.conns.get(&conn) {
@@ -156,7 +115,7 @@ impl Driver {
         self.acks.write_held(&self.conns, idle);
     }
 
-    fn handle(&mut self, m: RouterMsg, now: i64) {
+    pub fn handle(&mut self, m: RouterMsg, now: i64) {
         let r = &mut self.router;
         match m {
             RouterMsg::Login(tx, login) => {
@@ -365,6 +324,9 @@ fn flush_run(
     }
     // PUBACKs held for this connection go before anything queued after them.
     acks.queue_held(run.0, c, touched);
+    if acks.write_deliveries(c, &mut run.1) {
+        return;
+    }
     if c.send_quiet(&mut run.1) {
         touched.push(run.0);
     }

@@ -9,7 +9,8 @@
 //!
 //! Split by concern: this file has inputs, logins and disconnects; `subscribe` SUBSCRIBE and UNSUBSCRIBE; `publish` routing, retained and
 //! wills; `onenet` the data plane (datapoints, commands, diagnostics); `admin` the service's requests;
-//! `load` restart; `driver` the task.
+//! `load` restart; `driver` applies the effects; `hub` decides who runs the router for an input (the
+//! connection that read it, or the router task).
 
 mod acks;
 mod admin;
@@ -17,6 +18,7 @@ mod driver;
 mod effects;
 #[cfg(test)]
 mod flow_tests;
+mod hub;
 mod load;
 mod onenet;
 mod publish;
@@ -27,6 +29,7 @@ mod tests;
 
 pub(crate) use driver::Driver;
 pub(crate) use effects::{Effect, Effects};
+pub(crate) use hub::{Hub, Lane};
 pub(crate) use onenet::dp_options;
 
 use std::sync::Arc;

@@ -1,0 +1,369 @@
+//! Where inputs meet the router: the connections' lanes and the mailbox, and the router task.
+//!
+//! A connection whose earlier inputs have all been handled runs the router for its next input itself,
+//! in its own task, when nobody else is running it (`Hub::send`: a `try_lock`, never a wait). That takes
+//! the router task out of the common path: a PUBLISH is routed, and its delivery queued and its PUBACK
+//! written, in the turn that read it, instead of waking the router task and having it wake the
+//! connections. When the router is busy, the input goes to the bounded mailbox as before, and the router
+//! task takes it in order; the connection's lane counts what it has there, and it does not run the
+//! router itself again until that is all handled, so a connection's inputs are always handled in the
+//! order it read them. The service's requests always go through the mailbox.
+//!
+//! The router task still owns everything with a time: deadlines, the periodic stats write, the pause
+//! for a lagging store writer (while the writer lags, nobody runs the router inline: inputs wait in the
+//! mailbox, which the router task does not read, and readers wait on it).
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::message::RouterMsg;
+use crate::store::now_millis;
+
+use super::Driver;
+
+/// Inputs taken from the mailbox per wake-up.
+const BATCH: usize = 512;
+
+/// A connection's inputs waiting in the mailbox (sent, not yet handled).
+#[derive(Debug, Default)]
+pub(crate) struct Lane(AtomicU32);
+
+/// What the mailbox carries: a request, and the lane of the connection that sent it (None: the service).
+pub(crate) struct Mail {
+    msg: RouterMsg,
+    lane: Option<Arc<Lane>>,
+}
+
+struct Core {
+    driver: Driver,
+    committed: watch::Receiver<u64>,
+    /// The deadline the router task's timer is set for; a turn run by a connection that brings the
+    /// router's next deadline before it wakes the router task to re-arm.
+    armed: Option<i64>,
+    /// The router task has ended (shutdown): nothing more is handled.
+    closed: bool,
+}
+
+impl Core {
+    fn backlogged(&mut self) -> bool {
+        let committed = *self.committed.borrow();
+        self.driver.backlogged(committed)
+    }
+}
+
+pub(crate) struct Hub {
+    core: Mutex<Core>,
+    /// The mailbox. Bounded: when the router is behind, readers wait, and TCP slows publishers.
+    tx: mpsc::Sender<Mail>,
+    /// Wakes the router task to re-arm its timer (see `Core::armed`).
+    rearm: AtomicBool,
+    rearm_waker: AtomicWaker,
+}
+
+impl Hub {
+    /// The hub and the mailbox's receiving end, for [`Hub::run`].
+    pub fn new(driver: Driver, depth: usize) -> (Arc<Hub>, mpsc::Receiver<Mail>) {
+        let (tx, rx) = mpsc::channel(depth);
+        let committed = driver.committed();
+        let hub = Hub {
+            core: Mutex::new(Core {
+                driver,
+                committed,
+                armed: None,
+                closed: false,
+            }),
+            tx,
+            rearm: AtomicBool::new(false),
+            rearm_waker: AtomicWaker::new(),
+        };
+        (Arc::new(hub), rx)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // A panic while handling an input is a bug that has already ended that task; the router's state
+        // is still the one owner of sessions, and stopping every connection with it would lose more.
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands a connection's input to the router: handled here and now when the lane is empty and the
+    /// router free, otherwise queued in the mailbox (waiting while it is full). False once the router has
+    /// stopped.
+    pub async fn send(&self, lane: &Arc<Lane>, msg: RouterMsg) -> bool {
+        let msg = match self.try_inline(lane, msg) {
+            Ok(handled) => return handled,
+            Err(msg) => msg,
+        };
+        // Counted before it is sent: the router task may take it and uncount it before `send` returns.
+        lane.0.fetch_add(1, Ordering::Relaxed);
+        let mail = Mail {
+            msg,
+            lane: Some(lane.clone()),
+        };
+        // Boxed: this future is part of every connection task's state (an idle connection's too), and
+        // the channel's send future holds a whole message besides; the mailbox is the busy path.
+        if Box::pin(self.tx.send(mail)).await.is_err() {
+            lane.0.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// The service's requests: always through the mailbox, in order among themselves.
+    pub async fn request(&self, msg: RouterMsg) -> bool {
+        self.tx.send(Mail { msg, lane: None }).await.is_ok()
+    }
+
+    /// Runs the router for `msg` in the caller's task; gives it back when that cannot be done now.
+    fn try_inline(&self, lane: &Lane, msg: RouterMsg) -> Result<bool, RouterMsg> {
+        // Acquire: pairs with the router task's release after handling this lane's last queued input, so
+        // that input's effects are seen before this one is handled.
+        if lane.0.load(Ordering::Acquire) != 0 {
+            return Err(msg);
+        }
+        let mut core = match self.core.try_lock() {
+            Ok(c) => c,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(msg),
+        };
+        if core.closed {
+            return Ok(false);
+        }
+        if core.backlogged() {
+            return Err(msg);
+        }
+        core.driver.handle_inline(msg, now_millis());
+        let next = core.driver.next_deadline();
+        let earlier = match (next, core.armed) {
+            (Some(n), Some(a)) => n < a,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        drop(core);
+        if earlier {
+            self.rearm.store(true, Ordering::Release);
+            self.rearm_waker.wake();
+        }
+        Ok(true)
+    }
+
+    fn poll_rearm(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.rearm.swap(false, Ordering::AcqRel) {
+            return Poll::Ready(());
+        }
+        self.rearm_waker.register(cx.waker());
+        if self.rearm.swap(false, Ordering::AcqRel) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// The router task: the mailbox, the router's deadlines, the periodic stats write.
+    pub async fn run(self: Arc<Self>, mut rx: mpsc::Receiver<Mail>, shutdown: CancellationToken) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut committed = self.lock().committed.clone();
+        // Client totals that changed are written this often (`stats`), not per message.
+        let mut stats = tokio::time::interval(super::stats::STATS_EVERY);
+        stats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The router's next deadline: one timer, moved when the deadline changes (a timer made afresh
+        // every loop turn was a timer-wheel insert and removal per mailbox batch).
+        let mut timer = pin!(tokio::time::sleep(std::time::Duration::ZERO));
+        let mut armed = None;
+        // One waiter for the task's life (a future made every turn joined and left the token's locked
+        // waiter list each time).
+        let mut cancelled = pin!(shutdown.cancelled());
+        loop {
+            let backlogged = {
+                let mut core = self.lock();
+                let deadline = core.driver.next_deadline();
+                if deadline != armed {
+                    if let Some(t) = deadline {
+                        let wait = (t - now_millis()).max(0) as u64;
+                        timer.as_mut().reset(
+                            tokio::time::Instant::now() + std::time::Duration::from_millis(wait),
+                        );
+                    }
+                    armed = deadline;
+                    core.armed = deadline;
+                }
+                // A lagging writer pushes back: no input is taken (connections wait on the bounded
+                // mailbox, TCP slows the publishers) until the ops not yet committed are under
+                // `max_store_backlog`.
+                let c = *committed.borrow_and_update();
+                core.driver.backlogged(c)
+            };
+            tokio::select! {
+                r = committed.changed(), if backlogged => {
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                n = rx.recv_many(&mut batch, BATCH), if !backlogged => {
+                    if n == 0 {
+                        break;
+                    }
+                    // One clock read per batch: the router's time is in ms, a batch takes less.
+                    let now = now_millis();
+                    let mut core = self.lock();
+                    // Asked after the batch came in: what a watcher caused after subscribing is seen.
+                    core.driver.set_watched();
+                    for Mail { msg, lane } in batch.drain(..) {
+                        core.driver.handle(msg, now);
+                        if let Some(lane) = lane {
+                            // Release: see `try_inline`.
+                            lane.0.fetch_sub(1, Ordering::Release);
+                        }
+                    }
+                    // An empty mailbox: the router goes idle, so acknowledgements owed now cannot be
+                    // gathered with later ones.
+                    core.driver.wake_touched(rx.is_empty());
+                }
+                _ = &mut timer, if armed.is_some() => {
+                    // Re-armed next turn even if the deadline stays (a clock that stepped back).
+                    armed = None;
+                    let mut core = self.lock();
+                    core.driver.tick(now_millis());
+                    core.driver.wake_touched(rx.is_empty());
+                }
+                _ = stats.tick() => {
+                    // Deadlines are wall-clock, the timer is monotonic: re-armed from the wall clock
+                    // at least this often, so a clock step forward or a suspended machine (monotonic
+                    // time stands still) delays a deadline by one stats period at most.
+                    armed = None;
+                    crate::broker::conn_log::flush();
+                    let mut core = self.lock();
+                    core.driver.save_stats();
+                    core.driver.wake_touched(rx.is_empty());
+                }
+                () = std::future::poll_fn(|cx| self.poll_rearm(cx)) => armed = None,
+                _ = &mut cancelled => break,
+            }
+        }
+        let mut core = self.lock();
+        core.closed = true;
+        // What online clients counted since the last periodic write (shutdown commits it).
+        core.driver.save_stats();
+        core.driver.wake_touched(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::broker::message::{ConnTx, Input, Login, OutGauge, Outbound, Outbox};
+    use crate::events::Events;
+    use crate::metrics::Metrics;
+    use crate::mqtt::{Packet, Pid, TopicFilter};
+
+    fn unsubscribe(conn: u64, pid: u16) -> RouterMsg {
+        RouterMsg::Conn(Input::Unsubscribe {
+            conn,
+            pid: Pid::new(pid).unwrap(),
+            filters: vec![TopicFilter::new("a/b").unwrap()],
+        })
+    }
+
+    /// What the connection was given, as the packets' names and ids.
+    fn taken(o: &Outbox) -> Vec<String> {
+        let mut q = VecDeque::new();
+        o.take(&mut q);
+        o.written();
+        q.iter()
+            .map(|o| match o {
+                Outbound::Packet(Packet::UnsubAck(p)) => format!("UNSUBACK {}", p.get()),
+                Outbound::Packet(p) => p.packet_type().name().to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// A connection runs the router itself while nothing of its own waits in the mailbox; while the
+    /// router is busy its input is queued, and so is everything it sends after that until the router
+    /// task has handled the queue: its inputs are answered in the order it sent them.
+    // The test holds the router's lock across one `send` to play a busy router; `send` only tries it.
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test]
+    async fn a_connection_runs_the_router_itself_unless_its_inputs_wait_in_the_mailbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.sqlite3");
+        crate::store::Db::open(&path).unwrap();
+        let (store, writer) = crate::store::writer::spawn_writer(
+            path,
+            Default::default(),
+            crate::store::DEFAULT_BUSY_TIMEOUT,
+        )
+        .unwrap();
+        let cfg = Arc::new(super::super::tests::config(crate::config::Profile::Mqtt));
+        let driver = Driver::new(
+            cfg,
+            store,
+            Events::new(),
+            Arc::new(Metrics::default()),
+            Default::default(),
+        );
+        let (hub, rx) = Hub::new(driver, 16);
+        let outbox = Arc::new(Outbox::default());
+        let gauge = Arc::new(OutGauge::default());
+        let tx = ConnTx {
+            id: 1,
+            outbox: outbox.clone(),
+            gauge: gauge.clone(),
+        };
+        let login = Login {
+            conn: 1,
+            gauge,
+            client_id: "c1".into(),
+            namespace: String::new(),
+            clean_session: true,
+            keep_alive: 0,
+            will: None,
+            remote: "127.0.0.1:1".parse().unwrap(),
+        };
+        let lane = Arc::new(Lane::default());
+
+        // The router is free: handled in this call, nothing in the mailbox.
+        assert!(hub.send(&lane, RouterMsg::Login(tx, Box::new(login))).await);
+        assert_eq!(taken(&outbox), ["CONNACK"]);
+        assert!(rx.is_empty());
+
+        // The router is busy (held here as the router task would hold it): queued.
+        let busy = hub.core.lock().unwrap();
+        assert!(hub.send(&lane, unsubscribe(1, 1)).await);
+        drop(busy);
+        assert_eq!(rx.len(), 1);
+        // Free again, but this connection has input waiting: queued behind it, not run ahead.
+        assert!(hub.send(&lane, unsubscribe(1, 2)).await);
+        assert_eq!(rx.len(), 2);
+        assert_eq!(lane.0.load(Ordering::Acquire), 2);
+        assert!(taken(&outbox).is_empty());
+
+        // The router task handles the queue; then the connection runs the router itself again.
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(hub.clone().run(rx, shutdown.clone()));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while lane.0.load(Ordering::Acquire) != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queue was not handled"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert!(hub.send(&lane, unsubscribe(1, 3)).await);
+        assert_eq!(taken(&outbox), ["UNSUBACK 1", "UNSUBACK 2", "UNSUBACK 3"]);
+
+        // Once the router task has stopped, nothing more is handled.
+        shutdown.cancel();
+        task.await.unwrap();
+        assert!(!hub.send(&lane, unsubscribe(1, 4)).await);
+        assert!(taken(&outbox).is_empty());
+        drop(hub);
+        writer.join();
+    }
+}
