@@ -6,8 +6,8 @@
 //!   citing the rule it breaks (`[MQTT-x.y.z-n]`) and the byte where it happened.
 //! * [`onenet`] — OneNET's layer: products and devices, CONNECT admission (auth methods 1 and 2), topic
 //!   rules. Pure logic.
-//! * [`broker`] — TCP listener, connection tasks, and the router task that owns sessions, subscriptions
-//!   and retained messages.
+//! * [`broker`] — TCP listener, connection tasks, and the router that owns sessions, subscriptions and
+//!   retained messages (run inline by a connection when free, or by the router task).
 //! * [`store`] — SQLite: registry, persistent sessions, owed deliveries, retained messages; a writer
 //!   thread with group commit.
 //! * [`http`] — the OneNET-compatible HTTP API (axum) and local admin endpoints; a router built from a

@@ -73,7 +73,7 @@ pub type ConnMap<V> =
 /// shared by a connection's repeated topic, the payload a slice of the frame it arrived in), so a clone
 /// per subscriber costs two reference counts and no copy. It is held by value rather than behind one
 /// more `Arc`: that `Arc` was a heap allocation per message, made on the router's thread and freed on
-/// the writing connection's, a fifth of the broker's CPU on a QoS 0 stream.
+/// the writing connection's (when the router task ran it), a fifth of the broker's CPU on a QoS 0 stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub topic: TopicName,
@@ -140,7 +140,7 @@ impl OutGauge {
     }
 
     /// Uncounts `msgs` outputs of `bytes` in all (a connection's whole output burst at once: the
-    /// gauge's line is shared with the router's thread, so one subtraction per burst, not per packet).
+    /// gauge's line is shared with the thread running the router, so one subtraction per burst, not per packet).
     pub fn sub_n(&self, bytes: usize, msgs: usize) {
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
         self.msgs.fetch_sub(msgs, Ordering::Relaxed);
@@ -287,7 +287,8 @@ pub enum Input {
     Tick,
 }
 
-/// What the router task's mailbox carries: connection inputs and the service handle's requests.
+/// What the router is handed (inline, or through the router task's mailbox; see `router::Hub`):
+/// connection inputs and the service handle's requests.
 #[derive(Debug)]
 pub enum RouterMsg {
     /// A connection passed authentication: the driver keeps its handle, the router gets the login.

@@ -1,4 +1,5 @@
-//! The MQTT broker: TCP listener, one task per connection, one router task that owns all routing state.
+//! The MQTT broker: TCP listener, one task per connection, one router that owns all routing state (run
+//! by a connection's task for its own input when free, else by the router task from its mailbox).
 //!
 //! ```text
 //!  socket ─► connection task ──RouterMsg──► router ──StoreOp──► store writer thread (group commit)

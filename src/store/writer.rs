@@ -116,11 +116,11 @@ pub enum StoreOp {
 /// The channel to the writer thread: (op number, op); flushes carry 0.
 type OpSender = mpsc::Sender<(u64, StoreOp)>;
 
-/// The sending side, shared by the router task (numbered ops) and the service handle (flushes).
+/// The sending side, shared by the router (numbered ops) and the service handle (flushes).
 #[derive(Clone)]
 pub struct StoreTx {
-    /// `None` once closed. Only the router task sends numbered ops, in number order, so "watermark ≥ n"
-    /// means "op n and every op before it is committed".
+    /// `None` once closed. Only the router sends numbered ops (whichever task runs it, under its one
+    /// lock), in number order, so "watermark ≥ n" means "op n and every op before it is committed".
     inner: Arc<Mutex<Option<OpSender>>>,
     committed: watch::Receiver<u64>,
     /// The last commit's failure (`None` while commits succeed): what the console shows as the reason

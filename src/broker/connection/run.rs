@@ -303,7 +303,8 @@ impl Conn {
     /// idle both are released, and the outbox lets go of its own, so an idle connection holds none. A
     /// write buffer that one large packet grew past `KEEP_OUTBUF` is released at once.
     fn keep_or_release_buffers(&mut self) {
-        // Nothing held: nothing to decide (and no read of the gauge, a line the router's thread writes,
+        // Nothing held: nothing to decide (and no read of the gauge, a line the router writes from
+        // other threads,
         // on every turn of a connection that only reads).
         if self.outbuf.capacity() == 0 && self.held.capacity() == 0 {
             return;

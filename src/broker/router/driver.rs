@@ -75,8 +75,15 @@ impl Driver {
         self.set_watched();
         self.acks.inline = true;
         self.handle(m, now);
-        // The turn is over: what it owes is written now (`AckWriter::write_held`).
+        // The turn is over: what it owes is written now. Its PUBACKs are the running connection's own,
+        // and that connection is not writing (it is here), so `write_held` may write them whatever waits
+        // in the mailbox: its `router_idle` asks whether more input for them may come, and none can.
         self.wake_touched(true);
+        self.acks.inline = false;
+    }
+
+    /// Ends an inline turn that a panic cut short (see `Hub::lock`).
+    pub fn end_inline(&mut self) {
         self.acks.inline = false;
     }
 

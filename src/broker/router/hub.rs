@@ -30,9 +30,34 @@ use super::Driver;
 /// Inputs taken from the mailbox per wake-up.
 const BATCH: usize = 512;
 
-/// A connection's inputs waiting in the mailbox (sent, not yet handled).
+/// A connection runs the router itself for at most this many inputs of one read; more is a burst.
+const INLINE_MAX: usize = 4;
+
+/// A connection's inputs waiting in the mailbox (sent, not yet handled): at most the mailbox's depth,
+/// plus a batch the router task took and has not handled yet, plus one being sent.
 #[derive(Debug, Default)]
 pub(crate) struct Lane(AtomicU32);
+
+/// Uncounts an input from its lane unless it was sent (a send that failed, or was dropped waiting).
+struct Unsent<'a>(&'a Lane);
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether an inline turn that moved the router's next deadline from `before` to `after` must wake the
+/// router task to re-arm its timer. Every turn of the router task re-reads the deadline, and every
+/// inline turn that brings it forward wakes the task, so its timer is never later than the deadline
+/// (one that moves later, or goes, only fires early, to no effect).
+fn brought_forward(before: Option<i64>, after: Option<i64>) -> bool {
+    match (before, after) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(b), Some(a)) => a < b,
+    }
+}
 
 /// What the mailbox carries: a request, and the lane of the connection that sent it (None: the service).
 pub(crate) struct Mail {
@@ -43,9 +68,6 @@ pub(crate) struct Mail {
 struct Core {
     driver: Driver,
     committed: watch::Receiver<u64>,
-    /// The deadline the router task's timer is set for; a turn run by a connection that brings the
-    /// router's next deadline before it wakes the router task to re-arm.
-    armed: Option<i64>,
     /// The router task has ended (shutdown): nothing more is handled.
     closed: bool,
 }
@@ -61,7 +83,11 @@ pub(crate) struct Hub {
     core: Mutex<Core>,
     /// The mailbox. Bounded: when the router is behind, readers wait, and TCP slows publishers.
     tx: mpsc::Sender<Mail>,
-    /// Wakes the router task to re-arm its timer (see `Core::armed`).
+    /// The router task waits for the lock: connections queue instead of taking it first (a mutex has no
+    /// hand-off, and the router task alone drains the mailbox and fires the deadlines).
+    router_waiting: AtomicBool,
+    /// Wakes the router task to re-arm its timer: an inline turn brought the router's next deadline
+    /// forward (see `try_inline`).
     rearm: AtomicBool,
     rearm_waker: AtomicWaker,
 }
@@ -75,25 +101,35 @@ impl Hub {
             core: Mutex::new(Core {
                 driver,
                 committed,
-                armed: None,
                 closed: false,
             }),
             tx,
+            router_waiting: AtomicBool::new(false),
             rearm: AtomicBool::new(false),
             rearm_waker: AtomicWaker::new(),
         };
         (Arc::new(hub), rx)
     }
 
+    /// The router task's way in: waits for the lock, ahead of any connection that has not taken it yet.
     fn lock(&self) -> MutexGuard<'_, Core> {
-        // A panic while handling an input is a bug that has already ended that task; the router's state
-        // is still the one owner of sessions, and stopping every connection with it would lose more.
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
+        self.router_waiting.store(true, Ordering::SeqCst);
+        let core = self.core.lock().unwrap_or_else(|p| {
+            // A panic while handling an input is a bug that has already ended that task; the router's
+            // state is still the one owner of sessions, and stopping every connection with it would
+            // lose more. The turn it cut short is ended here.
+            self.core.clear_poison();
+            let mut core = p.into_inner();
+            core.driver.end_inline();
+            core
+        });
+        self.router_waiting.store(false, Ordering::SeqCst);
+        core
     }
 
     /// Hands a connection's input to the router: handled here and now when the lane is empty and the
     /// router free, otherwise queued in the mailbox (waiting while it is full). False once the router has
-    /// stopped.
+    /// stopped. Dropped while it waits, the input is not sent and not counted.
     pub async fn send(&self, lane: &Arc<Lane>, msg: RouterMsg) -> bool {
         let msg = match self.try_inline(lane, msg) {
             Ok(handled) => return handled,
@@ -101,6 +137,7 @@ impl Hub {
         };
         // Counted before it is sent: the router task may take it and uncount it before `send` returns.
         lane.0.fetch_add(1, Ordering::Relaxed);
+        let unsent = Unsent(lane);
         let mail = Mail {
             msg,
             lane: Some(lane.clone()),
@@ -108,9 +145,9 @@ impl Hub {
         // Boxed: this future is part of every connection task's state (an idle connection's too), and
         // the channel's send future holds a whole message besides; the mailbox is the busy path.
         if Box::pin(self.tx.send(mail)).await.is_err() {
-            lane.0.fetch_sub(1, Ordering::Relaxed);
             return false;
         }
+        std::mem::forget(unsent);
         true
     }
 
@@ -123,7 +160,13 @@ impl Hub {
     fn try_inline(&self, lane: &Lane, msg: RouterMsg) -> Result<bool, RouterMsg> {
         // Acquire: pairs with the router task's release after handling this lane's last queued input, so
         // that input's effects are seen before this one is handled.
-        if lane.0.load(Ordering::Acquire) != 0 {
+        if lane.0.load(Ordering::Acquire) != 0 || self.router_waiting.load(Ordering::SeqCst) {
+            return Err(msg);
+        }
+        // A burst (one read that decoded many packets) goes to the router task, which gathers the
+        // bursts of many connections into one turn and wakes each subscriber once for all of them;
+        // routed inline, every burst woke its subscribers on its own (`qos0-4x4`: more broker CPU).
+        if matches!(&msg, RouterMsg::Batch(inputs) if inputs.len() > INLINE_MAX) {
             return Err(msg);
         }
         let mut core = match self.core.try_lock() {
@@ -137,15 +180,11 @@ impl Hub {
         if core.backlogged() {
             return Err(msg);
         }
+        let before = core.driver.next_deadline();
         core.driver.handle_inline(msg, now_millis());
-        let next = core.driver.next_deadline();
-        let earlier = match (next, core.armed) {
-            (Some(n), Some(a)) => n < a,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
+        let after = core.driver.next_deadline();
         drop(core);
-        if earlier {
+        if brought_forward(before, after) {
             self.rearm.store(true, Ordering::Release);
             self.rearm_waker.wake();
         }
@@ -153,6 +192,7 @@ impl Hub {
     }
 
     fn poll_rearm(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Ready on the flag alone: the router task then re-reads the deadline under the lock.
         if self.rearm.swap(false, Ordering::AcqRel) {
             return Poll::Ready(());
         }
@@ -179,7 +219,7 @@ impl Hub {
         let mut cancelled = pin!(shutdown.cancelled());
         loop {
             let backlogged = {
-                let mut core = self.lock();
+                let core = self.lock();
                 let deadline = core.driver.next_deadline();
                 if deadline != armed {
                     if let Some(t) = deadline {
@@ -189,7 +229,6 @@ impl Hub {
                         );
                     }
                     armed = deadline;
-                    core.armed = deadline;
                 }
                 // A lagging writer pushes back: no input is taken (connections wait on the bounded
                 // mailbox, TCP slows the publishers) until the ops not yet committed are under
@@ -284,13 +323,18 @@ mod tests {
             .collect()
     }
 
-    /// A connection runs the router itself while nothing of its own waits in the mailbox; while the
-    /// router is busy its input is queued, and so is everything it sends after that until the router
-    /// task has handled the queue: its inputs are answered in the order it sent them.
-    // The test holds the router's lock across one `send` to play a busy router; `send` only tries it.
-    #[allow(clippy::await_holding_lock)]
-    #[tokio::test]
-    async fn a_connection_runs_the_router_itself_unless_its_inputs_wait_in_the_mailbox() {
+    /// A router with connection 1 logged in (inline: nothing in the mailbox), its outbox (CONNACK
+    /// taken) and its lane; the directory and the store writer are kept alive by the caller.
+    async fn hub_with_one_connection(
+        depth: usize,
+    ) -> (
+        tempfile::TempDir,
+        crate::store::writer::WriterThread,
+        Arc<Hub>,
+        mpsc::Receiver<Mail>,
+        Arc<Outbox>,
+        Arc<Lane>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hub.sqlite3");
         crate::store::Db::open(&path).unwrap();
@@ -308,7 +352,7 @@ mod tests {
             Arc::new(Metrics::default()),
             Default::default(),
         );
-        let (hub, rx) = Hub::new(driver, 16);
+        let (hub, rx) = Hub::new(driver, depth);
         let outbox = Arc::new(Outbox::default());
         let gauge = Arc::new(OutGauge::default());
         let tx = ConnTx {
@@ -327,11 +371,21 @@ mod tests {
             remote: "127.0.0.1:1".parse().unwrap(),
         };
         let lane = Arc::new(Lane::default());
-
         // The router is free: handled in this call, nothing in the mailbox.
         assert!(hub.send(&lane, RouterMsg::Login(tx, Box::new(login))).await);
         assert_eq!(taken(&outbox), ["CONNACK"]);
         assert!(rx.is_empty());
+        (dir, writer, hub, rx, outbox, lane)
+    }
+
+    /// A connection runs the router itself while nothing of its own waits in the mailbox; while the
+    /// router is busy its input is queued, and so is everything it sends after that until the router
+    /// task has handled the queue: its inputs are answered in the order it sent them.
+    // The test holds the router's lock across one `send` to play a busy router; `send` only tries it.
+    #[allow(clippy::await_holding_lock)]
+    #[tokio::test]
+    async fn a_connection_runs_the_router_itself_unless_its_inputs_wait_in_the_mailbox() {
+        let (_dir, writer, hub, rx, outbox, lane) = hub_with_one_connection(16).await;
 
         // The router is busy (held here as the router task would hold it): queued.
         let busy = hub.core.lock().unwrap();
@@ -358,12 +412,68 @@ mod tests {
         assert!(hub.send(&lane, unsubscribe(1, 3)).await);
         assert_eq!(taken(&outbox), ["UNSUBACK 1", "UNSUBACK 2", "UNSUBACK 3"]);
 
+        // The router task waits for the lock: the connection queues rather than take it first (this
+        // runtime has one thread, so the task cannot run between the flag and the send).
+        hub.router_waiting.store(true, Ordering::SeqCst);
+        assert!(hub.send(&lane, unsubscribe(1, 4)).await);
+        assert_eq!(lane.0.load(Ordering::Acquire), 1, "queued");
+        while lane.0.load(Ordering::Acquire) != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queue was not handled"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(taken(&outbox), ["UNSUBACK 4"]);
+
         // Once the router task has stopped, nothing more is handled.
         shutdown.cancel();
         task.await.unwrap();
-        assert!(!hub.send(&lane, unsubscribe(1, 4)).await);
+        assert!(!hub.send(&lane, unsubscribe(1, 5)).await);
         assert!(taken(&outbox).is_empty());
         drop(hub);
         writer.join();
+    }
+
+    /// A burst (a read that decoded many packets) goes to the router task even when the router is
+    /// free; an input dropped while it waits for room in the mailbox is not counted as waiting there.
+    #[tokio::test]
+    async fn a_burst_is_queued_and_a_send_given_up_is_uncounted() {
+        use futures_util::FutureExt;
+        let (_dir, writer, hub, rx, outbox, lane) = hub_with_one_connection(1).await;
+        let burst = (1..=INLINE_MAX as u16 + 1)
+            .map(|pid| Input::Unsubscribe {
+                conn: 1,
+                pid: Pid::new(pid).unwrap(),
+                filters: vec![TopicFilter::new("a/b").unwrap()],
+            })
+            .collect();
+        assert!(hub.send(&lane, RouterMsg::Batch(burst)).await);
+        assert_eq!(rx.len(), 1);
+        assert_eq!(lane.0.load(Ordering::Acquire), 1);
+        assert!(taken(&outbox).is_empty());
+        // The mailbox (depth 1) is full: the next send waits; given up, it leaves the lane as it was.
+        assert!(
+            hub.send(&lane, unsubscribe(1, 9)).now_or_never().is_none(),
+            "waits for room"
+        );
+        assert_eq!(lane.0.load(Ordering::Acquire), 1);
+        assert_eq!(rx.len(), 1);
+        drop((hub, rx));
+        writer.join();
+    }
+
+    /// The router task is woken to re-arm only when an inline turn brings the deadline forward.
+    #[test]
+    fn the_router_task_re_arms_when_a_deadline_comes_forward() {
+        assert!(brought_forward(None, Some(5)));
+        assert!(brought_forward(Some(9), Some(5)));
+        assert!(!brought_forward(Some(5), Some(5)));
+        assert!(
+            !brought_forward(Some(5), Some(9)),
+            "a later one only fires early"
+        );
+        assert!(!brought_forward(Some(5), None));
+        assert!(!brought_forward(None, None));
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! [`Router::handle`] takes one [`Input`] and the time, and pushes [`Effect`]s (output for a connection, a
 //! numbered store op, an event, a pause) into a reusable buffer; it never touches a channel, a socket or
-//! the clock, so every rule here is unit-tested as plain data with virtual time (`tests`). The router task
-//! (`driver`) feeds it its mailbox and applies the effects. Durable effects are numbered store ops, and an
+//! the clock, so every rule here is unit-tested as plain data with virtual time (`tests`). The `driver`
+//! feeds it inputs and applies the effects, in a connection's task or the router task (`hub`). Durable effects are numbered store ops, and an
 //! acknowledgement that depends on them is queued behind an [`Outbound::Barrier`].
 //!
 //! Split by concern: this file has inputs, logins and disconnects; `subscribe` SUBSCRIBE and UNSUBSCRIBE; `publish` routing, retained and
