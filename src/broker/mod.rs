@@ -29,9 +29,12 @@ pub use message::{Message, QueuedInfo, RetainedInfo, SessionInfo};
 /// shows, and set on each connection otherwise.
 pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ConnCtx>, tracker: TaskTracker) {
     let mut inherited = None;
+    // One waiter for the loop's life: a future made per accepted connection joined and left the shared
+    // token's locked waiter list each time.
+    let mut cancelled = std::pin::pin!(ctx.shutdown.cancelled());
     loop {
         tokio::select! {
-            _ = ctx.shutdown.cancelled() => break,
+            _ = &mut cancelled => break,
             r = listener.accept() => match r {
                 Ok((stream, remote)) => {
                     if !*inherited.get_or_insert_with(|| stream.nodelay().unwrap_or(false)) {
