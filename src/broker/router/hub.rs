@@ -1,11 +1,13 @@
 //! Where inputs meet the router: the connections' lanes and the mailbox, and the router task.
 //!
 //! A connection whose earlier inputs have all been handled runs the router for its next input itself,
-//! in its own task, when nobody else is running it (`Hub::send`: a `try_lock`, never a wait). That takes
-//! the router task out of the common path: a PUBLISH is routed, and its delivery queued and its PUBACK
-//! written, in the turn that read it, instead of waking the router task and having it wake the
-//! connections. When the router is busy, the input goes to the bounded mailbox as before, and the router
-//! task takes it in order; the connection's lane counts what it has there, and it does not run the
+//! in its own task, when the router is idle: nobody else is running it (`Hub::send`: a `try_lock`,
+//! never a wait), nothing waits in the mailbox, and the input is not a burst. At low load that takes
+//! the router task out of the path: a PUBLISH is routed, and its delivery queued (or, QoS 1/2, written)
+//! and its PUBACK written, in the turn that read it, instead of waking the router task and having it wake
+//! the connections. Under load the router task gathers many connections' inputs into one turn and wakes
+//! each connection it gave output once, which costs less than a turn per input. So when the router is
+//! busy the input goes to the bounded mailbox as before, and the router task takes it in order; the connection's lane counts what it has there, and it does not run the
 //! router itself again until that is all handled, so a connection's inputs are always handled in the
 //! order it read them. The service's requests always go through the mailbox.
 //!
@@ -167,6 +169,12 @@ impl Hub {
         // bursts of many connections into one turn and wakes each subscriber once for all of them;
         // routed inline, every burst woke its subscribers on its own (`qos0-4x4`: more broker CPU).
         if matches!(&msg, RouterMsg::Batch(inputs) if inputs.len() > INLINE_MAX) {
+            return Err(msg);
+        }
+        // Mail waiting: the router task is awake or about to be, and takes this with the rest in one
+        // turn (one wake-up per subscriber for many publishers: `qos1-100x1` cost more CPU when each
+        // publisher's message was routed on its own).
+        if self.tx.capacity() != self.tx.max_capacity() {
             return Err(msg);
         }
         let mut core = match self.core.try_lock() {
@@ -426,10 +434,25 @@ mod tests {
         }
         assert_eq!(taken(&outbox), ["UNSUBACK 4"]);
 
+        // Someone else's message waits in the mailbox (here the service's): the router task is about
+        // to run, and takes this one in the same turn (the task cannot run before the send, as above).
+        let (reply, _sessions) = tokio::sync::oneshot::channel();
+        assert!(hub.request(RouterMsg::Sessions(reply)).await);
+        assert!(hub.send(&lane, unsubscribe(1, 5)).await);
+        assert_eq!(lane.0.load(Ordering::Acquire), 1, "queued");
+        while lane.0.load(Ordering::Acquire) != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queue was not handled"
+            );
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(taken(&outbox), ["UNSUBACK 5"]);
+
         // Once the router task has stopped, nothing more is handled.
         shutdown.cancel();
         task.await.unwrap();
-        assert!(!hub.send(&lane, unsubscribe(1, 5)).await);
+        assert!(!hub.send(&lane, unsubscribe(1, 6)).await);
         assert!(taken(&outbox).is_empty());
         drop(hub);
         writer.join();
