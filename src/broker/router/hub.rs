@@ -331,6 +331,17 @@ mod tests {
             .collect()
     }
 
+    /// Lets the router task run until `lane` has nothing left in the mailbox (at most until `deadline`).
+    async fn handled(lane: &Lane, deadline: tokio::time::Instant) {
+        while lane.0.load(Ordering::Acquire) != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the queue was not handled"
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// A router with connection 1 logged in (inline: nothing in the mailbox), its outbox (CONNACK
     /// taken) and its lane; the directory and the store writer are kept alive by the caller.
     async fn hub_with_one_connection(
@@ -410,13 +421,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(hub.clone().run(rx, shutdown.clone()));
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while lane.0.load(Ordering::Acquire) != 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the queue was not handled"
-            );
-            tokio::task::yield_now().await;
-        }
+        handled(&lane, deadline).await;
         assert!(hub.send(&lane, unsubscribe(1, 3)).await);
         assert_eq!(taken(&outbox), ["UNSUBACK 1", "UNSUBACK 2", "UNSUBACK 3"]);
 
@@ -425,13 +430,7 @@ mod tests {
         hub.router_waiting.store(true, Ordering::SeqCst);
         assert!(hub.send(&lane, unsubscribe(1, 4)).await);
         assert_eq!(lane.0.load(Ordering::Acquire), 1, "queued");
-        while lane.0.load(Ordering::Acquire) != 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the queue was not handled"
-            );
-            tokio::task::yield_now().await;
-        }
+        handled(&lane, deadline).await;
         assert_eq!(taken(&outbox), ["UNSUBACK 4"]);
 
         // Someone else's message waits in the mailbox (here the service's): the router task is about
@@ -440,13 +439,7 @@ mod tests {
         assert!(hub.request(RouterMsg::Sessions(reply)).await);
         assert!(hub.send(&lane, unsubscribe(1, 5)).await);
         assert_eq!(lane.0.load(Ordering::Acquire), 1, "queued");
-        while lane.0.load(Ordering::Acquire) != 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the queue was not handled"
-            );
-            tokio::task::yield_now().await;
-        }
+        handled(&lane, deadline).await;
         assert_eq!(taken(&outbox), ["UNSUBACK 5"]);
 
         // Once the router task has stopped, nothing more is handled.
