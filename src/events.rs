@@ -153,7 +153,8 @@ impl Events {
     }
 
     /// True when a reader exists: packet events are only built then. A reader counts from before it
-    /// subscribes, so an event skipped because nobody counted is one it could not have received.
+    /// subscribes, so an event skipped because nobody counted was sent before the reader subscribed or
+    /// while it did, which a broadcast does not promise to deliver either.
     pub fn watched(&self) -> bool {
         self.readers.load(Ordering::SeqCst) > 0
     }
