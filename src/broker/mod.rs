@@ -14,6 +14,7 @@ mod outbox;
 pub(crate) mod retained;
 pub(crate) mod router;
 pub(crate) mod session;
+mod signal;
 pub(crate) mod subscriptions;
 
 use std::sync::Arc;

@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use futures_util::task::AtomicWaker;
 use tokio::net::TcpStream;
 
 use super::message::{OutGauge, Outbound};
+use super::signal::Signal;
 
 /// One connection's output queue and pause flag. A plain locked deque instead of a channel: it allocates
 /// nothing until output comes, the connection takes everything queued in one lock, and the deque's
@@ -31,13 +31,9 @@ pub struct Outbox {
     /// reach the socket before it. Set under the queue's lock (so a direct write in progress finishes
     /// first); cleared without it, since a connection done writing cannot be overtaken.
     writing: AtomicBool,
-    /// New output or a change of `paused` since the connection last looked: a permit, kept while the
-    /// connection is not waiting, so no wake-up is lost.
-    changed: AtomicBool,
-    /// The connection's task while it waits for `changed`. One waiter, so a lock-free slot instead of a
-    /// `Notify`: that took its lock to register the waiter and again to drop it on every turn of the
-    /// connection's loop.
-    waker: AtomicWaker,
+    /// New output or a change of `paused` since the connection last looked (the connection's task is
+    /// the one waiter).
+    changed: Signal,
 }
 
 /// What the lock guards: the queue, and what decides whether bytes may go to the socket past it.
@@ -217,23 +213,13 @@ impl Outbox {
     }
 
     fn wake(&self) {
-        self.changed.store(true, Ordering::Release);
-        self.waker.wake();
+        self.changed.ring();
     }
 
     /// Ready when output was queued or the pause flag changed since it was last ready (the connection's
     /// own task is the only one that waits).
     pub fn poll_changed(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.changed.load(Ordering::Acquire) && self.changed.swap(false, Ordering::AcqRel) {
-            return Poll::Ready(());
-        }
-        self.waker.register(cx.waker());
-        // A wake between the check and the registration found no waker: its flag is seen here.
-        if self.changed.swap(false, Ordering::AcqRel) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        self.changed.poll(cx)
     }
 
     /// [`Outbox::poll_changed`] as a future.

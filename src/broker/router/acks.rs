@@ -120,6 +120,17 @@ impl AckWriter {
                 return false;
             }
         }
+        if !self.write_buf(c) {
+            return false;
+        }
+        Metrics::add(&self.metrics.publishes_out, run.len() as u64);
+        run.clear();
+        true
+    }
+
+    /// Writes what is encoded in `buf` straight to the connection's socket (`Outbox::write_direct`);
+    /// false when refused. The rest of a partial write is queued there, and the connection woken for it.
+    fn write_buf(&self, c: &ConnTx) -> bool {
         let n = match c.outbox.write_direct(&self.buf, &c.gauge) {
             Direct::Written => self.buf.len(),
             Direct::Partial(n) => {
@@ -129,8 +140,6 @@ impl AckWriter {
             Direct::Refused => return false,
         };
         Metrics::add(&self.metrics.bytes_out, n as u64);
-        Metrics::add(&self.metrics.publishes_out, run.len() as u64);
-        run.clear();
         true
     }
 
@@ -164,22 +173,8 @@ impl AckWriter {
                 Outbound::Packet(p) => p.encode(&mut self.buf).is_ok(),
                 _ => false,
             });
-            let d = if encoded {
-                c.outbox.write_direct(&self.buf, &c.gauge)
-            } else {
-                Direct::Refused
-            };
-            match d {
-                Direct::Written => {
-                    Metrics::add(&self.metrics.bytes_out, self.buf.len() as u64);
-                    return;
-                }
-                Direct::Partial(n) => {
-                    Metrics::add(&self.metrics.bytes_out, n as u64);
-                    c.outbox.signal();
-                    return;
-                }
-                Direct::Refused => {}
+            if encoded && self.write_buf(c) {
+                return;
             }
         }
         if c.send_quiet(&mut items) {

@@ -18,13 +18,11 @@
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::task::{Context, Poll};
-
-use futures_util::task::AtomicWaker;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::message::RouterMsg;
+use crate::broker::signal::Signal;
 use crate::store::now_millis;
 
 use super::Driver;
@@ -70,14 +68,22 @@ pub(crate) struct Mail {
 struct Core {
     driver: Driver,
     committed: watch::Receiver<u64>,
+    /// The last store watermark read from `committed`.
+    seen: u64,
     /// The router task has ended (shutdown): nothing more is handled.
     closed: bool,
 }
 
 impl Core {
+    /// The store writer lags (see `Driver::backlogged`), asked at every inline turn. The watermark only
+    /// grows, so while the last one read already says no, the watch (a lock shared with the writer
+    /// thread) is not read again.
     fn backlogged(&mut self) -> bool {
-        let committed = *self.committed.borrow();
-        self.driver.backlogged(committed)
+        if !self.driver.backlogged(self.seen) {
+            return false;
+        }
+        self.seen = *self.committed.borrow();
+        self.driver.backlogged(self.seen)
     }
 }
 
@@ -89,9 +95,8 @@ pub(crate) struct Hub {
     /// hand-off, and the router task alone drains the mailbox and fires the deadlines).
     router_waiting: AtomicBool,
     /// Wakes the router task to re-arm its timer: an inline turn brought the router's next deadline
-    /// forward (see `try_inline`).
-    rearm: AtomicBool,
-    rearm_waker: AtomicWaker,
+    /// forward (see `try_inline`). The router task then re-reads the deadline under the lock.
+    rearm: Signal,
 }
 
 impl Hub {
@@ -103,12 +108,12 @@ impl Hub {
             core: Mutex::new(Core {
                 driver,
                 committed,
+                seen: 0,
                 closed: false,
             }),
             tx,
             router_waiting: AtomicBool::new(false),
-            rearm: AtomicBool::new(false),
-            rearm_waker: AtomicWaker::new(),
+            rearm: Signal::default(),
         };
         (Arc::new(hub), rx)
     }
@@ -193,22 +198,9 @@ impl Hub {
         let after = core.driver.next_deadline();
         drop(core);
         if brought_forward(before, after) {
-            self.rearm.store(true, Ordering::Release);
-            self.rearm_waker.wake();
+            self.rearm.ring();
         }
         Ok(true)
-    }
-
-    fn poll_rearm(&self, cx: &mut Context<'_>) -> Poll<()> {
-        // Ready on the flag alone: the router task then re-reads the deadline under the lock.
-        if self.rearm.swap(false, Ordering::AcqRel) {
-            return Poll::Ready(());
-        }
-        self.rearm_waker.register(cx.waker());
-        if self.rearm.swap(false, Ordering::AcqRel) {
-            return Poll::Ready(());
-        }
-        Poll::Pending
     }
 
     /// The router task: the mailbox, the router's deadlines, the periodic stats write.
@@ -287,7 +279,7 @@ impl Hub {
                     core.driver.save_stats();
                     core.driver.wake_touched(rx.is_empty());
                 }
-                () = std::future::poll_fn(|cx| self.poll_rearm(cx)) => armed = None,
+                () = std::future::poll_fn(|cx| self.rearm.poll(cx)) => armed = None,
                 _ = &mut cancelled => break,
             }
         }
