@@ -90,6 +90,10 @@ pub struct Limits {
     pub ack_timeout: Duration,
     /// Store ops queued but not committed past which the router takes no more input (publishers wait).
     pub max_store_backlog: usize,
+    /// The same in bytes: the payloads those ops hold (retained messages, persistent sessions' queues,
+    /// `$dp` uploads, held QoS 2). The op count alone let one device flood the writer with 1 MiB
+    /// retained messages: 50,000 of them may wait under it, and the broker grew to 2.3 GiB.
+    pub max_store_backlog_bytes: usize,
     /// How long a database connection waits for a lock held by another program (e.g. `sqlite3` on the
     /// data dir) before the write fails and is retried, its acknowledgements held back.
     #[serde(rename = "store_busy_timeout_secs", with = "serde_units::secs")]
@@ -111,6 +115,7 @@ impl Default for Limits {
             stuck_timeout: Duration::from_secs(60),
             ack_timeout: Duration::from_secs(30),
             max_store_backlog: 50_000,
+            max_store_backlog_bytes: 64 * 1024 * 1024,
             store_busy_timeout: crate::store::DEFAULT_BUSY_TIMEOUT,
         }
     }
@@ -296,6 +301,9 @@ impl Config {
         }
         if l.max_store_backlog == 0 {
             return bad("limits.max_store_backlog", "must be at least 1");
+        }
+        if l.max_store_backlog_bytes < 1024 {
+            return bad("limits.max_store_backlog_bytes", "must be at least 1024");
         }
         if l.max_queued_per_session == 0 {
             return bad("limits.max_queued_per_session", "must be at least 1");

@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 mod latency;
 mod raw;
+mod store;
 
 #[derive(Parser, Clone)]
 #[command(
@@ -34,7 +35,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:6002")]
     addr: String,
     /// Scenario name, or `all`: qos0-4x4, qos1-4x4, qos1-100x1, latency-qos0, latency-qos1, stalled, idle,
-    /// connect-rate, dp.
+    /// connect-rate, dp, silent; and, not in `all` (onenet-desk only, needs `--db`), locked-store.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// The broker's process id: RSS figures are read from /proc/PID/status.
@@ -62,6 +63,18 @@ struct Args {
     /// Messages of each latency scenario (sent at 2,000 msg/s).
     #[arg(long, default_value_t = 10_000)]
     latency_msgs: u64,
+    /// `locked-store`: the broker's database (`DATA_DIR/onenet-desk.sqlite3`), whose write lock the
+    /// scenario holds while it floods.
+    #[arg(long)]
+    db: Option<std::path::PathBuf>,
+    /// `locked-store`: retained messages sent, and the payload bytes of each.
+    #[arg(long, default_value_t = 1000)]
+    flood_msgs: u64,
+    #[arg(long, default_value_t = 1 << 20)]
+    flood_size: usize,
+    /// `locked-store`: seconds the database's write lock is held.
+    #[arg(long, default_value_t = 8.0)]
+    lock_secs: f64,
 }
 
 const SCENARIOS: &[&str] = &[
@@ -75,7 +88,11 @@ const SCENARIOS: &[&str] = &[
     "connect-rate",
     "dp",
     "silent",
+    "locked-store",
 ];
+
+/// Scenarios that `all` leaves out: they need more than a broker's address.
+const NOT_IN_ALL: &[&str] = &["locked-store"];
 
 type Res<T> = Result<T, ClientError>;
 
@@ -91,7 +108,11 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let names: Vec<&'static str> = if args.scenario == "all" {
-        SCENARIOS.to_vec()
+        SCENARIOS
+            .iter()
+            .copied()
+            .filter(|s| !NOT_IN_ALL.contains(s))
+            .collect()
     } else if let Some(name) = SCENARIOS.iter().find(|s| **s == args.scenario) {
         vec![*name]
     } else {
@@ -160,6 +181,24 @@ impl Lg {
             "connect-rate" => self.connect_rate(5_000, 100).await,
             "dp" => self.dp(100, 100 * k).await,
             "silent" => self.silent().await,
+            "locked-store" => {
+                let db = self.a.db.clone().ok_or_else(|| {
+                    ClientError::Invalid("locked-store needs --db (the broker's database)".into())
+                })?;
+                store::locked_store(store::Flood {
+                    addr: self.a.addr.clone(),
+                    id: format!("{}-{}", self.a.prefix, self.name),
+                    user: self.a.user.clone(),
+                    topic: self.topic(self.name),
+                    db,
+                    msgs: self.a.flood_msgs,
+                    size: self.a.flood_size,
+                    hold: Duration::from_secs_f64(self.a.lock_secs.max(0.0)),
+                    broker_pid: self.a.broker_pid,
+                    deadline: self.deadline(),
+                })
+                .await
+            }
             _ => Err(ClientError::Invalid(format!("no scenario {}", self.name))),
         }
     }

@@ -165,6 +165,24 @@ impl Raw {
         granted(filter, first, &body)
     }
 
+    /// Writes `bytes` (whole packets), waiting while the socket is full.
+    pub async fn write(&mut self, bytes: &[u8]) -> Res<()> {
+        self.wr.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// PINGREQ, and its PINGRESP: the broker has read everything sent before.
+    pub async fn ping(&mut self) -> Res<()> {
+        self.wr.write_all(&[0xC0, 0]).await?;
+        let (first, _) = self.expect_frame("PINGRESP").await?;
+        if first != 0xD0 {
+            return Err(ClientError::Io(format!(
+                "PINGRESP expected, got first byte {first:#x}"
+            )));
+        }
+        Ok(())
+    }
+
     /// DISCONNECT, wait (at most 5 s) for the broker to close the connection (a server SHOULD, §3.14.4),
     /// then close.
     /// The broker closing first keeps TIME_WAIT on its side: were the client first, each cycle would

@@ -287,6 +287,19 @@ pub enum Input {
     Tick,
 }
 
+impl Input {
+    /// What the input holds in memory while it waits for the router: its own size, and the payload it
+    /// keeps (a slice of the read buffer, which it keeps alive).
+    fn weight(&self) -> usize {
+        let payload = match self {
+            Input::Publish { publish, .. } => publish.payload.len(),
+            Input::Login(l) => l.will.as_ref().map_or(0, |w| w.message.len()),
+            _ => 0,
+        };
+        std::mem::size_of::<Input>() + payload
+    }
+}
+
 /// What the router is handed (inline, or through the router task's mailbox; see `router::Hub`):
 /// connection inputs and the service handle's requests.
 #[derive(Debug)]
@@ -360,6 +373,19 @@ pub enum RouterMsg {
         device_id: String,
         reply: oneshot::Sender<Vec<Diagnostic>>,
     },
+}
+
+impl RouterMsg {
+    /// The bytes a connection's message holds while it waits in the router's mailbox, for its byte
+    /// bound (`router::Hub`); the service's requests are not counted.
+    pub fn weight(&self) -> usize {
+        match self {
+            RouterMsg::Conn(i) => i.weight(),
+            RouterMsg::Batch(inputs) => inputs.iter().map(Input::weight).sum(),
+            RouterMsg::Login(_, l) => l.will.as_ref().map_or(0, |w| w.message.len()),
+            _ => 0,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,10 @@ pub const MAX_COMMAND_BODY: usize = 64 * 1024;
 /// Mailbox depth of the router: enough for bursts, small enough that a stuck router slows readers.
 const ROUTER_MAILBOX: usize = 8192;
 
+/// The mailbox's bound in bytes (payloads plus each input's own size; see `RouterMsg::weight`): the
+/// depth alone would let 8,192 reads of up to `max_packet` each wait there.
+const ROUTER_MAILBOX_BYTES: usize = 32 * 1024 * 1024;
+
 struct Inner {
     /// The settings in effect: replaced by `apply_config`, read by the connections through `live`.
     config: watch::Sender<Arc<Config>>,
@@ -220,7 +224,7 @@ async fn start_inner(
         metrics.clone(),
         state,
     );
-    let (hub, mailbox) = Hub::new(router, ROUTER_MAILBOX);
+    let (hub, mailbox) = Hub::new(router, ROUTER_MAILBOX, ROUTER_MAILBOX_BYTES);
     tracker.spawn(hub.clone().run(mailbox, shutdown.clone()));
     tracker.spawn(report_store_failures(
         store.failing(),

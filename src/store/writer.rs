@@ -113,6 +113,21 @@ pub enum StoreOp {
     SetRetention(Retention),
 }
 
+impl StoreOp {
+    /// The message bytes the op holds until it is committed (payloads and command bodies; names and ids
+    /// are small beside them and not counted): what `limits.max_store_backlog_bytes` bounds.
+    pub fn payload_bytes(&self) -> usize {
+        match self {
+            StoreOp::Enqueue { payload, .. }
+            | StoreOp::HoldIncoming { payload, .. }
+            | StoreOp::SetRetained { payload, .. } => payload.len(),
+            StoreOp::Datapoints(b) => b.payload.len(),
+            StoreOp::PutCommand(c) => c.body.len() + c.reply.as_ref().map_or(0, |r| r.len()),
+            _ => 0,
+        }
+    }
+}
+
 /// The channel to the writer thread: (op number, op); flushes carry 0.
 type OpSender = mpsc::Sender<(u64, StoreOp)>;
 

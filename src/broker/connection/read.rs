@@ -6,8 +6,8 @@ use tokio::net::TcpStream;
 
 use super::run::READ_CHUNK;
 
-/// Reads what the socket holds into `buf` (after making room for [`READ_CHUNK`] more bytes); `Ok(0)` is
-/// the end of the stream.
+/// Reads what the socket holds into `buf` (after making room for [`READ_CHUNK`] more bytes, or for the
+/// rest of a large frame: see [`room`]); `Ok(0)` is the end of the stream.
 ///
 /// A read that did not fill the room took everything the kernel had, so the socket's readiness is
 /// cleared then and there: the next wait for readiness (`poll_read_ready` in the connection's loop,
@@ -16,8 +16,12 @@ use super::run::READ_CHUNK;
 /// run and one of the three reads per connection in a connect/disconnect cycle (strace). Clearing is
 /// race-free: the runtime clears only if no readiness event came in since this read began, and it keeps
 /// the end-of-stream state, so a FIN that arrived with the data is still seen.
-pub(super) fn read_some(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
-    buf.reserve(READ_CHUNK);
+pub(super) fn read_some(
+    stream: &TcpStream,
+    buf: &mut BytesMut,
+    max_packet: usize,
+) -> std::io::Result<usize> {
+    buf.reserve(room(buf, max_packet));
     let room = buf.capacity() - buf.len();
     let mut got = None;
     let r = stream.try_io(Interest::READABLE, || {
@@ -33,6 +37,20 @@ pub(super) fn read_some(stream: &TcpStream, buf: &mut BytesMut) -> std::io::Resu
     match got {
         Some(n) => Ok(n),
         None => r,
+    }
+}
+
+/// The room to make before a read. A frame larger than [`READ_CHUNK`] whose header is in (`check` has
+/// read its length, within `max_packet`) gets room for exactly the rest of it. Grown a chunk at a time,
+/// the buffer doubled: a 1 MiB message ended in a 2 MiB allocation, which the routed payload, a slice
+/// of it, kept alive until delivered or stored (the mailbox's and the store backlog's byte bounds
+/// count payloads, so the memory behind them was twice that), after copying it at every doubling.
+fn room(buf: &[u8], max_packet: usize) -> usize {
+    match crate::mqtt::check(buf, max_packet) {
+        Ok(Some(h)) if h.total_len() > READ_CHUNK && h.total_len() > buf.len() => {
+            h.total_len() - buf.len()
+        }
+        _ => READ_CHUNK,
     }
 }
 
@@ -53,7 +71,7 @@ mod tests {
         // Until the 3 bytes are in (the first readiness may come before them).
         while buf.len() < 3 {
             server.readable().await.unwrap();
-            match read_some(&server, &mut buf) {
+            match read_some(&server, &mut buf, 1 << 20) {
                 Ok(n) => assert!(n > 0),
                 Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
             }
@@ -70,12 +88,59 @@ mod tests {
         client.shutdown().await.unwrap();
         loop {
             server.readable().await.unwrap();
-            match read_some(&server, &mut buf) {
+            match read_some(&server, &mut buf, 1 << 20) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
             }
         }
         assert_eq!(&buf[..], b"abcde");
+    }
+
+    /// A large PUBLISH read in pieces ends in a buffer of its own size, not one grown by doubling.
+    #[tokio::test]
+    async fn a_large_frame_gets_room_for_exactly_itself() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        let mut frame = BytesMut::new();
+        crate::mqtt::encode_publish(
+            &mut frame,
+            "big",
+            crate::mqtt::QosPid::AtMostOnce,
+            false,
+            false,
+            &vec![7u8; 1 << 20],
+        )
+        .unwrap();
+        let total = frame.len();
+        let writer = tokio::spawn(async move {
+            // In pieces, as a network delivers it.
+            for piece in frame.chunks(10_000) {
+                client.write_all(piece).await.unwrap();
+            }
+            client
+        });
+        let mut buf = BytesMut::new();
+        while buf.len() < total {
+            server.readable().await.unwrap();
+            match read_some(&server, &mut buf, 4 << 20) {
+                Ok(n) => assert!(n > 0),
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
+            }
+        }
+        assert_eq!(buf.len(), total);
+        assert!(
+            buf.capacity() < total + READ_CHUNK,
+            "capacity {} for a frame of {total}",
+            buf.capacity()
+        );
+        // Small frames still read a chunk at a time, and an oversize header reserves no more than that.
+        assert_eq!(
+            room(&[0x30, 5, 0, 1, b'a', b'x', b'y'], 1 << 20),
+            READ_CHUNK
+        );
+        assert_eq!(room(&[0x30, 0xff, 0xff, 0x7f], 1 << 20), READ_CHUNK);
+        drop(writer.await.unwrap());
     }
 }

@@ -59,8 +59,8 @@ impl Driver {
     }
 
     /// The store writer lags: no input is taken until the ops not yet committed are under
-    /// `max_store_backlog` (see `Hub`).
-    pub fn backlogged(&self, committed: u64) -> bool {
+    /// `max_store_backlog` and their payloads under `max_store_backlog_bytes` (see `Hub`).
+    pub fn backlogged(&mut self, committed: u64) -> bool {
         self.router.store_backlogged(committed)
     }
 

@@ -20,6 +20,43 @@ pub(crate) enum Effect {
     Pause(ConnId, bool),
 }
 
+/// The payload bytes of store ops queued and not yet committed. Ops are numbered in order and committed
+/// in order, so two running totals say it: the bytes of every op queued, and of every op up to the
+/// watermark. The second moves as the watermark passes the ops that carried bytes, which wait in
+/// `marks` (one per such op not yet seen committed: at most the ops under `max_store_backlog`, plus
+/// what one router turn adds past it).
+#[derive(Debug, Default)]
+struct StoreBytes {
+    queued: u64,
+    committed: u64,
+    /// (op number, `queued` after it), oldest first.
+    marks: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl StoreBytes {
+    fn queued(&mut self, op: u64, bytes: usize) {
+        if bytes > 0 {
+            self.queued += bytes as u64;
+            self.marks.push_back((op, self.queued));
+        }
+    }
+
+    fn uncommitted(&mut self, watermark: u64) -> u64 {
+        while let Some(&(op, total)) = self.marks.front() {
+            if op > watermark {
+                break;
+            }
+            self.committed = total;
+            self.marks.pop_front();
+        }
+        if self.marks.is_empty() {
+            // Nothing held: the deque's room goes too (a burst of retained messages grew it).
+            self.marks = Default::default();
+        }
+        self.queued - self.committed
+    }
+}
+
 /// Effects whose room the buffer keeps between batches.
 pub(crate) const EFFECTS_KEEP: usize = 1024;
 
@@ -28,6 +65,8 @@ pub(crate) const EFFECTS_KEEP: usize = 1024;
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
     last_op: u64,
+    /// The payload bytes of the numbered ops, for `limits.max_store_backlog_bytes`.
+    store_bytes: StoreBytes,
     out: Vec<Effect>,
     /// Unix ms of the input being handled, for what sessions time-stamp.
     now: i64,
@@ -63,6 +102,7 @@ impl Effects {
     /// Numbers `op` and queues it; returns its number.
     pub fn store(&mut self, op: StoreOp) -> u64 {
         self.last_op += 1;
+        self.store_bytes.queued(self.last_op, op.payload_bytes());
         self.out.push(Effect::Store(self.last_op, op));
         self.last_op
     }
@@ -89,6 +129,11 @@ impl Effects {
     /// Number of the last store op issued (0 if none).
     pub fn last_op(&self) -> u64 {
         self.last_op
+    }
+
+    /// Payload bytes of the ops after `committed` (the writer's watermark, which only grows).
+    pub fn uncommitted_bytes(&mut self, committed: u64) -> u64 {
+        self.store_bytes.uncommitted(committed)
     }
 
     /// Takes the effects produced so far; the buffer's allocation is kept for the next input (up to

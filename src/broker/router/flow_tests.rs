@@ -338,3 +338,34 @@ fn the_store_backlog_bound_stops_input_until_the_writer_catches_up() {
     assert!(h.r.store_backlogged(1));
     assert!(!h.r.store_backlogged(2));
 }
+
+/// The backlog is bounded in payload bytes too: a few large retained messages stop input as 50,000
+/// small ops would, and the writer's watermark passing them lets it go on.
+#[test]
+fn the_store_backlog_bound_counts_payload_bytes() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_store_backlog_bytes = 10_000;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    let big = Bytes::from(vec![b'x'; 4_000]);
+    let mut ops = Vec::new();
+    for i in 1..=3u16 {
+        let fx = h.publish_retained(1, "big", big.clone(), i);
+        ops.extend(fx.iter().filter_map(|e| match e {
+            Effect::Store(n, op) => Some((*n, op.payload_bytes())),
+            _ => None,
+        }));
+        // 4,000 and 8,000 bytes wait: under the bound; 12,000: over it.
+        assert_eq!(h.r.store_backlogged(0), i == 3, "after message {i}");
+    }
+    assert_eq!(ops.len(), 3, "one op per retained message: {ops:?}");
+    assert!(ops.iter().all(|(_, b)| *b == 4_000));
+    // The writer commits the first: 8,000 bytes wait, under the bound again.
+    assert!(!h.r.store_backlogged(ops[0].0));
+    // Small ops add no bytes: many of them stay under the byte bound (the op count is its own bound).
+    for i in 4..=50u16 {
+        h.publish(1, "small", QoS::AtMostOnce, i);
+    }
+    assert!(!h.r.store_backlogged(ops[0].0));
+    assert!(!h.r.store_backlogged(ops[2].0), "everything committed");
+}

@@ -18,7 +18,7 @@
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::message::RouterMsg;
@@ -59,10 +59,12 @@ fn brought_forward(before: Option<i64>, after: Option<i64>) -> bool {
     }
 }
 
-/// What the mailbox carries: a request, and the lane of the connection that sent it (None: the service).
+/// What the mailbox carries: a request, the lane of the connection that sent it (None: the service),
+/// and the bytes of the mailbox's byte budget it holds (see `Hub::room`).
 pub(crate) struct Mail {
     msg: RouterMsg,
     lane: Option<Arc<Lane>>,
+    weight: u32,
 }
 
 struct Core {
@@ -91,6 +93,14 @@ pub(crate) struct Hub {
     core: Mutex<Core>,
     /// The mailbox. Bounded: when the router is behind, readers wait, and TCP slows publishers.
     tx: mpsc::Sender<Mail>,
+    /// The mailbox's bound in bytes, beside its depth in messages: a connection takes its message's
+    /// weight (`RouterMsg::weight`) before it queues it, and the router task gives the bytes back once
+    /// it has handled it. The depth alone let 8,192 reads' worth wait, however large their packets (up
+    /// to `max_packet` each): with the router held up by a lagging store writer, one device's 1 MiB
+    /// messages could pile up gigabytes here.
+    room: Semaphore,
+    /// The budget `room` started with: a heavier message takes all of it (and so waits alone).
+    budget: usize,
     /// The router task waits for the lock: connections queue instead of taking it first (a mutex has no
     /// hand-off, and the router task alone drains the mailbox and fires the deadlines).
     router_waiting: AtomicBool,
@@ -100,8 +110,11 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// The hub and the mailbox's receiving end, for [`Hub::run`].
-    pub fn new(driver: Driver, depth: usize) -> (Arc<Hub>, mpsc::Receiver<Mail>) {
+    /// The hub and the mailbox's receiving end, for [`Hub::run`]: a mailbox of `depth` messages and
+    /// `bytes` of input (see `Hub::room`).
+    pub fn new(driver: Driver, depth: usize, bytes: usize) -> (Arc<Hub>, mpsc::Receiver<Mail>) {
+        // Permits are counted in u32 per acquisition: a budget past that is clamped there.
+        let bytes = bytes.clamp(1, u32::MAX as usize);
         let (tx, rx) = mpsc::channel(depth);
         let committed = driver.committed();
         let hub = Hub {
@@ -112,6 +125,8 @@ impl Hub {
                 closed: false,
             }),
             tx,
+            room: Semaphore::new(bytes),
+            budget: bytes,
             router_waiting: AtomicBool::new(false),
             rearm: Signal::default(),
         };
@@ -145,22 +160,52 @@ impl Hub {
         // Counted before it is sent: the router task may take it and uncount it before `send` returns.
         lane.0.fetch_add(1, Ordering::Relaxed);
         let unsent = Unsent(lane);
+        let weight = msg.weight().min(self.budget) as u32;
         let mail = Mail {
             msg,
             lane: Some(lane.clone()),
+            weight,
         };
         // Boxed: this future is part of every connection task's state (an idle connection's too), and
         // the channel's send future holds a whole message besides; the mailbox is the busy path.
-        if Box::pin(self.tx.send(mail)).await.is_err() {
+        if !Box::pin(self.queue(mail)).await {
             return false;
         }
         std::mem::forget(unsent);
         true
     }
 
+    /// Takes the mail's bytes of the budget (waiting while they are not free), then a place in the
+    /// mailbox (waiting while it is full). False when the router task has ended; given up (dropped)
+    /// while waiting, the bytes taken go back.
+    async fn queue(&self, mail: Mail) -> bool {
+        let taken = match mail.weight {
+            0 => None,
+            w => match self.room.acquire_many(w).await {
+                Ok(p) => Some(p),
+                Err(_) => return false,
+            },
+        };
+        if self.tx.send(mail).await.is_err() {
+            return false;
+        }
+        // Given back by the router task once it has handled the mail.
+        if let Some(p) = taken {
+            p.forget();
+        }
+        true
+    }
+
     /// The service's requests: always through the mailbox, in order among themselves.
     pub async fn request(&self, msg: RouterMsg) -> bool {
-        self.tx.send(Mail { msg, lane: None }).await.is_ok()
+        self.tx
+            .send(Mail {
+                msg,
+                lane: None,
+                weight: 0,
+            })
+            .await
+            .is_ok()
     }
 
     /// Runs the router for `msg` in the caller's task; gives it back when that cannot be done now.
@@ -219,7 +264,7 @@ impl Hub {
         let mut cancelled = pin!(shutdown.cancelled());
         loop {
             let backlogged = {
-                let core = self.lock();
+                let mut core = self.lock();
                 let deadline = core.driver.next_deadline();
                 if deadline != armed {
                     if let Some(t) = deadline {
@@ -251,8 +296,10 @@ impl Hub {
                     let mut core = self.lock();
                     // Asked after the batch came in: what a watcher caused after subscribing is seen.
                     core.driver.set_watched();
-                    for Mail { msg, lane } in batch.drain(..) {
+                    let mut handled = 0usize;
+                    for Mail { msg, lane, weight } in batch.drain(..) {
                         core.driver.handle(msg, now);
+                        handled += weight as usize;
                         if let Some(lane) = lane {
                             // Release: see `try_inline`.
                             lane.0.fetch_sub(1, Ordering::Release);
@@ -261,6 +308,11 @@ impl Hub {
                     // An empty mailbox: the router goes idle, so acknowledgements owed now cannot be
                     // gathered with later ones.
                     core.driver.wake_touched(rx.is_empty());
+                    drop(core);
+                    // Once per turn (giving bytes back takes the budget's lock).
+                    if handled > 0 {
+                        self.room.add_permits(handled);
+                    }
                 }
                 _ = &mut timer, if armed.is_some() => {
                     // Re-armed next turn even if the deadline stays (a clock that stepped back).
@@ -283,6 +335,8 @@ impl Hub {
                 _ = &mut cancelled => break,
             }
         }
+        // Connections waiting for bytes of the budget give up (the mailbox is about to close too).
+        self.room.close();
         let mut core = self.lock();
         core.closed = true;
         // What online clients counted since the last periodic write (shutdown commits it).
@@ -338,6 +392,7 @@ mod tests {
     /// taken) and its lane; the directory and the store writer are kept alive by the caller.
     async fn hub_with_one_connection(
         depth: usize,
+        bytes: usize,
     ) -> (
         tempfile::TempDir,
         crate::store::writer::WriterThread,
@@ -363,7 +418,7 @@ mod tests {
             Arc::new(Metrics::default()),
             Default::default(),
         );
-        let (hub, rx) = Hub::new(driver, depth);
+        let (hub, rx) = Hub::new(driver, depth, bytes);
         let outbox = Arc::new(Outbox::default());
         let gauge = Arc::new(OutGauge::default());
         let tx = ConnTx {
@@ -396,7 +451,7 @@ mod tests {
     #[allow(clippy::await_holding_lock)]
     #[tokio::test]
     async fn a_connection_runs_the_router_itself_unless_its_inputs_wait_in_the_mailbox() {
-        let (_dir, writer, hub, rx, outbox, lane) = hub_with_one_connection(16).await;
+        let (_dir, writer, hub, rx, outbox, lane) = hub_with_one_connection(16, 1 << 20).await;
 
         // The router is busy (held here as the router task would hold it): queued.
         let busy = hub.core.lock().unwrap();
@@ -448,7 +503,7 @@ mod tests {
     #[tokio::test]
     async fn a_burst_is_queued_and_a_send_given_up_is_uncounted() {
         use futures_util::FutureExt;
-        let (_dir, writer, hub, rx, outbox, lane) = hub_with_one_connection(1).await;
+        let (_dir, writer, hub, rx, outbox, lane) = hub_with_one_connection(1, 1 << 20).await;
         let burst = (1..=INLINE_MAX as u16 + 1)
             .map(|pid| Input::Unsubscribe {
                 conn: 1,
@@ -468,6 +523,71 @@ mod tests {
         assert_eq!(lane.0.load(Ordering::Acquire), 1);
         assert_eq!(rx.len(), 1);
         drop((hub, rx));
+        writer.join();
+    }
+
+    /// A read's inputs of `n` QoS 0 PUBLISHes of `size` bytes each (more than an inline turn takes).
+    fn publishes(n: u16, size: usize) -> RouterMsg {
+        let payload = bytes::Bytes::from(vec![b'p'; size]);
+        RouterMsg::Batch(
+            (1..=n)
+                .map(|i| Input::Publish {
+                    conn: 1,
+                    publish: crate::mqtt::Publish::new(
+                        crate::mqtt::TopicName::new("t").unwrap(),
+                        crate::mqtt::QoS::AtMostOnce,
+                        Pid::new(i).unwrap(),
+                        payload.clone(),
+                    ),
+                    dp: None,
+                })
+                .collect(),
+        )
+    }
+
+    /// The mailbox is bounded in bytes besides messages: a connection whose mail would pass the budget
+    /// waits (and so stops reading) until the router task has handled earlier mail and given its bytes
+    /// back; mail heavier than the whole budget waits until the budget is free, then goes alone.
+    #[tokio::test]
+    async fn the_mailbox_is_bounded_in_bytes() {
+        use futures_util::FutureExt;
+        let budget = 20_000;
+        let (_dir, writer, hub, rx, _outbox, lane) = hub_with_one_connection(16, budget).await;
+        let first = publishes(5, 2_000);
+        let weight = first.weight();
+        assert!(weight > 10_000 && weight < budget, "{weight}");
+        assert!(hub.send(&lane, first).await);
+        assert_eq!(rx.len(), 1);
+        // A second such read does not fit: its send waits, and nothing of it is queued.
+        let mut second = Box::pin(hub.send(&lane, publishes(5, 2_000)));
+        assert!((&mut second).now_or_never().is_none(), "waits for bytes");
+        assert_eq!(rx.len(), 1);
+        // The router task handles the first and gives its bytes back: the second goes in.
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(hub.clone().run(rx, shutdown.clone()));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        assert!(tokio::time::timeout_at(deadline, second).await.unwrap());
+        handled(&lane, deadline).await;
+        // Heavier than the whole budget: it takes all of it, when all of it is free.
+        let huge = publishes(5, 3 * budget);
+        assert!(huge.weight() > budget);
+        assert!(
+            tokio::time::timeout_at(deadline, hub.send(&lane, huge))
+                .await
+                .unwrap()
+        );
+        handled(&lane, deadline).await;
+        assert_eq!(
+            hub.room.available_permits(),
+            budget,
+            "every byte given back"
+        );
+        // Stopped, the router takes no more: a connection asking for bytes is refused.
+        let full = publishes(5, 3_000);
+        shutdown.cancel();
+        task.await.unwrap();
+        assert!(!hub.send(&lane, full).await);
+        drop(hub);
         writer.join();
     }
 

@@ -172,10 +172,13 @@ impl Router {
         }
     }
 
-    /// True when the store has so many ops not yet committed (`committed` is the writer's watermark)
-    /// that the router should take no more input: publishers then wait, as for a full subscriber.
-    pub fn store_backlogged(&self, committed: u64) -> bool {
-        self.fx.last_op().saturating_sub(committed) >= self.cfg.limits.max_store_backlog as u64
+    /// True when the store has so many ops, or so many payload bytes, not yet committed (`committed` is
+    /// the writer's watermark) that the router should take no more input: publishers then wait, as for
+    /// a full subscriber.
+    pub fn store_backlogged(&mut self, committed: u64) -> bool {
+        let limits = &self.cfg.limits;
+        self.fx.last_op().saturating_sub(committed) >= limits.max_store_backlog as u64
+            || self.fx.uncommitted_bytes(committed) >= limits.max_store_backlog_bytes as u64
     }
 
     /// Handles one input at `now` (Unix ms).

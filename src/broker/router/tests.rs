@@ -114,6 +114,28 @@ impl H {
         })
     }
 
+    /// A retained QoS 0 PUBLISH of `payload` (stored: one op holding the payload).
+    pub fn publish_retained(
+        &mut self,
+        conn: ConnId,
+        topic: &str,
+        payload: Bytes,
+        id: u16,
+    ) -> Vec<Effect> {
+        let mut p = Publish::new(
+            TopicName::new(topic).expect("topic"),
+            QoS::AtMostOnce,
+            pid(id),
+            payload,
+        );
+        p.retain = true;
+        self.on(Input::Publish {
+            conn,
+            publish: p,
+            dp: None,
+        })
+    }
+
     pub fn close(&mut self, conn: ConnId, ending: Ending) -> Vec<Effect> {
         self.on(Input::Closed { conn, ending })
     }
