@@ -73,6 +73,10 @@ pub struct Limits {
     /// to it stop being read until it is down to half (backpressure, nothing dropped). Offline: the oldest
     /// are dropped past it.
     pub max_queued_per_session: usize,
+    /// The same bound in payload bytes, whichever comes first (online: publishers wait; offline: the
+    /// oldest are dropped, the newest message always kept; `onenet`'s offline replay keeps within it
+    /// too). The message count alone let one session hold 1,000 messages of up to `max_packet` (4 MiB).
+    pub max_queued_bytes_per_session: usize,
     /// Output queued for one connection and not yet written, in bytes and in messages: QoS 0 beyond either is
     /// dropped and counted, QoS 1/2 wait in the session's queue. Bytes count topic and payload; each
     /// message also holds about 120 B of bookkeeping (a 56 B queue slot and its share of the routed
@@ -110,6 +114,7 @@ impl Default for Limits {
             max_subscriptions: 100,
             inflight_window: 32,
             max_queued_per_session: 1000,
+            max_queued_bytes_per_session: 16 * 1024 * 1024,
             max_outbound_bytes: 1024 * 1024,
             max_outbound_messages: 16_384,
             stuck_timeout: Duration::from_secs(60),
@@ -307,6 +312,12 @@ impl Config {
         }
         if l.max_queued_per_session == 0 {
             return bad("limits.max_queued_per_session", "must be at least 1");
+        }
+        if l.max_queued_bytes_per_session < 1024 {
+            return bad(
+                "limits.max_queued_bytes_per_session",
+                "must be at least 1024",
+            );
         }
         let o = &self.onenet;
         if o.dp_utc_offset_secs.abs() > 14 * 3600 {

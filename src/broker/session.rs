@@ -45,11 +45,63 @@ pub(crate) struct InFlight {
     pub sent_at: i64,
 }
 
+/// A session's waiting deliveries, and the payload bytes they hold (kept as they come and go).
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    items: VecDeque<Delivery>,
+    bytes: usize,
+}
+
+impl Queue {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The payload bytes of the deliveries waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, Delivery> {
+        self.items.iter()
+    }
+
+    pub fn push_back(&mut self, d: Delivery) {
+        self.bytes += d.msg.payload.len();
+        self.items.push_back(d);
+    }
+
+    fn push_front(&mut self, d: Delivery) {
+        self.bytes += d.msg.payload.len();
+        self.items.push_front(d);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Delivery> {
+        let d = self.items.pop_front()?;
+        self.bytes -= d.msg.payload.len();
+        Some(d)
+    }
+
+    fn pop_back(&mut self) -> Option<Delivery> {
+        let d = self.items.pop_back()?;
+        self.bytes -= d.msg.payload.len();
+        Some(d)
+    }
+
+    /// Over either bound (`max` deliveries, `max_bytes` of payload), and more than one delivery waits:
+    /// the newest one is kept whatever its size (a single message is bounded by `max_packet`).
+    fn over(&self, max: usize, max_bytes: usize) -> bool {
+        self.len() > max || (self.bytes > max_bytes && self.len() > 1)
+    }
+}
+
 /// Limits a session applies to itself.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SessionLimits {
     pub inflight_window: usize,
     pub max_queued: usize,
+    /// The queue's bound in payload bytes, beside `max_queued` in messages.
+    pub max_queued_bytes: usize,
     pub max_out_bytes: usize,
     pub max_out_msgs: usize,
 }
@@ -76,7 +128,7 @@ pub(crate) struct Session {
     /// Sent, not yet fully acknowledged; oldest first.
     pub inflight: VecDeque<InFlight>,
     /// Waiting for room in the window (or for the client to come back).
-    pub queue: VecDeque<Delivery>,
+    pub queue: Queue,
     /// QoS 2 messages received and PUBREC'd: pid → (message, retain flag) to route on PUBREL, or `None`
     /// when it was already handled at PUBLISH time (`$dp`, `$crsp`: stored before PUBREC).
     pub incoming: HashMap<u16, Option<(Message, bool)>>,
@@ -130,7 +182,7 @@ impl Session {
             will: None,
             subscriptions: BTreeMap::new(),
             inflight: VecDeque::new(),
-            queue: VecDeque::new(),
+            queue: Queue::default(),
             incoming: HashMap::new(),
             next_seq: 1,
             next_pid: 1,
@@ -229,13 +281,15 @@ impl Session {
             queued_at: now,
         });
         // Online, nothing is dropped here: the router pauses the publishers instead (backpressure).
-        if !online
-            && self.queue.len() > limits.max_queued
-            && let Some(old) = self.queue.pop_front()
-        {
-            self.dropped += 1;
-            self.drops_unlogged += 1;
-            self.forget(&old, fx);
+        if !online && self.queue.over(limits.max_queued, limits.max_queued_bytes) {
+            while self.queue.over(limits.max_queued, limits.max_queued_bytes) {
+                let Some(old) = self.queue.pop_front() else {
+                    break;
+                };
+                self.dropped += 1;
+                self.drops_unlogged += 1;
+                self.forget(&old, fx);
+            }
             self.log_drops(now, limits, false);
         }
         self.pump(fx, limits);
@@ -263,10 +317,11 @@ impl Session {
             total = self.dropped,
             qos0_total = self.dropped_qos0,
             "messages dropped since the last report: QoS 0 to a connection whose output is full \
-             ({} bytes / {} messages), or offline queue over {} messages",
+             ({} bytes / {} messages), or offline queue over {} messages / {} bytes",
             limits.max_out_bytes,
             limits.max_out_msgs,
-            limits.max_queued
+            limits.max_queued,
+            limits.max_queued_bytes
         );
         self.drops_unlogged = 0;
         self.drop_logged_at = now;
@@ -281,10 +336,11 @@ impl Session {
         }
     }
 
-    /// Drops the oldest queued deliveries beyond `max` (a session going offline); returns how many.
-    pub fn trim_queue(&mut self, max: usize, fx: &mut Effects) -> usize {
+    /// Drops the oldest queued deliveries beyond `max` of them or `max_bytes` of payload (a session going
+    /// offline); returns how many.
+    pub fn trim_queue(&mut self, max: usize, max_bytes: usize, fx: &mut Effects) -> usize {
         let mut n = 0;
-        while self.queue.len() > max {
+        while self.queue.over(max, max_bytes) {
             let Some(old) = self.queue.pop_front() else {
                 break;
             };
@@ -299,7 +355,7 @@ impl Session {
     /// Drops every queued (not in-flight) delivery; returns how many.
     pub fn clear_queue(&mut self, fx: &mut Effects) -> usize {
         let q = std::mem::take(&mut self.queue);
-        for d in &q {
+        for d in q.iter() {
             self.forget(d, fx);
         }
         q.len()
@@ -309,23 +365,34 @@ impl Session {
     /// not older than `max_age_ms`. The messages it missed are those queued *and* those sent but not
     /// acknowledged when it went away (in flight, waiting for PUBACK or PUBREC): the cap covers both, and
     /// the in-flight ones kept are then resent with DUP=1 and their packet id (MQTT 3.1.1 §4.4). A delivery
-    /// waiting only for PUBCOMP reached the device already; its PUBREL is always resent. Returns how many
+    /// waiting only for PUBCOMP reached the device already; its PUBREL is always resent. The messages kept
+    /// also stay within `max_bytes` of payload (the newest is kept whatever its size). Returns how many
     /// were dropped.
     pub fn trim_offline(
         &mut self,
-        max_n: usize,
+        (max_n, max_bytes): (usize, usize),
         max_age_ms: i64,
         now: i64,
         fx: &mut Effects,
     ) -> usize {
         let cutoff = now - max_age_ms;
-        let mut kept_n = 0;
+        let (mut kept_n, mut kept_bytes) = (0usize, 0usize);
+        let mut keep = |d: &Delivery| {
+            let size = d.msg.payload.len();
+            let ok = d.queued_at >= cutoff
+                && kept_n < max_n
+                && (kept_n == 0 || kept_bytes + size <= max_bytes);
+            if ok {
+                kept_n += 1;
+                kept_bytes += size;
+            }
+            ok
+        };
         let mut dropped = Vec::new();
         // Newest first: the queue (later seqs), then what was in flight.
-        let mut kept = VecDeque::with_capacity(self.queue.len().min(max_n));
+        let mut kept = Queue::default();
         while let Some(d) = self.queue.pop_back() {
-            if d.queued_at >= cutoff && kept_n < max_n {
-                kept_n += 1;
+            if keep(&d) {
                 kept.push_front(d);
             } else {
                 dropped.push(d);
@@ -336,8 +403,7 @@ impl Session {
         while let Some(f) = self.inflight.pop_back() {
             if f.state == FlightState::Comp {
                 flights.push_front(f);
-            } else if f.delivery.queued_at >= cutoff && kept_n < max_n {
-                kept_n += 1;
+            } else if keep(&f.delivery) {
                 flights.push_front(f);
             } else {
                 dropped.push(f.delivery);

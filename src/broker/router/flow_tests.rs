@@ -369,3 +369,85 @@ fn the_store_backlog_bound_counts_payload_bytes() {
     assert!(!h.r.store_backlogged(ops[0].0));
     assert!(!h.r.store_backlogged(ops[2].0), "everything committed");
 }
+
+/// A session's queue is bounded in payload bytes as well as in messages: online, the publisher is paused
+/// when the bytes reach the bound (long before 1,000 messages) and resumed at half; offline, the oldest
+/// are dropped down to the bound, the newest always kept; OneNET's replay of the latest N keeps within it.
+#[test]
+fn a_session_queue_is_bounded_in_bytes_too() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.inflight_window = 1;
+    cfg.limits.max_queued_bytes_per_session = 10_000;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", false);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    let big = Bytes::from(vec![b'b'; 4_000]);
+    let mut paused_at = None;
+    for i in 1..=4u16 {
+        let fx = h.publish_bytes(1, "t", QoS::AtLeastOnce, i, big.clone());
+        if pauses(&fx) == vec![(1, true)] {
+            paused_at = Some(i);
+        }
+    }
+    // 1 in flight, then 4,000, 8,000, 12,000 bytes queued: paused at the third queued message.
+    assert_eq!(paused_at, Some(4));
+    assert_eq!(h.r.session_infos()[1].queued, 3);
+    // Two acknowledgements: 4,000 bytes queued, under half: resumed.
+    let fx = h.on(Input::PubAck {
+        conn: 2,
+        pid: pid(1),
+    });
+    assert!(pauses(&fx).is_empty(), "8,000 bytes still queued");
+    let fx = h.on(Input::PubAck {
+        conn: 2,
+        pid: pid(2),
+    });
+    assert_eq!(pauses(&fx), vec![(1, false)]);
+
+    // Offline: 2 of 4,000 bytes fit; each later one drops the oldest.
+    h.close(2, Ending::Abnormal("gone".into()));
+    for i in 5..=9u16 {
+        h.publish_bytes(1, "t", QoS::AtLeastOnce, i, big.clone());
+    }
+    let info = &h.r.session_infos()[1];
+    assert_eq!((info.queued, info.dropped), (2, 4));
+    // One message larger than the bound is kept (the newest always is), alone.
+    h.publish_bytes(
+        1,
+        "t",
+        QoS::AtLeastOnce,
+        10,
+        Bytes::from(vec![b'h'; 20_000]),
+    );
+    let info = &h.r.session_infos()[1];
+    assert_eq!((info.queued, info.dropped), (1, 6));
+
+    // OneNET: the latest 10 it missed (§9), here 5 sent and never acknowledged, within the byte bound:
+    // the newest 2.
+    let mut cfg = config(Profile::OneNet);
+    cfg.limits.max_queued_bytes_per_session = 10_000;
+    let mut h = H::new(cfg);
+    h.login(1, "sub", false);
+    h.subscribe(1, "t", QoS::AtLeastOnce);
+    h.login(2, "pub", true);
+    for i in 1..=5u16 {
+        h.publish_bytes(
+            2,
+            "t",
+            QoS::AtLeastOnce,
+            i,
+            Bytes::from(vec![b'0' + i as u8; 4_000]),
+        );
+    }
+    h.close(1, Ending::Abnormal("cable".into()));
+    let fx = h.login(3, "sub", false);
+    let got: Vec<u8> = to(&fx, 3)
+        .into_iter()
+        .filter_map(|o| match o {
+            Outbound::Publish { msg, .. } => msg.payload.first().copied(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, [b'4', b'5'], "the newest that fit");
+}

@@ -124,6 +124,7 @@ impl Router {
         SessionLimits {
             inflight_window: l.inflight_window,
             max_queued: l.max_queued_per_session,
+            max_queued_bytes: l.max_queued_bytes_per_session,
             max_out_bytes: l.max_outbound_bytes,
             max_out_msgs: l.max_outbound_messages,
         }
@@ -386,7 +387,7 @@ impl Router {
         );
         // OneNET offline topic (§9): after CONNACK, the latest N within the age limit.
         let trimmed = if onenet {
-            s.trim_offline(max_n, max_age, now, &mut self.fx)
+            s.trim_offline((max_n, limits.max_queued_bytes), max_age, now, &mut self.fx)
         } else {
             0
         };
@@ -443,7 +444,7 @@ impl Router {
         // Offline now: the publishers it held back go on, and its queue follows the offline rules.
         release(&mut self.fx, &mut self.paused, s, limits, true);
         if s.persistent {
-            s.trim_queue(limits.max_queued, &mut self.fx);
+            s.trim_queue(limits.max_queued, limits.max_queued_bytes, &mut self.fx);
         }
         s.log_drops(self.now, limits, true);
         let will = s.will.take();
@@ -482,8 +483,8 @@ fn live_session<'a>(
     (s.conn == Some(conn)).then_some((client, &mut **s))
 }
 
-/// Resumes the publishers `s` held back once its queue is down to half the high watermark (or at once,
-/// when `now_offline`).
+/// Resumes the publishers `s` held back once its queue is down to half the high watermark, in messages
+/// and in bytes (or at once, when `now_offline`).
 pub(super) fn release(
     fx: &mut Effects,
     paused: &mut ConnMap<u32>,
@@ -491,7 +492,11 @@ pub(super) fn release(
     limits: SessionLimits,
     now_offline: bool,
 ) {
-    if s.blockers.is_empty() || (!now_offline && s.queue.len() > limits.max_queued / 2) {
+    if s.blockers.is_empty()
+        || (!now_offline
+            && (s.queue.len() > limits.max_queued / 2
+                || s.queue.bytes() > limits.max_queued_bytes / 2))
+    {
         return;
     }
     for c in s.blockers.drain(..) {
@@ -515,7 +520,8 @@ pub(super) fn hold_back(
     src: Option<ConnId>,
 ) {
     let Some(src) = src else { return };
-    if !s.online() || s.queue.len() < limits.max_queued || s.blockers.contains(&src) {
+    let full = s.queue.len() >= limits.max_queued || s.queue.bytes() >= limits.max_queued_bytes;
+    if !s.online() || !full || s.blockers.contains(&src) {
         return;
     }
     s.blockers.push(src);
