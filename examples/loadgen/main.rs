@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 
 mod latency;
 mod raw;
+mod stalled;
 mod store;
 
 #[derive(Parser, Clone)]
@@ -35,7 +36,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:6002")]
     addr: String,
     /// Scenario name, or `all`: qos0-4x4, qos1-4x4, qos1-100x1, latency-qos0, latency-qos1, stalled, idle,
-    /// connect-rate, dp, silent; and, not in `all` (onenet-desk only, needs `--db`), locked-store.
+    /// connect-rate, dp, silent, stalled-qos1; and, not in `all` (onenet-desk only, needs `--db`),
+    /// locked-store.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// The broker's process id: RSS figures are read from /proc/PID/status.
@@ -67,7 +69,8 @@ struct Args {
     /// scenario holds while it floods.
     #[arg(long)]
     db: Option<std::path::PathBuf>,
-    /// `locked-store`: retained messages sent, and the payload bytes of each.
+    /// `locked-store`: retained messages sent, and the payload bytes of each; `stalled-qos1`: QoS 1
+    /// messages at most (it stops when the broker stops reading) and their payload bytes.
     #[arg(long, default_value_t = 1000)]
     flood_msgs: u64,
     #[arg(long, default_value_t = 1 << 20)]
@@ -88,6 +91,7 @@ const SCENARIOS: &[&str] = &[
     "connect-rate",
     "dp",
     "silent",
+    "stalled-qos1",
     "locked-store",
 ];
 
@@ -181,6 +185,22 @@ impl Lg {
             "connect-rate" => self.connect_rate(5_000, 100).await,
             "dp" => self.dp(100, 100 * k).await,
             "silent" => self.silent().await,
+            "stalled-qos1" => {
+                let topic = self.topic(self.name);
+                let sub = self
+                    .raw_subscriber(&format!("{}-s", self.name), &topic, QoS::AtLeastOnce)
+                    .await?;
+                let publisher = self.raw(&format!("{}-p", self.name)).await?;
+                stalled::stalled_qos1(
+                    sub,
+                    publisher,
+                    &topic,
+                    (self.a.flood_msgs, self.a.flood_size),
+                    self.a.broker_pid,
+                    self.deadline(),
+                )
+                .await
+            }
             "locked-store" => {
                 let db = self.a.db.clone().ok_or_else(|| {
                     ClientError::Invalid("locked-store needs --db (the broker's database)".into())

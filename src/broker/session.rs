@@ -401,9 +401,8 @@ impl Session {
         self.queue = kept;
         let mut flights = VecDeque::with_capacity(self.inflight.len());
         while let Some(f) = self.inflight.pop_back() {
-            if f.state == FlightState::Comp {
-                flights.push_front(f);
-            } else if keep(&f.delivery) {
+            // A PUBREL owed is always kept (short-circuit: it takes no place among the N).
+            if f.state == FlightState::Comp || keep(&f.delivery) {
                 flights.push_front(f);
             } else {
                 dropped.push(f.delivery);
