@@ -121,7 +121,8 @@ EOF
         ;;
     rumqttd)
         # rumqttd's example configuration, on loopback only, without its 1 ms pause between accepts
-        # (which would cap it at 1,000 connections/s) and with room for the idle scenario's connections.
+        # (which would cap it at 1,000 connections/s), with room for the idle scenario's connections and
+        # for stalled-qos1's 1 MiB payloads (its example's 20 KiB limit closes that connection).
         cat >"$3/rumqttd.toml" <<EOF
 id = 0
 [router]
@@ -136,7 +137,7 @@ listen = "127.0.0.1:$2"
 next_connection_delay_ms = 0
 [v4.1.connections]
 connection_timeout_ms = 60000
-max_payload_size = 20480
+max_payload_size = 2097152
 max_inflight_count = 100
 dynamic_filters = true
 EOF

@@ -72,6 +72,7 @@ pub async fn stalled_qos1(
             _ => None,
         },
         "broker_vmhwm_kib": hwm(broker_pid),
-        "complete": true,
+        // Not complete when the deadline came first (neither held back nor all sent).
+        "complete": held_back || sent == msgs,
     }))
 }

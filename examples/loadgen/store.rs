@@ -73,13 +73,19 @@ pub async fn locked_store(f: Flood) -> Res<Value> {
     let t0 = Instant::now();
     let (mut sent, mut while_locked) = (0u64, 0u64);
     while sent < f.msgs && Instant::now() < f.deadline {
-        c.write(&packet).await?;
+        // A broker that never reads again must not hold the scenario past its deadline.
+        match tokio::time::timeout_at(f.deadline.into(), c.write(&packet)).await {
+            Ok(r) => r?,
+            Err(_) => break,
+        }
         sent += 1;
         if !released.load(Ordering::SeqCst) {
             while_locked += 1;
         }
     }
-    c.ping().await?;
+    tokio::time::timeout_at(f.deadline.into(), c.ping())
+        .await
+        .map_err(|_| ClientError::Io("no PINGRESP before the deadline".into()))??;
     let secs = t0.elapsed().as_secs_f64();
     done.store(true, Ordering::SeqCst);
     let _ = sampler.await;

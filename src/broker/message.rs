@@ -382,7 +382,9 @@ impl RouterMsg {
         match self {
             RouterMsg::Conn(i) => i.weight(),
             RouterMsg::Batch(inputs) => inputs.iter().map(Input::weight).sum(),
-            RouterMsg::Login(_, l) => l.will.as_ref().map_or(0, |w| w.message.len()),
+            RouterMsg::Login(_, l) => {
+                std::mem::size_of::<Input>() + l.will.as_ref().map_or(0, |w| w.message.len())
+            }
             _ => 0,
         }
     }

@@ -376,17 +376,19 @@ impl Session {
         fx: &mut Effects,
     ) -> usize {
         let cutoff = now - max_age_ms;
-        let (mut kept_n, mut kept_bytes) = (0usize, 0usize);
+        let (mut kept_n, mut kept_bytes, mut full) = (0usize, 0usize, false);
+        // The newest run that fits: once one does not, no older one is kept (no gap in what is replayed).
         let mut keep = |d: &Delivery| {
             let size = d.msg.payload.len();
-            let ok = d.queued_at >= cutoff
-                && kept_n < max_n
-                && (kept_n == 0 || kept_bytes + size <= max_bytes);
-            if ok {
+            full = full
+                || d.queued_at < cutoff
+                || kept_n >= max_n
+                || (kept_n > 0 && kept_bytes + size > max_bytes);
+            if !full {
                 kept_n += 1;
                 kept_bytes += size;
             }
-            ok
+            !full
         };
         let mut dropped = Vec::new();
         // Newest first: the queue (later seqs), then what was in flight.

@@ -127,7 +127,11 @@ impl Conn {
                     // joins the socket's waiter list when polled and leaves it when dropped, a lock
                     // each way every turn; the slot takes that lock only to store the waker.
                     r = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)), if !paused => match r.and_then(|()| {
-                        super::read::read_some(&self.stream, &mut self.inbuf, self.ctx.cfg.limits.max_packet)
+                        super::read::read_some(
+                            &self.stream,
+                            &mut self.inbuf,
+                            Some(self.ctx.cfg.limits.max_packet),
+                        )
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -59,6 +59,15 @@ fn brought_forward(before: Option<i64>, after: Option<i64>) -> bool {
     }
 }
 
+/// Closes the mailbox's byte budget when dropped (see `Hub::run`).
+struct CloseOnDrop<'a>(&'a Semaphore);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// What the mailbox carries: a request, the lane of the connection that sent it (None: the service),
 /// and the bytes of the mailbox's byte budget it holds (see `Hub::room`).
 pub(crate) struct Mail {
@@ -250,6 +259,9 @@ impl Hub {
 
     /// The router task: the mailbox, the router's deadlines, the periodic stats write.
     pub async fn run(self: Arc<Self>, mut rx: mpsc::Receiver<Mail>, shutdown: CancellationToken) {
+        // However the task ends (a panic too), connections waiting for bytes of the budget give up:
+        // nothing would give them back.
+        let _closes = CloseOnDrop(&self.room);
         let mut batch = Vec::with_capacity(BATCH);
         let mut committed = self.lock().committed.clone();
         // Client totals that changed are written this often (`stats`), not per message.
@@ -335,8 +347,6 @@ impl Hub {
                 _ = &mut cancelled => break,
             }
         }
-        // Connections waiting for bytes of the budget give up (the mailbox is about to close too).
-        self.room.close();
         let mut core = self.lock();
         core.closed = true;
         // What online clients counted since the last periodic write (shutdown commits it).
@@ -589,6 +599,20 @@ mod tests {
         assert!(!hub.send(&lane, full).await);
         drop(hub);
         writer.join();
+    }
+
+    /// A router task that ends by a panic still lets go of the connections waiting for budget bytes.
+    #[tokio::test]
+    async fn the_budget_closes_however_the_router_task_ends() {
+        let room = Arc::new(Semaphore::new(0));
+        let r = room.clone();
+        let task = tokio::spawn(async move {
+            let _closes = CloseOnDrop(&r);
+            tokio::task::yield_now().await;
+            panic!("a bug in the router");
+        });
+        assert!(task.await.is_err(), "the task panicked");
+        assert!(room.acquire().await.is_err(), "a waiter is let go");
     }
 
     /// The router task is woken to re-arm only when an inline turn brings the deadline forward.
