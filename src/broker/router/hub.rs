@@ -18,7 +18,7 @@
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, TryAcquireError, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::message::RouterMsg;
@@ -190,9 +190,15 @@ impl Hub {
     async fn queue(&self, mail: Mail) -> bool {
         let taken = match mail.weight {
             0 => None,
-            w => match self.room.acquire_many(w).await {
+            // The free bytes taken at once when there are enough (the usual case, one atomic); a wait
+            // in line otherwise (the semaphore is fair: a large message is not passed by small ones).
+            w => match self.room.try_acquire_many(w) {
                 Ok(p) => Some(p),
-                Err(_) => return false,
+                Err(TryAcquireError::Closed) => return false,
+                Err(TryAcquireError::NoPermits) => match self.room.acquire_many(w).await {
+                    Ok(p) => Some(p),
+                    Err(_) => return false,
+                },
             },
         };
         if self.tx.send(mail).await.is_err() {
