@@ -1,0 +1,164 @@
+//! The scenarios that measure the broker's memory with the crate's full client: `stalled` (a subscriber
+//! that never reads under a QoS 0 flood), `idle` (RSS per idle connection) and `silent` (sockets that
+//! never send CONNECT).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use onenet_desk::client::{self, ClientError};
+use onenet_desk::mqtt::QoS;
+use serde_json::{Value, json};
+
+use super::{Lg, Res, hwm, rss};
+
+impl Lg {
+    /// A subscriber that never reads, under a flood of 1 KiB QoS 0 messages: does the broker stay bounded?
+    pub(super) async fn stalled(&self) -> Res<Value> {
+        let total = self.a.stalled_msgs;
+        let deadline = self.deadline();
+        let topic = self.topic(self.name);
+        let rss_before = rss(self.a.broker_pid);
+        // Capacity 1 and never read: the driver stops reading the socket, so TCP pushes back on the broker.
+        let (_c, inc, _) = client::connect(
+            self.opts(&format!("{}-s", self.name))
+                .with_incoming_capacity(1),
+        )
+        .await?;
+        _c.subscribe(&[(topic.as_str(), QoS::AtMostOnce)]).await?;
+        let (pc, _, _) = client::connect(self.opts(&format!("{}-p", self.name))).await?;
+        let payload = Bytes::from(vec![b'x'; 1024]);
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        let mut peak = rss_before.unwrap_or(0);
+        while sent < total && Instant::now() < deadline {
+            let _ = pc.publish(&topic, QoS::AtMostOnce, payload.clone()).await?;
+            sent += 1;
+            if sent.is_multiple_of(50_000) {
+                peak = peak.max(rss(self.a.broker_pid).unwrap_or(0));
+            }
+        }
+        pc.ping().await?; // everything sent has been read by the broker
+        let secs = t0.elapsed().as_secs_f64();
+        let after = rss(self.a.broker_pid);
+        peak = peak.max(after.unwrap_or(0));
+        let hwm = hwm(self.a.broker_pid);
+        drop(inc);
+        Ok(json!({
+            "sent": sent, "payload_bytes": 1024, "secs": secs, "msgs_per_s": sent as f64 / secs,
+            "broker_rss_kib_before": rss_before, "broker_rss_kib_after": after,
+            "broker_rss_kib_peak_sampled": self.a.broker_pid.map(|_| peak), "broker_vmhwm_kib": hwm,
+            "complete": sent == total,
+        }))
+    }
+
+    /// N connections that only keep alive; broker RSS per connection.
+    pub(super) async fn idle(&self) -> Res<Value> {
+        let n = self.a.idle;
+        let deadline = self.deadline();
+        let before = rss(self.a.broker_pid);
+        let mut conns = Vec::with_capacity(n);
+        let t0 = Instant::now();
+        for i in 0..n {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let (c, inc, _) = client::connect(
+                self.opts(&format!("{}-{i}", self.name))
+                    .with_keep_alive(600),
+            )
+            .await?;
+            conns.push((c, inc));
+        }
+        // A round trip on the last one: the broker has settled every CONNECT before.
+        if let Some((c, _)) = conns.last() {
+            c.ping().await?;
+        }
+        let after = rss(self.a.broker_pid);
+        let per = match (before, after) {
+            (Some(b), Some(a)) if !conns.is_empty() => {
+                Some((a as f64 - b as f64) * 1024.0 / conns.len() as f64)
+            }
+            _ => None,
+        };
+        let opened = conns.len();
+        for (c, _) in &conns {
+            let _ = c.disconnect().await;
+        }
+        Ok(json!({
+            "connections": opened, "secs_to_open": t0.elapsed().as_secs_f64(),
+            "broker_rss_kib_before": before, "broker_rss_kib_after": after,
+            "rss_bytes_per_connection": per, "complete": opened == n,
+        }))
+    }
+
+    /// N sockets that never send CONNECT (a hostile client): while they are open a real client connects,
+    /// subscribes and gets its own message back; then every silent one must be closed by the broker at its
+    /// CONNECT timeout. Broker and load generator are separate processes, so each holds one end.
+    pub(super) async fn silent(&self) -> Res<Value> {
+        let n = self.a.idle;
+        let deadline = self.deadline();
+        let before = rss(self.a.broker_pid);
+        let t0 = Instant::now();
+        let mut socks = Vec::with_capacity(n);
+        for _ in 0..n {
+            if Instant::now() >= deadline {
+                break;
+            }
+            socks.push(
+                tokio::net::TcpStream::connect(&self.a.addr)
+                    .await
+                    .map_err(|e| ClientError::Io(e.to_string()))?,
+            );
+        }
+        let opened = socks.len();
+        let opened_secs = t0.elapsed().as_secs_f64();
+        let during = rss(self.a.broker_pid);
+        // A real client among them.
+        let t1 = Instant::now();
+        let topic = self.topic(self.name);
+        let (c, mut inc) = self
+            .subscriber(&format!("{}-real", self.name), &topic, QoS::AtLeastOnce)
+            .await?;
+        c.publish(&topic, QoS::AtLeastOnce, &b"hello"[..])
+            .await?
+            .wait()
+            .await?;
+        let echoed = tokio::time::timeout_at(deadline.into(), inc.recv())
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        let real_ms = t1.elapsed().as_secs_f64() * 1e3;
+        let _ = c.disconnect().await;
+        // Each silent socket reads EOF (or a reset) when the broker closes it.
+        let mut closed = 0usize;
+        for mut s in socks {
+            let mut b = [0u8; 1];
+            match tokio::time::timeout_at(
+                deadline.into(),
+                tokio::io::AsyncReadExt::read(&mut s, &mut b),
+            )
+            .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => closed += 1,
+                _ => {}
+            }
+        }
+        let all_closed_secs = t0.elapsed().as_secs_f64();
+        let complete = opened == n && closed == n && echoed;
+        let mut v = json!({
+            "sockets": opened, "opened_secs": opened_secs, "real_client_ms": real_ms, "real_client_ok": echoed,
+            "closed_by_broker": closed, "all_closed_secs": all_closed_secs,
+            "broker_rss_kib_before": before, "broker_rss_kib_with_sockets": during, "complete": complete,
+        });
+        if !complete && let Some(o) = v.as_object_mut() {
+            o.insert(
+                "error".into(),
+                json!(format!(
+                    "{closed} of {n} silent sockets closed; real client ok: {echoed}"
+                )),
+            );
+        }
+        Ok(v)
+    }
+}
