@@ -256,15 +256,21 @@ fn a_stuck_subscriber_is_closed_and_the_others_keep_flowing() {
     assert!(ok_got >= 4);
 }
 
-#[test]
-fn a_persistent_subscriber_that_goes_away_keeps_only_what_the_offline_rules_allow() {
+/// `mqtt`, window 1, `limits` applied: publisher 1 → persistent subscriber 2 of `t` (QoS 1).
+fn to_persistent(limits: impl FnOnce(&mut crate::config::Limits)) -> H {
     let mut cfg = config(Profile::Mqtt);
     cfg.limits.inflight_window = 1;
-    cfg.limits.max_queued_per_session = 4;
+    limits(&mut cfg.limits);
     let mut h = H::new(cfg);
     h.login(1, "pub", true);
     h.login(2, "sub", false);
     h.subscribe(2, "t", QoS::AtLeastOnce);
+    h
+}
+
+#[test]
+fn a_persistent_subscriber_that_goes_away_keeps_only_what_the_offline_rules_allow() {
+    let mut h = to_persistent(|l| l.max_queued_per_session = 4);
     for i in 1..=8u16 {
         h.publish(1, "t", QoS::AtLeastOnce, i);
     }
@@ -383,13 +389,7 @@ fn the_store_backlog_bound_counts_payload_bytes() {
 /// are dropped down to the bound, the newest always kept; OneNET's replay of the latest N keeps within it.
 #[test]
 fn a_session_queue_is_bounded_in_bytes_too() {
-    let mut cfg = config(Profile::Mqtt);
-    cfg.limits.inflight_window = 1;
-    cfg.limits.max_queued_bytes_per_session = 10_000;
-    let mut h = H::new(cfg);
-    h.login(1, "pub", true);
-    h.login(2, "sub", false);
-    h.subscribe(2, "t", QoS::AtLeastOnce);
+    let mut h = to_persistent(|l| l.max_queued_bytes_per_session = 10_000);
     let big = Bytes::from(vec![b'b'; 4_000]);
     let mut paused_at = None;
     for i in 1..=4u16 {
