@@ -2,7 +2,9 @@
 //! that never reads under a QoS 0 flood), `idle` (RSS per idle connection) and `silent` (sockets that
 //! never send CONNECT).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use onenet_desk::client::{self, ClientError};
@@ -10,6 +12,46 @@ use onenet_desk::mqtt::QoS;
 use serde_json::{Value, json};
 
 use super::{Lg, Res, hwm, rss};
+
+/// The broker's RSS (KiB), sampled every 20 ms while a flood runs, for its peak.
+pub struct PeakRss {
+    pid: Option<u32>,
+    peak: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl PeakRss {
+    /// Starts sampling the broker `pid`, from `before` (its RSS now).
+    pub fn start(pid: Option<u32>, before: Option<u64>) -> PeakRss {
+        let peak = Arc::new(AtomicU64::new(before.unwrap_or(0)));
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peak, done) = (peak.clone(), done.clone());
+            tokio::spawn(async move {
+                while !done.load(Ordering::SeqCst) {
+                    peak.fetch_max(rss(pid).unwrap_or(0), Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        PeakRss {
+            pid,
+            peak,
+            done,
+            sampler,
+        }
+    }
+
+    /// Stops sampling: (the RSS now, the peak including it).
+    pub async fn stop(self) -> (Option<u64>, u64) {
+        self.done.store(true, Ordering::SeqCst);
+        let _ = self.sampler.await;
+        let after = rss(self.pid);
+        let peak = self.peak.fetch_max(after.unwrap_or(0), Ordering::SeqCst);
+        (after, peak.max(after.unwrap_or(0)))
+    }
+}
 
 impl Lg {
     /// A subscriber that never reads, under a flood of 1 KiB QoS 0 messages: does the broker stay bounded?

@@ -2,12 +2,11 @@
 //! messages to it. The broker must hold back the publisher (stop reading it) once the subscriber's queue
 //! is full, in bytes as well as in messages; the scenario reports how much it took in, and its RSS.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::memory::PeakRss;
 use super::{Res, hwm, raw, rss};
 
 /// A write that waits this long means the broker has stopped reading the publisher.
@@ -22,17 +21,7 @@ pub async fn stalled_qos1(
     deadline: Instant,
 ) -> Res<Value> {
     let before = rss(broker_pid);
-    let peak = Arc::new(AtomicU64::new(before.unwrap_or(0)));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (peak.clone(), done.clone());
-        tokio::spawn(async move {
-            while !done.load(Ordering::SeqCst) {
-                peak.fetch_max(rss(broker_pid).unwrap_or(0), Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let sampled = PeakRss::start(broker_pid, before);
     let payload = vec![b's'; size];
     let t0 = Instant::now();
     let (mut sent, mut held_back) = (0u64, false);
@@ -55,10 +44,7 @@ pub async fn stalled_qos1(
     let secs = t0.elapsed().as_secs_f64();
     // The broker's RSS once it has settled with what it took in.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    done.store(true, Ordering::SeqCst);
-    let _ = sampler.await;
-    let after = rss(broker_pid);
-    peak.fetch_max(after.unwrap_or(0), Ordering::SeqCst);
+    let (after, peak) = sampled.stop().await;
     drop((sub, publisher));
     let mib = |n: u64| (n * size as u64) as f64 / (1024.0 * 1024.0);
     Ok(json!({
@@ -66,9 +52,9 @@ pub async fn stalled_qos1(
         // True when the broker stopped reading the publisher before all `msgs` went.
         "publisher_held_back": held_back,
         "broker_rss_kib_before": before, "broker_rss_kib_after": after,
-        "broker_rss_kib_peak_sampled": broker_pid.map(|_| peak.load(Ordering::SeqCst)),
+        "broker_rss_kib_peak_sampled": broker_pid.map(|_| peak),
         "rss_growth_mib": match (before, after) {
-            (Some(b), Some(_)) => Some((peak.load(Ordering::SeqCst) as f64 - b as f64) / 1024.0),
+            (Some(b), Some(_)) => Some((peak as f64 - b as f64) / 1024.0),
             _ => None,
         },
         "broker_vmhwm_kib": hwm(broker_pid),

@@ -5,12 +5,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use onenet_desk::client::ClientError;
 use serde_json::{Value, json};
 
+use super::memory::PeakRss;
 use super::{Res, hwm, raw, rss};
 
 /// What the scenario needs besides the broker's address.
@@ -49,18 +50,8 @@ pub async fn locked_store(f: Flood) -> Res<Value> {
         .await
         .map_err(|_| ClientError::Io(format!("cannot lock {}", f.db.display())))?;
 
-    // The broker's RSS, sampled every 20 ms until the flood is over.
-    let peak = Arc::new(AtomicU64::new(before.unwrap_or(0)));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done, pid) = (peak.clone(), done.clone(), f.broker_pid);
-        tokio::spawn(async move {
-            while !done.load(Ordering::SeqCst) {
-                peak.fetch_max(rss(pid).unwrap_or(0), Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    // The broker's RSS until the flood is over.
+    let sampled = PeakRss::start(f.broker_pid, before);
 
     let mut c = raw::Raw::connect(&f.addr, &f.id, f.user.as_deref(), 600).await?;
     let payload = vec![b'r'; f.size];
@@ -87,10 +78,7 @@ pub async fn locked_store(f: Flood) -> Res<Value> {
         .await
         .map_err(|_| ClientError::Io("no PINGRESP before the deadline".into()))??;
     let secs = t0.elapsed().as_secs_f64();
-    done.store(true, Ordering::SeqCst);
-    let _ = sampler.await;
-    let after = rss(f.broker_pid);
-    peak.fetch_max(after.unwrap_or(0), Ordering::SeqCst);
+    let (after, peak) = sampled.stop().await;
     match locker.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(ClientError::Io(format!("the lock: {e}"))),
@@ -105,7 +93,7 @@ pub async fn locked_store(f: Flood) -> Res<Value> {
         // broker took in; the rest waited for the writer.
         "written_while_locked_mib": mib(while_locked),
         "broker_rss_kib_before": before, "broker_rss_kib_after": after,
-        "broker_rss_kib_peak_sampled": f.broker_pid.map(|_| peak.load(Ordering::SeqCst)),
+        "broker_rss_kib_peak_sampled": f.broker_pid.map(|_| peak),
         "broker_vmhwm_kib": hwm(f.broker_pid),
         "complete": sent == f.msgs,
     }))

@@ -291,12 +291,21 @@ impl Input {
     /// What the input holds in memory while it waits for the router: its own size, and the payload it
     /// keeps (a slice of the read buffer, which it keeps alive).
     fn weight(&self) -> usize {
-        let payload = match self {
-            Input::Publish { publish, .. } => publish.payload.len(),
-            Input::Login(l) => l.will.as_ref().map_or(0, |w| w.message.len()),
-            _ => 0,
-        };
-        std::mem::size_of::<Input>() + payload
+        match self {
+            Input::Publish { publish, .. } => INPUT + publish.payload.len(),
+            Input::Login(l) => l.weight(),
+            _ => INPUT,
+        }
+    }
+}
+
+/// An input's own size, counted in every input's weight.
+const INPUT: usize = std::mem::size_of::<Input>();
+
+impl Login {
+    /// Its weight as an input (see `Input::weight`): the input, and the will's payload it keeps.
+    fn weight(&self) -> usize {
+        INPUT + self.will.as_ref().map_or(0, |w| w.message.len())
     }
 }
 
@@ -382,9 +391,7 @@ impl RouterMsg {
         match self {
             RouterMsg::Conn(i) => i.weight(),
             RouterMsg::Batch(inputs) => inputs.iter().map(Input::weight).sum(),
-            RouterMsg::Login(_, l) => {
-                std::mem::size_of::<Input>() + l.will.as_ref().map_or(0, |w| w.message.len())
-            }
+            RouterMsg::Login(_, l) => l.weight(),
             _ => 0,
         }
     }

@@ -57,11 +57,6 @@ impl Queue {
         self.items.len()
     }
 
-    /// The payload bytes of the deliveries waiting.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, Delivery> {
         self.items.iter()
     }
@@ -86,6 +81,17 @@ impl Queue {
         let d = self.items.pop_back()?;
         self.bytes -= d.msg.payload.len();
         Some(d)
+    }
+
+    /// At either bound of an online session (`max_queued` deliveries, `max_queued_bytes` of payload): its
+    /// publishers are held back.
+    pub fn full(&self, limits: SessionLimits) -> bool {
+        self.len() >= limits.max_queued || self.bytes >= limits.max_queued_bytes
+    }
+
+    /// Down to half of both bounds: the publishers held back go on.
+    pub fn drained(&self, limits: SessionLimits) -> bool {
+        self.len() <= limits.max_queued / 2 && self.bytes <= limits.max_queued_bytes / 2
     }
 
     /// Over either bound (`max` deliveries, `max_bytes` of payload), and more than one delivery waits:

@@ -49,7 +49,7 @@ impl StoreBytes {
             self.committed = total;
             self.marks.pop_front();
         }
-        if self.marks.is_empty() {
+        if self.marks.is_empty() && self.marks.capacity() > 0 {
             // Nothing held: the deque's room goes too (a burst of retained messages grew it).
             self.marks = Default::default();
         }

@@ -7,9 +7,9 @@
 //! and its PUBACK written, in the turn that read it, instead of waking the router task and having it wake
 //! the connections. Under load the router task gathers many connections' inputs into one turn and wakes
 //! each connection it gave output once, which costs less than a turn per input. So when the router is
-//! busy the input goes to the bounded mailbox as before, and the router task takes it in order; the connection's lane counts what it has there, and it does not run the
-//! router itself again until that is all handled, so a connection's inputs are always handled in the
-//! order it read them. The service's requests always go through the mailbox.
+//! busy the input goes to the bounded mailbox as before, and the router task takes it in order; the
+//! connection's lane counts what it has there, and it does not run the router itself again until that
+//! is all handled, so a connection's inputs are always handled in the order it read them. The service's requests always go through the mailbox.
 //!
 //! The router task still owns everything with a time: deadlines, the periodic stats write, the pause
 //! for a lagging store writer (while the writer lags, nobody runs the router inline: inputs wait in the

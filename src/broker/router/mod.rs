@@ -492,11 +492,7 @@ pub(super) fn release(
     limits: SessionLimits,
     now_offline: bool,
 ) {
-    if s.blockers.is_empty()
-        || (!now_offline
-            && (s.queue.len() > limits.max_queued / 2
-                || s.queue.bytes() > limits.max_queued_bytes / 2))
-    {
+    if s.blockers.is_empty() || (!now_offline && !s.queue.drained(limits)) {
         return;
     }
     for c in s.blockers.drain(..) {
@@ -520,8 +516,7 @@ pub(super) fn hold_back(
     src: Option<ConnId>,
 ) {
     let Some(src) = src else { return };
-    let full = s.queue.len() >= limits.max_queued || s.queue.bytes() >= limits.max_queued_bytes;
-    if !s.online() || !full || s.blockers.contains(&src) {
+    if !s.online() || !s.queue.full(limits) || s.blockers.contains(&src) {
         return;
     }
     s.blockers.push(src);
