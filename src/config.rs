@@ -96,7 +96,8 @@ pub struct Limits {
     pub max_store_backlog: usize,
     /// The same in bytes: the payloads those ops hold (retained messages, persistent sessions' queues,
     /// `$dp` uploads, held QoS 2). The op count alone let one device flood the writer with 1 MiB
-    /// retained messages: 50,000 of them may wait under it, and the broker grew to 2.3 GiB.
+    /// retained messages: 50,000 of them may wait under it, and 1,000 sent while another program held
+    /// the database's lock took the broker to 1.5 GiB (`loadgen --scenario locked-store`).
     pub max_store_backlog_bytes: usize,
     /// How long a database connection waits for a lock held by another program (e.g. `sqlite3` on the
     /// data dir) before the write fails and is retried, its acknowledgements held back.
