@@ -67,8 +67,15 @@ pub struct Limits {
     pub pubrel_timeout: Duration,
     /// Topic filters one client may hold; later ones get SUBACK 0x80 (spec §8.1, §13).
     pub max_subscriptions: usize,
-    /// QoS 1/2 messages in flight to one client before the rest wait in its queue.
+    /// QoS 1/2 messages in flight to one client before the rest wait in its queue. 128: a subscriber that
+    /// acknowledges as it reads must have about a round trip's worth of messages on the way, and 32 left
+    /// one fed by 100 publishers idle between acknowledgements (`loadgen --scenario qos1-100x1`: 448k
+    /// deliveries/s at 32, 550k to 636k at 64 to 192; bench/README, tenth round).
     pub inflight_window: usize,
+    /// The same window in payload bytes, whichever comes first: the payloads in flight stay in memory
+    /// until acknowledged, and 128 messages of up to `max_packet` (4 MiB) would be 512 MiB for one client.
+    /// One message always goes when nothing is in flight, whatever its size.
+    pub max_inflight_bytes: usize,
     /// Messages waiting for one session beyond its window. Online: at this many, the connections publishing
     /// to it stop being read until it is down to half (backpressure, nothing dropped). Offline: the oldest
     /// are dropped past it.
@@ -113,7 +120,8 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(10),
             pubrel_timeout: Duration::from_secs(30),
             max_subscriptions: 100,
-            inflight_window: 32,
+            inflight_window: 128,
+            max_inflight_bytes: 4 * 1024 * 1024,
             max_queued_per_session: 1000,
             max_queued_bytes_per_session: 16 * 1024 * 1024,
             max_outbound_bytes: 1024 * 1024,
@@ -289,6 +297,9 @@ impl Config {
                 "limits.inflight_window",
                 "must be between 1 and 65535 (packet ids)",
             );
+        }
+        if l.max_inflight_bytes < 1024 {
+            return bad("limits.max_inflight_bytes", "must be at least 1024");
         }
         if l.max_outbound_bytes < 1024 {
             return bad("limits.max_outbound_bytes", "must be at least 1024");

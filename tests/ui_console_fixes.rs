@@ -40,6 +40,7 @@ fn session(id: &str, online: bool, clean: bool) -> SessionInfo {
         subscriptions: vec![("/lab/cmd".into(), 1), ("/lab/all".into(), 0)],
         inflight: 0,
         queued: 0,
+        held_bytes: 0,
         dropped: 0,
         dropped_qos0: 0,
         messages_in: 1,

@@ -66,6 +66,7 @@ fn loaded_model() -> Model {
             subscriptions: vec![(format!("/dev/{i}/cmd"), 1)],
             inflight: 0,
             queued: 0,
+            held_bytes: 0,
             dropped: 0,
             dropped_qos0: 0,
             messages_in: i as u64 * 7,

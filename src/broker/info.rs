@@ -14,6 +14,9 @@ pub struct SessionInfo {
     pub subscriptions: Vec<(String, u8)>,
     pub inflight: usize,
     pub queued: usize,
+    /// Payload bytes of the deliveries in flight and queued: what the session holds in memory (bounded
+    /// by `limits.max_inflight_bytes` and `limits.max_queued_bytes_per_session`).
+    pub held_bytes: usize,
     /// Deliveries discarded (queue full, offline limits, QoS 0 to a full connection).
     pub dropped: u64,
     /// Of `dropped`: QoS 0 messages dropped because the connection's outbound queue was full.

@@ -131,6 +131,7 @@ pub fn session(id: &str, online: bool, msgs_in: u64) -> SessionInfo {
         subscriptions: vec![("/lab/cmd".into(), 1)],
         inflight: 0,
         queued: if online { 0 } else { 2 },
+        held_bytes: if online { 0 } else { 2_048 },
         dropped: 0,
         dropped_qos0: 0,
         messages_in: msgs_in,

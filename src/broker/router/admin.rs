@@ -94,6 +94,7 @@ impl Router {
                     .collect(),
                 inflight: s.inflight.len(),
                 queued: s.queue.len(),
+                held_bytes: s.inflight.bytes() + s.queue.bytes(),
                 dropped: s.dropped,
                 dropped_qos0: s.dropped_qos0,
                 messages_in: s.messages_in,

@@ -459,3 +459,60 @@ fn a_session_queue_is_bounded_in_bytes_too() {
         .collect();
     assert_eq!(got, [b'4', b'5'], "the newest that fit");
 }
+
+/// The window is bounded in payload bytes as well as in messages: at 10,000 bytes, two 4,000-byte
+/// messages are in flight, not 128; each acknowledgement lets the next one in, and a message larger than
+/// the bound still goes, alone, once nothing is in flight. The session reports the bytes it holds.
+#[test]
+fn the_window_is_bounded_in_bytes_too() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.inflight_window = 128;
+    cfg.limits.max_inflight_bytes = 10_000;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    let mut sent = Vec::new();
+    for i in 1..=4u16 {
+        let fx = h.publish_bytes(1, "t", QoS::AtLeastOnce, i, Bytes::from(vec![b'w'; 4_000]));
+        sent.extend(pubs(&fx, 2));
+    }
+    let fx = h.publish_bytes(1, "t", QoS::AtLeastOnce, 5, Bytes::from(vec![b'W'; 20_000]));
+    sent.extend(pubs(&fx, 2));
+    assert_eq!(
+        sent.len(),
+        2,
+        "8,000 bytes in flight; a third would be 12,000"
+    );
+    let info = &h.r.session_infos()[1];
+    assert_eq!((info.inflight, info.queued), (2, 3));
+    assert_eq!(info.held_bytes, 4 * 4_000 + 20_000);
+    // Each acknowledgement makes room for one more 4,000-byte message.
+    for n in 1..=2u16 {
+        let fx = h.on(Input::PubAck {
+            conn: 2,
+            pid: pid(n),
+        });
+        assert_eq!(pubs(&fx, 2).len(), 1, "after PUBACK {n}");
+    }
+    // Two in flight (3, 4); the 20,000-byte one waits until both are acknowledged, then goes alone.
+    let fx = h.on(Input::PubAck {
+        conn: 2,
+        pid: pid(3),
+    });
+    assert!(pubs(&fx, 2).is_empty(), "4,000 + 20,000 is over the bound");
+    let fx = h.on(Input::PubAck {
+        conn: 2,
+        pid: pid(4),
+    });
+    assert_eq!(
+        pubs(&fx, 2),
+        vec![("t".into(), QoS::AtLeastOnce, Some(5), false)]
+    );
+    let info = &h.r.session_infos()[1];
+    assert_eq!(
+        (info.inflight, info.queued, info.held_bytes),
+        (1, 0, 20_000)
+    );
+    assert_eq!(info.dropped, 0);
+}

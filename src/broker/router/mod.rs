@@ -123,6 +123,7 @@ impl Router {
         let l = &self.cfg.limits;
         SessionLimits {
             inflight_window: l.inflight_window,
+            max_inflight_bytes: l.max_inflight_bytes,
             max_queued: l.max_queued_per_session,
             max_queued_bytes: l.max_queued_bytes_per_session,
             max_out_bytes: l.max_outbound_bytes,

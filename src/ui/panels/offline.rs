@@ -94,11 +94,12 @@ impl OfflinePanel {
             for s in waiting {
                 let id = s.client_id.clone();
                 let header = format!(
-                    "{id}   {} {} · {} {}",
+                    "{id}   {} {} · {} {} · {}",
                     s.queued,
                     tr("queued"),
                     s.inflight,
-                    tr("in flight")
+                    tr("in flight"),
+                    format::bytes(s.held_bytes as u64)
                 );
                 let r = egui::CollapsingHeader::new(RichText::new(header).monospace())
                     .id_salt(&id)

@@ -35,6 +35,7 @@ impl Model {
                     subscriptions: Vec::new(),
                     inflight: 0,
                     queued: 0,
+                    held_bytes: 0,
                     dropped: 0,
                     dropped_qos0: 0,
                     messages_in: 0,

@@ -4,7 +4,7 @@
 //!
 //! Plain data: what a session sends and stores goes into the router's [`Effects`] buffer.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -13,6 +13,9 @@ use crate::store::StoreOp;
 
 use super::message::{ConnId, Message, OutGauge, Outbound};
 use super::router::Effects;
+
+mod queues;
+pub(crate) use queues::{Flights, Queue};
 
 /// A QoS 1/2 delivery owed to this session. `seq` orders deliveries and keys them in the store.
 #[derive(Debug, Clone)]
@@ -45,66 +48,12 @@ pub(crate) struct InFlight {
     pub sent_at: i64,
 }
 
-/// A session's waiting deliveries, and the payload bytes they hold (kept as they come and go).
-#[derive(Debug, Default)]
-pub(crate) struct Queue {
-    items: VecDeque<Delivery>,
-    bytes: usize,
-}
-
-impl Queue {
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, Delivery> {
-        self.items.iter()
-    }
-
-    pub fn push_back(&mut self, d: Delivery) {
-        self.bytes += d.msg.payload.len();
-        self.items.push_back(d);
-    }
-
-    fn push_front(&mut self, d: Delivery) {
-        self.bytes += d.msg.payload.len();
-        self.items.push_front(d);
-    }
-
-    pub fn pop_front(&mut self) -> Option<Delivery> {
-        let d = self.items.pop_front()?;
-        self.bytes -= d.msg.payload.len();
-        Some(d)
-    }
-
-    fn pop_back(&mut self) -> Option<Delivery> {
-        let d = self.items.pop_back()?;
-        self.bytes -= d.msg.payload.len();
-        Some(d)
-    }
-
-    /// At either bound of an online session (`max_queued` deliveries, `max_queued_bytes` of payload): its
-    /// publishers are held back.
-    pub fn full(&self, limits: SessionLimits) -> bool {
-        self.len() >= limits.max_queued || self.bytes >= limits.max_queued_bytes
-    }
-
-    /// Down to half of both bounds: the publishers held back go on.
-    pub fn drained(&self, limits: SessionLimits) -> bool {
-        self.len() <= limits.max_queued / 2 && self.bytes <= limits.max_queued_bytes / 2
-    }
-
-    /// Over either bound (`max` deliveries, `max_bytes` of payload), and more than one delivery waits:
-    /// the newest one is kept whatever its size (a single message is bounded by `max_packet`).
-    fn over(&self, max: usize, max_bytes: usize) -> bool {
-        self.len() > max || (self.bytes > max_bytes && self.len() > 1)
-    }
-}
-
 /// Limits a session applies to itself.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SessionLimits {
     pub inflight_window: usize,
+    /// The window's bound in payload bytes, beside `inflight_window` in messages.
+    pub max_inflight_bytes: usize,
     pub max_queued: usize,
     /// The queue's bound in payload bytes, beside `max_queued` in messages.
     pub max_queued_bytes: usize,
@@ -132,7 +81,7 @@ pub(crate) struct Session {
     /// Filter text → (filter, requested QoS).
     pub subscriptions: BTreeMap<String, (TopicFilter, QoS)>,
     /// Sent, not yet fully acknowledged; oldest first.
-    pub inflight: VecDeque<InFlight>,
+    pub inflight: Flights,
     /// Waiting for room in the window (or for the client to come back).
     pub queue: Queue,
     /// QoS 2 messages received and PUBREC'd: pid → (message, retain flag) to route on PUBREL, or `None`
@@ -187,7 +136,7 @@ impl Session {
             keep_alive: 0,
             will: None,
             subscriptions: BTreeMap::new(),
-            inflight: VecDeque::new(),
+            inflight: Flights::default(),
             queue: Queue::default(),
             incoming: HashMap::new(),
             next_seq: 1,
@@ -407,7 +356,7 @@ impl Session {
             }
         }
         self.queue = kept;
-        let mut flights = VecDeque::with_capacity(self.inflight.len());
+        let mut flights = Flights::default();
         while let Some(f) = self.inflight.pop_back() {
             // A PUBREL owed is always kept (short-circuit: it takes no place among the N).
             if f.state == FlightState::Comp || keep(&f.delivery) {
@@ -434,14 +383,18 @@ impl Session {
         }
     }
 
-    /// Moves waiting deliveries into the window while online, and while the connection's output is under
-    /// its bound (one always goes when nothing is in flight, so an acknowledgement always comes to pump
-    /// again).
+    /// Moves waiting deliveries into the window while online, while the window has room for the next one
+    /// (in messages and in payload bytes), and while the connection's output is under its bound (one
+    /// always goes when nothing is in flight, so an acknowledgement always comes to pump again).
     pub fn pump(&mut self, fx: &mut Effects, limits: SessionLimits) {
-        while self.online()
-            && self.inflight.len() < limits.inflight_window
-            && (self.inflight.is_empty() || !self.out_full(limits))
-        {
+        while self.online() && (self.inflight.is_empty() || !self.out_full(limits)) {
+            if !self
+                .queue
+                .front()
+                .is_some_and(|next| self.inflight.room_for(next, limits))
+            {
+                break;
+            }
             let Some(d) = self.queue.pop_front() else {
                 break;
             };
@@ -498,7 +451,7 @@ impl Session {
     /// Resends what is in flight (PUBLISH with DUP=1, or PUBREL), then fills the window: MQTT 3.1.1 §4.4.
     pub fn resume(&mut self, fx: &mut Effects, limits: SessionLimits) {
         let now = fx.now();
-        for f in &mut self.inflight {
+        for f in self.inflight.iter_mut() {
             f.sent_at = now;
         }
         let resend: Vec<Outbound> = self
