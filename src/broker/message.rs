@@ -80,6 +80,22 @@ pub struct Message {
     pub payload: Bytes,
 }
 
+impl Message {
+    /// The same message with a payload of its own when it is small enough to share a read's buffer
+    /// (at most `MAX_READ_CHUNK`, 16 KiB): for what the router keeps indefinitely (a retained message),
+    /// so that a 20-byte payload does not keep a whole read buffer alive. A larger payload was read into
+    /// a buffer of its own size already (`read::room`).
+    pub fn detached(&self) -> Message {
+        if self.payload.len() > super::connection::MAX_READ_CHUNK {
+            return self.clone();
+        }
+        Message {
+            topic: self.topic.clone(),
+            payload: Bytes::copy_from_slice(&self.payload),
+        }
+    }
+}
+
 /// Why the broker closes a connection itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
@@ -400,6 +416,27 @@ impl RouterMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A retained message's small payload is copied out of the read buffer it is a slice of (which it
+    /// would otherwise keep alive whole); a large one, in a buffer of its own already, is shared.
+    #[test]
+    fn a_kept_message_lets_go_of_its_read_buffer() {
+        let read = Bytes::from(vec![7u8; 16 * 1024]);
+        let topic = crate::mqtt::TopicName::new("t").unwrap();
+        let small = Message {
+            topic: topic.clone(),
+            payload: read.slice(100..120),
+        };
+        let kept = small.detached();
+        assert_eq!(kept, small);
+        let inside = read.as_ptr_range();
+        assert!(!inside.contains(&kept.payload.as_ptr()), "still a slice of the read");
+        let big = Message {
+            topic,
+            payload: Bytes::from(vec![1u8; 64 * 1024]),
+        };
+        assert_eq!(big.detached().payload.as_ptr(), big.payload.as_ptr());
+    }
 
     /// A lookup by [`SameClient`] finds the session from the key's own allocation (pointer), from another
     /// allocation of the same id (bytes), and not for another id; plain `&str` lookups still work.

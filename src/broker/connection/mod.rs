@@ -12,6 +12,7 @@
 
 mod handshake;
 mod read;
+pub(crate) use read::MAX_READ_CHUNK;
 mod run;
 
 use std::collections::VecDeque;
@@ -184,6 +185,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         } else {
             inbuf
         },
+        chunk: Default::default(),
         last_topic: Default::default(),
         outbuf: BytesMut::new(),
         outbox,

@@ -35,6 +35,8 @@ pub(super) struct Conn {
     /// This task told the outbox it holds output not yet written (`Outbox::take`, `Outbox::writing`).
     pub(super) writing: bool,
     pub(super) inbuf: BytesMut,
+    /// How much the next read takes (grows while the client keeps the socket full).
+    pub(super) chunk: super::read::Chunk,
     /// The last PUBLISH topic read, shared by the next PUBLISH to the same topic (no copy).
     pub(super) last_topic: LastTopic,
     pub(super) outbuf: BytesMut,
@@ -131,6 +133,7 @@ impl Conn {
                             &self.stream,
                             &mut self.inbuf,
                             Some(self.ctx.cfg.limits.max_packet),
+                            &mut self.chunk,
                         )
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
@@ -591,7 +594,7 @@ fn batch_room(buffered: usize) -> usize {
 /// depth bounds the inputs waiting for the router.
 const MAX_BATCH: usize = 64;
 
-/// Bytes reserved for one read.
+/// Bytes reserved for one read, at first (see `read::Chunk`).
 pub(super) const READ_CHUNK: usize = 4096;
 
 /// Entries of spare room the taken-output deque keeps through a burst (and hands to the outbox) at most.

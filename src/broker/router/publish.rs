@@ -253,7 +253,8 @@ impl Router {
         self.retained.set(
             ns,
             Retained {
-                msg: msg.clone(),
+                // Kept until replaced: not a slice of the read buffer it came in (`Message::detached`).
+                msg: msg.detached(),
                 qos,
                 will_of,
             },
