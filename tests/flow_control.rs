@@ -7,9 +7,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use onenet_desk::client::{ConnectOptions, connect};
+use onenet_desk::client::{Client, ConnectOptions, connect};
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
+use onenet_desk::service::ServiceHandle;
 use onenet_desk::start;
 use tokio::time::Instant;
 
@@ -118,34 +119,13 @@ async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
         .await
         .unwrap();
     let payload = bytes::Bytes::from(vec![b'x'; 1024]);
-    let deadline = Instant::now() + Duration::from_secs(30);
     let mut received = 0usize;
-    let mut sent = 0usize;
-    // Flood until the stuck reader's output is full: QoS 0 beyond its bound is dropped and counted on
-    // its session (bounded by count and time). Its connection may already be closed if the flood was slow.
-    loop {
-        for _ in 0..200 {
-            let _qos0 = p
-                .publish("flood", QoS::AtMostOnce, payload.clone())
-                .await
-                .unwrap();
-            sent += 1;
-        }
+    flood_until_full(&h, &p, "stuck", || {
         while inc.try_recv().is_some() {
             received += 1;
         }
-        let s = h.sessions().await;
-        match s.iter().find(|s| s.client_id == "stuck") {
-            Some(s) if s.dropped_qos0 == 0 => {}
-            _ => break,
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the stuck reader's output never filled"
-        );
-        assert!(sent < 2_000_000);
-        tokio::task::yield_now().await;
-    }
+    })
+    .await;
     // Nobody publishes now; in paused time the runtime jumps to the stuck deadline, which runs from
     // when its output stopped moving (before the pause).
     tokio::time::pause();
@@ -247,4 +227,78 @@ async fn a_backlog_larger_than_one_write_arrives_whole_and_in_order() {
     let slow = s.iter().find(|s| s.client_id == "slow").unwrap();
     assert_eq!((slow.dropped, slow.messages_out), (0, N as u64));
     h.shutdown().await;
+}
+
+/// Publishes 1 KiB QoS 0 messages to `flood` until the socket of `stuck` (a subscriber that does not
+/// read) is full: a round of 200 in which none was queued for it, all dropped and counted on its session
+/// (its output over its bound, its connection's write blocked). Bounded by count and time; its
+/// connection may already be closed if the flood was slow. `each_round` runs after every 200.
+async fn flood_until_full(
+    h: &ServiceHandle,
+    p: &Client,
+    stuck: &str,
+    mut each_round: impl FnMut(),
+) {
+    let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sent = 0usize;
+    let mut out_before = None;
+    loop {
+        for _ in 0..200 {
+            let _qos0 = p
+                .publish("flood", QoS::AtMostOnce, payload.clone())
+                .await
+                .unwrap();
+            sent += 1;
+        }
+        each_round();
+        // All 200 routed before the count is read.
+        p.ping().await.unwrap();
+        let s = h.sessions().await;
+        let Some(s) = s.iter().find(|s| s.client_id == stuck) else {
+            break;
+        };
+        if s.dropped_qos0 > 0 && out_before == Some(s.messages_out) {
+            break;
+        }
+        out_before = Some(s.messages_out);
+        assert!(
+            Instant::now() < deadline,
+            "the stuck reader's output never filled"
+        );
+        assert!(sent < 2_000_000);
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Stopping the broker does not wait for a client that does not read: with its socket full and a write
+/// blocked, the stop takes well under `stuck_timeout` (here 10 minutes; it used to wait that long).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_reader_does_not_hold_up_a_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::Mqtt);
+    cfg.limits.stuck_timeout = Duration::from_secs(600);
+    cfg.limits.max_outbound_bytes = 64 * 1024;
+    let h = start(cfg).await.unwrap();
+    let addr = h.mqtt_addr();
+    let (mut stuck, _) = Raw::login(addr, &connect_packet("stuck", None, None, true, 60)).await;
+    stuck
+        .send(&subscribe(1, &[("flood", QoS::AtMostOnce)]))
+        .await;
+    assert!(matches!(stuck.recv().await, Packet::SubAck(_)));
+    let (p, _pinc, _) = connect(ConnectOptions::new(addr.to_string(), "pub"))
+        .await
+        .unwrap();
+    flood_until_full(&h, &p, "stuck", || {}).await;
+    let s = h.sessions().await;
+    assert!(
+        s.iter().any(|s| s.client_id == "stuck" && s.online),
+        "still connected, its write blocked: {s:?}"
+    );
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), h.shutdown())
+        .await
+        .expect("the shutdown waited for the stuck reader");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    drop(stuck);
 }

@@ -430,7 +430,10 @@ mod tests {
         let kept = small.detached();
         assert_eq!(kept, small);
         let inside = read.as_ptr_range();
-        assert!(!inside.contains(&kept.payload.as_ptr()), "still a slice of the read");
+        assert!(
+            !inside.contains(&kept.payload.as_ptr()),
+            "still a slice of the read"
+        );
         let big = Message {
             topic,
             payload: Bytes::from(vec![1u8; 64 * 1024]),

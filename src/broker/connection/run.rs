@@ -193,7 +193,15 @@ impl Conn {
                     let deadline = *self
                         .write_deadline
                         .get_or_insert_with(|| Instant::now() + stuck);
-                    tokio::time::timeout_at(deadline, write_all(&self.stream, rest)).await
+                    // A shutdown does not wait for a client that does not read: the broker's stop (Ctrl+C,
+                    // the console's restart) waited for every such write until `stuck_timeout` (60 s).
+                    // What was taken and not written goes as at any close: QoS 1/2 stay in flight in the
+                    // session (a persistent one resends them), a publisher resends what was not acknowledged.
+                    tokio::select! {
+                        biased;
+                        _ = &mut cancelled => return Ending::ClosedByBroker,
+                        r = tokio::time::timeout_at(deadline, write_all(&self.stream, rest)) => r,
+                    }
                 };
                 match written {
                     Ok(Ok(())) => {}
