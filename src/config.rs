@@ -69,8 +69,8 @@ pub struct Limits {
     pub max_subscriptions: usize,
     /// QoS 1/2 messages in flight to one client before the rest wait in its queue. 128: a subscriber that
     /// acknowledges as it reads must have about a round trip's worth of messages on the way, and 32 left
-    /// one fed by 100 publishers idle between acknowledgements (`loadgen --scenario qos1-100x1`: 448k
-    /// deliveries/s at 32, 550k to 636k at 64 to 192; bench/README, tenth round).
+    /// one fed by 100 publishers idle between acknowledgements (`loadgen --scenario qos1-100x1`: 483k
+    /// deliveries/s at 32, 625k to 660k at 128 to 256; bench/README, tenth round).
     pub inflight_window: usize,
     /// The same window in payload bytes, whichever comes first: the payloads in flight stay in memory
     /// until acknowledged, and 128 messages of up to `max_packet` (4 MiB) would be 512 MiB for one client.

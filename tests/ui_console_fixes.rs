@@ -513,6 +513,7 @@ fn a_timeout_shows_when_it_timed_out_and_each_reply_picks_its_view() {
 fn the_offline_queue_follows_the_counts_and_shows_a_payload() {
     let mut m = fixture();
     m.sessions[1].queued = 2;
+    m.sessions[1].held_bytes = 15;
     // Queued days ago, so the age column reads the same in every frame ("3 d 0 h"): queued just now, it
     // read "12 ms", "15 ms" … and on a busy machine a width change between frames made the grid lay out
     // again, past the harness's step limit.
@@ -534,6 +535,8 @@ fn the_offline_queue_follows_the_counts_and_shows_a_payload() {
     });
     h.state_mut().panel.open = Some("9278".into());
     h.run();
+    // The header says what the device's messages hold in memory, beside their counts.
+    assert!(has_label_containing(&h, "2 queued · 0 in flight · 15 B"));
     let loads = |h: &Harness<'_, Fx<offline::OfflinePanel>>| {
         h.state()
             .out
