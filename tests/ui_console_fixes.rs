@@ -692,16 +692,20 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
     // "Offline messages kept" and Apply in Settings.
     let mut p = h.state().model.prefs.clone();
     p.broker.onenet.offline_max_messages = 20;
+    // "Messages in flight per device", for a device that cannot take a burst.
+    p.broker.limits.inflight_window = 20;
     h.state_mut().handle(Action::ApplySettings(Box::new(p)));
     assert!(!h.state().model.is_busy(), "no restart");
     step_until(&mut h, "the second change applied", |h| {
-        h.state().model.config.onenet.offline_max_messages == 20
+        let c = &h.state().model.config;
+        c.onenet.offline_max_messages == 20 && c.limits.inflight_window == 20
     });
     assert!(still_connected(&mut dev));
     assert_eq!(running_addr(h.state()), Some(addr));
     let file = std::fs::read_to_string(dir.path().join("onenet-desk.toml")).unwrap();
     assert!(file.contains("auto_register = true"), "{file}");
     assert!(file.contains("offline_max_messages = 20"), "{file}");
+    assert!(file.contains("inflight_window = 20"), "{file}");
     // The same file is what `serve` and the next console start read.
     let loaded = Config::load(dir.path()).unwrap();
     assert!(loaded.auto_register);

@@ -220,8 +220,11 @@ impl SettingsPanel {
                 row(ui, tr("Max subscriptions per client"), tr("A device's further subscriptions are refused (SUBACK 0x80). OneNET allows 100. Spec §8.1."), |ui, id| {
                     ui.add(DragValue::new(&mut d.broker.limits.max_subscriptions).range(1..=10_000)).labelled_by(id);
                 });
-                row(ui, tr("Max queued per session"), tr("Messages waiting for one session; the oldest are dropped beyond it."), |ui, id| {
+                row(ui, tr("Max queued per session"), tr("Messages waiting for one session beyond its in-flight window. Online, its publishers wait at this many; offline, the oldest are dropped."), |ui, id| {
                     ui.add(DragValue::new(&mut d.broker.limits.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
+                });
+                row(ui, tr("Messages in flight per device"), tr("QoS 1/2 messages sent to one device and not yet acknowledged (and at most 4 MiB of them). Lower it for a device that cannot take a burst."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.broker.limits.inflight_window).range(1..=65_535)).labelled_by(id);
                 });
             });
             ui.add_space(8.0);
