@@ -82,8 +82,9 @@ pub struct Message {
 
 impl Message {
     /// The same message with a payload of its own when it is small enough to share a read's buffer
-    /// (at most `MAX_READ_CHUNK`, 16 KiB): for what the router keeps indefinitely (a retained message),
-    /// so that a 20-byte payload does not keep a whole read buffer alive. A larger payload was read into
+    /// (at most `MAX_READ_CHUNK`, 16 KiB): for what the router keeps indefinitely (a retained message, a
+    /// message queued for an offline session), so that a 20-byte payload does not keep a whole read
+    /// buffer alive. A larger payload was read into
     /// a buffer of its own size already (`read::room`).
     pub fn detached(&self) -> Message {
         if self.payload.len() > super::connection::MAX_READ_CHUNK {

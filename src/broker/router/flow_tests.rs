@@ -516,3 +516,40 @@ fn the_window_is_bounded_in_bytes_too() {
     );
     assert_eq!(info.dropped, 0);
 }
+
+/// What waits for an offline session (or stays retained) may wait for days: its payload is its own, not
+/// a slice that keeps the whole read it came in alive. One copy serves every offline session it goes to;
+/// an online subscriber still gets the slice, with no copy.
+#[test]
+fn kept_messages_let_go_of_their_read_buffer() {
+    let mut h = H::mqtt();
+    h.login(1, "pub", true);
+    for (conn, id) in [(2, "away1"), (3, "away2")] {
+        h.login(conn, id, false);
+        h.subscribe(conn, "t", QoS::AtLeastOnce);
+        h.close(conn, Ending::Abnormal("gone".into()));
+    }
+    h.login(4, "here", true);
+    h.subscribe(4, "t", QoS::AtLeastOnce);
+    let read = Bytes::from(vec![b'r'; 16 * 1024]);
+    let inside = read.as_ptr_range();
+    let fx = h.publish_bytes(1, "t", QoS::AtLeastOnce, 1, read.slice(100..120));
+    let online: Vec<_> = to(&fx, 4)
+        .into_iter()
+        .filter_map(|o| match o {
+            Outbound::Publish { msg, .. } => Some(msg.payload.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        inside.contains(&online[0].as_ptr()),
+        "online: the slice itself"
+    );
+    let kept: Vec<_> = ["away1", "away2"]
+        .iter()
+        .map(|id| h.r.queue(id)[0].payload.clone())
+        .collect();
+    assert_eq!(&kept[0][..], &read[100..120]);
+    assert!(!inside.contains(&kept[0].as_ptr()), "offline: a copy");
+    assert_eq!(kept[0].as_ptr(), kept[1].as_ptr(), "one copy for both");
+}

@@ -278,6 +278,9 @@ impl Router {
         // and write the message, so each touch is a cache line taken from another core.
         let last = targets.len().saturating_sub(1);
         let mut msg = Some(msg);
+        // What an offline session keeps may wait for days: it gets a payload of its own (one copy for all
+        // of them), not a slice that keeps the whole read it came in alive (`Message::detached`).
+        let mut kept: Option<Message> = None;
         for (i, (client, sub_qos)) in targets.iter().enumerate() {
             let m = if i < last { msg.clone() } else { msg.take() };
             let Some(s) = self.sessions.get_mut(&SameClient(client)) else {
@@ -290,6 +293,11 @@ impl Router {
                 DeliveryQos::Published(q) if onenet => q,
                 DeliveryQos::Published(q) => q.min(*sub_qos),
                 DeliveryQos::Requested => *sub_qos,
+            };
+            let m = if !s.online() && s.keeps_offline(qos, offline) {
+                kept.get_or_insert_with(|| m.detached()).clone()
+            } else {
+                m
             };
             let before = s.dropped_qos0;
             if s.deliver(m, qos, false, offline, now, &mut self.fx, limits) {

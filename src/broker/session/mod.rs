@@ -204,16 +204,8 @@ impl Session {
             );
             return false;
         }
-        if !online {
-            let keep = self.persistent
-                && match offline {
-                    Offline::QueueAll => true,
-                    Offline::QueueQos12 => qos != QoS::AtMostOnce,
-                    Offline::Skip => false,
-                };
-            if !keep {
-                return false;
-            }
+        if !online && !self.keeps_offline(qos, offline) {
+            return false;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -249,6 +241,16 @@ impl Session {
         }
         self.pump(fx, limits);
         !online
+    }
+
+    /// Whether a delivery at `qos` is kept for this session while it is offline, by `offline`'s rule.
+    pub fn keeps_offline(&self, qos: QoS, offline: Offline) -> bool {
+        self.persistent
+            && match offline {
+                Offline::QueueAll => true,
+                Offline::QueueQos12 => qos != QoS::AtMostOnce,
+                Offline::Skip => false,
+            }
     }
 
     /// True when the connection's queued output is at either bound.
