@@ -99,18 +99,8 @@ async fn qos1_burst_4_to_4_loses_nothing() {
 #[tokio::test]
 async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
     const STUCK: Duration = Duration::from_secs(5);
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), Profile::Mqtt);
-    cfg.limits.stuck_timeout = STUCK;
-    cfg.limits.max_outbound_bytes = 64 * 1024;
-    let h = start(cfg).await.unwrap();
+    let (_dir, h, _stuck) = with_a_stuck_reader(STUCK).await;
     let addr = h.mqtt_addr();
-    // The stuck one: subscribes, then never reads again.
-    let (mut stuck, _) = Raw::login(addr, &connect_packet("stuck", None, None, true, 60)).await;
-    stuck
-        .send(&subscribe(1, &[("flood", QoS::AtMostOnce)]))
-        .await;
-    assert!(matches!(stuck.recv().await, Packet::SubAck(_)));
     let (c, mut inc, _) = connect(ConnectOptions::new(addr.to_string(), "reader"))
         .await
         .unwrap();
@@ -229,6 +219,26 @@ async fn a_backlog_larger_than_one_write_arrives_whole_and_in_order() {
     h.shutdown().await;
 }
 
+/// A broker (`mqtt` profile, 64 KiB of output per connection, `stuck_timeout` as given) with a client
+/// "stuck" subscribed to `flood` that never reads again.
+async fn with_a_stuck_reader(stuck_timeout: Duration) -> (tempfile::TempDir, ServiceHandle, Raw) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::Mqtt);
+    cfg.limits.stuck_timeout = stuck_timeout;
+    cfg.limits.max_outbound_bytes = 64 * 1024;
+    let h = start(cfg).await.unwrap();
+    let (mut stuck, _) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("stuck", None, None, true, 60),
+    )
+    .await;
+    stuck
+        .send(&subscribe(1, &[("flood", QoS::AtMostOnce)]))
+        .await;
+    assert!(matches!(stuck.recv().await, Packet::SubAck(_)));
+    (dir, h, stuck)
+}
+
 /// Publishes 1 KiB QoS 0 messages to `flood` until the socket of `stuck` (a subscriber that does not
 /// read) is full: a round of 200 in which none was queued for it, all dropped and counted on its session
 /// (its output over its bound, its connection's write blocked). Bounded by count and time; its
@@ -275,18 +285,8 @@ async fn flood_until_full(
 /// blocked, the stop takes well under `stuck_timeout` (here 10 minutes; it used to wait that long).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_reader_does_not_hold_up_a_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), Profile::Mqtt);
-    cfg.limits.stuck_timeout = Duration::from_secs(600);
-    cfg.limits.max_outbound_bytes = 64 * 1024;
-    let h = start(cfg).await.unwrap();
-    let addr = h.mqtt_addr();
-    let (mut stuck, _) = Raw::login(addr, &connect_packet("stuck", None, None, true, 60)).await;
-    stuck
-        .send(&subscribe(1, &[("flood", QoS::AtMostOnce)]))
-        .await;
-    assert!(matches!(stuck.recv().await, Packet::SubAck(_)));
-    let (p, _pinc, _) = connect(ConnectOptions::new(addr.to_string(), "pub"))
+    let (_dir, h, stuck) = with_a_stuck_reader(Duration::from_secs(600)).await;
+    let (p, _pinc, _) = connect(ConnectOptions::new(h.mqtt_addr().to_string(), "pub"))
         .await
         .unwrap();
     flood_until_full(&h, &p, "stuck", || {}).await;
