@@ -240,8 +240,9 @@ async fn with_a_stuck_reader(stuck_timeout: Duration) -> (tempfile::TempDir, Ser
 }
 
 /// Publishes 1 KiB QoS 0 messages to `flood` until the socket of `stuck` (a subscriber that does not
-/// read) is full: a round of 200 in which none was queued for it, all dropped and counted on its session
-/// (its output over its bound, its connection's write blocked). Bounded by count and time; its
+/// read) is full: two rounds of 200 in a row, 50 ms apart, in which none was queued for it, all dropped
+/// and counted on its session (its output over its bound, its connection's write blocked: one such round
+/// alone can be a connection task that only waited for a CPU, on a busy machine). Bounded by count and time; its
 /// connection may already be closed if the flood was slow. `each_round` runs after every 200.
 async fn flood_until_full(
     h: &ServiceHandle,
@@ -252,7 +253,7 @@ async fn flood_until_full(
     let payload = bytes::Bytes::from(vec![b'x'; 1024]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut sent = 0usize;
-    let mut out_before = None;
+    let (mut out_before, mut quiet) = (None, 0);
     loop {
         for _ in 0..200 {
             let _qos0 = p
@@ -268,7 +269,12 @@ async fn flood_until_full(
         let Some(s) = s.iter().find(|s| s.client_id == stuck) else {
             break;
         };
-        if s.dropped_qos0 > 0 && out_before == Some(s.messages_out) {
+        quiet = if s.dropped_qos0 > 0 && out_before == Some(s.messages_out) {
+            quiet + 1
+        } else {
+            0
+        };
+        if quiet == 2 {
             break;
         }
         out_before = Some(s.messages_out);
@@ -277,7 +283,8 @@ async fn flood_until_full(
             "the stuck reader's output never filled"
         );
         assert!(sent < 2_000_000);
-        tokio::task::yield_now().await;
+        // Time for a connection that is not blocked to write what it holds (bounded by the deadline).
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -295,10 +302,8 @@ async fn a_stuck_reader_does_not_hold_up_a_shutdown() {
         s.iter().any(|s| s.client_id == "stuck" && s.online),
         "still connected, its write blocked: {s:?}"
     );
-    let started = Instant::now();
     tokio::time::timeout(Duration::from_secs(30), h.shutdown())
         .await
         .expect("the shutdown waited for the stuck reader");
-    assert!(started.elapsed() < Duration::from_secs(30));
     drop(stuck);
 }

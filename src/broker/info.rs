@@ -14,8 +14,9 @@ pub struct SessionInfo {
     pub subscriptions: Vec<(String, u8)>,
     pub inflight: usize,
     pub queued: usize,
-    /// Payload bytes of the deliveries in flight and queued: what the session holds in memory (bounded
-    /// by `limits.max_inflight_bytes` and `limits.max_queued_bytes_per_session`).
+    /// Payload bytes of the deliveries in flight and queued: what the session holds in memory (held back
+    /// at `limits.max_inflight_bytes` and `limits.max_queued_bytes_per_session`; one message larger than
+    /// a bound, and what publishers had sent before they were paused, can take it past them).
     pub held_bytes: usize,
     /// Deliveries discarded (queue full, offline limits, QoS 0 to a full connection).
     pub dropped: u64,

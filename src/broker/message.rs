@@ -80,14 +80,19 @@ pub struct Message {
     pub payload: Bytes,
 }
 
+/// Payloads up to this size are copied by [`Message::detached`]. A connection reads 4 KiB at a time, and
+/// a frame larger than that gets a buffer of about its own size (`connection/read.rs`, `room`; up to
+/// twice it when the buffer held part of the frame before its room was made): a payload up to 16 KiB may
+/// be a small part of its buffer, a larger one is most of it. Copying 16 KiB costs less than a read.
+const DETACH_MAX: usize = 16 * 1024;
+
 impl Message {
-    /// The same message with a payload of its own when it is small enough to share a read's buffer
-    /// (at most `MAX_READ_CHUNK`, 16 KiB): for what the router keeps indefinitely (a retained message, a
-    /// message queued for an offline session), so that a 20-byte payload does not keep a whole read
-    /// buffer alive. A larger payload was read into
-    /// a buffer of its own size already (`read::room`).
+    /// The same message with a payload of its own when it may be a small part of a read's buffer (up to
+    /// [`DETACH_MAX`]): for what the router keeps indefinitely (a retained message, a message queued for
+    /// an offline session, what a persistent session holds when it goes offline), so that a 20-byte
+    /// payload does not keep a whole read buffer alive.
     pub fn detached(&self) -> Message {
-        if self.payload.len() > super::connection::MAX_READ_CHUNK {
+        if self.payload.len() > DETACH_MAX {
             return self.clone();
         }
         Message {

@@ -174,14 +174,12 @@ pub(super) async fn read_connect(
                     return None;
                 }
                 Ok(Err(_)) => return None,
-                Ok(Ok(())) => {
-                    match super::read::read_some(stream, inbuf, None, &mut Default::default()) {
-                        Ok(0) => return None,
-                        Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => return None,
-                    }
-                }
+                Ok(Ok(())) => match super::read::read_some(stream, inbuf, None) {
+                    Ok(0) => return None,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return None,
+                },
             },
             Err(e) => {
                 tracing::warn!(%remote, "malformed packet before CONNECT: {e}");

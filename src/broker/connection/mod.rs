@@ -12,8 +12,8 @@
 
 mod handshake;
 mod read;
-pub(crate) use read::MAX_READ_CHUNK;
 mod run;
+mod write;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -185,7 +185,6 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         } else {
             inbuf
         },
-        chunk: Default::default(),
         last_topic: Default::default(),
         outbuf: BytesMut::new(),
         outbox,

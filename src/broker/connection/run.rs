@@ -35,8 +35,6 @@ pub(super) struct Conn {
     /// This task told the outbox it holds output not yet written (`Outbox::take`, `Outbox::writing`).
     pub(super) writing: bool,
     pub(super) inbuf: BytesMut,
-    /// How much the next read takes (grows while the client keeps the socket full).
-    pub(super) chunk: super::read::Chunk,
     /// The last PUBLISH topic read, shared by the next PUBLISH to the same topic (no copy).
     pub(super) last_topic: LastTopic,
     pub(super) outbuf: BytesMut,
@@ -133,7 +131,6 @@ impl Conn {
                             &self.stream,
                             &mut self.inbuf,
                             Some(self.ctx.cfg.limits.max_packet),
-                            &mut self.chunk,
                         )
                     }) {
                         Ok(0) => Flow::Stop(Ending::Abnormal("the client closed the connection without DISCONNECT".into())),
@@ -200,7 +197,7 @@ impl Conn {
                     tokio::select! {
                         biased;
                         _ = &mut cancelled => return Ending::ClosedByBroker,
-                        r = tokio::time::timeout_at(deadline, write_all(&self.stream, rest)) => r,
+                        r = tokio::time::timeout_at(deadline, super::write::write_all(&self.stream, rest)) => r,
                     }
                 };
                 match written {
@@ -578,21 +575,6 @@ impl Conn {
     }
 }
 
-/// Writes all of `buf` to the shared socket (the outbox may write to it too, but only while this task
-/// has told it that it is not writing).
-async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        stream.writable().await?;
-        match stream.try_write(buf) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = buf.get(n..).unwrap_or_default(),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Room for the inputs `buffered` bytes can hold (at least 1, at most a batch).
 fn batch_room(buffered: usize) -> usize {
     (buffered / 4).clamp(1, MAX_BATCH)
@@ -602,7 +584,7 @@ fn batch_room(buffered: usize) -> usize {
 /// depth bounds the inputs waiting for the router.
 const MAX_BATCH: usize = 64;
 
-/// Bytes reserved for one read, at first (see `read::Chunk`).
+/// Bytes reserved for one read.
 pub(super) const READ_CHUNK: usize = 4096;
 
 /// Entries of spare room the taken-output deque keeps through a burst (and hands to the outbox) at most.

@@ -552,4 +552,30 @@ fn kept_messages_let_go_of_their_read_buffer() {
     assert_eq!(&kept[0][..], &read[100..120]);
     assert!(!inside.contains(&kept[0].as_ptr()), "offline: a copy");
     assert_eq!(kept[0].as_ptr(), kept[1].as_ptr(), "one copy for both");
+
+    // A persistent session that goes offline with messages received while online (one in flight, one
+    // queued behind a window of 1): both get payloads of their own.
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.inflight_window = 1;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "late", false);
+    h.subscribe(2, "t", QoS::AtLeastOnce);
+    for id in 1..=2u16 {
+        h.publish_bytes(1, "t", QoS::AtLeastOnce, id, read.slice(200..220));
+    }
+    let held = |h: &H| {
+        h.r.queue("late")
+            .iter()
+            .map(|q| q.payload.as_ptr())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        held(&h).iter().all(|p| inside.contains(p)),
+        "online: slices"
+    );
+    h.close(2, Ending::Abnormal("gone".into()));
+    let after = held(&h);
+    assert_eq!(after.len(), 2, "one in flight, one queued");
+    assert!(after.iter().all(|p| !inside.contains(p)), "offline: copies");
 }

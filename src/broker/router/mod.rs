@@ -446,6 +446,7 @@ impl Router {
         release(&mut self.fx, &mut self.paused, s, limits, true);
         if s.persistent {
             s.trim_queue(limits.max_queued, limits.max_queued_bytes, &mut self.fx);
+            s.detach_kept();
         }
         s.log_drops(self.now, limits, true);
         let will = s.will.take();

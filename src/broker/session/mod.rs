@@ -243,6 +243,14 @@ impl Session {
         !online
     }
 
+    /// Gives what the session keeps (queued and in flight) payloads of their own, for a session that goes
+    /// offline: what it received while online are slices of the reads they came in, which would stay
+    /// alive for as long as the device stays away.
+    pub fn detach_kept(&mut self) {
+        self.queue.detach_all();
+        self.inflight.detach_all();
+    }
+
     /// Whether a delivery at `qos` is kept for this session while it is offline, by `offline`'s rule.
     pub fn keeps_offline(&self, qos: QoS, offline: Offline) -> bool {
         self.persistent

@@ -53,6 +53,14 @@ impl Queue {
         Some(d)
     }
 
+    /// Gives every waiting delivery a payload of its own (see `Message::detached`); the sizes, and so the
+    /// byte count, do not change.
+    pub fn detach_all(&mut self) {
+        for d in &mut self.items {
+            d.msg = d.msg.detached();
+        }
+    }
+
     /// At either bound of an online session (`max_queued` deliveries, `max_queued_bytes` of payload): its
     /// publishers are held back.
     pub fn full(&self, limits: SessionLimits) -> bool {
@@ -125,6 +133,13 @@ impl Flights {
         let f = self.items.remove(i)?;
         self.bytes -= f.delivery.msg.payload.len();
         Some(f)
+    }
+
+    /// As [`Queue::detach_all`], for the deliveries in flight.
+    pub fn detach_all(&mut self) {
+        for f in &mut self.items {
+            f.delivery.msg = f.delivery.msg.detached();
+        }
     }
 
     /// Whether `next` may join the window: under `inflight_window` messages, and its payload within
