@@ -20,16 +20,24 @@ fn pauses(fx: &[Effect]) -> Vec<(u64, bool)> {
         .collect()
 }
 
-/// Window 1, high watermark 4: publisher 1 → subscriber 2 (QoS 1).
-fn small() -> H {
+/// `mqtt`, `limits` applied: publisher 1 ("pub") → subscriber 2 ("sub", persistent when `persistent`)
+/// of `t` at QoS 1.
+fn pub_sub(persistent: bool, limits: impl FnOnce(&mut crate::config::Limits)) -> H {
     let mut cfg = config(Profile::Mqtt);
-    cfg.limits.inflight_window = 1;
-    cfg.limits.max_queued_per_session = 4;
+    limits(&mut cfg.limits);
     let mut h = H::new(cfg);
     h.login(1, "pub", true);
-    h.login(2, "sub", true);
+    h.login(2, "sub", !persistent);
     h.subscribe(2, "t", QoS::AtLeastOnce);
     h
+}
+
+/// Window 1, high watermark 4: publisher 1 → subscriber 2 (QoS 1).
+fn small() -> H {
+    pub_sub(false, |l| {
+        l.inflight_window = 1;
+        l.max_queued_per_session = 4;
+    })
 }
 
 #[test]
@@ -258,14 +266,10 @@ fn a_stuck_subscriber_is_closed_and_the_others_keep_flowing() {
 
 /// `mqtt`, window 1, `limits` applied: publisher 1 → persistent subscriber 2 of `t` (QoS 1).
 fn to_persistent(limits: impl FnOnce(&mut crate::config::Limits)) -> H {
-    let mut cfg = config(Profile::Mqtt);
-    cfg.limits.inflight_window = 1;
-    limits(&mut cfg.limits);
-    let mut h = H::new(cfg);
-    h.login(1, "pub", true);
-    h.login(2, "sub", false);
-    h.subscribe(2, "t", QoS::AtLeastOnce);
-    h
+    pub_sub(true, |l| {
+        l.inflight_window = 1;
+        limits(l);
+    })
 }
 
 #[test]
@@ -465,13 +469,10 @@ fn a_session_queue_is_bounded_in_bytes_too() {
 /// the bound still goes, alone, once nothing is in flight. The session reports the bytes it holds.
 #[test]
 fn the_window_is_bounded_in_bytes_too() {
-    let mut cfg = config(Profile::Mqtt);
-    cfg.limits.inflight_window = 128;
-    cfg.limits.max_inflight_bytes = 10_000;
-    let mut h = H::new(cfg);
-    h.login(1, "pub", true);
-    h.login(2, "sub", true);
-    h.subscribe(2, "t", QoS::AtLeastOnce);
+    let mut h = pub_sub(false, |l| {
+        l.inflight_window = 128;
+        l.max_inflight_bytes = 10_000;
+    });
     let mut sent = Vec::new();
     for i in 1..=4u16 {
         let fx = h.publish_bytes(1, "t", QoS::AtLeastOnce, i, Bytes::from(vec![b'w'; 4_000]));
@@ -555,17 +556,12 @@ fn kept_messages_let_go_of_their_read_buffer() {
 
     // A persistent session that goes offline with messages received while online (one in flight, one
     // queued behind a window of 1): both get payloads of their own.
-    let mut cfg = config(Profile::Mqtt);
-    cfg.limits.inflight_window = 1;
-    let mut h = H::new(cfg);
-    h.login(1, "pub", true);
-    h.login(2, "late", false);
-    h.subscribe(2, "t", QoS::AtLeastOnce);
+    let mut h = to_persistent(|_| {});
     for id in 1..=2u16 {
         h.publish_bytes(1, "t", QoS::AtLeastOnce, id, read.slice(200..220));
     }
     let held = |h: &H| {
-        h.r.queue("late")
+        h.r.queue("sub")
             .iter()
             .map(|q| q.payload.as_ptr())
             .collect::<Vec<_>>()

@@ -228,15 +228,7 @@ impl Session {
             queued_at: now,
         });
         // Online, nothing is dropped here: the router pauses the publishers instead (backpressure).
-        if !online && self.queue.over(limits.max_queued, limits.max_queued_bytes) {
-            while self.queue.over(limits.max_queued, limits.max_queued_bytes) {
-                let Some(old) = self.queue.pop_front() else {
-                    break;
-                };
-                self.dropped += 1;
-                self.drops_unlogged += 1;
-                self.forget(&old, fx);
-            }
+        if !online && self.trim_queue(limits.max_queued, limits.max_queued_bytes, fx) > 0 {
             self.log_drops(now, limits, false);
         }
         self.pump(fx, limits);
@@ -301,8 +293,8 @@ impl Session {
         }
     }
 
-    /// Drops the oldest queued deliveries beyond `max` of them or `max_bytes` of payload (a session going
-    /// offline); returns how many.
+    /// Drops the oldest queued deliveries beyond `max` of them or `max_bytes` of payload (an offline
+    /// session: as it goes offline, and as more arrive for it); returns how many.
     pub fn trim_queue(&mut self, max: usize, max_bytes: usize, fx: &mut Effects) -> usize {
         let mut n = 0;
         while self.queue.over(max, max_bytes) {

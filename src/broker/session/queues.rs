@@ -5,62 +5,125 @@
 use std::collections::VecDeque;
 
 use super::{Delivery, InFlight, SessionLimits};
+use crate::broker::message::Message;
 
-/// A session's waiting deliveries, and the payload bytes they hold (kept as they come and go).
-#[derive(Debug, Default)]
-pub(crate) struct Queue {
-    items: VecDeque<Delivery>,
+/// An item a session holds, by the message it carries (whose payload is what it holds in memory).
+pub(crate) trait Holds {
+    fn message(&self) -> &Message;
+    fn message_mut(&mut self) -> &mut Message;
+}
+
+impl Holds for Delivery {
+    fn message(&self) -> &Message {
+        &self.msg
+    }
+
+    fn message_mut(&mut self) -> &mut Message {
+        &mut self.msg
+    }
+}
+
+impl Holds for InFlight {
+    fn message(&self) -> &Message {
+        &self.delivery.msg
+    }
+
+    fn message_mut(&mut self) -> &mut Message {
+        &mut self.delivery.msg
+    }
+}
+
+/// Items in order and the payload bytes they hold, counted as they come and go (the items are reached
+/// only through these methods, so the count cannot drift).
+#[derive(Debug)]
+pub(crate) struct Held<T> {
+    items: VecDeque<T>,
     bytes: usize,
 }
 
-impl Queue {
+/// A session's waiting deliveries.
+pub(crate) type Queue = Held<Delivery>;
+
+/// A session's deliveries sent and not yet fully acknowledged, oldest first. Their payloads stay in
+/// memory until the client acknowledges them, so the window is bounded in bytes as well as in messages:
+/// `inflight_window` messages of up to `max_packet` each would otherwise let one slow subscriber hold
+/// hundreds of MiB.
+pub(crate) type Flights = Held<InFlight>;
+
+impl<T> Default for Held<T> {
+    fn default() -> Self {
+        Held {
+            items: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+fn size<T: Holds>(t: &T) -> usize {
+    t.message().payload.len()
+}
+
+impl<T: Holds> Held<T> {
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
-    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, Delivery> {
-        self.items.iter()
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 
-    /// Payload bytes held by the deliveries waiting.
+    /// Payload bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    pub fn front(&self) -> Option<&Delivery> {
+    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, T> {
+        self.items.iter()
+    }
+
+    pub fn front(&self) -> Option<&T> {
         self.items.front()
     }
 
-    pub fn push_back(&mut self, d: Delivery) {
-        self.bytes += d.msg.payload.len();
-        self.items.push_back(d);
+    pub fn push_back(&mut self, t: T) {
+        self.bytes += size(&t);
+        self.items.push_back(t);
     }
 
-    pub(super) fn push_front(&mut self, d: Delivery) {
-        self.bytes += d.msg.payload.len();
-        self.items.push_front(d);
+    pub(super) fn push_front(&mut self, t: T) {
+        self.bytes += size(&t);
+        self.items.push_front(t);
     }
 
-    pub fn pop_front(&mut self) -> Option<Delivery> {
-        let d = self.items.pop_front()?;
-        self.bytes -= d.msg.payload.len();
-        Some(d)
+    pub fn pop_front(&mut self) -> Option<T> {
+        let t = self.items.pop_front()?;
+        self.bytes -= size(&t);
+        Some(t)
     }
 
-    pub(super) fn pop_back(&mut self) -> Option<Delivery> {
-        let d = self.items.pop_back()?;
-        self.bytes -= d.msg.payload.len();
-        Some(d)
+    pub(super) fn pop_back(&mut self) -> Option<T> {
+        let t = self.items.pop_back()?;
+        self.bytes -= size(&t);
+        Some(t)
     }
 
-    /// Gives every waiting delivery a payload of its own (see `Message::detached`); the sizes, and so the
-    /// byte count, do not change.
+    pub(super) fn remove(&mut self, i: usize) -> Option<T> {
+        let t = self.items.remove(i)?;
+        self.bytes -= size(&t);
+        Some(t)
+    }
+
+    /// Gives every item a payload of its own (see `Message::detached`); the sizes, and so the byte
+    /// count, do not change.
     pub fn detach_all(&mut self) {
-        for d in &mut self.items {
-            d.msg = d.msg.detached();
+        for t in &mut self.items {
+            let m = t.message_mut();
+            *m = m.detached();
         }
     }
+}
 
+impl Queue {
     /// At either bound of an online session (`max_queued` deliveries, `max_queued_bytes` of payload): its
     /// publishers are held back.
     pub fn full(&self, limits: SessionLimits) -> bool {
@@ -79,67 +142,11 @@ impl Queue {
     }
 }
 
-/// A session's deliveries sent and not yet fully acknowledged, oldest first, and the payload bytes they
-/// hold. Their payloads stay in memory until the client acknowledges them, so the window is bounded in
-/// bytes as well as in messages: `inflight_window` messages of up to `max_packet` each would otherwise
-/// let one slow subscriber hold hundreds of MiB.
-#[derive(Debug, Default)]
-pub(crate) struct Flights {
-    items: VecDeque<InFlight>,
-    bytes: usize,
-}
-
 impl Flights {
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Payload bytes held by the deliveries in flight.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, InFlight> {
-        self.items.iter()
-    }
-
     /// For the state and send time of a delivery in flight; its payload is not to be replaced (the
     /// byte count would go wrong), which nothing does: a delivery's message never changes.
     pub fn iter_mut(&mut self) -> std::collections::vec_deque::IterMut<'_, InFlight> {
         self.items.iter_mut()
-    }
-
-    pub fn push_back(&mut self, f: InFlight) {
-        self.bytes += f.delivery.msg.payload.len();
-        self.items.push_back(f);
-    }
-
-    pub(super) fn push_front(&mut self, f: InFlight) {
-        self.bytes += f.delivery.msg.payload.len();
-        self.items.push_front(f);
-    }
-
-    pub(super) fn pop_back(&mut self) -> Option<InFlight> {
-        let f = self.items.pop_back()?;
-        self.bytes -= f.delivery.msg.payload.len();
-        Some(f)
-    }
-
-    pub(super) fn remove(&mut self, i: usize) -> Option<InFlight> {
-        let f = self.items.remove(i)?;
-        self.bytes -= f.delivery.msg.payload.len();
-        Some(f)
-    }
-
-    /// As [`Queue::detach_all`], for the deliveries in flight.
-    pub fn detach_all(&mut self) {
-        for f in &mut self.items {
-            f.delivery.msg = f.delivery.msg.detached();
-        }
     }
 
     /// Whether `next` may join the window: under `inflight_window` messages, and its payload within
