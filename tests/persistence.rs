@@ -187,3 +187,68 @@ async fn retained_messages_survive_a_restart() {
     assert!(p.retain);
     h.shutdown().await;
 }
+
+/// A QoS 2 delivery the subscriber has PUBREC'd is owed only PUBREL (MQTT 3.1.1 §4.3.3): after a
+/// restart PUBREL is what comes again, not the PUBLISH, and neither the session in memory nor its row on
+/// disk keeps the payload meanwhile.
+#[tokio::test]
+async fn a_released_qos2_delivery_comes_back_as_pubrel_and_keeps_no_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = seeded(dir.path()).await;
+    let addr = h.mqtt_addr();
+    let login = connect_packet("9278", Some("339"), Some("def456"), false, 120);
+    let (mut sub, _) = Raw::login(addr, &login).await;
+    sub.send(&subscribe(1, &[("/q", QoS::ExactlyOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    let mut publisher = Raw::device(addr, "9277", "abc123", true).await;
+    publisher
+        .send(&publish("/q", &[b'p'; 4_000], QoS::ExactlyOnce, 5, false))
+        .await;
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(5)));
+    publisher.send(&Packet::PubRel(pid(5))).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(pid(5)));
+    let Packet::Publish(p) = sub.recv().await else {
+        panic!("expected the PUBLISH")
+    };
+    let id = p.qos_pid.pid().unwrap();
+    assert_eq!(p.payload.len(), 4_000);
+    let held = |h: &onenet_desk::ServiceHandle| {
+        let h = h.clone();
+        async move {
+            let s = h.sessions().await;
+            let s = s.iter().find(|s| s.client_id == "9278").unwrap();
+            (s.inflight, s.held_bytes)
+        }
+    };
+    assert_eq!(held(&h).await, (1, 4_000));
+    sub.send(&Packet::PubRec(id)).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(id));
+    // No PUBCOMP: the delivery stays in flight, without its payload.
+    assert_eq!(held(&h).await, (1, 0));
+    h.flush().await;
+    let db = rusqlite::Connection::open(dir.path().join("onenet-desk.sqlite3")).unwrap();
+    let (released, len): (i64, i64) = db
+        .query_row(
+            "SELECT released, length(payload) FROM session_queue WHERE client_id = '9278'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((released, len), (1, 0));
+    drop(db);
+    drop(sub);
+    h.shutdown().await;
+
+    let h = broker(dir.path(), Profile::OneNet).await;
+    let (mut sub, _) = Raw::login(h.mqtt_addr(), &login).await;
+    assert_eq!(
+        sub.recv().await,
+        Packet::PubRel(id),
+        "PUBREL, not the PUBLISH"
+    );
+    assert_eq!(held(&h).await, (1, 0));
+    sub.send(&Packet::PubComp(id)).await;
+    sub.assert_silent("nothing more owed").await;
+    assert_eq!(held(&h).await, (0, 0));
+    h.shutdown().await;
+}

@@ -62,7 +62,7 @@ pub enum StoreOp {
         seq: u64,
         pid: u16,
     },
-    /// PUBREC received: after a restart, PUBREL is resent instead of the PUBLISH.
+    /// PUBREC received: after a restart, PUBREL is resent instead of the PUBLISH, so the payload goes.
     MarkReleased {
         client_id: String,
         seq: u64,
@@ -472,7 +472,7 @@ fn apply_one(tx: &Transaction<'_>, ids: &mut StreamIds, op: &StoreOp) -> Result<
         }
         StoreOp::MarkReleased { client_id, seq } => {
             tx.prepare_cached(
-                "UPDATE session_queue SET released = 1 WHERE client_id = ?1 AND seq = ?2",
+                "UPDATE session_queue SET released = 1, payload = x'' WHERE client_id = ?1 AND seq = ?2",
             )?
             .execute(params![client_id, *seq as i64])?;
         }

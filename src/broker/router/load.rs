@@ -28,7 +28,7 @@ impl Router {
                 let (Ok(topic), Some(qos)) = (TopicName::new(q.topic), QoS::from_u8(q.qos)) else {
                     continue;
                 };
-                let d = Delivery {
+                let mut d = Delivery {
                     seq: q.seq,
                     msg: Message {
                         topic,
@@ -42,7 +42,12 @@ impl Router {
                 match q.pid.and_then(Pid::new).filter(|_| qos != QoS::AtMostOnce) {
                     Some(pid) => {
                         let state = match (qos, q.released) {
-                            (QoS::ExactlyOnce, true) => FlightState::Comp,
+                            // Released: only PUBREL is resent, the payload is not kept (see
+                            // `Flights::on_pubrec`; the store no longer has it either).
+                            (QoS::ExactlyOnce, true) => {
+                                d.msg.payload = bytes::Bytes::new();
+                                FlightState::Comp
+                            }
                             (QoS::ExactlyOnce, false) => FlightState::Rec,
                             _ => FlightState::Ack,
                         };

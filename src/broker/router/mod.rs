@@ -26,6 +26,8 @@ mod stats;
 mod subscribe;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod window_tests;
 
 pub(crate) use driver::Driver;
 pub(crate) use effects::{Effect, Effects};
@@ -198,7 +200,7 @@ impl Router {
                 self.with_session(conn, |s, fx, limits| s.on_puback(pid, fx, limits));
             }
             Input::PubRec { conn, pid } => {
-                self.with_session(conn, |s, fx, _| s.on_pubrec(pid, fx));
+                self.with_session(conn, |s, fx, limits| s.on_pubrec(pid, fx, limits));
             }
             Input::PubComp { conn, pid } => {
                 self.with_session(conn, |s, fx, limits| s.on_pubcomp(pid, fx, limits));

@@ -390,11 +390,10 @@ impl Session {
     /// always goes when nothing is in flight, so an acknowledgement always comes to pump again).
     pub fn pump(&mut self, fx: &mut Effects, limits: SessionLimits) {
         while self.online() && (self.inflight.is_empty() || !self.out_full(limits)) {
-            if !self
-                .queue
-                .front()
-                .is_some_and(|next| self.inflight.room_for(next, limits))
-            {
+            // A QoS 0 message (queued while offline, OneNET §9) takes no place in the window.
+            if !self.queue.front().is_some_and(|next| {
+                next.qos == QoS::AtMostOnce || self.inflight.room_for(next, limits)
+            }) {
                 break;
             }
             let Some(d) = self.queue.pop_front() else {
@@ -452,10 +451,7 @@ impl Session {
 
     /// Resends what is in flight (PUBLISH with DUP=1, or PUBREL), then fills the window: MQTT 3.1.1 §4.4.
     pub fn resume(&mut self, fx: &mut Effects, limits: SessionLimits) {
-        let now = fx.now();
-        for f in self.inflight.iter_mut() {
-            f.sent_at = now;
-        }
+        self.inflight.sent_all_at(fx.now());
         let resend: Vec<Outbound> = self
             .inflight
             .iter()
@@ -508,27 +504,22 @@ impl Session {
     }
 
     /// PUBREC from the client: answer PUBREL (also for a repeated PUBREC). Returns false for an unknown id.
-    pub fn on_pubrec(&mut self, pid: Pid, fx: &mut Effects) -> bool {
-        let persistent = self.persistent;
-        let client = self.client();
-        let Some(f) = self
-            .inflight
-            .iter_mut()
-            .find(|f| f.pid == pid && f.state != FlightState::Ack)
-        else {
+    /// The payload goes at the first PUBREC (see `Flights::on_pubrec`), which may make room in the
+    /// window's byte bound for what waits.
+    pub fn on_pubrec(&mut self, pid: Pid, fx: &mut Effects, limits: SessionLimits) -> bool {
+        let Some((seq, first)) = self.inflight.on_pubrec(pid, fx.now()) else {
             return false;
         };
-        f.sent_at = fx.now();
-        if f.state == FlightState::Rec {
-            f.state = FlightState::Comp;
-            if persistent {
-                fx.store(StoreOp::MarkReleased {
-                    client_id: client,
-                    seq: f.delivery.seq,
-                });
-            }
+        if first && self.persistent {
+            fx.store(StoreOp::MarkReleased {
+                client_id: self.client(),
+                seq,
+            });
         }
         self.send(fx, Outbound::Packet(Packet::PubRel(pid)));
+        if first {
+            self.pump(fx, limits);
+        }
         true
     }
 }

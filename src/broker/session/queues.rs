@@ -4,8 +4,9 @@
 
 use std::collections::VecDeque;
 
-use super::{Delivery, InFlight, SessionLimits};
+use super::{Delivery, FlightState, InFlight, SessionLimits};
 use crate::broker::message::Message;
+use crate::mqtt::Pid;
 
 /// An item a session holds, by the message it carries (whose payload is what it holds in memory).
 pub(crate) trait Holds {
@@ -143,10 +144,31 @@ impl Queue {
 }
 
 impl Flights {
-    /// For the state and send time of a delivery in flight; its payload is not to be replaced (the
-    /// byte count would go wrong), which nothing does: a delivery's message never changes.
-    pub fn iter_mut(&mut self) -> std::collections::vec_deque::IterMut<'_, InFlight> {
-        self.items.iter_mut()
+    /// Marks everything in flight as sent at `now` (a resend: the acknowledgement timeout starts again).
+    pub fn sent_all_at(&mut self, now: i64) {
+        for f in &mut self.items {
+            f.sent_at = now;
+        }
+    }
+
+    /// PUBREC for `pid` (a QoS 2 delivery waiting for PUBREC or, repeated, for PUBCOMP): marks it sent
+    /// at `now` and waiting for PUBCOMP, and lets go of its payload, which nothing sends again (only
+    /// PUBREL is resent from here, MQTT 3.1.1 §4.3.3): a slow PUBCOMP then holds no payload bytes and no
+    /// room in the window's byte bound. `Some(seq, first)`: the delivery's queue number, and whether this
+    /// was its first PUBREC. `None`: no QoS 2 delivery with that id is in flight.
+    pub fn on_pubrec(&mut self, pid: Pid, now: i64) -> Option<(u64, bool)> {
+        let f = self
+            .items
+            .iter_mut()
+            .find(|f| f.pid == pid && f.state != FlightState::Ack)?;
+        f.sent_at = now;
+        let first = f.state == FlightState::Rec;
+        if first {
+            f.state = FlightState::Comp;
+            let payload = std::mem::take(&mut f.delivery.msg.payload);
+            self.bytes -= payload.len();
+        }
+        Some((f.delivery.seq, first))
     }
 
     /// Whether `next` may join the window: under `inflight_window` messages, and its payload within
