@@ -92,6 +92,13 @@ pub struct Limits {
     /// were dropped in `loadgen --scenario qos0-4x4`).
     pub max_outbound_bytes: usize,
     pub max_outbound_messages: usize,
+    /// Retained messages kept at most, in every namespace, and their payload bytes: a device that retains
+    /// on ever new topics (a timestamp in the topic) or a large payload each would otherwise grow the
+    /// broker's memory, and its database, without end. A new retained message past either is still
+    /// delivered but not kept, and its topic's older one goes (it is superseded), with a diagnostic to the
+    /// publisher (at most one per 10 s, with the count) and `retained_refused` in the metrics.
+    pub max_retained_messages: usize,
+    pub max_retained_bytes: usize,
     /// A connection whose socket takes no byte of waiting output for this long is closed (stuck subscriber).
     #[serde(rename = "stuck_timeout_secs", with = "serde_units::secs")]
     pub stuck_timeout: Duration,
@@ -126,6 +133,8 @@ impl Default for Limits {
             max_queued_bytes_per_session: 16 * 1024 * 1024,
             max_outbound_bytes: 1024 * 1024,
             max_outbound_messages: 16_384,
+            max_retained_messages: 100_000,
+            max_retained_bytes: 256 * 1024 * 1024,
             stuck_timeout: Duration::from_secs(60),
             ack_timeout: Duration::from_secs(30),
             max_store_backlog: 50_000,
@@ -306,6 +315,12 @@ impl Config {
         }
         if l.max_outbound_messages == 0 {
             return bad("limits.max_outbound_messages", "must be at least 1");
+        }
+        if l.max_retained_messages == 0 {
+            return bad("limits.max_retained_messages", "must be at least 1");
+        }
+        if l.max_retained_bytes < 1024 {
+            return bad("limits.max_retained_bytes", "must be at least 1024");
         }
         if l.stuck_timeout.is_zero() {
             return bad("limits.stuck_timeout_secs", "must be positive");

@@ -13,6 +13,9 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// QoS 0 deliveries dropped because the subscriber's connection had too much output waiting.
     pub qos0_dropped: AtomicU64,
+    /// Retained messages not kept because the retained store was at `limits.max_retained_messages` or
+    /// `limits.max_retained_bytes` (each was still delivered to the topic's subscribers).
+    pub retained_refused: AtomicU64,
 }
 
 /// A reading of [`Metrics`].
@@ -26,6 +29,7 @@ pub struct MetricsSnapshot {
     /// Connections open now (authenticated).
     pub connections: u64,
     pub qos0_dropped: u64,
+    pub retained_refused: u64,
 }
 
 impl Metrics {
@@ -43,6 +47,7 @@ impl Metrics {
             datapoints: r(&self.datapoints),
             connections: r(&self.connections),
             qos0_dropped: r(&self.qos0_dropped),
+            retained_refused: r(&self.retained_refused),
         }
     }
 }

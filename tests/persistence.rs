@@ -252,3 +252,45 @@ async fn a_released_qos2_delivery_comes_back_as_pubrel_and_keeps_no_payload() {
     assert_eq!(held(&h).await, (0, 0));
     h.shutdown().await;
 }
+
+/// Retained messages are bounded (`limits.max_retained_messages`): one past the bound is acknowledged
+/// and delivered to whoever subscribes now, but not kept, in memory or on disk; the publisher hears why
+/// in its diagnostics and the metrics count it.
+#[tokio::test]
+async fn a_retained_message_past_the_bound_is_delivered_but_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::Mqtt);
+    cfg.limits.max_retained_messages = 1;
+    let h = onenet_desk::start(cfg.clone()).await.unwrap();
+    let login = |id: &str| connect_packet(id, None, None, true, 60);
+    let (mut watcher, _) = Raw::login(h.mqtt_addr(), &login("watcher")).await;
+    watcher.subscribe(&[("lab/#", QoS::AtLeastOnce)]).await;
+    let (mut dev, _) = Raw::login(h.mqtt_addr(), &login("dev")).await;
+    for (i, topic) in [(1, "lab/a"), (2, "lab/b")] {
+        dev.send(&publish(topic, b"on", QoS::AtLeastOnce, i, true))
+            .await;
+        assert_eq!(dev.recv().await, Packet::PubAck(pid(i)));
+        let Packet::Publish(p) = watcher.recv().await else {
+            panic!("expected {topic}")
+        };
+        assert_eq!(p.topic.as_str(), topic, "delivered either way");
+        watcher
+            .send(&Packet::PubAck(p.qos_pid.pid().unwrap()))
+            .await;
+    }
+    let kept: Vec<String> = h.retained().await.into_iter().map(|r| r.topic).collect();
+    assert_eq!(kept, vec!["lab/a"]);
+    assert_eq!(h.metrics().retained_refused, 1);
+    let d = h.diagnostics("dev").await;
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("'lab/b' was delivered but not kept")),
+        "{d:?}"
+    );
+    h.shutdown().await;
+
+    let h = onenet_desk::start(cfg).await.unwrap();
+    let kept: Vec<String> = h.retained().await.into_iter().map(|r| r.topic).collect();
+    assert_eq!(kept, vec!["lab/a"], "nor on disk");
+    h.shutdown().await;
+}

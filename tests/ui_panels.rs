@@ -164,6 +164,32 @@ fn deleting_a_retained_message_asks_for_confirmation() {
     assert!(h.query_by_label("Please confirm").is_none());
 }
 
+/// Retained messages the broker refused at its bound are counted in the panel's header (from the
+/// metrics reading), and nothing is said while there are none.
+#[test]
+fn the_retained_panel_counts_what_the_broker_did_not_keep() {
+    let mut m = fixture();
+    let mut snap = onenet_desk::ui::state::Snapshot {
+        retained: m.retained.clone(),
+        ..Default::default()
+    };
+    m.apply_snapshot(snap.clone(), std::time::Instant::now());
+    let mut h = harness(retained::RetainedPanel::default(), m, |p, ui, m, o| {
+        p.ui(ui, m, o)
+    });
+    h.run();
+    assert!(h.query_by_label_contains("not kept").is_none());
+    snap.metrics.retained_refused = 3;
+    h.state_mut()
+        .model
+        .apply_snapshot(snap, std::time::Instant::now());
+    h.run();
+    assert!(
+        h.query_by_label_contains("3 not kept: the retained messages are at their bound")
+            .is_some()
+    );
+}
+
 #[test]
 fn deleting_all_retained_can_be_cancelled_or_confirmed() {
     let mut h = harness(

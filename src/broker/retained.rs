@@ -21,23 +21,74 @@ pub(crate) struct RetainedStore {
     by_ns: FastMap<String, BTreeMap<String, Retained>>,
     /// How many entries came from wills: the login-time scan is skipped when none did.
     wills: usize,
+    /// Messages kept in every namespace, and their payload bytes: what `limits.max_retained_messages` and
+    /// `limits.max_retained_bytes` bound (see [`RetainedStore::fits`]).
+    count: usize,
+    bytes: usize,
+    /// Retained messages refused since the last report, and when that report was (Unix ms): refusals are
+    /// reported at most once per `DROP_LOG_EVERY_MS`, with their count (see [`RetainedStore::refused`]).
+    refused_unreported: u64,
+    refused_reported_at: Option<i64>,
 }
 
 impl RetainedStore {
+    /// Keeps `r` as its topic's retained message, replacing the one before. Unconditional (a message
+    /// loaded from disk is kept whatever the bounds say now): a new one is checked with `fits` first.
     pub fn set(&mut self, ns: &str, r: Retained) {
         let topic = r.msg.topic.as_str().to_string();
         let added_will = r.will_of.is_some();
+        self.count += 1;
+        self.bytes += r.msg.payload.len();
         let old = self
             .by_ns
             .entry(ns.to_string())
             .or_default()
             .insert(topic, r);
+        if let Some(o) = &old {
+            self.count -= 1;
+            self.bytes -= o.msg.payload.len();
+        }
         if old.is_some_and(|o| o.will_of.is_some()) {
             self.wills -= 1;
         }
         if added_will {
             self.wills += 1;
         }
+    }
+
+    /// Messages kept, and their payload bytes.
+    pub fn totals(&self) -> (usize, usize) {
+        (self.count, self.bytes)
+    }
+
+    /// Whether a retained message of `len` payload bytes for `topic` keeps the store within `max_count`
+    /// messages and `max_bytes` of payload; one that replaces its topic's message counts the difference.
+    pub fn fits(
+        &self,
+        ns: &str,
+        topic: &str,
+        len: usize,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> bool {
+        let old = self.by_ns.get(ns).and_then(|m| m.get(topic));
+        let count = self.count + usize::from(old.is_none());
+        let bytes = self.bytes - old.map_or(0, |o| o.msg.payload.len()) + len;
+        count <= max_count && bytes <= max_bytes
+    }
+
+    /// Counts a refused message; returns how many were refused since the last report when a report is
+    /// due (the first refusal, then at most once per `every_ms`), `None` when it is not.
+    pub fn refused(&mut self, now: i64, every_ms: i64) -> Option<u64> {
+        self.refused_unreported += 1;
+        if self
+            .refused_reported_at
+            .is_some_and(|at| now.saturating_sub(at) < every_ms)
+        {
+            return None;
+        }
+        self.refused_reported_at = Some(now);
+        Some(std::mem::take(&mut self.refused_unreported))
     }
 
     pub fn clear(&mut self, ns: &str, topic: &str) -> bool {
@@ -47,6 +98,10 @@ impl RetainedStore {
         let old = m.remove(topic);
         if m.is_empty() {
             self.by_ns.remove(ns);
+        }
+        if let Some(o) = &old {
+            self.count -= 1;
+            self.bytes -= o.msg.payload.len();
         }
         if old.as_ref().is_some_and(|o| o.will_of.is_some()) {
             self.wills -= 1;
@@ -150,5 +205,30 @@ mod tests {
         assert_eq!(s.wills, 0);
         assert!(s.clear("p", "a/b"));
         assert!(s.list().is_empty());
+        assert_eq!(s.totals(), (0, 0));
+    }
+
+    /// The totals the bounds are checked against follow every change; a replacement counts the difference.
+    #[test]
+    fn totals_follow_set_replace_and_clear() {
+        let mut s = RetainedStore::default();
+        let sized = |topic: &str, n: usize| Retained {
+            msg: Message {
+                topic: TopicName::new(topic).unwrap(),
+                payload: Bytes::from(vec![0; n]),
+            },
+            qos: QoS::AtMostOnce,
+            will_of: None,
+        };
+        s.set("p", sized("a", 100));
+        s.set("q", sized("a", 50));
+        assert_eq!(s.totals(), (2, 150));
+        assert!(s.fits("p", "a", 150, 2, 200), "replaces: 150 + 50");
+        assert!(!s.fits("p", "a", 151, 2, 200));
+        assert!(!s.fits("p", "b", 1, 2, 200), "a third message");
+        s.set("p", sized("a", 10));
+        assert_eq!(s.totals(), (2, 60));
+        s.take_all(Some("q"));
+        assert_eq!(s.totals(), (1, 10));
     }
 }

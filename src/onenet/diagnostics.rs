@@ -38,6 +38,8 @@ pub enum DiagKind {
     AckTimeout,
     /// The client read nothing of its waiting output for too long: the connection was closed.
     StuckReader,
+    /// A retained message not kept: the retained messages were at `limits.max_retained_*` (§13).
+    RetainedFull,
 }
 
 impl DiagKind {
@@ -55,7 +57,7 @@ impl DiagKind {
             DiagKind::BeforeConnAck => "§3.2",
             DiagKind::Malformed => "MQTT 3.1.1",
             DiagKind::AckTimeout => "§5",
-            DiagKind::StuckReader => "§13",
+            DiagKind::StuckReader | DiagKind::RetainedFull => "§13",
         }
     }
 }

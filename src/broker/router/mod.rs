@@ -22,6 +22,8 @@ mod hub;
 mod load;
 mod onenet;
 mod publish;
+#[cfg(test)]
+mod retained_tests;
 mod stats;
 mod subscribe;
 #[cfg(test)]

@@ -230,17 +230,16 @@ impl Router {
     ) {
         let topic = msg.topic.as_str().to_string();
         if msg.payload.is_empty() {
-            if self.retained.clear(ns, &topic) {
-                self.fx.store(StoreOp::ClearRetained {
-                    namespace: ns.to_string(),
-                    topic: topic.clone(),
-                });
-                self.fx.event(Event::Retained {
-                    namespace: ns.to_string(),
-                    topic,
-                    present: false,
-                });
-            }
+            self.clear_retained(ns, topic);
+            return;
+        }
+        let l = &self.cfg.limits;
+        let (max_count, max_bytes) = (l.max_retained_messages, l.max_retained_bytes);
+        if !self
+            .retained
+            .fits(ns, &topic, msg.payload.len(), max_count, max_bytes)
+        {
+            self.refuse_retained(ns, topic, will_of, (max_count, max_bytes));
             return;
         }
         self.fx.store(StoreOp::SetRetained {
@@ -264,6 +263,53 @@ impl Router {
             topic,
             present: true,
         });
+    }
+
+    fn clear_retained(&mut self, ns: &str, topic: String) {
+        if self.retained.clear(ns, &topic) {
+            self.fx.store(StoreOp::ClearRetained {
+                namespace: ns.to_string(),
+                topic: topic.clone(),
+            });
+            self.fx.event(Event::Retained {
+                namespace: ns.to_string(),
+                topic,
+                present: false,
+            });
+        }
+    }
+
+    /// A retained message past `limits.max_retained_*`: delivered (by the caller) but not kept. Its
+    /// topic's older message goes too: it is superseded, and a later subscriber must not take it for the
+    /// latest (MQTT 3.1.1 §3.3.1.3 lets a server discard a retained message). Counted in the metrics;
+    /// reported to the publisher (the will's owner for a will) at most once per `DROP_LOG_EVERY_MS`.
+    fn refuse_retained(
+        &mut self,
+        ns: &str,
+        topic: String,
+        will_of: Option<Arc<str>>,
+        (max_count, max_bytes): (usize, usize),
+    ) {
+        crate::metrics::Metrics::add(&self.metrics.retained_refused, 1);
+        let report = self
+            .retained
+            .refused(self.now, crate::broker::session::DROP_LOG_EVERY_MS);
+        if let Some(n) = report {
+            let (count, bytes) = self.retained.totals();
+            let from = will_of
+                .or_else(|| self.source.and_then(|c| self.conns.get(&c).cloned()))
+                .unwrap_or_else(|| Arc::from("broker"));
+            self.diag(
+                &from,
+                DiagKind::RetainedFull,
+                format!(
+                    "retained messages are at their bound ({count} of limits.max_retained_messages {max_count}, \
+                     {bytes} of limits.max_retained_bytes {max_bytes} payload bytes): '{topic}' was delivered \
+                     but not kept, nor its older retained message; {n} refused since the last report"
+                ),
+            );
+        }
+        self.clear_retained(ns, topic);
     }
 
     /// Fan-out to every matching session of the namespace.

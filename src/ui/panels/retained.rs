@@ -46,6 +46,17 @@ impl RetainedPanel {
             {
                 self.confirm = Confirm::All;
             }
+            if m.retained_refused > 0 {
+                ui.label(
+                    RichText::new(format!(
+                        "{} {}",
+                        m.retained_refused,
+                        tr("not kept: the retained messages are at their bound")
+                    ))
+                    .color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text(tr("Each was delivered to its topic's subscribers but not kept for later ones, and its topic's older retained message went. Raise limits.max_retained_messages or limits.max_retained_bytes, or delete some here. The publishing device's diagnostics name the topics."));
+            }
         });
         if let Some((ns, topic)) = self.viewing.clone() {
             egui::Panel::bottom("retained-view")

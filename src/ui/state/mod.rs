@@ -93,6 +93,8 @@ pub struct Model {
     pub products: Vec<Product>,
     pub devices: Vec<Device>,
     pub retained: Vec<RetainedInfo>,
+    /// Retained messages the broker did not keep, its retained messages being at their bound (metrics).
+    pub retained_refused: u64,
     pub db_bytes: u64,
     pub rates: Rates,
     /// (wall-clock Unix seconds, rates) for the overview chart.
@@ -144,6 +146,7 @@ impl Model {
             products: Vec::new(),
             devices: Vec::new(),
             retained: Vec::new(),
+            retained_refused: 0,
             db_bytes: 0,
             rates: Rates::default(),
             rate_history: VecDeque::new(),

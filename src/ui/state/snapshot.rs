@@ -52,6 +52,7 @@ impl Model {
             self.set_devices(s.devices);
         }
         self.retained = s.retained;
+        self.retained_refused = s.metrics.retained_refused;
         self.db_bytes = s.db_bytes;
         if !self.sessions.is_empty() {
             self.warnings_total = self
