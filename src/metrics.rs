@@ -16,6 +16,9 @@ pub struct Metrics {
     /// Retained messages not kept because the retained store was at `limits.max_retained_messages` or
     /// `limits.max_retained_bytes` (each was still delivered to the topic's subscribers).
     pub retained_refused: AtomicU64,
+    /// Changes to the retained messages (kept, replaced, cleared): a reader that saw the same number
+    /// last time has the same list, and need not ask the router for it again.
+    pub retained_changes: AtomicU64,
 }
 
 /// A reading of [`Metrics`].
@@ -30,6 +33,7 @@ pub struct MetricsSnapshot {
     pub connections: u64,
     pub qos0_dropped: u64,
     pub retained_refused: u64,
+    pub retained_changes: u64,
 }
 
 impl Metrics {
@@ -48,6 +52,7 @@ impl Metrics {
             connections: r(&self.connections),
             qos0_dropped: r(&self.qos0_dropped),
             retained_refused: r(&self.retained_refused),
+            retained_changes: r(&self.retained_changes),
         }
     }
 }

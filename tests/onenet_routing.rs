@@ -228,7 +228,7 @@ async fn retained_goes_at_requested_qos_with_retain_flag_and_empty_payload_clear
         h.retained()
             .await
             .first()
-            .filter(|r| r.payload == b"v2")
+            .filter(|r| r.payload.as_ref() == b"v2")
             .map(|_| ())
     })
     .await;

@@ -399,7 +399,7 @@ fn subscriptions_find_names_count_and_group() {
 #[test]
 fn retained_table_keeps_its_columns_and_hints_when_empty() {
     let mut m = fixture();
-    m.retained.clear();
+    m.retained = Default::default();
     m.tab = Tab::Retained;
     let mut h = app_harness(m, [1280.0, 800.0]);
     h.run_steps(2);
@@ -410,15 +410,17 @@ fn retained_table_keeps_its_columns_and_hints_when_empty() {
     );
     let topic =
         "/factory/line-7/station-12/sensors/temperature/calibrated/with/a/very/long/topic/name";
-    h.state_mut().model.retained = vec![onenet_desk::service::api::RetainedInfo {
+    h.state_mut().model.retained =
+        std::sync::Arc::new(vec![onenet_desk::service::api::RetainedInfo {
         namespace: "339".into(),
         topic: topic.into(),
         payload:
             br#"{"on":true,"level":42,"note":"a payload long enough to need eliding in the table"}"#
-                .to_vec(),
+                .to_vec()
+                .into(),
         qos: 1,
         from_will_of: None,
-    }];
+    }]);
     h.run_steps(3);
     let row_h = h.get_by_label("View").rect().height();
     let t = h.get_by_label(topic).rect();

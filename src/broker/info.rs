@@ -54,7 +54,10 @@ pub struct QueuedInfo {
 pub struct RetainedInfo {
     pub namespace: String,
     pub topic: String,
-    pub payload: Vec<u8>,
+    /// Shared with the broker's copy (a listing copies no payload); not in the API's JSON, which has
+    /// its own text and hex forms.
+    #[serde(skip)]
+    pub payload: bytes::Bytes,
     pub qos: u8,
     pub from_will_of: Option<String>,
 }

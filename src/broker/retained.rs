@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::metrics::Metrics;
 use crate::mqtt::{QoS, TopicFilter, matches};
 
 use super::message::{FastMap, Message, RetainedInfo};
@@ -29,9 +30,24 @@ pub(crate) struct RetainedStore {
     /// reported at most once per `DROP_LOG_EVERY_MS`, with their count (see [`RetainedStore::refused`]).
     refused_unreported: u64,
     refused_reported_at: Option<i64>,
+    /// Where every change is counted (`Metrics::retained_changes`): the console re-reads the list only
+    /// when it moved (see `ui::backend::poller`).
+    metrics: Arc<Metrics>,
 }
 
 impl RetainedStore {
+    /// An empty store counting its changes in `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> RetainedStore {
+        RetainedStore {
+            metrics,
+            ..Default::default()
+        }
+    }
+
+    fn changed(&self) {
+        Metrics::add(&self.metrics.retained_changes, 1);
+    }
+
     /// Keeps `r` as its topic's retained message, replacing the one before. Unconditional (a message
     /// loaded from disk is kept whatever the bounds say now): a new one is checked with `fits` first.
     pub fn set(&mut self, ns: &str, r: Retained) {
@@ -54,6 +70,7 @@ impl RetainedStore {
         if added_will {
             self.wills += 1;
         }
+        self.changed();
     }
 
     /// Messages kept, and their payload bytes.
@@ -102,6 +119,7 @@ impl RetainedStore {
         if let Some(o) = &old {
             self.count -= 1;
             self.bytes -= o.msg.payload.len();
+            self.changed();
         }
         if old.as_ref().is_some_and(|o| o.will_of.is_some()) {
             self.wills -= 1;
@@ -164,7 +182,7 @@ impl RetainedStore {
                 m.values().map(move |r| RetainedInfo {
                     namespace: ns.clone(),
                     topic: r.msg.topic.as_str().to_string(),
-                    payload: r.msg.payload.to_vec(),
+                    payload: r.msg.payload.clone(),
                     qos: r.qos as u8,
                     from_will_of: r.will_of.as_ref().map(|c| c.to_string()),
                 })
@@ -230,5 +248,27 @@ mod tests {
         assert_eq!(s.totals(), (2, 60));
         s.take_all(Some("q"));
         assert_eq!(s.totals(), (1, 10));
+    }
+
+    /// Every change is counted where the console looks (it re-reads the list only when the count moved);
+    /// what changes nothing is not.
+    #[test]
+    fn every_change_is_counted_in_the_metrics() {
+        let metrics = Arc::new(Metrics::default());
+        let changes = || {
+            metrics
+                .retained_changes
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let mut s = RetainedStore::new(metrics.clone());
+        s.set("p", r("a", None));
+        s.set("p", r("a", None));
+        s.set("p", r("b", Some("dev")));
+        assert_eq!(changes(), 3, "kept, replaced, kept");
+        assert!(!s.clear("p", "nothing"));
+        assert_eq!(changes(), 3);
+        s.take_wills_of("dev");
+        s.take_all(None);
+        assert_eq!(changes(), 5);
     }
 }

@@ -173,13 +173,13 @@ pub fn fixture() -> Model {
         session("9278", false, 5),
         session("9279", true, 12),
     ];
-    m.retained = vec![RetainedInfo {
+    m.retained = std::sync::Arc::new(vec![RetainedInfo {
         namespace: "339".into(),
         topic: "/lab/state".into(),
-        payload: b"{\"on\":true}".to_vec(),
+        payload: bytes::Bytes::from_static(b"{\"on\":true}"),
         qos: 1,
         from_will_of: None,
-    }];
+    }]);
     m.apply_event(Event::Datapoints(Arc::new(StoredPoints::new(
         "9277".into(),
         1_700_000_000_000,

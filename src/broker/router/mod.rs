@@ -102,7 +102,7 @@ impl Router {
             sessions: SessionMap::default(),
             conns: ConnMap::default(),
             subs: SubscriptionIndex::default(),
-            retained: RetainedStore::default(),
+            retained: RetainedStore::new(metrics.clone()),
             fx: Effects::default(),
             now: 0,
             metrics,

@@ -79,7 +79,7 @@ impl RetainedPanel {
                                 if ui.small_button(tr("Save as…")).clicked() {
                                     out.push(Action::SaveBytes {
                                         name: "payload.bin".into(),
-                                        bytes: r.payload.clone(),
+                                        bytes: r.payload.to_vec(),
                                     });
                                 }
                                 if ui.small_button("×").on_hover_text(tr("Close")).clicked() {

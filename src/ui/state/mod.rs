@@ -92,7 +92,7 @@ pub struct Model {
     pub sessions: Vec<SessionInfo>,
     pub products: Vec<Product>,
     pub devices: Vec<Device>,
-    pub retained: Vec<RetainedInfo>,
+    pub retained: std::sync::Arc<Vec<RetainedInfo>>,
     /// Retained messages the broker did not keep, its retained messages being at their bound (metrics).
     pub retained_refused: u64,
     pub db_bytes: u64,
@@ -145,7 +145,7 @@ impl Model {
             sessions: Vec::new(),
             products: Vec::new(),
             devices: Vec::new(),
-            retained: Vec::new(),
+            retained: std::sync::Arc::default(),
             retained_refused: 0,
             db_bytes: 0,
             rates: Rates::default(),

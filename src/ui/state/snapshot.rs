@@ -2,6 +2,7 @@
 //! the reducer that takes it into the [`Model`]: the lists are replaced, rates and device totals
 //! accumulate.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::metrics::MetricsSnapshot;
@@ -16,7 +17,9 @@ pub struct Snapshot {
     pub sessions: Vec<SessionInfo>,
     pub products: Vec<Product>,
     pub devices: Vec<Device>,
-    pub retained: Vec<RetainedInfo>,
+    /// Shared: the poller reads the list again only when the retained messages changed
+    /// (`Metrics::retained_changes`), and hands on the same list until then.
+    pub retained: Arc<Vec<RetainedInfo>>,
     pub db_bytes: u64,
     pub metrics: MetricsSnapshot,
     /// What the store kept of each client (totals, last seen, keepalive): devices offline or not seen
