@@ -172,48 +172,10 @@ impl Conn {
                     }
                 }
             };
-            if !self.outbuf.is_empty() {
-                self.mark_writing();
-                let stuck = self.ctx.cfg.limits.stuck_timeout;
-                // The stuck-reader timer only for what the socket does not take at once (the usual case
-                // takes all of it: no timer is armed and dropped per write).
-                let done = match self.stream.try_write(&self.outbuf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-                    Err(e) => return Ending::Abnormal(format!("socket error: {e}")),
-                };
-                let rest = self.outbuf.get(done..).unwrap_or_default();
-                let written = if rest.is_empty() {
-                    Ok(Ok(()))
-                } else {
-                    // One deadline for everything taken at once, however many chunks it goes out in.
-                    let deadline = *self
-                        .write_deadline
-                        .get_or_insert_with(|| Instant::now() + stuck);
-                    // A shutdown does not wait for a client that does not read: the broker's stop (Ctrl+C,
-                    // the console's restart) waited for every such write until `stuck_timeout` (60 s).
-                    // What was taken and not written goes as at any close: QoS 1/2 stay in flight in the
-                    // session (a persistent one resends them), a publisher resends what was not acknowledged.
-                    tokio::select! {
-                        biased;
-                        _ = &mut cancelled => return Ending::ClosedByBroker,
-                        r = tokio::time::timeout_at(deadline, super::write::write_all(&self.stream, rest)) => r,
-                    }
-                };
-                match written {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Ending::Abnormal(format!("socket error: {e}")),
-                    Err(_) => {
-                        let why = format!(
-                            "stuck reader: {} bytes of output not taken by the client within {stuck:?}; connection closed",
-                            self.outbuf.len()
-                        );
-                        tracing::warn!(client = %self.client_id, "{why}");
-                        self.diagnostic(DiagKind::StuckReader, why.clone()).await;
-                        return Ending::Abnormal(why);
-                    }
-                }
-                Metrics::add(&self.ctx.metrics.bytes_out, self.outbuf.len() as u64);
+            if !self.outbuf.is_empty()
+                && let Err(e) = self.write_out(cancelled.as_mut()).await
+            {
+                return e;
             }
             self.keep_or_release_buffers();
             if self.held.is_empty() {
@@ -337,7 +299,7 @@ impl Conn {
     }
 
     /// Tells the outbox that this task holds output not yet written (once until it is written).
-    fn mark_writing(&mut self) {
+    pub(super) fn mark_writing(&mut self) {
         if !self.writing {
             self.outbox.writing();
             self.writing = true;
@@ -386,7 +348,7 @@ impl Conn {
         }
     }
 
-    async fn diagnostic(&self, kind: DiagKind, message: String) {
+    pub(super) async fn diagnostic(&self, kind: DiagKind, message: String) {
         let _ = self
             .ctx
             .hub
