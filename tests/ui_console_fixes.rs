@@ -694,11 +694,16 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
     p.broker.onenet.offline_max_messages = 20;
     // "Messages in flight per device", for a device that cannot take a burst.
     p.broker.limits.inflight_window = 20;
+    // "Retained messages kept at most", "Retained payloads kept at most (MiB)".
+    p.broker.limits.max_retained_messages = 5;
+    p.broker.limits.max_retained_bytes = 8 << 20;
     h.state_mut().handle(Action::ApplySettings(Box::new(p)));
     assert!(!h.state().model.is_busy(), "no restart");
     step_until(&mut h, "the second change applied", |h| {
         let c = &h.state().model.config;
-        c.onenet.offline_max_messages == 20 && c.limits.inflight_window == 20
+        c.onenet.offline_max_messages == 20
+            && c.limits.inflight_window == 20
+            && c.limits.max_retained_messages == 5
     });
     assert!(still_connected(&mut dev));
     assert_eq!(running_addr(h.state()), Some(addr));
@@ -706,6 +711,8 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
     assert!(file.contains("auto_register = true"), "{file}");
     assert!(file.contains("offline_max_messages = 20"), "{file}");
     assert!(file.contains("inflight_window = 20"), "{file}");
+    assert!(file.contains("max_retained_messages = 5"), "{file}");
+    assert!(file.contains("max_retained_bytes = 8388608"), "{file}");
     // The same file is what `serve` and the next console start read.
     let loaded = Config::load(dir.path()).unwrap();
     assert!(loaded.auto_register);

@@ -55,7 +55,7 @@ impl RetainedPanel {
                     ))
                     .color(ui.visuals().warn_fg_color),
                 )
-                .on_hover_text(tr("Each was delivered to its topic's subscribers but not kept for later ones, and its topic's older retained message went. Raise limits.max_retained_messages or limits.max_retained_bytes, or delete some here. The publishing device's diagnostics name the topics."));
+                .on_hover_text(tr("Each was delivered to its topic's subscribers but not kept for later ones, and its topic's older retained message went. Raise 'Retained messages kept at most' or 'Retained payloads kept at most' in Settings, or delete some here. The publishing device's diagnostics name the topics."));
             }
         });
         if let Some((ns, topic)) = self.viewing.clone() {

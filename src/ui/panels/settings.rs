@@ -150,6 +150,9 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
 }
 
 /// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
+/// Bytes per MiB, for the settings given in MiB.
+const MIB: f64 = 1024.0 * 1024.0;
+
 fn row(ui: &mut Ui, label: &str, hint: &str, add: impl FnOnce(&mut Ui, egui::Id)) {
     let id = ui.label(label).on_hover_text(hint).id;
     ui.horizontal(|ui| add(ui, id));
@@ -225,6 +228,15 @@ impl SettingsPanel {
                 });
                 row(ui, tr("Messages in flight per device"), tr("QoS 1/2 messages sent to one device and not yet acknowledged (and at most 4 MiB of them). Lower it for a device that cannot take a burst."), |ui, id| {
                     ui.add(DragValue::new(&mut d.broker.limits.inflight_window).range(1..=65_535)).labelled_by(id);
+                });
+                row(ui, tr("Retained messages kept at most"), tr("In all products. One more is still delivered to the topic's subscribers but not kept for later ones, and its topic's older retained message goes; the Retained panel counts them."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.broker.limits.max_retained_messages).range(1..=10_000_000)).labelled_by(id);
+                });
+                row(ui, tr("Retained payloads kept at most (MiB)"), tr("The retained messages' payloads in all, in memory and in the database; past it, as past the count."), |ui, id| {
+                    let mut mib = d.broker.limits.max_retained_bytes as f64 / MIB;
+                    if ui.add(DragValue::new(&mut mib).range(1.0..=65_536.0).speed(1.0).max_decimals(1)).labelled_by(id).changed() {
+                        d.broker.limits.max_retained_bytes = (mib * MIB).round() as usize;
+                    }
                 });
             });
             ui.add_space(8.0);
