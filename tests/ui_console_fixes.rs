@@ -3,166 +3,27 @@
 //! listen address, export), panels over model fixtures elsewhere.
 #![cfg(feature = "gui")]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
+use common::fixes::{
+    connack, data_dir, fixture, has_label_containing, offline_app, real_app, running_addr, session,
+    step_until,
+};
+
 use common::ui::{Fx, harness as panel};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use onenet_desk::config::{Config, Profile};
+use onenet_desk::config::Profile;
 use onenet_desk::events::{Event, StoredPoints};
 use onenet_desk::onenet::commands::{Command, CommandStatus};
 use onenet_desk::onenet::datapoint::{Datapoint, DpValue};
-use onenet_desk::onenet::registry::{Device, Product};
 use onenet_desk::service::api::{QueuedInfo, SessionInfo};
-use onenet_desk::store::{Db, NewDevice, NewProduct};
-use onenet_desk::ui::ConsoleApp;
 use onenet_desk::ui::actions::{Action, Tab};
-use onenet_desk::ui::panels::{commands, datapoints, offline, registry, settings};
-use onenet_desk::ui::prefs::Prefs;
+use onenet_desk::ui::panels::{commands, datapoints, offline, registry};
 use onenet_desk::ui::state::{BrokerState, Level, Model, Reply};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn session(id: &str, online: bool, clean: bool) -> SessionInfo {
-    SessionInfo {
-        client_id: id.into(),
-        namespace: "339".into(),
-        online,
-        remote: online.then(|| "192.168.1.20:50000".into()),
-        clean_session: clean,
-        keep_alive: 120,
-        subscriptions: vec![("/lab/cmd".into(), 1), ("/lab/all".into(), 0)],
-        inflight: 0,
-        queued: 0,
-        held_bytes: 0,
-        dropped: 0,
-        dropped_qos0: 0,
-        messages_in: 1,
-        messages_out: 1,
-        warnings: 0,
-        connected_at: online.then_some(1_700_000_000_000),
-        last_seen: Some(1_700_000_100_000),
-        will: None,
-    }
-}
-
-/// Product 339 with devices 9277 (online) and 9278 (offline, persistent session).
-fn fixture() -> Model {
-    let mut m = Model::new(
-        Config::new(PathBuf::from("/tmp/ui-fixes")),
-        Prefs::default(),
-    );
-    m.products = vec![Product {
-        id: "339".into(),
-        name: "lab".into(),
-        api_key: "KEY339".into(),
-        created_at: 0,
-    }];
-    m.devices = ["9277", "9278"]
-        .iter()
-        .map(|id| Device {
-            id: id.to_string(),
-            product_id: "339".into(),
-            name: format!("sensor {id}"),
-            auth_info: format!("secret{id}"),
-            created_at: 0,
-            auto_registered: false,
-        })
-        .collect();
-    m.sessions = vec![session("9277", true, true), session("9278", false, false)];
-    m
-}
-
-/// The app over a model, no broker.
-fn offline_app(m: Model, size: [f32; 2]) -> Harness<'static, ConsoleApp> {
-    Harness::builder()
-        .with_size(size)
-        .allow_missing_glyphs()
-        .build_ui_state(
-            |ui, app: &mut ConsoleApp| {
-                app.draw(ui);
-            },
-            ConsoleApp::offline(&egui::Context::default(), m),
-        )
-}
-
-fn data_dir() -> (tempfile::TempDir, Config) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::new(dir.path().to_path_buf());
-    cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
-    let db = Db::open(&cfg.db_path()).unwrap();
-    db.add_product(NewProduct {
-        id: Some("339".into()),
-        name: Some("lab".into()),
-        api_key: Some("KEY339".into()),
-    })
-    .unwrap();
-    db.add_device(NewDevice {
-        product_id: "339".into(),
-        id: Some("9277".into()),
-        auth_info: Some("abc123".into()),
-        ..Default::default()
-    })
-    .unwrap();
-    (dir, cfg)
-}
-
-/// The real app with its broker.
-fn real_app(cfg: Config) -> Harness<'static, ConsoleApp> {
-    let prefs = Prefs::from_config(&cfg);
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .allow_missing_glyphs()
-        .build_eframe(|cc| ConsoleApp::start(&cc.egui_ctx, cfg, prefs))
-}
-
-/// Steps the app until `check` holds, failing after [`WAIT`].
-fn step_until<S>(h: &mut Harness<'_, S>, what: &str, check: impl Fn(&Harness<'_, S>) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        h.step();
-        if check(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn running_addr(app: &ConsoleApp) -> Option<SocketAddr> {
-    match app.model.broker {
-        BrokerState::Running { addr, .. } => Some(addr),
-        _ => None,
-    }
-}
-
-/// MQTT 3.1.1 CONNECT as device 9277 of product 339; returns the CONNACK return code.
-fn connack(addr: SocketAddr) -> u8 {
-    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
-    for s in ["9277", "339", "abc123"] {
-        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        body.extend_from_slice(s.as_bytes());
-    }
-    let mut p = vec![0x10, body.len() as u8];
-    p.extend_from_slice(&body);
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(&p).unwrap();
-    let mut ack = [0u8; 4];
-    s.read_exact(&mut ack).unwrap();
-    assert_eq!(ack[0], 0x20, "CONNACK expected, got {ack:?}");
-    ack[3]
-}
-
-fn has_label_containing<S>(h: &Harness<'_, S>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
 
 #[test]
 fn restart_runs_off_the_ui_thread_and_shows_its_progress() {
@@ -560,36 +421,6 @@ fn the_offline_queue_follows_the_counts_and_shows_a_payload() {
 }
 
 #[test]
-fn switching_profile_names_the_sessions_it_drops_and_asks() {
-    let mut m = fixture();
-    m.broker = BrokerState::Running {
-        addr: "127.0.0.1:6002".parse().unwrap(),
-        since: Instant::now(),
-    };
-    let mut h = panel(settings::SettingsPanel::default(), m, |p, ui, m, o| {
-        p.ui(ui, m, o)
-    });
-    h.run();
-    h.get_by_label("mqtt").click();
-    h.run();
-    h.get_by_label("Apply").click();
-    h.run();
-    assert!(h.state().out.is_empty(), "{:?}", h.state().out);
-    assert!(has_label_containing(&h, "1 device will reconnect"));
-    assert!(has_label_containing(
-        &h,
-        "Persistent sessions are lost when switching profile onenet → mqtt: 9278 (2 subscriptions, 0 queued)"
-    ));
-    h.get_by_label("Apply and restart").click();
-    h.run();
-    let out = &h.state().out;
-    assert!(
-        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.broker.profile == Profile::Mqtt),
-        "{out:?}"
-    );
-}
-
-#[test]
 fn devices_keep_last_seen_and_counts_across_restarts_and_counts_match_rows() {
     use onenet_desk::ui::panels::devices::{SortBy, rows};
     use onenet_desk::ui::state::Snapshot;
@@ -642,132 +473,4 @@ fn devices_keep_last_seen_and_counts_across_restarts_and_counts_match_rows() {
     );
     assert!(has_label_containing(&h, "plain MQTT 3.1.1: any client id"));
     assert!(!has_label_containing(&h, "user name = product id"));
-}
-
-/// A connected device (raw socket) that answers "are you still there" with PINGREQ/PINGRESP.
-fn login(addr: SocketAddr, id: &str, auth: &str) -> (TcpStream, u8) {
-    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
-    for s in [id, "339", auth] {
-        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        body.extend_from_slice(s.as_bytes());
-    }
-    let mut p = vec![0x10, body.len() as u8];
-    p.extend_from_slice(&body);
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(&p).unwrap();
-    let mut ack = [0u8; 4];
-    s.read_exact(&mut ack).unwrap();
-    (s, ack[3])
-}
-
-fn still_connected(s: &mut TcpStream) -> bool {
-    let mut r = [0u8; 2];
-    s.write_all(&[0xC0, 0x00]).is_ok() && s.read_exact(&mut r).is_ok() && r == [0xD0, 0x00]
-}
-
-#[test]
-fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
-    let (dir, cfg) = data_dir();
-    let mut h = real_app(cfg);
-    step_until(&mut h, "the broker running", |h| {
-        running_addr(h.state()).is_some()
-    });
-    let addr = running_addr(h.state()).unwrap();
-    let (mut dev, code) = login(addr, "9277", "abc123");
-    assert_eq!(code, 0);
-    // Ticked in Registry.
-    h.state_mut().handle(Action::SetAutoRegister(true));
-    assert!(!h.state().model.is_busy(), "no restart");
-    step_until(&mut h, "the settings applied", |h| {
-        h.state()
-            .model
-            .notices
-            .iter()
-            .any(|n| n.text.contains("applied without a restart"))
-    });
-    assert!(still_connected(&mut dev), "the device was not disconnected");
-    let (_new, code) = login(addr, "9999", "fresh-secret");
-    assert_eq!(code, 0, "auto-register is in effect");
-    // "Offline messages kept" and Apply in Settings.
-    let mut p = h.state().model.prefs.clone();
-    p.broker.onenet.offline_max_messages = 20;
-    // "Messages in flight per device", for a device that cannot take a burst.
-    p.broker.limits.inflight_window = 20;
-    // "Retained messages kept at most", "Retained payloads kept at most (MiB)".
-    p.broker.limits.max_retained_messages = 5;
-    p.broker.limits.max_retained_bytes = 8 << 20;
-    h.state_mut().handle(Action::ApplySettings(Box::new(p)));
-    assert!(!h.state().model.is_busy(), "no restart");
-    step_until(&mut h, "the second change applied", |h| {
-        let c = &h.state().model.config;
-        c.onenet.offline_max_messages == 20
-            && c.limits.inflight_window == 20
-            && c.limits.max_retained_messages == 5
-    });
-    assert!(still_connected(&mut dev));
-    assert_eq!(running_addr(h.state()), Some(addr));
-    let file = std::fs::read_to_string(dir.path().join("onenet-desk.toml")).unwrap();
-    assert!(file.contains("auto_register = true"), "{file}");
-    assert!(file.contains("offline_max_messages = 20"), "{file}");
-    assert!(file.contains("inflight_window = 20"), "{file}");
-    assert!(file.contains("max_retained_messages = 5"), "{file}");
-    assert!(file.contains("max_retained_bytes = 8388608"), "{file}");
-    // The same file is what `serve` and the next console start read.
-    let loaded = Config::load(dir.path()).unwrap();
-    assert!(loaded.auto_register);
-    assert_eq!(loaded.onenet.offline_max_messages, 20);
-    h.state_mut().shutdown();
-}
-
-#[test]
-fn auto_register_is_one_setting_and_an_unrelated_apply_keeps_it() {
-    let mut m = fixture();
-    m.sessions.clear();
-    let mut h = panel(settings::SettingsPanel::default(), m, |p, ui, m, o| {
-        p.ui(ui, m, o)
-    });
-    h.run();
-    // The Settings draft exists; auto-register is then ticked in Registry (the applied prefs change).
-    h.state_mut().model.prefs.broker.auto_register = true;
-    h.run();
-    h.get_by_label("mqtt").click();
-    h.run();
-    h.get_by_label("Apply").click();
-    h.run();
-    let out = &h.state().out;
-    assert!(
-        matches!(out.as_slice(), [Action::ApplySettings(p)] if p.broker.profile == Profile::Mqtt && p.broker.auto_register),
-        "the unrelated Apply keeps auto-register on: {out:?}"
-    );
-}
-
-#[test]
-fn the_console_serves_the_http_api_and_shows_it_with_the_product_key() {
-    let (_dir, mut cfg) = data_dir();
-    cfg.http_addr = Some("127.0.0.1:0".parse().unwrap());
-    let mut h = real_app(cfg);
-    step_until(&mut h, "the broker running", |h| {
-        running_addr(h.state()).is_some()
-    });
-    let http = h
-        .state()
-        .service()
-        .unwrap()
-        .http_addr()
-        .expect("HTTP API on");
-    step_until(&mut h, "the HTTP line on the Overview", |h| {
-        has_label_containing(h, &format!("http://{http}"))
-            && has_label_containing(h, "api-key: KEY339")
-    });
-    let mut s = TcpStream::connect(http).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(
-        b"GET /cmds/history/9277 HTTP/1.1\r\nHost: x\r\napi-key: KEY339\r\nConnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    h.state_mut().shutdown();
 }

@@ -4,6 +4,9 @@
 
 /// Data-plane test helpers (`tests/dataplane_*.rs`).
 pub mod dataplane;
+/// The console-fix tests' fixture, app builders and waits.
+#[cfg(feature = "gui")]
+pub mod fixes;
 /// The HTTP API through its router (no socket).
 pub mod http;
 /// A tmpfs mounted by a test (the disk-full tests).

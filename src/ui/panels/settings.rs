@@ -184,6 +184,38 @@ impl SettingsPanel {
         };
         self.from = Some(m.prefs.clone());
         self.look(ui, m, &mut d, out);
+        // Apply, Revert and Defaults stay in sight below the settings, however many rows scroll above
+        // them (at 800 px the last rows pushed them out of the window).
+        egui::Panel::bottom("settings-apply").show(ui, |ui| {
+            ui.add_space(6.0);
+            let base = m.config.clone();
+            let check = typed.write(&mut d.broker).and_then(|()| d.to_config(&base));
+            if let Err(e) = &check {
+                ui.colored_label(widgets::RED, e);
+            }
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(check.is_ok() && d != m.prefs, egui::Button::new(RichText::new(tr("Apply")).strong()))
+                    .on_hover_text(tr("Save to onenet-desk.toml and apply; asks first when the broker must restart"))
+                    .clicked()
+                {
+                    match restart_cost(m, &d) {
+                        Some(_) => self.confirm = Some(d.clone()),
+                        None => out.push(Action::ApplySettings(Box::new(d.clone()))),
+                    }
+                }
+                if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
+                    d = m.prefs.clone();
+                    typed = Typed::of(&d.broker);
+                }
+                if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
+                    d.broker = shown_defaults(&d.broker);
+                    d.data_dir = None;
+                    typed = Typed::of(&d.broker);
+                }
+            });
+            ui.add_space(4.0);
+        });
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.add_space(6.0);
             ui.strong(tr("Broker"));
@@ -289,33 +321,6 @@ impl SettingsPanel {
                 row(ui, tr("Keep per stream (points)"), tr("0 = all."), |ui, id| {
                     zero_none(ui, &mut d.broker.retention.max_rows_per_stream, 0..=u32::MAX as u64).labelled_by(id);
                 });
-            });
-            ui.add_space(10.0);
-            let base = m.config.clone();
-            let check = typed.write(&mut d.broker).and_then(|()| d.to_config(&base));
-            if let Err(e) = &check {
-                ui.colored_label(widgets::RED, e);
-            }
-            ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(check.is_ok() && d != m.prefs, egui::Button::new(RichText::new(tr("Apply")).strong()))
-                    .on_hover_text(tr("Save to onenet-desk.toml and apply; asks first when the broker must restart"))
-                    .clicked()
-                {
-                    match restart_cost(m, &d) {
-                        Some(_) => self.confirm = Some(d.clone()),
-                        None => out.push(Action::ApplySettings(Box::new(d.clone()))),
-                    }
-                }
-                if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
-                    d = m.prefs.clone();
-                    typed = Typed::of(&d.broker);
-                }
-                if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
-                    d.broker = shown_defaults(&d.broker);
-                    d.data_dir = None;
-                    typed = Typed::of(&d.broker);
-                }
             });
         });
         if let Some(p) = self.confirm.clone() {
