@@ -73,7 +73,7 @@ pub struct Limits {
     /// deliveries/s at 32, 625k to 660k at 128 to 256; bench/README, tenth round).
     pub inflight_window: usize,
     /// The same window in payload bytes, whichever comes first: the payloads in flight stay in memory
-    /// until acknowledged, and 128 messages of up to `max_packet` (4 MiB) would be 512 MiB for one client.
+    /// until acknowledged (PUBACK, or PUBREC for QoS 2), and 128 messages of up to `max_packet` (4 MiB) would be 512 MiB for one client.
     /// One message always goes when nothing is in flight, whatever its size.
     pub max_inflight_bytes: usize,
     /// Messages waiting for one session beyond its window. Online: at this many, the connections publishing
@@ -96,7 +96,7 @@ pub struct Limits {
     /// on ever new topics (a timestamp in the topic) or a large payload each would otherwise grow the
     /// broker's memory, and its database, without end. A new retained message past either is still
     /// delivered but not kept, and its topic's older one goes (it is superseded), with a diagnostic to the
-    /// publisher (at most one per 10 s, with the count) and `retained_refused` in the metrics.
+    /// publisher (at most one per 10 s per publisher, with its count) and `retained_refused` in the metrics.
     pub max_retained_messages: usize,
     pub max_retained_bytes: usize,
     /// A connection whose socket takes no byte of waiting output for this long is closed (stuck subscriber).

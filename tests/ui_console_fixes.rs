@@ -386,6 +386,7 @@ fn the_offline_queue_follows_the_counts_and_shows_a_payload() {
         payload: bytes::Bytes::from_static(payload),
         queued_at,
         packet_id: None,
+        released: false,
     };
     m.queues.insert(
         "9278".into(),

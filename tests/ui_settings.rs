@@ -110,6 +110,7 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
         c.onenet.offline_max_messages == 20
             && c.limits.inflight_window == 20
             && c.limits.max_retained_messages == 5
+            && c.limits.max_retained_bytes == 8 << 20
     });
     assert!(still_connected(&mut dev));
     assert_eq!(running_addr(h.state()), Some(addr));

@@ -47,6 +47,9 @@ pub struct QueuedInfo {
     pub queued_at: i64,
     /// Sent and waiting for PUBACK/PUBREC/PUBCOMP (packet id), or still queued (None).
     pub packet_id: Option<u16>,
+    /// A QoS 2 delivery the client has received (PUBREC): only PUBREL/PUBCOMP are owed, and its payload
+    /// is no longer kept (`payload_len` 0).
+    pub released: bool,
 }
 
 /// A retained message as the console and API see it.

@@ -10,6 +10,10 @@ use crate::mqtt::{QoS, TopicFilter, matches};
 
 use super::message::{FastMap, Message, RetainedInfo};
 
+/// Publishers whose refused retained messages are tracked for their reports at most (see
+/// `RetainedStore::refused`).
+const REFUSALS_KEPT: usize = 1024;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Retained {
     pub msg: Message,
@@ -26,10 +30,10 @@ pub(crate) struct RetainedStore {
     /// `limits.max_retained_bytes` bound (see [`RetainedStore::fits`]).
     count: usize,
     bytes: usize,
-    /// Retained messages refused since the last report, and when that report was (Unix ms): refusals are
-    /// reported at most once per `DROP_LOG_EVERY_MS`, with their count (see [`RetainedStore::refused`]).
-    refused_unreported: u64,
-    refused_reported_at: Option<i64>,
+    /// Per publisher: retained messages refused since its last report, and when that report was (Unix
+    /// ms). Each publisher hears of its refusals at most once per `DROP_LOG_EVERY_MS`, with their count
+    /// (see [`RetainedStore::refused`]); at most `REFUSALS_KEPT` publishers are tracked.
+    refusals: FastMap<Arc<str>, (u64, i64)>,
     /// Where every change is counted (`Metrics::retained_changes`): the console re-reads the list only
     /// when it moved (see `ui::backend::poller`).
     metrics: Arc<Metrics>,
@@ -78,8 +82,11 @@ impl RetainedStore {
         (self.count, self.bytes)
     }
 
-    /// Whether a retained message of `len` payload bytes for `topic` keeps the store within `max_count`
-    /// messages and `max_bytes` of payload; one that replaces its topic's message counts the difference.
+    /// Whether a retained message of `len` payload bytes for `topic` may be kept: it must not take the
+    /// store past `max_count` messages or `max_bytes` of payload. One that replaces its topic's message
+    /// counts the difference, and one that grows neither total always may: the store can be over its
+    /// bounds (they were lowered at run time, or the database held more), and a device's next status
+    /// then replaces its last one instead of wiping it.
     pub fn fits(
         &self,
         ns: &str,
@@ -89,23 +96,31 @@ impl RetainedStore {
         max_bytes: usize,
     ) -> bool {
         let old = self.by_ns.get(ns).and_then(|m| m.get(topic));
-        let count = self.count + usize::from(old.is_none());
-        let bytes = self.bytes - old.map_or(0, |o| o.msg.payload.len()) + len;
-        count <= max_count && bytes <= max_bytes
+        let old_len = old.map_or(0, |o| o.msg.payload.len());
+        let count_ok = old.is_some() || self.count < max_count;
+        let bytes_ok = len <= old_len || self.bytes - old_len + len <= max_bytes;
+        count_ok && bytes_ok
     }
 
-    /// Counts a refused message; returns how many were refused since the last report when a report is
-    /// due (the first refusal, then at most once per `every_ms`), `None` when it is not.
-    pub fn refused(&mut self, now: i64, every_ms: i64) -> Option<u64> {
-        self.refused_unreported += 1;
-        if self
-            .refused_reported_at
-            .is_some_and(|at| now.saturating_sub(at) < every_ms)
-        {
+    /// Counts a message refused from `client`; returns how many of its messages were refused since its
+    /// last report when one is due (its first refusal, then at most once per `every_ms`), `None` when not.
+    pub fn refused(&mut self, client: &Arc<str>, now: i64, every_ms: i64) -> Option<u64> {
+        if self.refusals.len() >= REFUSALS_KEPT && !self.refusals.contains_key(client) {
+            // Those with nothing unreported and no recent report tell nothing; if that is not enough,
+            // the rest start afresh (their refusals stay counted in the metrics).
+            self.refusals
+                .retain(|_, (n, at)| *n > 0 || now.saturating_sub(*at) < every_ms);
+            if self.refusals.len() >= REFUSALS_KEPT {
+                self.refusals.clear();
+            }
+        }
+        let (n, at) = self.refusals.entry(client.clone()).or_insert((0, i64::MIN));
+        *n += 1;
+        if now.saturating_sub(*at) < every_ms {
             return None;
         }
-        self.refused_reported_at = Some(now);
-        Some(std::mem::take(&mut self.refused_unreported))
+        *at = now;
+        Some(std::mem::take(n))
     }
 
     pub fn clear(&mut self, ns: &str, topic: &str) -> bool {
@@ -244,6 +259,11 @@ mod tests {
         assert!(s.fits("p", "a", 150, 2, 200), "replaces: 150 + 50");
         assert!(!s.fits("p", "a", 151, 2, 200));
         assert!(!s.fits("p", "b", 1, 2, 200), "a third message");
+        // Over both bounds already (lowered): a replacement that grows nothing still may, a new one not.
+        assert!(s.fits("p", "a", 100, 1, 10), "same size");
+        assert!(s.fits("p", "a", 5, 1, 10), "smaller");
+        assert!(!s.fits("p", "a", 101, 1, 10), "larger");
+        assert!(!s.fits("p", "c", 1, 1, 10), "new");
         s.set("p", sized("a", 10));
         assert_eq!(s.totals(), (2, 60));
         s.take_all(Some("q"));

@@ -19,7 +19,13 @@ impl ServiceHandle {
 
     /// Every retained message.
     pub async fn retained(&self) -> Vec<RetainedInfo> {
-        self.ask(RouterMsg::Retained).await.unwrap_or_default()
+        self.try_retained().await.unwrap_or_default()
+    }
+
+    /// Every retained message; `None` when the broker did not answer (it is stopping), which is not
+    /// the same as having none.
+    pub async fn try_retained(&self) -> Option<Vec<RetainedInfo>> {
+        self.ask(RouterMsg::Retained).await
     }
 
     /// Closes the client's connection (its session stays if persistent). False if it was not online.

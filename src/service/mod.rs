@@ -370,6 +370,11 @@ impl ServiceHandle {
     }
 
     /// Sends the router a request and waits for its answer; None when the service is stopped.
+    /// Whether both handles are of the same running service (a restarted broker is another one).
+    pub fn same(&self, other: &ServiceHandle) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> RouterMsg) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         if !self.inner.router.request(make(tx)).await {

@@ -174,17 +174,21 @@ impl Router {
 }
 
 pub(crate) fn queue_infos(s: &Session) -> Vec<QueuedInfo> {
-    let info = |d: &Delivery, pid: Option<u16>| QueuedInfo {
+    let info = |d: &Delivery, pid: Option<u16>, released: bool| QueuedInfo {
         topic: d.msg.topic.as_str().to_string(),
         qos: d.qos as u8,
         payload_len: d.msg.payload.len(),
         payload: d.msg.payload.clone(),
         queued_at: d.queued_at,
         packet_id: pid,
+        released,
     };
     s.inflight
         .iter()
-        .map(|f| info(&f.delivery, Some(f.pid.get())))
-        .chain(s.queue.iter().map(|d| info(d, None)))
+        .map(|f| {
+            let released = f.state == crate::broker::session::FlightState::Comp;
+            info(&f.delivery, Some(f.pid.get()), released)
+        })
+        .chain(s.queue.iter().map(|d| info(d, None, false)))
         .collect()
 }

@@ -215,7 +215,8 @@ impl Router {
     /// Applies retain, then fans out.
     pub(super) fn route_publish(&mut self, ns: &str, msg: Message, qos: QoS, retain: bool) {
         if retain {
-            self.set_retained(ns, &msg, qos, None);
+            // The publisher is looked up only if the message is refused (`refuse_retained`).
+            self.set_retained(ns, &msg, qos, None, None);
         }
         let offline = self.offline_rule();
         self.route(ns, msg, DeliveryQos::Published(qos), offline);
@@ -227,6 +228,7 @@ impl Router {
         msg: &Message,
         qos: QoS,
         will_of: Option<Arc<str>>,
+        from: Option<Arc<str>>,
     ) {
         let topic = msg.topic.as_str().to_string();
         if msg.payload.is_empty() {
@@ -239,7 +241,7 @@ impl Router {
             .retained
             .fits(ns, &topic, msg.payload.len(), max_count, max_bytes)
         {
-            self.refuse_retained(ns, topic, will_of, (max_count, max_bytes));
+            self.refuse_retained(ns, topic, from, (max_count, max_bytes));
             return;
         }
         self.fx.store(StoreOp::SetRetained {
@@ -279,33 +281,36 @@ impl Router {
         }
     }
 
-    /// A retained message past `limits.max_retained_*`: delivered (by the caller) but not kept. Its
-    /// topic's older message goes too: it is superseded, and a later subscriber must not take it for the
-    /// latest (MQTT 3.1.1 §3.3.1.3 lets a server discard a retained message). Counted in the metrics;
-    /// reported to the publisher (the will's owner for a will) at most once per `DROP_LOG_EVERY_MS`.
+    /// A retained message past `limits.max_retained_*`: delivered (by the caller) but not kept. MQTT
+    /// 3.1.1 §3.3.1.3 lets a server discard a retained QoS 0 message but says a QoS 1/2 one MUST be
+    /// stored: the bound is this project's decision (ARCHITECTURE, decisions), since unbounded it let one
+    /// device grow the broker's memory and database without end. The topic's older message goes too: it
+    /// is superseded, and a later subscriber must not take it for the latest. Counted in the metrics;
+    /// reported to the publisher (`from`, else the connection being handled; a will's owner for a will)
+    /// at most once per `DROP_LOG_EVERY_MS` per publisher, with its count.
     fn refuse_retained(
         &mut self,
         ns: &str,
         topic: String,
-        will_of: Option<Arc<str>>,
+        from: Option<Arc<str>>,
         (max_count, max_bytes): (usize, usize),
     ) {
         crate::metrics::Metrics::add(&self.metrics.retained_refused, 1);
-        let report = self
-            .retained
-            .refused(self.now, crate::broker::session::DROP_LOG_EVERY_MS);
+        let from = from
+            .or_else(|| self.source.and_then(|c| self.conns.get(&c).cloned()))
+            .unwrap_or_else(|| Arc::from("broker"));
+        let report =
+            self.retained
+                .refused(&from, self.now, crate::broker::session::DROP_LOG_EVERY_MS);
         if let Some(n) = report {
             let (count, bytes) = self.retained.totals();
-            let from = will_of
-                .or_else(|| self.source.and_then(|c| self.conns.get(&c).cloned()))
-                .unwrap_or_else(|| Arc::from("broker"));
             self.diag(
                 &from,
                 DiagKind::RetainedFull,
                 format!(
                     "retained messages are at their bound ({count} of limits.max_retained_messages {max_count}, \
                      {bytes} of limits.max_retained_bytes {max_bytes} payload bytes): '{topic}' was delivered \
-                     but not kept, nor its older retained message; {n} refused since the last report"
+                     but not kept, nor its older retained message; {n} of this client's refused since its last report"
                 ),
             );
         }
@@ -380,7 +385,13 @@ impl Router {
             return;
         }
         if will.retain {
-            self.set_retained(ns, &msg, will.qos, onenet.then(|| client.clone()));
+            self.set_retained(
+                ns,
+                &msg,
+                will.qos,
+                onenet.then(|| client.clone()),
+                Some(client.clone()),
+            );
         }
         let dq = if onenet && will.retain {
             DeliveryQos::Requested

@@ -2,6 +2,7 @@
 //! virtual time: past them a retained message is delivered but not kept, its topic's older one goes, the
 //! refusal is counted and reported to the publisher at most once per 10 s.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -114,9 +115,52 @@ fn refusals_are_reported_at_most_once_per_interval_with_their_count() {
     let r = refusals(&h);
     assert_eq!(r.len(), 2);
     assert!(
-        r[1].contains("50 refused since the last report"),
+        r[1].contains("50 of this client's refused since its last report"),
         "{}",
         r[1]
     );
     assert_eq!(h.r.metrics.retained_refused.load(Ordering::Relaxed), 51);
+}
+
+/// Bounds lowered at run time leave the store over them: updates to what is kept still replace it (a
+/// device's next status must not wipe its last), only a new topic is refused.
+#[test]
+fn under_a_lowered_bound_kept_topics_still_update() {
+    let mut h = bounded();
+    h.publish_retained(1, "a", bytes(100), 1);
+    h.publish_retained(1, "b", bytes(100), 2);
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_retained_messages = 1;
+    cfg.limits.max_retained_bytes = 1_024;
+    h.r.set_config(Arc::new(cfg));
+    h.publish_retained(1, "a", bytes(50), 3);
+    h.publish_retained(1, "b", bytes(100), 4);
+    h.publish_retained(1, "c", bytes(1), 5);
+    assert_eq!(kept(&h), vec![("a".into(), 50), ("b".into(), 100)]);
+    assert_eq!(refusals(&h).len(), 1, "only 'c'");
+}
+
+/// Each publisher hears of its own refusals: another device's first one within the same 10 s is
+/// reported to it, with its own count.
+#[test]
+fn each_publisher_gets_its_own_reports() {
+    let mut h = bounded();
+    h.login(3, "other", true);
+    h.publish_retained(1, "a", bytes(1), 1);
+    h.publish_retained(1, "b", bytes(1), 2);
+    h.publish_retained(1, "x", bytes(1), 3);
+    h.publish_retained(1, "y", bytes(1), 4);
+    h.publish_retained(3, "z", bytes(1), 5);
+    assert_eq!(refusals(&h).len(), 1);
+    let theirs: Vec<String> =
+        h.r.diagnostics("other")
+            .into_iter()
+            .filter(|d| d.kind == DiagKind::RetainedFull)
+            .map(|d| d.message)
+            .collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert!(
+        theirs[0].contains("'z' was delivered but not kept")
+            && theirs[0].contains("1 of this client's")
+    );
 }

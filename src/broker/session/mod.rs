@@ -386,8 +386,9 @@ impl Session {
     }
 
     /// Moves waiting deliveries into the window while online, while the window has room for the next one
-    /// (in messages and in payload bytes), and while the connection's output is under its bound (one
-    /// always goes when nothing is in flight, so an acknowledgement always comes to pump again).
+    /// (in messages and in payload bytes; a QoS 0 one, queued while offline, takes no room and goes
+    /// out as it comes), and while the connection's output is under its bound (one always goes when
+    /// nothing is in flight, so an acknowledgement always comes to pump again).
     pub fn pump(&mut self, fx: &mut Effects, limits: SessionLimits) {
         while self.online() && (self.inflight.is_empty() || !self.out_full(limits)) {
             // A QoS 0 message (queued while offline, OneNET §9) takes no place in the window.

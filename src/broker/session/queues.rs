@@ -46,7 +46,8 @@ pub(crate) struct Held<T> {
 pub(crate) type Queue = Held<Delivery>;
 
 /// A session's deliveries sent and not yet fully acknowledged, oldest first. Their payloads stay in
-/// memory until the client acknowledges them, so the window is bounded in bytes as well as in messages:
+/// memory until the client acknowledges them (PUBACK; PUBREC for QoS 2, after which only PUBREL is
+/// resent), so the window is bounded in bytes as well as in messages:
 /// `inflight_window` messages of up to `max_packet` each would otherwise let one slow subscriber hold
 /// hundreds of MiB.
 pub(crate) type Flights = Held<InFlight>;

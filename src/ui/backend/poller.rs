@@ -61,7 +61,7 @@ impl Poller {
                     retained = RetainedCache::default();
                     continue;
                 };
-                match read(&s, &mut retained).await {
+                match read(&s, &mut retained, asked).await {
                     Ok(snap) => {
                         last_error = None;
                         let changed = last.as_deref() != Some(&snap);
@@ -107,34 +107,56 @@ impl Poller {
     }
 }
 
-/// The retained messages as last read, and the broker's change count then.
+/// The retained messages as last read: of which service, at which change count.
 #[derive(Default)]
 struct RetainedCache {
-    seen: Option<(u64, Arc<Vec<RetainedInfo>>)>,
+    seen: Option<(ServiceHandle, u64, Arc<Vec<RetainedInfo>>)>,
 }
 
 impl RetainedCache {
-    /// The list: the one read last while the broker counts no change since (`Metrics::retained_changes`),
-    /// read afresh otherwise. Listing takes the router one turn per message it keeps (100,000 of 100 B:
-    /// 15 ms, during which nothing is routed), every second, for a list that seldom changes.
-    async fn get(&mut self, s: &ServiceHandle, changes: u64) -> Arc<Vec<RetainedInfo>> {
-        match &self.seen {
-            Some((n, list)) if *n == changes => list.clone(),
-            _ => {
-                // Counted before the read: a change during it is a new count, read again next time.
-                let list = Arc::new(s.retained().await);
-                self.seen = Some((changes, list.clone()));
+    /// The list: the one read last while it is the same service and the broker counts no change since
+    /// (`Metrics::retained_changes`), read afresh otherwise, and whenever `fresh` (a reading asked for).
+    /// Listing takes the router one turn per message it keeps (100,000 of 100 B: 15 ms, during which
+    /// nothing is routed), every second, for a list that seldom changes. A restarted broker counts from
+    /// its own start, so the count alone could match another service's; a read the broker did not
+    /// answer (it was stopping) is not kept.
+    async fn get(
+        &mut self,
+        s: &ServiceHandle,
+        changes: u64,
+        fresh: bool,
+    ) -> Arc<Vec<RetainedInfo>> {
+        if let Some((svc, n, list)) = &self.seen
+            && !fresh
+            && svc.same(s)
+            && *n == changes
+        {
+            return list.clone();
+        }
+        // Counted before the read: a change during it is a new count, read again next time.
+        match s.try_retained().await {
+            Some(list) => {
+                let list = Arc::new(list);
+                self.seen = Some((s.clone(), changes, list.clone()));
                 list
+            }
+            None => {
+                self.seen = None;
+                Arc::default()
             }
         }
     }
 }
 
-/// One reading of the broker.
-async fn read(s: &ServiceHandle, cache: &mut RetainedCache) -> Result<Snapshot, String> {
+/// One reading of the broker; `fresh`: asked for (Refresh, a registry change), nothing cached is used.
+async fn read(
+    s: &ServiceHandle,
+    cache: &mut RetainedCache,
+    fresh: bool,
+) -> Result<Snapshot, String> {
     let sessions = s.sessions().await;
     let metrics = s.metrics();
-    let retained = cache.get(s, metrics.retained_changes).await;
+    let retained = cache.get(s, metrics.retained_changes, fresh).await;
     let r = s
         .registry_snapshot()
         .await
@@ -194,23 +216,20 @@ pub fn clock_due(m: &Model) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    /// While the broker counts no change to its retained messages, a reading hands on the list it read
-    /// last (the same allocation: the router was not asked); a change makes the next reading ask again.
-    #[tokio::test]
-    async fn the_retained_list_is_read_again_only_after_a_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = crate::config::Config::new(dir.path().to_path_buf());
+    /// A broker of the `mqtt` profile on a port of its own, in `dir`.
+    async fn broker(dir: &std::path::Path) -> ServiceHandle {
+        let mut cfg = crate::config::Config::new(dir.to_path_buf());
         cfg.mqtt_addr = "127.0.0.1:0".parse().unwrap();
         cfg.profile = crate::config::Profile::Mqtt;
-        let s = crate::start(cfg).await.unwrap();
-        let mut cache = RetainedCache::default();
-        let first = read(&s, &mut cache).await.unwrap().retained;
-        let again = read(&s, &mut cache).await.unwrap().retained;
-        assert!(Arc::ptr_eq(&first, &again), "no change: the same list");
-        // A device retains a message: the count moves, and the next reading asks for the list.
+        crate::start(cfg).await.unwrap()
+    }
+
+    /// A device retains `payload` on `topic` (QoS 1); returns once it is acknowledged, so routed.
+    async fn retain(s: &ServiceHandle, topic: &str, payload: &'static [u8]) {
+        use crate::mqtt::{Connect, Packet, Pid, Publish, QoS, TopicName};
         let mut c = tokio::net::TcpStream::connect(s.mqtt_addr()).await.unwrap();
         let mut b = bytes::BytesMut::new();
-        let connect = crate::mqtt::Connect {
+        let connect = Connect {
             protocol_name: "MQTT".into(),
             level: 4,
             clean_session: true,
@@ -220,29 +239,57 @@ mod tests {
             username: None,
             password: None,
         };
-        crate::mqtt::Packet::Connect(Box::new(connect))
-            .encode(&mut b)
-            .unwrap();
-        let topic = crate::mqtt::TopicName::new("lab/state").unwrap();
-        let mut p = crate::mqtt::Publish::new(
-            topic,
-            crate::mqtt::QoS::AtLeastOnce,
-            crate::mqtt::Pid::new(1).unwrap(),
-            bytes::Bytes::from_static(b"on"),
-        );
+        Packet::Connect(Box::new(connect)).encode(&mut b).unwrap();
+        let topic = TopicName::new(topic).unwrap();
+        let payload = bytes::Bytes::from_static(payload);
+        let mut p = Publish::new(topic, QoS::AtLeastOnce, Pid::new(1).unwrap(), payload);
         p.retain = true;
-        crate::mqtt::Packet::Publish(p).encode(&mut b).unwrap();
+        Packet::Publish(p).encode(&mut b).unwrap();
         tokio::io::AsyncWriteExt::write_all(&mut c, &b)
             .await
             .unwrap();
-        // CONNACK and PUBACK, 4 bytes each: the message is routed by then.
+        // CONNACK and PUBACK, 4 bytes each.
         let mut acks = [0u8; 8];
         tokio::io::AsyncReadExt::read_exact(&mut c, &mut acks)
             .await
             .unwrap();
-        let after = read(&s, &mut cache).await.unwrap().retained;
-        assert_eq!(after.len(), 1, "a change: read again");
+    }
+
+    fn topics(l: &[RetainedInfo]) -> Vec<&str> {
+        l.iter().map(|r| r.topic.as_str()).collect()
+    }
+
+    /// While the broker counts no change to its retained messages, a reading hands on the list it read
+    /// last (the same allocation: the router was not asked); a change, a reading asked for, or another
+    /// broker (a restart counts from zero again) make it ask; a broker that did not answer is not cached.
+    #[tokio::test]
+    async fn the_retained_list_is_read_again_only_when_it_may_have_changed() {
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let s = broker(d1.path()).await;
+        let mut cache = RetainedCache::default();
+        let first = read(&s, &mut cache, false).await.unwrap().retained;
+        let again = read(&s, &mut cache, false).await.unwrap().retained;
+        assert!(Arc::ptr_eq(&first, &again), "no change: the same list");
+        let asked = read(&s, &mut cache, true).await.unwrap().retained;
+        assert!(!Arc::ptr_eq(&again, &asked), "asked for: read again");
+
+        retain(&s, "lab/one", b"on").await;
+        let after = read(&s, &mut cache, false).await.unwrap().retained;
+        assert_eq!(topics(&after), vec!["lab/one"], "a change: read again");
         assert_eq!(after[0].payload.as_ref(), b"on");
+
+        // Another broker whose count is the same (one change): its own list, not the cached one.
+        let s2 = broker(d2.path()).await;
+        retain(&s2, "lab/two", b"on").await;
+        assert_eq!(s2.metrics().retained_changes, s.metrics().retained_changes);
+        let other = read(&s2, &mut cache, false).await.unwrap().retained;
+        assert_eq!(topics(&other), vec!["lab/two"]);
+
+        // A stopped broker answers nothing: that empty list is not kept for it.
         s.shutdown().await;
+        let mut cache = RetainedCache::default();
+        assert!(cache.get(&s, 1, false).await.is_empty());
+        assert!(cache.seen.is_none(), "not cached");
+        s2.shutdown().await;
     }
 }

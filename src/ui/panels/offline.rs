@@ -131,9 +131,15 @@ impl OfflinePanel {
                             for (i, e) in q.iter().enumerate() {
                                 widgets::copyable(ui, &e.topic);
                                 ui.label(e.qos.to_string());
-                                ui.label(format::bytes(e.payload_len as u64));
+                                if e.released {
+                                    ui.weak("—");
+                                } else {
+                                    ui.label(format::bytes(e.payload_len as u64));
+                                }
                                 ui.label(format::duration_ms(now - e.queued_at));
-                                if e.packet_id.is_some() {
+                                if e.released {
+                                    ui.weak(tr("received, PUBCOMP owed")).on_hover_text(tr("The device has this QoS 2 message (PUBREC); only the last step is owed, so its payload is no longer kept"));
+                                } else if e.packet_id.is_some() {
                                     ui.weak(tr("in flight"));
                                 } else if expiring(m, e.queued_at, now) {
                                     ui.label(RichText::new(tr("expiring")).color(AMBER))

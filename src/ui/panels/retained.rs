@@ -51,7 +51,7 @@ impl RetainedPanel {
                     RichText::new(format!(
                         "{} {}",
                         m.retained_refused,
-                        tr("not kept: the retained messages are at their bound")
+                        tr("not kept since the broker started: the retained messages are at their bound")
                     ))
                     .color(ui.visuals().warn_fg_color),
                 )

@@ -149,10 +149,10 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
-/// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
 /// Bytes per MiB, for the settings given in MiB.
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
 fn row(ui: &mut Ui, label: &str, hint: &str, add: impl FnOnce(&mut Ui, egui::Id)) {
     let id = ui.label(label).on_hover_text(hint).id;
     ui.horizontal(|ui| add(ui, id));
@@ -185,34 +185,23 @@ impl SettingsPanel {
         self.from = Some(m.prefs.clone());
         self.look(ui, m, &mut d, out);
         // Apply, Revert and Defaults stay in sight below the settings, however many rows scroll above
-        // them (at 800 px the last rows pushed them out of the window).
+        // them (at 1024×700 the last rows pushed them out of the window). Drawn first, so a click is
+        // noted here and carried out after the rows, on what they hold this frame.
+        let base = m.config.clone();
+        let (mut apply, mut revert, mut defaults) = (false, false, false);
         egui::Panel::bottom("settings-apply").show(ui, |ui| {
             ui.add_space(6.0);
-            let base = m.config.clone();
             let check = typed.write(&mut d.broker).and_then(|()| d.to_config(&base));
             if let Err(e) = &check {
                 ui.colored_label(widgets::RED, e);
             }
             ui.horizontal(|ui| {
-                if ui
+                apply = ui
                     .add_enabled(check.is_ok() && d != m.prefs, egui::Button::new(RichText::new(tr("Apply")).strong()))
                     .on_hover_text(tr("Save to onenet-desk.toml and apply; asks first when the broker must restart"))
-                    .clicked()
-                {
-                    match restart_cost(m, &d) {
-                        Some(_) => self.confirm = Some(d.clone()),
-                        None => out.push(Action::ApplySettings(Box::new(d.clone()))),
-                    }
-                }
-                if ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked() {
-                    d = m.prefs.clone();
-                    typed = Typed::of(&d.broker);
-                }
-                if ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked() {
-                    d.broker = shown_defaults(&d.broker);
-                    d.data_dir = None;
-                    typed = Typed::of(&d.broker);
-                }
+                    .clicked();
+                revert = ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked();
+                defaults = ui.button(tr("Defaults")).on_hover_text(tr("OneNET's defaults (not applied until you press Apply)")).clicked();
             });
             ui.add_space(4.0);
         });
@@ -323,6 +312,27 @@ impl SettingsPanel {
                 });
             });
         });
+        if apply
+            && typed
+                .write(&mut d.broker)
+                .and_then(|()| d.to_config(&base))
+                .is_ok()
+            && d != m.prefs
+        {
+            match restart_cost(m, &d) {
+                Some(_) => self.confirm = Some(d.clone()),
+                None => out.push(Action::ApplySettings(Box::new(d.clone()))),
+            }
+        }
+        if revert {
+            d = m.prefs.clone();
+            typed = Typed::of(&d.broker);
+        }
+        if defaults {
+            d.broker = shown_defaults(&d.broker);
+            d.data_dir = None;
+            typed = Typed::of(&d.broker);
+        }
         if let Some(p) = self.confirm.clone() {
             let q = restart_cost(m, &p).unwrap_or_default();
             match widgets::confirm(ui, "confirm-apply", &q, tr("Apply and restart")) {
