@@ -5,13 +5,13 @@
 #![cfg(feature = "gui")]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Instant;
 
 mod common;
 
 use common::fixes::{
-    WAIT, data_dir, fixture, has_label_containing, real_app, running_addr, step_until,
+    WAIT, data_dir, fixture, has_label_containing, login, real_app, running_addr, step_until,
 };
 use common::ui::harness as panel;
 use egui_kittest::kittest::Queryable;
@@ -50,23 +50,7 @@ fn switching_profile_names_the_sessions_it_drops_and_asks() {
     );
 }
 
-/// A connected device (raw socket) that answers "are you still there" with PINGREQ/PINGRESP.
-fn login(addr: SocketAddr, id: &str, auth: &str) -> (TcpStream, u8) {
-    let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
-    for s in [id, "339", auth] {
-        body.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        body.extend_from_slice(s.as_bytes());
-    }
-    let mut p = vec![0x10, body.len() as u8];
-    p.extend_from_slice(&body);
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s.write_all(&p).unwrap();
-    let mut ack = [0u8; 4];
-    s.read_exact(&mut ack).unwrap();
-    (s, ack[3])
-}
-
+/// Whether the device still answers PINGREQ with PINGRESP.
 fn still_connected(s: &mut TcpStream) -> bool {
     let mut r = [0u8; 2];
     s.write_all(&[0xC0, 0x00]).is_ok() && s.read_exact(&mut r).is_ok() && r == [0xD0, 0x00]

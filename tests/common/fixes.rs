@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -112,18 +112,10 @@ pub fn real_app(cfg: Config) -> Harness<'static, ConsoleApp> {
         .build_eframe(|cc| ConsoleApp::start(&cc.egui_ctx, cfg, prefs))
 }
 
-/// Steps the app until `check` holds, failing after [`WAIT`].
-pub fn step_until<S>(h: &mut Harness<'_, S>, what: &str, check: impl Fn(&Harness<'_, S>) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        h.step();
-        if check(h) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+/// Steps the app until `check` holds (the console tests' one wait, with what the app logged on failure).
+#[allow(unused_imports)]
+// re-exported for the tests that use this module; not every test binary does
+pub use super::ui::step_until;
 
 pub fn running_addr(app: &ConsoleApp) -> Option<SocketAddr> {
     match app.model.broker {
@@ -132,10 +124,11 @@ pub fn running_addr(app: &ConsoleApp) -> Option<SocketAddr> {
     }
 }
 
-/// MQTT 3.1.1 CONNECT as device 9277 of product 339; returns the CONNACK return code.
-pub fn connack(addr: SocketAddr) -> u8 {
+/// A device of product 339 logged in over a raw socket (MQTT 3.1.1 CONNECT, keepalive 120 s): the socket
+/// and the CONNACK return code.
+pub fn login(addr: SocketAddr, id: &str, auth: &str) -> (TcpStream, u8) {
     let mut body = vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0xC2, 0x00, 0x78];
-    for s in ["9277", "339", "abc123"] {
+    for s in [id, "339", auth] {
         body.extend_from_slice(&(s.len() as u16).to_be_bytes());
         body.extend_from_slice(s.as_bytes());
     }
@@ -147,7 +140,12 @@ pub fn connack(addr: SocketAddr) -> u8 {
     let mut ack = [0u8; 4];
     s.read_exact(&mut ack).unwrap();
     assert_eq!(ack[0], 0x20, "CONNACK expected, got {ack:?}");
-    ack[3]
+    (s, ack[3])
+}
+
+/// Device 9277 of product 339 connects; the CONNACK return code.
+pub fn connack(addr: SocketAddr) -> u8 {
+    login(addr, "9277", "abc123").1
 }
 
 pub fn has_label_containing<S>(h: &Harness<'_, S>, text: &str) -> bool {
