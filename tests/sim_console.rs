@@ -51,6 +51,13 @@ fn simulator_window_adds_virtual_devices_that_come_online_and_stop() {
     step_until(&mut h, "the Simulator window", |h| {
         h.query_by_label("Add devices and start").is_some()
     });
+    // It opens at the right: the navigation stays in sight (at the left it covered it).
+    let nav = h.get_by_label("Logs").rect();
+    let form = h.get_by_label("Add devices and start").rect();
+    assert!(
+        form.left() > nav.right(),
+        "the window over the navigation: {form:?} vs {nav:?}"
+    );
     h.get_by_label("Product").focus();
     h.get_by_label("Product").type_text("339");
     h.step();

@@ -109,9 +109,13 @@ impl SimulatorPanel {
             }
         }
         let mut open = self.open;
+        // First shown at the right, under the title: at the left it covered the navigation (`demo` opens
+        // it at start, so a first look at the console was a window over the panel list).
+        let area = ctx.content_rect();
         egui::Window::new("Simulator")
             .open(&mut open)
             .default_width(460.0)
+            .default_pos([(area.right() - 480.0).max(area.left()), area.top() + 48.0])
             .show(ctx, |ui| {
                 self.form(ui, service, rt);
                 ui.separator();
