@@ -73,8 +73,9 @@ pub struct Limits {
     /// deliveries/s at 32, 625k to 660k at 128 to 256; bench/README, tenth round).
     pub inflight_window: usize,
     /// The same window in payload bytes, whichever comes first: the payloads in flight stay in memory
-    /// until acknowledged (PUBACK, or PUBREC for QoS 2), and 128 messages of up to `max_packet` (4 MiB) would be 512 MiB for one client.
-    /// One message always goes when nothing is in flight, whatever its size.
+    /// until acknowledged (PUBACK, or PUBREC for QoS 2), and 128 messages of up to `max_packet` (4 MiB)
+    /// would be 512 MiB for one client. One message always goes when nothing is in flight, whatever its
+    /// size.
     pub max_inflight_bytes: usize,
     /// Messages waiting for one session beyond its window. Online: at this many, the connections publishing
     /// to it stop being read until it is down to half (backpressure, nothing dropped). Offline: the oldest

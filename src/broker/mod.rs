@@ -16,6 +16,7 @@ pub(crate) mod router;
 pub(crate) mod session;
 mod signal;
 pub(crate) mod subscriptions;
+pub(crate) mod tally;
 
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::tally::Tally;
 use crate::metrics::Metrics;
 use crate::mqtt::{QoS, TopicFilter, matches};
 
@@ -30,10 +31,9 @@ pub(crate) struct RetainedStore {
     /// `limits.max_retained_bytes` bound (see [`RetainedStore::fits`]).
     count: usize,
     bytes: usize,
-    /// Per publisher: retained messages refused since its last report, and when that report was (Unix
-    /// ms). Each publisher hears of its refusals at most once per `DROP_LOG_EVERY_MS`, with their count
-    /// (see [`RetainedStore::refused`]); at most `REFUSALS_KEPT` publishers are tracked.
-    refusals: FastMap<Arc<str>, (u64, i64)>,
+    /// Per publisher: its refused retained messages, reported to it at most once per interval with
+    /// their count (see [`RetainedStore::refused`]); at most `REFUSALS_KEPT` publishers are tracked.
+    refusals: FastMap<Arc<str>, Tally>,
     /// Where every change is counted (`Metrics::retained_changes`): the console re-reads the list only
     /// when it moved (see `ui::backend::poller`).
     metrics: Arc<Metrics>,
@@ -103,24 +103,19 @@ impl RetainedStore {
     }
 
     /// Counts a message refused from `client`; returns how many of its messages were refused since its
-    /// last report when one is due (its first refusal, then at most once per `every_ms`), `None` when not.
-    pub fn refused(&mut self, client: &Arc<str>, now: i64, every_ms: i64) -> Option<u64> {
+    /// last report when one is due (its first refusal, then at most once per interval), `None` when not.
+    pub fn refused(&mut self, client: &Arc<str>, now: i64) -> Option<u64> {
         if self.refusals.len() >= REFUSALS_KEPT && !self.refusals.contains_key(client) {
             // Those with nothing unreported and no recent report tell nothing; if that is not enough,
             // the rest start afresh (their refusals stay counted in the metrics).
-            self.refusals
-                .retain(|_, (n, at)| *n > 0 || now.saturating_sub(*at) < every_ms);
+            self.refusals.retain(|_, t| !t.idle(now));
             if self.refusals.len() >= REFUSALS_KEPT {
                 self.refusals.clear();
             }
         }
-        let (n, at) = self.refusals.entry(client.clone()).or_insert((0, i64::MIN));
-        *n += 1;
-        if now.saturating_sub(*at) < every_ms {
-            return None;
-        }
-        *at = now;
-        Some(std::mem::take(n))
+        let t = self.refusals.entry(client.clone()).or_default();
+        t.add(1);
+        t.due(now, false)
     }
 
     pub fn clear(&mut self, ns: &str, topic: &str) -> bool {

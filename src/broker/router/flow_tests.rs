@@ -135,13 +135,14 @@ fn qos0_to_a_full_connection_is_dropped_counted_and_summarised() {
     // Summaries, not one line per drop: the unlogged count is reset at most once per interval.
     let s = &h.r.sessions["sub"];
     assert_eq!(
-        s.drops_unlogged, 4,
+        s.drops_unlogged.unreported(),
+        4,
         "first drop logged at once, the next 4 wait for the interval"
     );
     gauge.add(10);
-    h.now += super::super::session::DROP_LOG_EVERY_MS;
+    h.now += crate::broker::tally::REPORT_EVERY_MS;
     h.publish(1, "t", QoS::AtMostOnce, 1);
-    assert_eq!(h.r.sessions["sub"].drops_unlogged, 0);
+    assert_eq!(h.r.sessions["sub"].drops_unlogged.unreported(), 0);
 }
 
 #[test]

@@ -287,7 +287,7 @@ impl Router {
     /// device grow the broker's memory and database without end. The topic's older message goes too: it
     /// is superseded, and a later subscriber must not take it for the latest. Counted in the metrics;
     /// reported to the publisher (`from`, else the connection being handled; a will's owner for a will)
-    /// at most once per `DROP_LOG_EVERY_MS` per publisher, with its count.
+    /// at most once per `tally::REPORT_EVERY_MS` per publisher, with its count.
     fn refuse_retained(
         &mut self,
         ns: &str,
@@ -299,10 +299,7 @@ impl Router {
         let from = from
             .or_else(|| self.source.and_then(|c| self.conns.get(&c).cloned()))
             .unwrap_or_else(|| Arc::from("broker"));
-        let report =
-            self.retained
-                .refused(&from, self.now, crate::broker::session::DROP_LOG_EVERY_MS);
-        if let Some(n) = report {
+        if let Some(n) = self.retained.refused(&from, self.now) {
             let (count, bytes) = self.retained.totals();
             self.diag(
                 &from,

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::tests::{H, config, ops, pubs};
-use crate::broker::session::DROP_LOG_EVERY_MS;
+use crate::broker::tally::REPORT_EVERY_MS;
 use crate::config::Profile;
 use crate::mqtt::QoS;
 use crate::onenet::diagnostics::DiagKind;
@@ -110,7 +110,7 @@ fn refusals_are_reported_at_most_once_per_interval_with_their_count() {
         h.publish_retained(1, &format!("new/{i}"), bytes(1), 3 + i);
     }
     assert_eq!(refusals(&h).len(), 1, "the first, at once");
-    h.now += DROP_LOG_EVERY_MS;
+    h.now += REPORT_EVERY_MS;
     h.publish_retained(1, "new/last", bytes(1), 99);
     let r = refusals(&h);
     assert_eq!(r.len(), 2);

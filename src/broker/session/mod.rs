@@ -13,6 +13,7 @@ use crate::store::StoreOp;
 
 use super::message::{ConnId, Message, OutGauge, Outbound};
 use super::router::Effects;
+use super::tally::Tally;
 
 mod queues;
 pub(crate) use queues::{Flights, Queue};
@@ -61,9 +62,6 @@ pub(crate) struct SessionLimits {
     pub max_out_msgs: usize,
 }
 
-/// Drop summaries are logged at most this often per session (Unix ms).
-pub(crate) const DROP_LOG_EVERY_MS: i64 = 10_000;
-
 /// The namespace of every `mqtt` session, shared (an `Arc<str>` of "" is an allocation per session).
 static UNNAMED: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
 
@@ -98,9 +96,8 @@ pub(crate) struct Session {
     pub dropped: u64,
     /// Of `dropped`: QoS 0 messages dropped because the connection's output was full.
     pub dropped_qos0: u64,
-    /// Drops not yet logged, and when the last summary was logged: one line per interval, not per drop.
-    pub drops_unlogged: u64,
-    pub drop_logged_at: i64,
+    /// Drops not yet logged: one summary line per interval, not one per drop.
+    pub drops_unlogged: Tally,
     /// The live connection's outbound gauge.
     pub gauge: Option<Arc<OutGauge>>,
     /// A close was asked for (acknowledgement timeout); its `Closed` has not arrived yet.
@@ -147,8 +144,7 @@ impl Session {
             last_seen: None,
             dropped: 0,
             dropped_qos0: 0,
-            drops_unlogged: 0,
-            drop_logged_at: i64::MIN,
+            drops_unlogged: Tally::default(),
             gauge: None,
             closing: false,
             blockers: Vec::new(),
@@ -187,7 +183,7 @@ impl Session {
             if self.out_full(limits) {
                 self.dropped += 1;
                 self.dropped_qos0 += 1;
-                self.drops_unlogged += 1;
+                self.drops_unlogged.add(1);
                 self.log_drops(now, limits, false);
                 return false;
             }
@@ -261,16 +257,14 @@ impl Session {
         })
     }
 
-    /// Logs the drops not yet logged, at most once per [`DROP_LOG_EVERY_MS`] (or now, when `force`).
+    /// Logs the drops not yet logged, at most once per `tally::REPORT_EVERY_MS` (or now, when `force`).
     pub fn log_drops(&mut self, now: i64, limits: SessionLimits, force: bool) {
-        if self.drops_unlogged == 0
-            || (!force && now.saturating_sub(self.drop_logged_at) < DROP_LOG_EVERY_MS)
-        {
+        let Some(dropped) = self.drops_unlogged.due(now, force) else {
             return;
-        }
+        };
         tracing::warn!(
             client = %self.client_id,
-            dropped = self.drops_unlogged,
+            dropped,
             total = self.dropped,
             qos0_total = self.dropped_qos0,
             "messages dropped since the last report: QoS 0 to a connection whose output is full \
@@ -280,8 +274,6 @@ impl Session {
             limits.max_queued,
             limits.max_queued_bytes
         );
-        self.drops_unlogged = 0;
-        self.drop_logged_at = now;
     }
 
     fn forget(&self, d: &Delivery, fx: &mut Effects) {
@@ -305,7 +297,7 @@ impl Session {
             n += 1;
         }
         self.dropped += n as u64;
-        self.drops_unlogged += n as u64;
+        self.drops_unlogged.add(n as u64);
         n
     }
 

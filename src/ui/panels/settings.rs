@@ -152,6 +152,14 @@ pub fn restart_cost(m: &Model, new: &Prefs) -> Option<String> {
 /// Bytes per MiB, for the settings given in MiB.
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// Writes the typed addresses into the draft, then whether it can be applied: `Ok(true)` valid and not
+/// what is applied already, `Ok(false)` nothing changed, `Err` why it is not valid.
+fn applicable(typed: &Typed, d: &mut Prefs, m: &Model) -> Result<bool, String> {
+    typed.write(&mut d.broker)?;
+    d.to_config(&m.config)?;
+    Ok(*d != m.prefs)
+}
+
 /// A label and its widgets; `add` gets the label's id to name its widgets for screen readers.
 fn row(ui: &mut Ui, label: &str, hint: &str, add: impl FnOnce(&mut Ui, egui::Id)) {
     let id = ui.label(label).on_hover_text(hint).id;
@@ -187,17 +195,16 @@ impl SettingsPanel {
         // Apply, Revert and Defaults stay in sight below the settings, however many rows scroll above
         // them (at 1024×700 the last rows pushed them out of the window). Drawn first, so a click is
         // noted here and carried out after the rows, on what they hold this frame.
-        let base = m.config.clone();
         let (mut apply, mut revert, mut defaults) = (false, false, false);
         egui::Panel::bottom("settings-apply").show(ui, |ui| {
             ui.add_space(6.0);
-            let check = typed.write(&mut d.broker).and_then(|()| d.to_config(&base));
+            let check = applicable(&typed, &mut d, m);
             if let Err(e) = &check {
                 ui.colored_label(widgets::RED, e);
             }
             ui.horizontal(|ui| {
                 apply = ui
-                    .add_enabled(check.is_ok() && d != m.prefs, egui::Button::new(RichText::new(tr("Apply")).strong()))
+                    .add_enabled(check == Ok(true), egui::Button::new(RichText::new(tr("Apply")).strong()))
                     .on_hover_text(tr("Save to onenet-desk.toml and apply; asks first when the broker must restart"))
                     .clicked();
                 revert = ui.button(tr("Revert")).on_hover_text(tr("Forget the changes not applied")).clicked();
@@ -312,13 +319,7 @@ impl SettingsPanel {
                 });
             });
         });
-        if apply
-            && typed
-                .write(&mut d.broker)
-                .and_then(|()| d.to_config(&base))
-                .is_ok()
-            && d != m.prefs
-        {
+        if apply && applicable(&typed, &mut d, m) == Ok(true) {
             match restart_cost(m, &d) {
                 Some(_) => self.confirm = Some(d.clone()),
                 None => out.push(Action::ApplySettings(Box::new(d.clone()))),
