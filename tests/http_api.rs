@@ -574,7 +574,45 @@ async fn admin_endpoints() {
         .await;
     assert_eq!(p.recv().await, Packet::PubAck(pid(1)));
     let v = api(&h, "GET", "/admin/retained", KEY, "").await;
-    assert_eq!(v["data"][0]["payload"], "kept");
+    assert_eq!(v["data"]["items"][0]["payload"], "kept");
+    assert_eq!(v["data"]["total_count"], 1);
+    assert!(v["data"]["next"].is_null());
+    // Paged: two more, two per page, in topic order; `next` leads to the rest, then ends.
+    for (i, t) in ["/r/b", "/r/a"].iter().enumerate() {
+        let id = 2 + i as u16;
+        p.send(&publish(t, b"more", QoS::AtLeastOnce, id, true))
+            .await;
+        assert_eq!(p.recv().await, Packet::PubAck(pid(id)));
+    }
+    let first = api(&h, "GET", "/admin/retained?limit=2", KEY, "").await;
+    let topics = |v: &serde_json::Value| {
+        v["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["topic"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(topics(&first), ["/r", "/r/a"]);
+    assert_eq!(first["data"]["total_count"], 3);
+    assert_eq!(first["data"]["next"], "/r/a");
+    let rest = api(&h, "GET", "/admin/retained?limit=2&after=/r/a", KEY, "").await;
+    assert_eq!(topics(&rest), ["/r/b"]);
+    assert!(rest["data"]["next"].is_null());
+    let one = api(&h, "GET", "/admin/retained?topic=/r/b", KEY, "").await;
+    assert_eq!(topics(&one), ["/r/b"]);
+    assert_ne!(
+        errno(&api(&h, "GET", "/admin/retained?limit=1001", KEY, "").await),
+        0,
+        "a page past 1,000 is refused"
+    );
+    for t in ["/r/a", "/r/b"] {
+        let path = format!("/admin/retained?topic={t}");
+        assert_eq!(
+            api(&h, "DELETE", &path, KEY, "").await["data"]["deleted"],
+            1
+        );
+    }
     assert_eq!(
         api(&h, "DELETE", "/admin/retained?topic=/r", KEY, "").await["data"]["deleted"],
         1

@@ -64,3 +64,27 @@ pub struct RetainedInfo {
     pub qos: u8,
     pub from_will_of: Option<String>,
 }
+
+/// Which retained messages of one namespace a listing returns (`GET /admin/retained`): in topic order,
+/// after the cursor, at most `limit` of them and, past the first, no more than `max_bytes` of payload. A
+/// listing of everything at once was up to `limits.max_retained_bytes` (256 MiB) of payload, three times
+/// over in the API's JSON, built in one response while the router did nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedQuery {
+    /// Topics after this one (a page's `next`); from the first when None.
+    pub after: Option<String>,
+    /// This topic only (then `after` is ignored).
+    pub topic: Option<String>,
+    pub limit: usize,
+    pub max_bytes: usize,
+}
+
+/// One window of a namespace's retained messages (see [`RetainedQuery`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetainedPage {
+    pub items: Vec<RetainedInfo>,
+    /// The namespace's retained messages, all of them.
+    pub total: usize,
+    /// The cursor of the next window (its `after`), or None when this one reached the end.
+    pub next: Option<String>,
+}

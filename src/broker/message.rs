@@ -344,6 +344,12 @@ pub enum RouterMsg {
     /// Service-handle queries and actions.
     Sessions(oneshot::Sender<Vec<SessionInfo>>),
     Retained(oneshot::Sender<Vec<RetainedInfo>>),
+    /// One window of a namespace's retained messages (`GET /admin/retained`).
+    RetainedPage {
+        namespace: String,
+        query: super::info::RetainedQuery,
+        reply: oneshot::Sender<super::info::RetainedPage>,
+    },
     Kick {
         client_id: String,
         done: oneshot::Sender<bool>,

@@ -3,12 +3,14 @@
 //! normal login.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use super::tally::Tally;
 use crate::metrics::Metrics;
 use crate::mqtt::{QoS, TopicFilter, matches};
 
+use super::info::{RetainedPage, RetainedQuery};
 use super::message::{FastMap, Message, RetainedInfo};
 
 /// Publishers whose refused retained messages are tracked for their reports at most (see
@@ -188,16 +190,56 @@ impl RetainedStore {
     pub fn list(&self) -> Vec<RetainedInfo> {
         self.by_ns
             .iter()
-            .flat_map(|(ns, m)| {
-                m.values().map(move |r| RetainedInfo {
-                    namespace: ns.clone(),
-                    topic: r.msg.topic.as_str().to_string(),
-                    payload: r.msg.payload.clone(),
-                    qos: r.qos as u8,
-                    from_will_of: r.will_of.as_ref().map(|c| c.to_string()),
-                })
-            })
+            .flat_map(|(ns, m)| m.values().map(move |r| info(ns, r)))
             .collect()
+    }
+
+    /// One window of `ns`'s retained messages (see [`RetainedQuery`]): the first one always, so a
+    /// payload larger than `max_bytes` is still reachable; `next` set when more follow.
+    pub fn page(&self, ns: &str, q: &RetainedQuery) -> RetainedPage {
+        let Some(m) = self.by_ns.get(ns) else {
+            return RetainedPage::default();
+        };
+        let total = m.len();
+        if let Some(t) = &q.topic {
+            return RetainedPage {
+                items: m.get(t).map(|r| info(ns, r)).into_iter().collect(),
+                total,
+                next: None,
+            };
+        }
+        let mut rest = match &q.after {
+            Some(a) => m.range::<str, _>((Bound::Excluded(a.as_str()), Bound::Unbounded)),
+            None => m.range::<str, _>(..),
+        }
+        .peekable();
+        let (mut items, mut bytes) = (Vec::new(), 0usize);
+        while let Some((_, r)) = rest.peek() {
+            let size = r.msg.payload.len();
+            if items.len() >= q.limit.max(1)
+                || (!items.is_empty() && bytes.saturating_add(size) > q.max_bytes)
+            {
+                break;
+            }
+            bytes += size;
+            items.push(info(ns, r));
+            rest.next();
+        }
+        let next = rest
+            .peek()
+            .and_then(|_| items.last())
+            .map(|i: &RetainedInfo| i.topic.clone());
+        RetainedPage { items, total, next }
+    }
+}
+
+fn info(ns: &str, r: &Retained) -> RetainedInfo {
+    RetainedInfo {
+        namespace: ns.to_string(),
+        topic: r.msg.topic.as_str().to_string(),
+        payload: r.msg.payload.clone(),
+        qos: r.qos as u8,
+        from_will_of: r.will_of.as_ref().map(|c| c.to_string()),
     }
 }
 
@@ -285,5 +327,66 @@ mod tests {
         s.take_wills_of("dev");
         s.take_all(None);
         assert_eq!(changes(), 5);
+    }
+
+    /// A listing walks one namespace in topic order, page by page through `next`, and never returns
+    /// more than `limit` messages, or (past the first) more than `max_bytes` of payload.
+    #[test]
+    fn a_listing_pages_through_one_namespace_within_its_bounds() {
+        let mut s = RetainedStore::default();
+        let sized = |topic: &str, n: usize| Retained {
+            msg: Message {
+                topic: TopicName::new(topic).unwrap(),
+                payload: Bytes::from(vec![b'x'; n]),
+            },
+            qos: QoS::AtMostOnce,
+            will_of: None,
+        };
+        for t in ["t/4", "t/1", "t/3", "t/2", "t/5"] {
+            s.set("p", sized(t, 10));
+        }
+        s.set("q", sized("t/0", 10));
+        let q = |after: Option<&str>, limit, max_bytes| RetainedQuery {
+            after: after.map(str::to_string),
+            topic: None,
+            limit,
+            max_bytes,
+        };
+        let topics = |p: &RetainedPage| p.items.iter().map(|i| i.topic.clone()).collect::<Vec<_>>();
+
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s.page("p", &q(after.as_deref(), 2, 1 << 20));
+            assert_eq!(page.total, 5, "the namespace's count, not the page's");
+            assert!(page.items.len() <= 2);
+            seen.extend(topics(&page));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            ["t/1", "t/2", "t/3", "t/4", "t/5"],
+            "each once, in order"
+        );
+
+        // The byte bound: 25 bytes hold two 10-byte payloads; a bound below one payload still gives one.
+        let page = s.page("p", &q(None, 100, 25));
+        assert_eq!(topics(&page), ["t/1", "t/2"]);
+        assert_eq!(page.next.as_deref(), Some("t/2"));
+        let page = s.page("p", &q(Some("t/4"), 100, 1));
+        assert_eq!(topics(&page), ["t/5"]);
+        assert_eq!(page.next, None, "the last one");
+
+        // One topic; another namespace's are not seen; an unknown namespace is empty.
+        let one = RetainedQuery {
+            topic: Some("t/3".into()),
+            ..q(None, 1, 1)
+        };
+        assert_eq!(topics(&s.page("p", &one)), ["t/3"]);
+        assert!(s.page("q", &one).items.is_empty());
+        assert_eq!(s.page("nobody", &q(None, 10, 10)), RetainedPage::default());
     }
 }

@@ -8,7 +8,7 @@ use super::bodies::{DeviceBody, ProductBody, optional};
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
 use super::extract::{Body, KeyDevice, KeyProduct, Params};
 use crate::service::ServiceHandle;
-use crate::service::api::{NewDevice, NewProduct};
+use crate::service::api::{NewDevice, NewProduct, RetainedQuery};
 
 /// `GET /admin/products`: every product (the registry is local; keys included).
 pub async fn products(State(s): State<ServiceHandle>, _k: KeyProduct) -> ApiResult {
@@ -91,19 +91,37 @@ pub async fn kick(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
     Ok(succ())
 }
 
-/// `GET /admin/retained`: the product's retained messages (payload as text and hex).
-pub async fn retained(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
-    let v: Vec<_> = s
-        .retained()
-        .await
-        .into_iter()
-        .filter(|r| r.namespace == p.id)
+/// Payload bytes one `GET /admin/retained` answer carries at most, past its first message (the JSON
+/// holds each payload twice more, as text and hex).
+const RETAINED_PAGE_BYTES: usize = 4 << 20;
+
+/// `GET /admin/retained[?limit=&after=&topic=]`: the product's retained messages in topic order (payload
+/// as text and hex), at most `limit` (default 100, at most 1,000) and about 4 MiB of payload per answer.
+/// Data: `{"total_count", "items", "next"}`; `next` is the `after` of the following page, null at the
+/// end. `topic` asks for that one message.
+pub async fn retained(
+    State(s): State<ServiceHandle>,
+    KeyProduct(p): KeyProduct,
+    q: Params,
+) -> ApiResult {
+    let query = RetainedQuery {
+        after: q.opt("after").map(str::to_string),
+        topic: q.opt("topic").map(str::to_string),
+        limit: q.int("limit", 100, 1..=1000)? as usize,
+        max_bytes: RETAINED_PAGE_BYTES,
+    };
+    let page = s.retained_page(&p.id, query).await;
+    let items: Vec<_> = page
+        .items
+        .iter()
         .map(|r| {
             json!({"topic": r.topic, "qos": r.qos, "payload": String::from_utf8_lossy(&r.payload),
                    "payload_hex": hex::encode(&r.payload), "from_will_of": r.from_will_of})
         })
         .collect();
-    Ok(data(v))
+    Ok(data(
+        json!({"total_count": page.total, "items": items, "next": page.next}),
+    ))
 }
 
 /// `DELETE /admin/retained[?topic=T]`: one, or all of the product's. Data: how many.

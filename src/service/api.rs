@@ -7,7 +7,7 @@
 //! `service::live`.
 
 pub use super::store::{DataStore, HISTORY_PAGE};
-pub use crate::broker::info::{QueuedInfo, RetainedInfo, SessionInfo};
+pub use crate::broker::info::{QueuedInfo, RetainedInfo, RetainedPage, RetainedQuery, SessionInfo};
 pub use crate::export::{ExportError, ExportFormat, ExportRequest};
 pub use crate::metrics::MetricsSnapshot;
 pub use crate::onenet::commands::{Command, CommandError, CommandStatus};

@@ -2,7 +2,7 @@
 //! diagnostics, HTTP push and datapoints ingested over HTTP. Each call is one message to the router task
 //! and its answer; a stopped service answers empty (or `Stopped`).
 
-use super::api::{DataError, QueuedInfo, RetainedInfo, SessionInfo};
+use super::api::{DataError, QueuedInfo, RetainedInfo, RetainedPage, RetainedQuery, SessionInfo};
 use super::{IngestError, MAX_COMMAND_BODY, ServiceHandle};
 use crate::broker::message::RouterMsg;
 use crate::events::EventReceiver;
@@ -26,6 +26,19 @@ impl ServiceHandle {
     /// the same as having none.
     pub async fn try_retained(&self) -> Option<Vec<RetainedInfo>> {
         self.ask(RouterMsg::Retained).await
+    }
+
+    /// One window of `namespace`'s retained messages (see [`RetainedQuery`]); empty when the broker is
+    /// stopped.
+    pub async fn retained_page(&self, namespace: &str, query: RetainedQuery) -> RetainedPage {
+        let namespace = namespace.to_string();
+        self.ask(|reply| RouterMsg::RetainedPage {
+            namespace,
+            query,
+            reply,
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// Closes the client's connection (its session stays if persistent). False if it was not online.

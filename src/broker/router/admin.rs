@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::broker::info::{RetainedPage, RetainedQuery};
 use crate::broker::message::{
     CloseReason, Message, Outbound, QueuedInfo, RetainedInfo, SessionInfo,
 };
@@ -52,6 +53,10 @@ impl Router {
 
     pub fn retained_list(&self) -> Vec<RetainedInfo> {
         self.retained.list()
+    }
+
+    pub fn retained_page(&self, ns: &str, q: &RetainedQuery) -> RetainedPage {
+        self.retained.page(ns, q)
     }
 
     /// Datapoints uploaded over HTTP as if the device had sent `$dp`; returns the store op to wait for.

@@ -144,6 +144,13 @@ impl Driver {
             RouterMsg::Retained(reply) => {
                 let _ = reply.send(r.retained_list());
             }
+            RouterMsg::RetainedPage {
+                namespace,
+                query,
+                reply,
+            } => {
+                let _ = reply.send(r.retained_page(&namespace, &query));
+            }
             RouterMsg::SetConfig { cfg, done } => {
                 r.set_config(cfg);
                 // Its effects (e.g. the store's new retention) go out before the caller hears "done", so
