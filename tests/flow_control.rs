@@ -161,6 +161,33 @@ async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
     h.shutdown().await;
 }
 
+/// The stuck-reader timeout is a setting applied at run time (Settings, `apply_config`): a connection
+/// opened under 10 minutes is closed after the 5 s applied later, without a restart.
+#[tokio::test]
+async fn a_stuck_timeout_applied_at_run_time_holds_for_open_connections() {
+    const STUCK: Duration = Duration::from_secs(5);
+    let (_dir, h, _stuck) = with_a_stuck_reader(Duration::from_secs(600)).await;
+    let mut cfg = (*h.config()).clone();
+    cfg.limits.stuck_timeout = STUCK;
+    let applied = h.apply_config(cfg).await.unwrap();
+    assert!(applied.restart_needed.is_empty(), "{applied:?}");
+    let (p, _pinc, _) = connect(ConnectOptions::new(h.mqtt_addr().to_string(), "pub"))
+        .await
+        .unwrap();
+    flood_until_full(&h, &p, "stuck", || {}).await;
+    tokio::time::pause();
+    let paused_at = Instant::now();
+    while h.sessions().await.iter().any(|s| s.client_id == "stuck") {
+        assert!(
+            paused_at.elapsed() <= STUCK + Duration::from_millis(100),
+            "the stuck reader outlived the timeout applied at run time"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::resume();
+    h.shutdown().await;
+}
+
 /// A subscriber's backlog far larger than one write (the connection encodes about 64 KiB per write) goes
 /// out whole and in order once the subscriber reads: 200 messages of 8 KiB, published while it does not
 /// read, so its socket fills and the rest waits in the broker.

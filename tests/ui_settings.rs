@@ -87,6 +87,9 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
     // "Retained messages kept at most", "Retained payloads kept at most (MiB)".
     p.broker.limits.max_retained_messages = 5;
     p.broker.limits.max_retained_bytes = 8 << 20;
+    // "Output waiting per connection (messages)", "Disconnect a device that stops reading after (s)".
+    p.broker.limits.max_outbound_messages = 5_000;
+    p.broker.limits.stuck_timeout = std::time::Duration::from_secs(30);
     h.state_mut().handle(Action::ApplySettings(Box::new(p)));
     assert!(!h.state().model.is_busy(), "no restart");
     step_until(&mut h, "the second change applied", |h| {
@@ -95,6 +98,8 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
             && c.limits.inflight_window == 20
             && c.limits.max_retained_messages == 5
             && c.limits.max_retained_bytes == 8 << 20
+            && c.limits.max_outbound_messages == 5_000
+            && c.limits.stuck_timeout.as_secs() == 30
     });
     assert!(still_connected(&mut dev));
     assert_eq!(running_addr(h.state()), Some(addr));
@@ -104,6 +109,8 @@ fn settings_that_need_no_new_listener_apply_without_a_restart_and_are_saved() {
     assert!(file.contains("inflight_window = 20"), "{file}");
     assert!(file.contains("max_retained_messages = 5"), "{file}");
     assert!(file.contains("max_retained_bytes = 8388608"), "{file}");
+    assert!(file.contains("max_outbound_messages = 5000"), "{file}");
+    assert!(file.contains("stuck_timeout_secs = 30"), "{file}");
     // The same file is what `serve` and the next console start read.
     let loaded = Config::load(dir.path()).unwrap();
     assert!(loaded.auto_register);

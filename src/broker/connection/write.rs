@@ -20,7 +20,6 @@ impl Conn {
         mut cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> Result<(), Ending> {
         self.mark_writing();
-        let stuck = self.ctx.cfg.limits.stuck_timeout;
         // The stuck-reader timer only for what the socket does not take at once (the usual case
         // takes all of it: no timer is armed and dropped per write).
         let done = match self.stream.try_write(&self.outbuf) {
@@ -32,10 +31,12 @@ impl Conn {
         let written = if rest.is_empty() {
             Ok(Ok(()))
         } else {
-            // One deadline for everything taken at once, however many chunks it goes out in.
-            let deadline = *self
-                .write_deadline
-                .get_or_insert_with(|| Instant::now() + stuck);
+            // One deadline for everything taken at once, however many chunks it goes out in. The timeout
+            // is the one in effect now (Settings applies it to open connections: read from `live`, only
+            // on this path, where the socket did not take everything).
+            let deadline = *self.write_deadline.get_or_insert_with(|| {
+                Instant::now() + self.ctx.live.borrow().limits.stuck_timeout
+            });
             // A shutdown does not wait for a client that does not read: the broker's stop (Ctrl+C,
             // the console's restart) waited for every such write until `stuck_timeout` (60 s).
             // What was taken and not written goes as at any close: QoS 1/2 stay in flight in the
@@ -50,6 +51,7 @@ impl Conn {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(Ending::Abnormal(format!("socket error: {e}"))),
             Err(_) => {
+                let stuck = self.ctx.live.borrow().limits.stuck_timeout;
                 let why = format!(
                     "stuck reader: {} bytes of output not taken by the client within {stuck:?}; connection closed",
                     self.outbuf.len()

@@ -83,6 +83,21 @@ fn in_units(
     r
 }
 
+/// A byte bound edited in MiB, to a tenth.
+fn in_mib(ui: &mut Ui, bytes: &mut usize, range: RangeInclusive<f64>) -> egui::Response {
+    let mut mib = *bytes as f64 / MIB;
+    let r = ui.add(
+        DragValue::new(&mut mib)
+            .range(range)
+            .speed(1.0)
+            .max_decimals(1),
+    );
+    if r.changed() {
+        *bytes = (mib * MIB).round() as usize;
+    }
+    r
+}
+
 /// An optional limit edited as a number, 0 meaning none.
 fn zero_none(ui: &mut Ui, v: &mut Option<u64>, range: RangeInclusive<u64>) -> egui::Response {
     let mut n = v.unwrap_or(0);
@@ -254,17 +269,29 @@ impl SettingsPanel {
                 row(ui, tr("Max queued per session"), tr("Messages waiting for one session beyond its in-flight window. Online, its publishers wait at this many; offline, the oldest are dropped."), |ui, id| {
                     ui.add(DragValue::new(&mut d.broker.limits.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
                 });
-                row(ui, tr("Messages in flight per device"), tr("QoS 1/2 messages sent to one device and not yet acknowledged (and at most 4 MiB of them). Lower it for a device that cannot take a burst."), |ui, id| {
+                row(ui, tr("Messages in flight per device"), tr("QoS 1/2 messages sent to one device and not yet acknowledged. Lower it for a device that cannot take a burst."), |ui, id| {
                     ui.add(DragValue::new(&mut d.broker.limits.inflight_window).range(1..=65_535)).labelled_by(id);
+                });
+                row(ui, tr("Payloads in flight per device (MiB)"), tr("The same window in payload bytes, whichever comes first. One message always goes when none is in flight, whatever its size."), |ui, id| {
+                    in_mib(ui, &mut d.broker.limits.max_inflight_bytes, 0.1..=4096.0).labelled_by(id);
+                });
+                row(ui, tr("Queued payloads per session (MiB)"), tr("The queue's bound in payload bytes, beside its count, whichever comes first: online, its publishers wait; offline, the oldest are dropped."), |ui, id| {
+                    in_mib(ui, &mut d.broker.limits.max_queued_bytes_per_session, 0.1..=65_536.0).labelled_by(id);
+                });
+                row(ui, tr("Output waiting per connection (messages)"), tr("Output queued for one connection and not yet written. QoS 0 beyond it is dropped and counted (Devices, Overview); QoS 1/2 wait in the session's queue."), |ui, id| {
+                    ui.add(DragValue::new(&mut d.broker.limits.max_outbound_messages).range(1..=10_000_000)).labelled_by(id);
+                });
+                row(ui, tr("Output waiting per connection (MiB)"), tr("The same in bytes of topic and payload, whichever comes first."), |ui, id| {
+                    in_mib(ui, &mut d.broker.limits.max_outbound_bytes, 0.1..=4096.0).labelled_by(id);
+                });
+                row(ui, tr("Disconnect a device that stops reading after (s)"), tr("A connection whose socket takes none of its waiting output for this long is closed, with a diagnostic; its session then follows the offline rules."), |ui, id| {
+                    in_units(ui, &mut d.broker.limits.stuck_timeout, 1, 1..=86_400).labelled_by(id);
                 });
                 row(ui, tr("Retained messages kept at most"), tr("In all products. One more is still delivered to the topic's subscribers but not kept for later ones, and its topic's older retained message goes; the Retained panel counts them."), |ui, id| {
                     ui.add(DragValue::new(&mut d.broker.limits.max_retained_messages).range(1..=10_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Retained payloads kept at most (MiB)"), tr("The retained messages' payloads in all, in memory and in the database; past it, as past the count."), |ui, id| {
-                    let mut mib = d.broker.limits.max_retained_bytes as f64 / MIB;
-                    if ui.add(DragValue::new(&mut mib).range(1.0..=65_536.0).speed(1.0).max_decimals(1)).labelled_by(id).changed() {
-                        d.broker.limits.max_retained_bytes = (mib * MIB).round() as usize;
-                    }
+                    in_mib(ui, &mut d.broker.limits.max_retained_bytes, 1.0..=65_536.0).labelled_by(id);
                 });
             });
             ui.add_space(8.0);

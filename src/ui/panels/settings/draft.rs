@@ -45,7 +45,7 @@ fn follow_fields<T: Serialize + DeserializeOwned + Clone>(draft: &T, from: &T, n
 
 /// The settings the panel shows, by their keys in `onenet-desk.toml`: what Defaults resets (keys set
 /// only in the file keep their value, as the panel cannot show them being reset).
-pub const SHOWN: [&str; 19] = [
+pub const SHOWN: [&str; 27] = [
     "profile",
     "mqtt_addr",
     "http_addr",
@@ -53,6 +53,14 @@ pub const SHOWN: [&str; 19] = [
     "limits.max_connections",
     "limits.max_subscriptions",
     "limits.max_queued_per_session",
+    "limits.inflight_window",
+    "limits.max_inflight_bytes",
+    "limits.max_queued_bytes_per_session",
+    "limits.max_outbound_messages",
+    "limits.max_outbound_bytes",
+    "limits.stuck_timeout_secs",
+    "limits.max_retained_messages",
+    "limits.max_retained_bytes",
     "onenet.retain_flag_on_delivery",
     "onenet.dp_utc_offset_secs",
     "onenet.dp_max_type7_floats",
@@ -157,12 +165,38 @@ mod tests {
         c.retention.max_age = Some(Duration::from_secs(86_400));
         c.limits.max_packet = 1 << 20;
         c.onenet.diagnostics_per_device = 7;
+        // One of each kind of limit row (inflight and the retained bounds were once left out of Defaults).
+        c.limits.inflight_window = 3;
+        c.limits.max_inflight_bytes = 2048;
+        c.limits.max_queued_bytes_per_session = 2048;
+        c.limits.max_outbound_messages = 3;
+        c.limits.max_outbound_bytes = 2048;
+        c.limits.stuck_timeout = Duration::from_secs(3);
+        c.limits.max_retained_messages = 3;
+        c.limits.max_retained_bytes = 2048;
         let d = shown_defaults(&c);
         let def = Config::app_default(PathBuf::from("/data"));
         assert_eq!(d.profile, Profile::OneNet);
         assert_eq!(d.http_addr, def.http_addr);
         assert_eq!(d.onenet.offline_max_messages, 10);
         assert_eq!(d.retention.max_age, None);
+        assert_eq!(d.limits.inflight_window, def.limits.inflight_window);
+        assert_eq!(d.limits.max_inflight_bytes, def.limits.max_inflight_bytes);
+        assert_eq!(
+            d.limits.max_queued_bytes_per_session,
+            def.limits.max_queued_bytes_per_session
+        );
+        assert_eq!(
+            d.limits.max_outbound_messages,
+            def.limits.max_outbound_messages
+        );
+        assert_eq!(d.limits.max_outbound_bytes, def.limits.max_outbound_bytes);
+        assert_eq!(d.limits.stuck_timeout, def.limits.stuck_timeout);
+        assert_eq!(
+            d.limits.max_retained_messages,
+            def.limits.max_retained_messages
+        );
+        assert_eq!(d.limits.max_retained_bytes, def.limits.max_retained_bytes);
         assert_eq!(d.limits.max_packet, 1 << 20, "not shown: kept");
         assert_eq!(d.onenet.diagnostics_per_device, 7, "not shown: kept");
         assert_eq!(d.data_dir, PathBuf::from("/data"));
