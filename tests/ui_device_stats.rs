@@ -1,7 +1,7 @@
 //! Devices keep what the broker saw of them — messages in/out, last seen, the keepalive of the last
 //! login — across a disconnect, a broker stop and a new console on the same data directory (the store's
-//! `device_stats`); and in the `mqtt` profile "online n/total" always matches the rows of the Devices
-//! panel. Real broker on 127.0.0.1:0, real console (kittest), devices as raw MQTT clients.
+//! `device_stats`); in the `mqtt` profile "online n/total" always matches the rows of the Devices
+//! panel; QoS 0 messages dropped at a subscriber's full connection show on the Overview and the device. Real broker on 127.0.0.1:0, real console (kittest), devices as raw MQTT clients.
 #![cfg(feature = "gui")]
 
 mod common;
@@ -125,5 +125,56 @@ fn mqtt_profile_online_count_matches_the_rows_as_clients_come_and_go() {
         has(h, "3 devices shown") && has_part(h, "online 1/3") && !has(h, "sensor-x")
     });
     drop(dev);
+    h.state_mut().shutdown();
+}
+
+/// A subscriber that stops reading has QoS 0 messages dropped at its output bound: the Overview counts
+/// them, and the Devices panel shows the device's count and, in its detail, what it is made of.
+#[test]
+fn qos0_drops_show_on_the_overview_and_on_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = live_config(dir.path());
+    cfg.profile = Profile::Mqtt;
+    cfg.limits.max_outbound_bytes = 64 * 1024;
+    let mut h = live_app(cfg);
+    assert!(!has(&h, "QoS 0 dropped"), "nothing dropped yet: not shown");
+    let svc = h.state().service().unwrap().clone();
+    let addr = svc.mqtt_addr();
+    let rt = rt();
+    // "stuck" subscribes and never reads; "pub" floods 16 KiB QoS 0 messages until the broker reports
+    // some dropped for it (its socket buffers full, then its output bound): bounded in count and time.
+    let (_stuck, _publisher, dropped) = rt.block_on(async {
+        let (mut stuck, _) =
+            Raw::login(addr, &connect_packet("stuck", None, None, true, 600)).await;
+        stuck.subscribe(&[("flood", QoS::AtMostOnce)]).await;
+        let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
+        let payload = vec![b'x'; 16 * 1024];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for _ in 0..2_000 {
+            for _ in 0..50 {
+                p.send(&publish("flood", &payload, QoS::AtMostOnce, 0, false))
+                    .await;
+            }
+            let s = svc.sessions().await;
+            let d = s
+                .iter()
+                .find(|s| s.client_id == "stuck")
+                .map_or(0, |s| s.dropped_qos0);
+            if d > 0 {
+                return (stuck, p, d);
+            }
+            assert!(std::time::Instant::now() < deadline, "nothing dropped");
+        }
+        panic!("nothing dropped after 100,000 messages");
+    });
+    step_until(&mut h, "the Overview's count", |h| {
+        has(h, "QoS 0 dropped") && h.state().model.qos0_dropped >= dropped
+    });
+    h.state_mut().handle(Action::Navigate(Tab::Devices));
+    h.state_mut()
+        .handle(Action::SelectDevice(Some("stuck".into())));
+    step_until(&mut h, "the device's dropped column and detail", |h| {
+        has(h, "Dropped") && has_part(h, "QoS 0 at a full connection")
+    });
     h.state_mut().shutdown();
 }

@@ -170,6 +170,33 @@ fn the_console_serves_the_http_api_and_shows_it_with_the_product_key() {
     h.state_mut().shutdown();
 }
 
+/// Values from the settings file outside a row's range (valid for the broker: a 64 KiB output bound, a
+/// 0.5 s stuck timeout, two million connections) are shown as they are, not rewritten: drawing the panel
+/// once changed them to the rows' bounds, which lit Apply with nothing edited and would have saved them.
+#[test]
+fn values_outside_a_rows_range_are_not_rewritten_by_showing_them() {
+    let mut m = fixture();
+    let l = &mut m.prefs.broker.limits;
+    l.max_outbound_bytes = 64 * 1024;
+    l.max_retained_bytes = 512 * 1024;
+    l.stuck_timeout = std::time::Duration::from_millis(500);
+    l.max_connections = 2_000_000;
+    m.prefs.broker.onenet.command_reply_limit = 32 << 20;
+    let before = m.prefs.clone();
+    let mut h = panel(settings::SettingsPanel::default(), m, |p, ui, m, o| {
+        p.ui(ui, m, o)
+    });
+    h.run_steps(3);
+    h.get_by_label("Apply").click();
+    h.run_steps(2);
+    assert!(
+        h.state().out.is_empty(),
+        "nothing was edited, so nothing is applied: {:?}",
+        h.state().out
+    );
+    assert_eq!(h.state().model.prefs, before);
+}
+
 /// Apply, Revert and Defaults stay in the window however many settings scroll above them: at the
 /// README's 1024×700 the last rows had pushed them below its edge.
 #[test]

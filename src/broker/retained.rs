@@ -376,6 +376,13 @@ mod tests {
         let page = s.page("p", &q(None, 100, 25));
         assert_eq!(topics(&page), ["t/1", "t/2"]);
         assert_eq!(page.next.as_deref(), Some("t/2"));
+        let page = s.page("p", &q(None, 100, 1));
+        assert_eq!(
+            topics(&page),
+            ["t/1"],
+            "one payload past the bound still goes, alone"
+        );
+        assert_eq!(page.next.as_deref(), Some("t/1"));
         let page = s.page("p", &q(Some("t/4"), 100, 1));
         assert_eq!(topics(&page), ["t/5"]);
         assert_eq!(page.next, None, "the last one");

@@ -325,10 +325,12 @@ impl ServiceHandle {
     /// Applies new settings to the running service. In effect when this returns: auto-register, offline
     /// count and age, command response window and reply limit, the RETAIN-on-delivery decision, the `$dp`
     /// options (UTC offset, type 7 and binary limits, disconnect on bad `$dp`, datapoint-subscription
-    /// JSON), diagnostics kept, subscription and queue limits, retention (run at once). The others (listen
-    /// addresses, data dir, profile, packet size, connection count and timeouts) keep their running value
-    /// and are named in [`Applied::restart_needed`]; [`ServiceHandle::config`] shows what runs. Saving the
-    /// file is separate ([`Config::save`]).
+    /// JSON), diagnostics kept, subscription limits, retention (run at once); the in-flight, queue, output,
+    /// retained and store-backlog bounds and the stuck-reader and acknowledgement timeouts, for open
+    /// connections too, from the next message, acknowledgement or write they govern. The others (listen
+    /// addresses, data dir, profile, packet size, connection count, the CONNECT, PUBREL and database-lock
+    /// timeouts) keep their running value and are named in [`Applied::restart_needed`];
+    /// [`ServiceHandle::config`] shows what runs. Saving the file is separate ([`Config::save`]).
     pub async fn apply_config(&self, new: Config) -> Result<Applied, ConfigError> {
         new.validate()?;
         let old = self.config();

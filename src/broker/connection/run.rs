@@ -51,8 +51,8 @@ pub(super) struct Conn {
     pub(super) held: VecDeque<Outbound>,
     pub(super) barrier: Option<u64>,
     /// When the output taken so far must be on the socket (`stuck_timeout` from the first write that
-    /// waited); cleared when `held` is empty.
-    pub(super) write_deadline: Option<Instant>,
+    /// waited), and that timeout; cleared when `held` is empty.
+    pub(super) write_deadline: Option<(Instant, Duration)>,
     /// OneNET drops what a client sends before CONNACK (spec §3.2).
     pub(super) connack_sent: bool,
     /// Reading stopped for a pause with bytes left in `inbuf`: handled as soon as the pause is lifted.

@@ -13,8 +13,9 @@ use crate::metrics::Metrics;
 use crate::onenet::diagnostics::DiagKind;
 
 impl Conn {
-    /// Writes the whole write buffer. `Err` ends the connection: a socket error, a client that took
-    /// none of it for `stuck_timeout` (a stuck reader, with a diagnostic), or the broker stopping.
+    /// Writes the whole write buffer. `Err` ends the connection: a socket error, a client that did not
+    /// take the output it was given within `stuck_timeout` (a stuck reader, with a diagnostic), or the
+    /// broker stopping.
     pub(super) async fn write_out(
         &mut self,
         mut cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
@@ -34,8 +35,9 @@ impl Conn {
             // One deadline for everything taken at once, however many chunks it goes out in. The timeout
             // is the one in effect now (Settings applies it to open connections: read from `live`, only
             // on this path, where the socket did not take everything).
-            let deadline = *self.write_deadline.get_or_insert_with(|| {
-                Instant::now() + self.ctx.live.borrow().limits.stuck_timeout
+            let (deadline, _) = *self.write_deadline.get_or_insert_with(|| {
+                let stuck = self.ctx.live.borrow().limits.stuck_timeout;
+                (Instant::now() + stuck, stuck)
             });
             // A shutdown does not wait for a client that does not read: the broker's stop (Ctrl+C,
             // the console's restart) waited for every such write until `stuck_timeout` (60 s).
@@ -51,7 +53,8 @@ impl Conn {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(Ending::Abnormal(format!("socket error: {e}"))),
             Err(_) => {
-                let stuck = self.ctx.live.borrow().limits.stuck_timeout;
+                // The timeout this deadline was armed with (the setting may have changed since).
+                let stuck = self.write_deadline.map(|(_, t)| t).unwrap_or_default();
                 let why = format!(
                     "stuck reader: {} bytes of output not taken by the client within {stuck:?}; connection closed",
                     self.outbuf.len()

@@ -25,6 +25,7 @@ pub enum SortBy {
     MessagesOut,
     LastSeen,
     Warnings,
+    Dropped,
 }
 
 /// One line of the table: a registered device joined with its session.
@@ -44,6 +45,10 @@ pub struct DeviceRow {
     pub messages_out: u64,
     pub last_seen: Option<i64>,
     pub warnings: u64,
+    /// Deliveries the broker dropped for it (a full offline queue, QoS 0 to a full connection) and, of
+    /// them, QoS 0 to a full connection: since the broker started (its session's counts).
+    pub dropped: u64,
+    pub dropped_qos0: u64,
     /// Auto-registered since the console started.
     pub new: bool,
 }
@@ -94,6 +99,8 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
                 warnings: s
                     .map_or(0, |s| s.warnings)
                     .max(m.diagnostics.get(id).map_or(0, |d| d.len() as u64)),
+                dropped: s.map_or(0, |s| s.dropped),
+                dropped_qos0: s.map_or(0, |s| s.dropped_qos0),
                 new: d.is_some_and(|d| m.is_new_auto(d)),
             }
         })
@@ -120,11 +127,22 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
             SortBy::MessagesOut => a.messages_out.cmp(&b.messages_out),
             SortBy::LastSeen => a.last_seen.cmp(&b.last_seen),
             SortBy::Warnings => a.warnings.cmp(&b.warnings),
+            SortBy::Dropped => a.dropped.cmp(&b.dropped),
         }
         .then_with(|| natural(&a.id, &b.id));
         if asc { o } else { o.reverse() }
     });
     v
+}
+
+/// What a device's dropped count is made of (the table's hover, the detail's line).
+pub fn dropped_text(dropped: u64, qos0: u64) -> String {
+    format!(
+        "{qos0} {}; {} {}",
+        tr("QoS 0 at a full connection (its output bound waiting)"),
+        dropped.saturating_sub(qos0),
+        tr("from a full or expired offline queue"),
+    )
 }
 
 /// A keepalive for the table: "—" when not known (never a made-up 0 s), "off" for an MQTT keepalive of 0.
@@ -229,7 +247,7 @@ impl DevicesPanel {
 
     fn table(&mut self, ui: &mut Ui, m: &Model, rows: &[DeviceRow], out: &mut Vec<Action>) {
         let off = m.offset();
-        let cols: [(&str, Option<SortBy>); 13] = [
+        let cols: [(&str, Option<SortBy>); 14] = [
             (tr("Product"), Some(SortBy::Product)),
             (tr("Device ID"), Some(SortBy::Id)),
             (tr("Name"), Some(SortBy::Name)),
@@ -241,6 +259,7 @@ impl DevicesPanel {
             (tr("Subs"), None),
             (tr("In"), Some(SortBy::MessagesIn)),
             (tr("Out"), Some(SortBy::MessagesOut)),
+            (tr("Dropped"), Some(SortBy::Dropped)),
             (tr("Last seen"), Some(SortBy::LastSeen)),
             (tr("Warnings"), Some(SortBy::Warnings)),
         ];
@@ -279,12 +298,13 @@ impl DevicesPanel {
                 row.col(|ui| {
                     ui.label(&r.remote);
                 });
+                // Today's as a time of day (like Last seen), so the table's columns fit a 1024 px window;
+                // the whole date and time on hover.
                 row.col(|ui| {
-                    ui.label(
-                        r.connected_at
-                            .map(|t| format::datetime(t, off))
-                            .unwrap_or_default(),
-                    );
+                    if let Some(t) = r.connected_at {
+                        ui.label(last_seen_text(t, off))
+                            .on_hover_text(format::datetime(t, off));
+                    }
                 });
                 row.col(|ui| {
                     ui.label(keep_alive_text(r.keep_alive))
@@ -309,6 +329,11 @@ impl DevicesPanel {
                 });
                 row.col(|ui| {
                     ui.label(r.messages_out.to_string());
+                });
+                row.col(|ui| {
+                    let c = if r.dropped > 0 { AMBER } else { GREY };
+                    ui.label(RichText::new(r.dropped.to_string()).color(c))
+                        .on_hover_text(dropped_text(r.dropped, r.dropped_qos0));
                 });
                 row.col(|ui| {
                     ui.label(

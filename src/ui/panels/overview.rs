@@ -7,7 +7,7 @@ use crate::ui::actions::Action;
 use crate::ui::format;
 use crate::ui::i18n::tr;
 use crate::ui::state::{BrokerState, Model};
-use crate::ui::widgets::{self, GREEN, GREY, RED};
+use crate::ui::widgets::{self, AMBER, GREEN, GREY, RED};
 
 #[derive(Default)]
 pub struct OverviewPanel {
@@ -314,6 +314,23 @@ impl OverviewPanel {
             stat(ui, tr("Database"), format::bytes(m.db_bytes));
             stat(ui, tr("Warnings"), m.warnings_total.to_string());
             stat(ui, tr("Retained"), m.retained.len().to_string());
+            // Shown once there is something to show: QoS 0 is dropped only where a subscriber's
+            // connection has its whole output bound waiting.
+            if m.qos0_dropped > 0 {
+                ui.vertical(|ui| {
+                    ui.weak(tr("QoS 0 dropped"));
+                    ui.label(
+                        RichText::new(m.qos0_dropped.to_string())
+                            .size(22.0)
+                            .strong()
+                            .color(AMBER),
+                    );
+                })
+                .response
+                .on_hover_text(tr(
+                    "QoS 0 messages not delivered since the broker started: their subscriber's connection had its output bound waiting (Settings: Output waiting per connection). Devices shows which.",
+                ));
+            }
         });
         ui.add_space(8.0);
         ui.label(RichText::new(tr("Throughput (last 5 minutes)")).strong())

@@ -76,22 +76,26 @@ fn in_units(
     range: RangeInclusive<u64>,
 ) -> egui::Response {
     let mut n = d.as_secs() / unit;
-    let r = ui.add(DragValue::new(&mut n).range(range));
+    let r = ui.add(bounded(&mut n, range));
     if r.changed() {
         *d = Duration::from_secs(n * unit);
     }
     r
 }
 
+/// A number edited within `range`. A value already outside it (set in the settings file, where the
+/// broker takes it) is shown as it is: egui's default clamps it when drawn and reports a change, which
+/// rewrote the setting without an edit and lit Apply.
+fn bounded<N: egui::emath::Numeric>(v: &mut N, range: RangeInclusive<N>) -> DragValue<'_> {
+    DragValue::new(v)
+        .range(range)
+        .clamp_existing_to_range(false)
+}
+
 /// A byte bound edited in MiB, to a tenth.
 fn in_mib(ui: &mut Ui, bytes: &mut usize, range: RangeInclusive<f64>) -> egui::Response {
     let mut mib = *bytes as f64 / MIB;
-    let r = ui.add(
-        DragValue::new(&mut mib)
-            .range(range)
-            .speed(1.0)
-            .max_decimals(1),
-    );
+    let r = ui.add(bounded(&mut mib, range).speed(1.0).max_decimals(1));
     if r.changed() {
         *bytes = (mib * MIB).round() as usize;
     }
@@ -101,7 +105,7 @@ fn in_mib(ui: &mut Ui, bytes: &mut usize, range: RangeInclusive<f64>) -> egui::R
 /// An optional limit edited as a number, 0 meaning none.
 fn zero_none(ui: &mut Ui, v: &mut Option<u64>, range: RangeInclusive<u64>) -> egui::Response {
     let mut n = v.unwrap_or(0);
-    let r = ui.add(DragValue::new(&mut n).range(range));
+    let r = ui.add(bounded(&mut n, range));
     if r.changed() {
         *v = (n > 0).then_some(n);
     }
@@ -261,16 +265,16 @@ impl SettingsPanel {
                     }
                 });
                 row(ui, tr("Max connections"), tr("Beyond this, CONNACK 3 (server unavailable)."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.limits.max_connections).range(1..=1_000_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.limits.max_connections, 1..=1_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Max subscriptions per client"), tr("A device's further subscriptions are refused (SUBACK 0x80). OneNET allows 100. Spec §8.1."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.limits.max_subscriptions).range(1..=10_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.limits.max_subscriptions, 1..=10_000)).labelled_by(id);
                 });
                 row(ui, tr("Max queued per session"), tr("Messages waiting for one session beyond its in-flight window. Online, its publishers wait at this many; offline, the oldest are dropped."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.limits.max_queued_per_session).range(1..=1_000_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.limits.max_queued_per_session, 1..=1_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Messages in flight per device"), tr("QoS 1/2 messages sent to one device and not yet acknowledged. Lower it for a device that cannot take a burst."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.limits.inflight_window).range(1..=65_535)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.limits.inflight_window, 1..=65_535)).labelled_by(id);
                 });
                 row(ui, tr("Payloads in flight per device (MiB)"), tr("The same window in payload bytes, whichever comes first. One message always goes when none is in flight, whatever its size."), |ui, id| {
                     in_mib(ui, &mut d.broker.limits.max_inflight_bytes, 0.1..=4096.0).labelled_by(id);
@@ -279,16 +283,16 @@ impl SettingsPanel {
                     in_mib(ui, &mut d.broker.limits.max_queued_bytes_per_session, 0.1..=65_536.0).labelled_by(id);
                 });
                 row(ui, tr("Output waiting per connection (messages)"), tr("Output queued for one connection and not yet written. QoS 0 beyond it is dropped and counted (Devices, Overview); QoS 1/2 wait in the session's queue."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.limits.max_outbound_messages).range(1..=10_000_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.limits.max_outbound_messages, 1..=10_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Output waiting per connection (MiB)"), tr("The same in bytes of topic and payload, whichever comes first."), |ui, id| {
                     in_mib(ui, &mut d.broker.limits.max_outbound_bytes, 0.1..=4096.0).labelled_by(id);
                 });
-                row(ui, tr("Disconnect a device that stops reading after (s)"), tr("A connection whose socket takes none of its waiting output for this long is closed, with a diagnostic; its session then follows the offline rules."), |ui, id| {
+                row(ui, tr("Disconnect a device that stops reading after (s)"), tr("A connection that does not take the output it was given (at most the output bound above) within this time is closed, with a diagnostic; its session then follows the offline rules."), |ui, id| {
                     in_units(ui, &mut d.broker.limits.stuck_timeout, 1, 1..=86_400).labelled_by(id);
                 });
                 row(ui, tr("Retained messages kept at most"), tr("In all products. One more is still delivered to the topic's subscribers but not kept for later ones, and its topic's older retained message goes; the Retained panel counts them."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.limits.max_retained_messages).range(1..=10_000_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.limits.max_retained_messages, 1..=10_000_000)).labelled_by(id);
                 });
                 row(ui, tr("Retained payloads kept at most (MiB)"), tr("The retained messages' payloads in all, in memory and in the database; past it, as past the count."), |ui, id| {
                     in_mib(ui, &mut d.broker.limits.max_retained_bytes, 1.0..=65_536.0).labelled_by(id);
@@ -303,15 +307,15 @@ impl SettingsPanel {
                 });
                 row(ui, tr("Time zone of the times devices upload (hours from UTC)"), tr("Times inside $dp uploads are read as this zone's clock; OneNET uses China time, UTC+8. Spec §6, §13."), |ui, id| {
                     let mut h = d.broker.onenet.dp_utc_offset_secs as f32 / 3600.0;
-                    if ui.add(DragValue::new(&mut h).range(-14.0..=14.0).speed(0.25)).labelled_by(id).changed() {
+                    if ui.add(bounded(&mut h, -14.0..=14.0).speed(0.25)).labelled_by(id).changed() {
                         d.broker.onenet.dp_utc_offset_secs = (h * 3600.0).round() as i32;
                     }
                 });
                 row(ui, tr("Most values in one float upload"), tr("A type 7 (floats) upload with more values is refused. OneNET allows 500. Spec §6.7."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.onenet.dp_max_type7_floats).range(1..=100_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.onenet.dp_max_type7_floats, 1..=100_000)).labelled_by(id);
                 });
                 row(ui, tr("Largest binary upload (bytes)"), tr("A type 2 (binary) upload larger than this is refused. OneNET allows 3 MiB. Spec §6.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.onenet.dp_max_binary).range(1..=64 * 1024 * 1024)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.onenet.dp_max_binary, 1..=64 * 1024 * 1024)).labelled_by(id);
                 });
                 row(ui, tr("Disconnect a device whose upload cannot be read"), tr("After acknowledging it, close the connection when a $dp payload does not decode, as OneNET does; off: keep the device connected and record a warning. Spec §13."), |ui, id| {
                     ui.checkbox(&mut d.broker.onenet.disconnect_on_bad_dp, "").labelled_by(id);
@@ -320,7 +324,7 @@ impl SettingsPanel {
                     ui.checkbox(&mut d.broker.onenet.dp_subscription_json, "").labelled_by(id);
                 });
                 row(ui, tr("Messages kept for an offline device"), tr("The newest are kept and delivered when it connects; older ones are dropped. OneNET keeps 10. Spec §9."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.onenet.offline_max_messages).range(1..=100_000)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.onenet.offline_max_messages, 1..=100_000)).labelled_by(id);
                 });
                 row(ui, tr("How long they are kept (hours)"), tr("Messages waiting longer for an offline device are dropped. OneNET keeps them 2 days. Spec §9."), |ui, id| {
                     in_units(ui, &mut d.broker.onenet.offline_max_age, 3600, 1..=24 * 365).labelled_by(id);
@@ -329,7 +333,7 @@ impl SettingsPanel {
                     in_units(ui, &mut d.broker.onenet.command_response_window, 1, 1..=86_400).labelled_by(id);
                 });
                 row(ui, tr("Largest command reply (bytes)"), tr("A larger reply is not kept and the command gets status 6. Spec §7.2."), |ui, id| {
-                    ui.add(DragValue::new(&mut d.broker.onenet.command_reply_limit).range(1..=16 * 1024 * 1024)).labelled_by(id);
+                    ui.add(bounded(&mut d.broker.onenet.command_reply_limit, 1..=16 * 1024 * 1024)).labelled_by(id);
                 });
             });
             ui.add_space(8.0);

@@ -95,6 +95,9 @@ pub struct Model {
     pub retained: std::sync::Arc<Vec<RetainedInfo>>,
     /// Retained messages the broker did not keep, its retained messages being at their bound (metrics).
     pub retained_refused: u64,
+    /// QoS 0 deliveries the broker dropped since it started, their subscriber's connection having too
+    /// much output waiting (metrics; per device in `SessionInfo::dropped_qos0`).
+    pub qos0_dropped: u64,
     pub db_bytes: u64,
     pub rates: Rates,
     /// (wall-clock Unix seconds, rates) for the overview chart.
@@ -147,6 +150,7 @@ impl Model {
             devices: Vec::new(),
             retained: std::sync::Arc::default(),
             retained_refused: 0,
+            qos0_dropped: 0,
             db_bytes: 0,
             rates: Rates::default(),
             rate_history: VecDeque::new(),

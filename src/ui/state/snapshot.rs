@@ -56,6 +56,7 @@ impl Model {
         }
         self.retained = s.retained;
         self.retained_refused = s.metrics.retained_refused;
+        self.qos0_dropped = s.metrics.qos0_dropped;
         self.db_bytes = s.db_bytes;
         if !self.sessions.is_empty() {
             self.warnings_total = self

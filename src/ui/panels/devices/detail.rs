@@ -126,7 +126,18 @@ pub(super) fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                     seen.messages_out().max(s.messages_out)
                 ),
             );
-            fact(tr("Dropped"), s.dropped.to_string());
+            fact(
+                tr("Dropped"),
+                if s.dropped > 0 {
+                    format!(
+                        "{} ({})",
+                        s.dropped,
+                        super::dropped_text(s.dropped, s.dropped_qos0)
+                    )
+                } else {
+                    "0".into()
+                },
+            );
             fact(
                 tr("Will"),
                 s.will
