@@ -45,6 +45,13 @@ impl Tally {
         Some(std::mem::take(&mut self.unreported))
     }
 
+    /// When what is counted and not reported may be reported (Unix ms), if anything is: whoever holds the
+    /// tally reports it then even if nothing more is counted, so a burst's last interval is not left
+    /// unreported until the next event.
+    pub fn due_at(&self) -> Option<i64> {
+        (self.unreported > 0).then(|| self.reported_at.saturating_add(REPORT_EVERY_MS))
+    }
+
     /// Nothing counted and nothing reported within the interval: forgetting it loses nothing.
     pub fn idle(&self, now: i64) -> bool {
         self.unreported == 0 && now.saturating_sub(self.reported_at) >= REPORT_EVERY_MS

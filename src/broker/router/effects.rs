@@ -72,6 +72,9 @@ pub(crate) struct Effects {
     now: i64,
     /// A QoS 1/2 delivery went in flight since the router last looked (it then schedules its sweep).
     inflight_sent: bool,
+    /// The earliest time a session's drops counted and not yet logged may be logged (see
+    /// `Session::log_drops`): the router's tick logs them then if no later drop has.
+    drops_due: Option<i64>,
     /// Nobody reads events now (the driver says so before each mailbox batch): the router then skips
     /// building the per-connection ones (a client id and an address formatted per connect and
     /// disconnect, for a channel with no reader).
@@ -93,6 +96,15 @@ impl Effects {
 
     pub fn take_inflight_sent(&mut self) -> bool {
         std::mem::take(&mut self.inflight_sent)
+    }
+
+    /// Drops were counted and not logged; they may be logged at `at`.
+    pub fn drops_due(&mut self, at: i64) {
+        self.drops_due = Some(self.drops_due.map_or(at, |d| d.min(at)));
+    }
+
+    pub fn take_drops_due(&mut self) -> Option<i64> {
+        self.drops_due.take()
     }
 
     pub fn send(&mut self, conn: ConnId, o: Outbound) {

@@ -14,6 +14,8 @@
 
 mod acks;
 mod admin;
+#[cfg(test)]
+mod burst_tests;
 mod driver;
 mod effects;
 #[cfg(test)]
@@ -75,6 +77,9 @@ pub(crate) struct Router {
     paused: ConnMap<u32>,
     /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
     sweep_due: Option<i64>,
+    /// When sessions' drops counted and not yet logged are next due to be logged (see
+    /// [`Router::log_due_drops`]).
+    drops_due: Option<i64>,
     /// Per-client totals kept across connections and restarts (`stats`).
     stats: stats::StatsBook,
     /// The namespace of the PUBLISH being handled, copied (see `Router::publish`); one namespace long.
@@ -109,6 +114,7 @@ impl Router {
             source: None,
             paused: ConnMap::default(),
             sweep_due: None,
+            drops_due: None,
             ns_buf: String::new(),
             stats,
         };
@@ -172,10 +178,14 @@ impl Router {
 
     /// When [`Input::Tick`] is next due (Unix ms), if anything waits for time.
     pub fn next_deadline(&self) -> Option<i64> {
-        match (self.commands.next_deadline(), self.sweep_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.commands.next_deadline(),
+            self.sweep_due,
+            self.drops_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// True when the store has so many ops, or so many payload bytes, not yet committed (`committed` is
@@ -229,11 +239,32 @@ impl Router {
                 if self.sweep_due.is_some_and(|t| t <= now) {
                     self.sweep();
                 }
+                if self.drops_due.is_some_and(|t| t <= now) {
+                    self.log_due_drops();
+                }
             }
         }
         if self.sweep_due.is_none() && self.fx.take_inflight_sent() {
             self.sweep_due = Some(now + SWEEP_MS);
         }
+        if let Some(at) = self.fx.take_drops_due() {
+            self.drops_due = Some(self.drops_due.map_or(at, |d| d.min(at)));
+        }
+    }
+
+    /// Logs every session's drops that are due and were not logged because no drop came after them (the
+    /// last interval of a burst); the next such time, if any are left. A pass over the sessions at most
+    /// once per `tally::REPORT_EVERY_MS`, and only while some drop waits to be logged.
+    fn log_due_drops(&mut self) {
+        let limits = self.limits();
+        let mut next: Option<i64> = None;
+        for s in self.sessions.values_mut() {
+            s.log_drops(self.now, limits, false);
+            if let Some(at) = s.drops_unlogged.due_at() {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        self.drops_due = next;
     }
 
     /// Closes connections whose oldest in-flight delivery waited longer than `ack_timeout` for its

@@ -185,6 +185,9 @@ impl Session {
                 self.dropped_qos0 += 1;
                 self.drops_unlogged.add(1);
                 self.log_drops(now, limits, false);
+                if let Some(at) = self.drops_unlogged.due_at() {
+                    fx.drops_due(at);
+                }
                 return false;
             }
             self.messages_out += 1;
@@ -226,6 +229,9 @@ impl Session {
         // Online, nothing is dropped here: the router pauses the publishers instead (backpressure).
         if !online && self.trim_queue(limits.max_queued, limits.max_queued_bytes, fx) > 0 {
             self.log_drops(now, limits, false);
+            if let Some(at) = self.drops_unlogged.due_at() {
+                fx.drops_due(at);
+            }
         }
         self.pump(fx, limits);
         !online
