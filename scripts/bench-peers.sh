@@ -31,6 +31,8 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} (apt-get)" >&2
+    # A fresh machine's package lists may be empty or stale: read them first.
+    apt-get update -qq >/dev/null
     apt-get install -y "${need[@]}" >/dev/null
 fi
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)

@@ -1,6 +1,7 @@
 //! Flow control over real sockets (the rules themselves are unit-tested in virtual time in
-//! `broker/router/flow_tests.rs`): a QoS 1 burst loses nothing, a reader that stops is disconnected and
-//! bounded while the others keep receiving.
+//! `broker/router/flow_tests.rs` and `burst_tests.rs`): a QoS 1 burst loses nothing, a full subscriber
+//! stops the broker reading its publisher's socket until it drains, a reader that stops is disconnected
+//! and bounded while the others keep receiving.
 
 mod common;
 
@@ -90,6 +91,132 @@ async fn qos1_burst_4_to_4_loses_nothing() {
     }
     let dropped: u64 = h.sessions().await.iter().map(|s| s.dropped).sum();
     assert_eq!(dropped, 0);
+    h.shutdown().await;
+}
+
+/// Backpressure on the wire: a QoS 1 subscriber that neither reads nor acknowledges fills its window and
+/// queue, and then the broker stops reading the publisher's socket (its session's count of messages in
+/// stops while the publisher's writes block in TCP); once the subscriber reads and acknowledges, reading
+/// resumes and every message arrives, none dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drains() {
+    const N: u16 = 600;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::Mqtt);
+    cfg.limits.inflight_window = 4;
+    cfg.limits.max_queued_per_session = 8;
+    let h = start(cfg).await.unwrap();
+    let addr = h.mqtt_addr();
+    let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, true, 600)).await;
+    sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    // 600 messages of 16 KiB: far more than the socket buffers between publisher and broker hold, so
+    // the publisher's writes block once the broker stops reading.
+    let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
+    let publisher = tokio::spawn(async move {
+        for i in 1..=N {
+            let mut body = vec![b'.'; 16 * 1024];
+            body[..2].copy_from_slice(&i.to_be_bytes());
+            p.send(&common::publish("bp", &body, QoS::AtLeastOnce, i, false))
+                .await;
+        }
+        p
+    });
+    // The publisher's count of messages in settles (two readings 200 ms apart agree) well below N: the
+    // broker is not reading it. Bounded by a deadline.
+    let count_in = || async {
+        h.sessions()
+            .await
+            .iter()
+            .find(|s| s.client_id == "pub")
+            .map_or(0, |s| s.messages_in)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = u64::MAX;
+    let held_at = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = count_in().await;
+        if now == last {
+            break now;
+        }
+        last = now;
+        assert!(
+            Instant::now() < deadline,
+            "the publisher was never held back"
+        );
+    };
+    assert!(
+        held_at < 100,
+        "reading stopped near window + queue (12), not after {held_at} of {N}"
+    );
+    assert!(!publisher.is_finished(), "its writes are blocked in TCP");
+    // The subscriber reads and acknowledges: reading resumes and everything arrives, in order.
+    let mut next = 1u16;
+    while next <= N {
+        match sub.recv().await {
+            Packet::Publish(m) => {
+                assert_eq!(m.payload[..2], next.to_be_bytes(), "in order");
+                next += 1;
+                if let Some(id) = m.qos_pid.pid() {
+                    sub.send(&Packet::PubAck(id)).await;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let _p = tokio::time::timeout(Duration::from_secs(30), publisher)
+        .await
+        .expect("the publisher's writes went through once the subscriber drained")
+        .unwrap();
+    assert_eq!(count_in().await, N as u64);
+    let s = h.sessions().await;
+    assert!(s.iter().all(|s| s.dropped == 0), "{s:?}");
+    h.shutdown().await;
+}
+
+/// QoS 0 dropped at a device's full connection is counted on its session in the admin API
+/// (`GET /admin/sessions`), as the console counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_counts_a_devices_qos0_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::OneNet);
+    cfg.limits.max_outbound_bytes = 64 * 1024;
+    let h = common::seeded_with(cfg).await;
+    let addr = h.mqtt_addr();
+    let mut stuck = Raw::device(addr, "9277", "abc123", true).await;
+    stuck
+        .send(&subscribe(1, &[("/flood", QoS::AtMostOnce)]))
+        .await;
+    assert!(matches!(stuck.recv().await, Packet::SubAck(_)));
+    let mut p = Raw::device(addr, "9278", "def456", true).await;
+    let body = vec![b'x'; 16 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dropped = loop {
+        for _ in 0..50 {
+            p.send(&common::publish("/flood", &body, QoS::AtMostOnce, 1, false))
+                .await;
+        }
+        let d = h
+            .sessions()
+            .await
+            .iter()
+            .find(|s| s.client_id == "9277")
+            .map_or(0, |s| s.dropped_qos0);
+        if d > 0 {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "nothing dropped");
+    };
+    let v = common::http::api(&h, "GET", "/admin/sessions", Some("KEY339"), "").await;
+    let s = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["client_id"] == "9277")
+        .cloned()
+        .unwrap();
+    assert!(s["dropped_qos0"].as_u64().unwrap() >= dropped, "{s}");
+    assert!(s["dropped"].as_u64().unwrap() >= s["dropped_qos0"].as_u64().unwrap());
     h.shutdown().await;
 }
 
