@@ -1,10 +1,10 @@
 //! What takes room in a subscriber's in-flight window and what does not, in virtual time: a QoS 2
 //! delivery holds its payload only until PUBREC, and a QoS 0 message queued while the client was away
-//! never waits for the window.
+//! never waits for the window; QoS 2 with nothing durable is received (PUBREC) without a store barrier.
 
 use bytes::Bytes;
 
-use super::tests::{H, config, pid, pubs, to};
+use super::tests::{H, config, ops, pid, pubs, to};
 use crate::broker::message::{Ending, Input, Outbound};
 use crate::config::Profile;
 use crate::mqtt::{Packet, QoS};
@@ -134,4 +134,20 @@ fn a_queued_qos0_message_does_not_wait_for_the_window() {
     );
     let info = &h.r.session_infos()[1];
     assert_eq!((info.inflight, info.queued), (1, 0));
+}
+
+/// QoS 2 from a clean-session publisher to a clean subscriber has nothing durable to write either: its
+/// PUBREC goes at once, with no store barrier in front (its exactly-once state lives as long as the
+/// session, in memory).
+#[test]
+fn qos2_without_anything_durable_is_received_without_a_barrier() {
+    let mut h = H::mqtt();
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::ExactlyOnce);
+    let fx = h.publish(1, "t", QoS::ExactlyOnce, 9);
+    assert!(ops(&fx).is_empty(), "clean sessions: nothing to store");
+    let out = to(&fx, 1);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(matches!(out[0], Outbound::Packet(Packet::PubRec(p)) if p.get() == 9));
 }

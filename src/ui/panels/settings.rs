@@ -291,6 +291,9 @@ impl SettingsPanel {
                 row(ui, tr("Disconnect a device that stops reading after (s)"), tr("A connection that does not take the output it was given (at most the output bound above) within this time is closed, with a diagnostic; its session then follows the offline rules."), |ui, id| {
                     in_units(ui, &mut d.broker.limits.stuck_timeout, 1, 1..=86_400).labelled_by(id);
                 });
+                row(ui, tr("Disconnect a device that does not acknowledge after (s)"), tr("A QoS 1/2 message sent to a device and not acknowledged (PUBACK, PUBREC or PUBCOMP) within this time closes its connection, with a diagnostic naming the packet id. Spec §5."), |ui, id| {
+                    in_units(ui, &mut d.broker.limits.ack_timeout, 1, 1..=86_400).labelled_by(id);
+                });
                 row(ui, tr("Retained messages kept at most"), tr("In all products. One more is still delivered to the topic's subscribers but not kept for later ones, and its topic's older retained message goes; the Retained panel counts them."), |ui, id| {
                     ui.add(bounded(&mut d.broker.limits.max_retained_messages, 1..=10_000_000)).labelled_by(id);
                 });

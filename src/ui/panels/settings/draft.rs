@@ -45,7 +45,7 @@ fn follow_fields<T: Serialize + DeserializeOwned + Clone>(draft: &T, from: &T, n
 
 /// The settings the panel shows, by their keys in `onenet-desk.toml`: what Defaults resets (keys set
 /// only in the file keep their value, as the panel cannot show them being reset).
-pub const SHOWN: [&str; 27] = [
+pub const SHOWN: [&str; 28] = [
     "profile",
     "mqtt_addr",
     "http_addr",
@@ -59,6 +59,7 @@ pub const SHOWN: [&str; 27] = [
     "limits.max_outbound_messages",
     "limits.max_outbound_bytes",
     "limits.stuck_timeout_secs",
+    "limits.ack_timeout_secs",
     "limits.max_retained_messages",
     "limits.max_retained_bytes",
     "onenet.retain_flag_on_delivery",
@@ -172,6 +173,7 @@ mod tests {
         c.limits.max_outbound_messages = 3;
         c.limits.max_outbound_bytes = 2048;
         c.limits.stuck_timeout = Duration::from_secs(3);
+        c.limits.ack_timeout = Duration::from_secs(3);
         c.limits.max_retained_messages = 3;
         c.limits.max_retained_bytes = 2048;
         let d = shown_defaults(&c);
@@ -192,6 +194,7 @@ mod tests {
         );
         assert_eq!(d.limits.max_outbound_bytes, def.limits.max_outbound_bytes);
         assert_eq!(d.limits.stuck_timeout, def.limits.stuck_timeout);
+        assert_eq!(d.limits.ack_timeout, def.limits.ack_timeout);
         assert_eq!(
             d.limits.max_retained_messages,
             def.limits.max_retained_messages
