@@ -243,18 +243,8 @@ async fn a_stuck_reader_is_bounded_counted_and_disconnected() {
         }
     })
     .await;
-    // Nobody publishes now; in paused time the runtime jumps to the stuck deadline, which runs from
-    // when its output stopped moving (before the pause).
-    tokio::time::pause();
-    let paused_at = Instant::now();
-    while h.sessions().await.iter().any(|s| s.client_id == "stuck") {
-        assert!(
-            paused_at.elapsed() <= STUCK + Duration::from_millis(100),
-            "stuck reader still connected {STUCK:?} after its output filled"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::resume();
+    // Nobody publishes now.
+    stuck_closed_within(&h, STUCK).await;
     let diags = h.diagnostics("stuck").await;
     assert!(
         diags
@@ -302,16 +292,7 @@ async fn a_stuck_timeout_applied_at_run_time_holds_for_open_connections() {
         .await
         .unwrap();
     flood_until_full(&h, &p, "stuck", || {}).await;
-    tokio::time::pause();
-    let paused_at = Instant::now();
-    while h.sessions().await.iter().any(|s| s.client_id == "stuck") {
-        assert!(
-            paused_at.elapsed() <= STUCK + Duration::from_millis(100),
-            "the stuck reader outlived the timeout applied at run time"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::resume();
+    stuck_closed_within(&h, STUCK).await;
     h.shutdown().await;
 }
 
@@ -371,6 +352,22 @@ async fn a_backlog_larger_than_one_write_arrives_whole_and_in_order() {
     let slow = s.iter().find(|s| s.client_id == "slow").unwrap();
     assert_eq!((slow.dropped, slow.messages_out), (0, N as u64));
     h.shutdown().await;
+}
+
+/// Waits in paused time (the test's runtime must be current-thread) until "stuck" is gone, failing if it
+/// is still connected `timeout` (and 100 ms) after its output stopped moving: the runtime jumps to the
+/// stuck-reader deadline, which runs from then, before the pause.
+async fn stuck_closed_within(h: &ServiceHandle, timeout: Duration) {
+    tokio::time::pause();
+    let paused_at = Instant::now();
+    while h.sessions().await.iter().any(|s| s.client_id == "stuck") {
+        assert!(
+            paused_at.elapsed() <= timeout + Duration::from_millis(100),
+            "the stuck reader is still connected {timeout:?} after its output filled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::resume();
 }
 
 /// A broker (`mqtt` profile, 64 KiB of output per connection, `stuck_timeout` as given) with a client
