@@ -54,6 +54,22 @@ async fn hub_with_one_connection(
     Arc<Outbox>,
     Arc<Lane>,
 ) {
+    hub_with_limits(depth, bytes, |_| {}).await
+}
+
+/// As [`hub_with_one_connection`], with the router's limits changed by `limits`.
+async fn hub_with_limits(
+    depth: usize,
+    bytes: usize,
+    limits: impl FnOnce(&mut crate::config::Limits),
+) -> (
+    tempfile::TempDir,
+    crate::store::writer::WriterThread,
+    Arc<Hub>,
+    mpsc::Receiver<Mail>,
+    Arc<Outbox>,
+    Arc<Lane>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.sqlite3");
     crate::store::Db::open(&path).unwrap();
@@ -63,7 +79,9 @@ async fn hub_with_one_connection(
         crate::store::DEFAULT_BUSY_TIMEOUT,
     )
     .unwrap();
-    let cfg = Arc::new(super::super::tests::config(crate::config::Profile::Mqtt));
+    let mut cfg = super::super::tests::config(crate::config::Profile::Mqtt);
+    limits(&mut cfg.limits);
+    let cfg = Arc::new(cfg);
     let driver = Driver::new(
         cfg,
         store,
@@ -240,6 +258,52 @@ async fn the_mailbox_is_bounded_in_bytes() {
     shutdown.cancel();
     task.await.unwrap();
     assert!(!hub.send(&lane, full).await);
+    drop(hub);
+    writer.join();
+}
+
+/// While the store writer lags (here: another program holds the database's write lock), the router
+/// takes no input at all: a connection's next input waits in the mailbox, not run inline and not taken
+/// by the router task (so the mailbox fills and readers wait: TCP slows the publishers); once the writer
+/// commits, it is handled.
+#[tokio::test]
+async fn a_lagging_store_writer_holds_input_in_the_mailbox_until_it_commits() {
+    let (dir, writer, hub, rx, outbox, lane) =
+        hub_with_limits(16, 1 << 20, |l| l.max_store_backlog = 1).await;
+    let lock = rusqlite::Connection::open(dir.path().join("hub.sqlite3")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A retained message: one store op, handled inline; the writer cannot commit it.
+    let mut retained = crate::mqtt::Publish::new(
+        crate::mqtt::TopicName::new("r").unwrap(),
+        crate::mqtt::QoS::AtMostOnce,
+        Pid::new(1).unwrap(),
+        bytes::Bytes::from_static(b"kept"),
+    );
+    retained.retain = true;
+    let input = Input::Publish {
+        conn: 1,
+        publish: retained,
+        dp: None,
+    };
+    assert!(hub.send(&lane, RouterMsg::Conn(input)).await);
+    assert!(rx.is_empty(), "handled inline");
+    // Backlogged now: the next input is queued, and the router task does not take it.
+    assert!(hub.send(&lane, unsubscribe(1, 2)).await);
+    assert_eq!(lane.0.load(Ordering::Acquire), 1, "queued");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(hub.clone().run(rx, shutdown.clone()));
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(lane.0.load(Ordering::Acquire), 1, "still waiting");
+    assert!(taken(&outbox).is_empty());
+    // The lock goes, the writer commits, the input is handled.
+    lock.execute_batch("ROLLBACK").unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    handled(&lane, deadline).await;
+    assert_eq!(taken(&outbox), ["UNSUBACK 2"]);
+    shutdown.cancel();
+    task.await.unwrap();
     drop(hub);
     writer.join();
 }
