@@ -100,7 +100,7 @@ async fn qos1_burst_4_to_4_loses_nothing() {
 /// resumes and every message arrives, none dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drains() {
-    const N: u16 = 600;
+    const N: u16 = 2_000;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), Profile::Mqtt);
     cfg.limits.inflight_window = 4;
@@ -110,8 +110,9 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
     let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, true, 600)).await;
     sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
-    // 600 messages of 16 KiB: far more than the socket buffers between publisher and broker hold, so
-    // the publisher's writes block once the broker stops reading.
+    // 2,000 messages of 16 KiB (31 MiB): far more than the socket buffers between publisher and broker
+    // hold (loopback's grow to a few MiB each), so the publisher's writes block once the broker stops
+    // reading.
     let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
     let publisher = tokio::spawn(async move {
         for i in 1..=N {
@@ -122,7 +123,7 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
         }
         p
     });
-    // The publisher's count of messages in settles (two readings 200 ms apart agree) well below N: the
+    // The publisher's count of messages in settles (four readings 200 ms apart agree) well below N: the
     // broker is not reading it. Bounded by a deadline.
     let count_in = || async {
         h.sessions()
@@ -132,11 +133,12 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
             .map_or(0, |s| s.messages_in)
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = u64::MAX;
+    let (mut last, mut same) = (u64::MAX, 0);
     let held_at = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now = count_in().await;
-        if now == last {
+        same = if now == last { same + 1 } else { 0 };
+        if same == 3 {
             break now;
         }
         last = now;
@@ -150,6 +152,13 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
         "reading stopped near window + queue (12), not after {held_at} of {N}"
     );
     assert!(!publisher.is_finished(), "its writes are blocked in TCP");
+    let slow = h.sessions().await;
+    let slow = slow.iter().find(|s| s.client_id == "slow").unwrap();
+    assert_eq!(slow.inflight, 4, "the window is full");
+    assert!(
+        slow.queued >= 8,
+        "and the queue at its high watermark: {slow:?}"
+    );
     // The subscriber reads and acknowledges: reading resumes and everything arrives, in order.
     let mut next = 1u16;
     while next <= N {

@@ -173,8 +173,9 @@ fn qos0_drops_show_on_the_overview_and_on_the_device() {
     h.state_mut().handle(Action::Navigate(Tab::Devices));
     h.state_mut()
         .handle(Action::SelectDevice(Some("stuck".into())));
-    step_until(&mut h, "the device's dropped column and detail", |h| {
-        has(h, "Dropped") && has_part(h, "QoS 0 at a full connection")
+    step_until(&mut h, "the device's dropped count and its detail", |h| {
+        let count = h.state().model.session("stuck").map_or(0, |s| s.dropped);
+        count >= dropped && has(h, &count.to_string()) && has_part(h, "QoS 0 at a full connection")
     });
     h.state_mut().shutdown();
 }

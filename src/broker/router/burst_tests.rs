@@ -329,3 +329,58 @@ fn a_qos0_flood_to_a_slow_connection_stays_within_its_output_bound() {
         "every message delivered or counted"
     );
 }
+
+/// Every QoS 0 delivery dropped at a full connection is counted for the Overview, whatever delivered it:
+/// here a retained message sent on SUBSCRIBE, beside routing.
+#[test]
+fn qos0_drops_are_counted_in_the_metrics_whatever_delivered_them() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_outbound_messages = 1;
+    let mut h = H::new(cfg);
+    h.login(1, "pub", true);
+    h.login(2, "sub", true);
+    h.publish_retained(1, "r", Bytes::from_static(b"kept"), 1);
+    h.gauges[&2].add(10);
+    h.subscribe(2, "r", QoS::AtMostOnce);
+    h.publish(1, "r", QoS::AtMostOnce, 2);
+    let dropped = |h: &H| {
+        h.r.metrics
+            .qos0_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(h.r.session_infos()[1].dropped_qos0, 2);
+    assert_eq!(
+        dropped(&h),
+        2,
+        "the retained one on SUBSCRIBE and the routed one"
+    );
+}
+
+/// A request that delivers outside an input (HTTP push) reports its drops the same way once the driver
+/// settles it: counted, and their summary scheduled.
+#[test]
+fn drops_of_an_http_push_are_counted_and_their_summary_scheduled() {
+    let mut cfg = config(Profile::Mqtt);
+    cfg.limits.max_outbound_messages = 1;
+    let mut h = H::new(cfg);
+    h.login(2, "sub", true);
+    h.subscribe(2, "t", QoS::AtMostOnce);
+    h.gauges[&2].add(10);
+    let topic = crate::mqtt::TopicName::new("t").unwrap();
+    for _ in 0..3 {
+        h.r.at(h.now)
+            .push("", topic.clone(), Bytes::from_static(b"p"));
+    }
+    h.r.settle();
+    assert_eq!(
+        h.r.metrics
+            .qos0_dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
+    assert_eq!(
+        h.r.next_deadline(),
+        Some(h.now + crate::broker::tally::REPORT_EVERY_MS),
+        "the two not logged at once are due"
+    );
+}

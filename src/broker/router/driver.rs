@@ -210,6 +210,7 @@ impl Driver {
                 let _ = reply.send(r.diagnostics(&device_id));
             }
         }
+        self.router.settle();
         self.apply();
     }
 

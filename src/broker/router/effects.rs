@@ -75,6 +75,9 @@ pub(crate) struct Effects {
     /// The earliest time a session's drops counted and not yet logged may be logged (see
     /// `Session::log_drops`): the router's tick logs them then if no later drop has.
     drops_due: Option<i64>,
+    /// QoS 0 deliveries dropped at a full connection since the router last looked (for
+    /// `Metrics::qos0_dropped`, whatever delivered them: routing, retained messages on SUBSCRIBE, commands).
+    qos0_dropped: u64,
     /// Nobody reads events now (the driver says so before each mailbox batch): the router then skips
     /// building the per-connection ones (a client id and an address formatted per connect and
     /// disconnect, for a channel with no reader).
@@ -105,6 +108,14 @@ impl Effects {
 
     pub fn take_drops_due(&mut self) -> Option<i64> {
         self.drops_due.take()
+    }
+
+    pub fn count_qos0_drop(&mut self) {
+        self.qos0_dropped += 1;
+    }
+
+    pub fn take_qos0_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.qos0_dropped)
     }
 
     pub fn send(&mut self, conn: ConnId, o: Outbound) {

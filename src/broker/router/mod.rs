@@ -89,6 +89,9 @@ pub(crate) struct Router {
 /// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
 const SWEEP_MS: i64 = 1000;
 
+/// Passes over the sessions for drop summaries that fell due are at least this far apart (Unix ms).
+const DROPS_PASS_MS: i64 = 1000;
+
 impl Router {
     pub fn new(
         cfg: Arc<Config>,
@@ -244,17 +247,32 @@ impl Router {
                 }
             }
         }
+        self.settle();
+    }
+
+    /// Takes up what sessions reported through the effects during the last input or request: the
+    /// in-flight sweep's schedule, the drop summaries' deadline, the QoS 0 drop count (one shared
+    /// counter add, and only when something was dropped: the connection threads write that line too).
+    /// After every input ([`Router::handle`]) and every request the driver carries out (push, ingest,
+    /// commands deliver outside `handle`).
+    pub fn settle(&mut self) {
         if self.sweep_due.is_none() && self.fx.take_inflight_sent() {
-            self.sweep_due = Some(now + SWEEP_MS);
+            self.sweep_due = Some(self.now + SWEEP_MS);
         }
         if let Some(at) = self.fx.take_drops_due() {
             self.drops_due = Some(self.drops_due.map_or(at, |d| d.min(at)));
+        }
+        let dropped = self.fx.take_qos0_dropped();
+        if dropped > 0 {
+            crate::metrics::Metrics::add(&self.metrics.qos0_dropped, dropped);
         }
     }
 
     /// Logs every session's drops that are due and were not logged because no drop came after them (the
     /// last interval of a burst); the next such time, if any are left. A pass over the sessions at most
-    /// once per `tally::REPORT_EVERY_MS`, and only while some drop waits to be logged.
+    /// once per `DROPS_PASS_MS` (sessions' summaries fall due at different times: a pass for each would
+    /// be one per session), and only while some drop waits to be logged; a summary is that much late at
+    /// most.
     fn log_due_drops(&mut self) {
         let limits = self.limits();
         let mut next: Option<i64> = None;
@@ -264,7 +282,7 @@ impl Router {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         }
-        self.drops_due = next;
+        self.drops_due = next.map(|n| n.max(self.now + DROPS_PASS_MS));
     }
 
     /// Closes connections whose oldest in-flight delivery waited longer than `ack_timeout` for its
@@ -378,7 +396,9 @@ impl Router {
             .get(&client)
             .is_some_and(|s| s.persistent && *s.namespace == *l.namespace);
         let session_present = !l.clean_session && resumable;
-        if !session_present && let Some(old) = self.sessions.remove(&client) {
+        if !session_present && let Some(mut old) = self.sessions.remove(&client) {
+            // Its drops not yet logged go with a last summary, not silently.
+            old.log_drops(self.now, self.limits(), true);
             self.drop_subscriptions(&old);
             if old.persistent {
                 self.fx.store(StoreOp::DeleteSession {

@@ -347,18 +347,12 @@ impl Router {
             } else {
                 m
             };
-            let before = s.dropped_qos0;
             if s.deliver(m, qos, false, offline, now, &mut self.fx, limits) {
                 self.fx.event(Event::OfflineQueue {
                     client_id: client.to_string(),
                     queued: s.queue.len() + s.inflight.len(),
                     dropped: s.dropped,
                 });
-            }
-            // Only a drop touches the shared counter (an atomic add per delivery costs a cache line
-            // that the connection threads also write).
-            if s.dropped_qos0 > before {
-                crate::metrics::Metrics::add(&self.metrics.qos0_dropped, s.dropped_qos0 - before);
             }
             super::hold_back(&mut self.fx, &mut self.paused, s, limits, self.source);
         }

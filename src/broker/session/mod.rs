@@ -183,6 +183,7 @@ impl Session {
             if self.out_full(limits) {
                 self.dropped += 1;
                 self.dropped_qos0 += 1;
+                fx.count_qos0_drop();
                 self.drops_unlogged.add(1);
                 self.log_drops(now, limits, false);
                 if let Some(at) = self.drops_unlogged.due_at() {

@@ -46,7 +46,8 @@ pub struct DeviceRow {
     pub last_seen: Option<i64>,
     pub warnings: u64,
     /// Deliveries the broker dropped for it (a full offline queue, QoS 0 to a full connection) and, of
-    /// them, QoS 0 to a full connection: since the broker started (its session's counts).
+    /// them, QoS 0 to a full connection: its session's counts (since the session began; a clean session
+    /// starts from 0 at each connection).
     pub dropped: u64,
     pub dropped_qos0: u64,
     /// Auto-registered since the console started.
