@@ -55,6 +55,11 @@ struct Args {
     /// Connections of the `idle` and `silent` scenarios.
     #[arg(long, default_value_t = 1000)]
     idle: usize,
+    /// `idle`: after measuring, every connection subscribes to one topic and receives this many 1 KiB
+    /// QoS 0 messages, and the broker's RSS is measured again once they are idle (what a burst leaves
+    /// behind); 0: not done.
+    #[arg(long, default_value_t = 0)]
+    idle_burst: u64,
     /// Messages of the stalled-subscriber scenario.
     #[arg(long, default_value_t = 500_000)]
     stalled_msgs: u64,

@@ -123,13 +123,77 @@ impl Lg {
             _ => None,
         };
         let opened = conns.len();
+        let burst = if self.a.idle_burst > 0 {
+            Some(self.burst_then_idle(&mut conns, before, deadline).await?)
+        } else {
+            None
+        };
         for (c, _) in &conns {
             let _ = c.disconnect().await;
         }
-        Ok(json!({
+        let mut v = json!({
             "connections": opened, "secs_to_open": t0.elapsed().as_secs_f64(),
             "broker_rss_kib_before": before, "broker_rss_kib_after": after,
             "rss_bytes_per_connection": per, "complete": opened == n,
+        });
+        if let (Some(o), Some(Value::Object(b))) = (v.as_object_mut(), burst) {
+            let delivered_all = b.get("burst_complete") == Some(&json!(true));
+            o.extend(b);
+            o.insert("complete".into(), json!(opened == n && delivered_all));
+        }
+        Ok(v)
+    }
+
+    /// `idle --idle-burst K`: every connection subscribes to one topic (RSS measured), K 1 KiB QoS 0
+    /// messages go to all of them and are read, and once they are idle again the RSS is measured once
+    /// more: per connection, what subscribing costs and what the burst left behind (buffers sized for it
+    /// and not released would show here).
+    async fn burst_then_idle(
+        &self,
+        conns: &mut [(client::Client, client::Incoming)],
+        before: Option<u64>,
+        deadline: Instant,
+    ) -> Res<Value> {
+        let k = self.a.idle_burst;
+        let topic = self.topic(&format!("{}-all", self.name));
+        for (c, _) in conns.iter() {
+            c.subscribe(&[(topic.as_str(), QoS::AtMostOnce)]).await?;
+        }
+        let subscribed = rss(self.a.broker_pid);
+        let (p, _, _) = client::connect(self.opts(&format!("{}-burst", self.name))).await?;
+        let payload = Bytes::from(vec![b'b'; 1024]);
+        for _ in 0..k {
+            let _ = p.publish(&topic, QoS::AtMostOnce, payload.clone()).await?;
+        }
+        p.ping().await?;
+        let peak = PeakRss::start(self.a.broker_pid, subscribed);
+        let mut received = 0u64;
+        for (_, inc) in conns.iter_mut() {
+            for _ in 0..k {
+                match tokio::time::timeout_at(deadline.into(), inc.recv()).await {
+                    Ok(Some(_)) => received += 1,
+                    _ => break,
+                }
+            }
+        }
+        // A round trip on each: every connection has written all it had and gone idle.
+        for (c, _) in conns.iter() {
+            c.ping().await?;
+        }
+        let (after_burst, peak) = peak.stop().await;
+        let _ = p.disconnect().await;
+        let n = conns.len().max(1) as f64;
+        let per = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some((a as f64 - b as f64) * 1024.0 / n),
+            _ => None,
+        };
+        Ok(json!({
+            "burst_msgs_per_connection": k, "burst_received": received,
+            "burst_complete": received == k * conns.len() as u64,
+            "broker_rss_kib_subscribed": subscribed, "broker_rss_kib_after_burst": after_burst,
+            "broker_rss_kib_burst_peak_sampled": self.a.broker_pid.map(|_| peak),
+            "rss_bytes_per_connection_subscribed": per(subscribed, before),
+            "rss_bytes_per_connection_after_burst": per(after_burst, before),
         }))
     }
 
