@@ -41,19 +41,20 @@ async fn handled(lane: &Lane, deadline: tokio::time::Instant) {
     }
 }
 
-/// A router with connection 1 logged in (inline: nothing in the mailbox), its outbox (CONNACK
-/// taken) and its lane; the directory and the store writer are kept alive by the caller.
-async fn hub_with_one_connection(
-    depth: usize,
-    bytes: usize,
-) -> (
+/// The directory and store writer to keep alive, the hub, its mailbox's receiving end, and connection
+/// 1's outbox and lane.
+type OneConnection = (
     tempfile::TempDir,
     crate::store::writer::WriterThread,
     Arc<Hub>,
     mpsc::Receiver<Mail>,
     Arc<Outbox>,
     Arc<Lane>,
-) {
+);
+
+/// A router with connection 1 logged in (inline: nothing in the mailbox), its outbox (CONNACK
+/// taken) and its lane; the directory and the store writer are kept alive by the caller.
+async fn hub_with_one_connection(depth: usize, bytes: usize) -> OneConnection {
     hub_with_limits(depth, bytes, |_| {}).await
 }
 
@@ -62,14 +63,7 @@ async fn hub_with_limits(
     depth: usize,
     bytes: usize,
     limits: impl FnOnce(&mut crate::config::Limits),
-) -> (
-    tempfile::TempDir,
-    crate::store::writer::WriterThread,
-    Arc<Hub>,
-    mpsc::Receiver<Mail>,
-    Arc<Outbox>,
-    Arc<Lane>,
-) {
+) -> OneConnection {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.sqlite3");
     crate::store::Db::open(&path).unwrap();
