@@ -343,17 +343,19 @@ fn qos0_drops_are_counted_in_the_metrics_whatever_delivered_them() {
     h.gauges[&2].add(10);
     h.subscribe(2, "r", QoS::AtMostOnce);
     h.publish(1, "r", QoS::AtMostOnce, 2);
-    let dropped = |h: &H| {
-        h.r.metrics
-            .qos0_dropped
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
     assert_eq!(h.r.session_infos()[1].dropped_qos0, 2);
     assert_eq!(
-        dropped(&h),
+        metric_dropped(&h),
         2,
         "the retained one on SUBSCRIBE and the routed one"
     );
+}
+
+/// The Overview's count of QoS 0 drops (`Metrics::qos0_dropped`).
+fn metric_dropped(h: &H) -> u64 {
+    h.r.metrics
+        .qos0_dropped
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// A request that delivers outside an input (HTTP push) reports its drops the same way once the driver
@@ -372,12 +374,7 @@ fn drops_of_an_http_push_are_counted_and_their_summary_scheduled() {
             .push("", topic.clone(), Bytes::from_static(b"p"));
     }
     h.r.settle();
-    assert_eq!(
-        h.r.metrics
-            .qos0_dropped
-            .load(std::sync::atomic::Ordering::Relaxed),
-        3
-    );
+    assert_eq!(metric_dropped(&h), 3);
     assert_eq!(
         h.r.next_deadline(),
         Some(h.now + crate::broker::tally::REPORT_EVERY_MS),
