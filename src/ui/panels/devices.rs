@@ -303,8 +303,9 @@ impl DevicesPanel {
                 // the whole date and time on hover.
                 row.col(|ui| {
                     if let Some(t) = r.connected_at {
-                        ui.label(last_seen_text(t, off))
-                            .on_hover_text(format::datetime(t, off));
+                        ui.label(last_seen_text(t, off)).on_hover_ui(|ui| {
+                            ui.label(format::datetime(t, off));
+                        });
                     }
                 });
                 row.col(|ui| {
@@ -334,7 +335,10 @@ impl DevicesPanel {
                 row.col(|ui| {
                     let c = if r.dropped > 0 { AMBER } else { GREY };
                     ui.label(RichText::new(r.dropped.to_string()).color(c))
-                        .on_hover_text(dropped_text(r.dropped, r.dropped_qos0));
+                        // Built only when hovered: the table draws every row each frame.
+                        .on_hover_ui(|ui| {
+                            ui.label(dropped_text(r.dropped, r.dropped_qos0));
+                        });
                 });
                 row.col(|ui| {
                     ui.label(
