@@ -184,7 +184,7 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
 }
 
 /// QoS 0 dropped at a device's full connection is counted on its session in the admin API
-/// (`GET /admin/sessions`), as the console counts it.
+/// (`GET /admin/sessions`) and in all (`GET /admin/metrics`), as the console counts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_api_counts_a_devices_qos0_drops() {
     let dir = tempfile::tempdir().unwrap();
@@ -226,6 +226,12 @@ async fn the_admin_api_counts_a_devices_qos0_drops() {
         .unwrap();
     assert!(s["dropped_qos0"].as_u64().unwrap() >= dropped, "{s}");
     assert!(s["dropped"].as_u64().unwrap() >= s["dropped_qos0"].as_u64().unwrap());
+    // And in all, as the Overview counts them.
+    let m = common::http::api(&h, "GET", "/admin/metrics", Some("KEY339"), "").await;
+    assert!(
+        m["data"]["qos0_dropped"].as_u64().unwrap() >= dropped,
+        "{m}"
+    );
     h.shutdown().await;
 }
 

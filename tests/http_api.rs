@@ -42,6 +42,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "/admin/products"),
     ("GET", "/admin/devices"),
     ("GET", "/admin/sessions"),
+    ("GET", "/admin/metrics"),
     ("GET", "/admin/retained"),
     ("GET", "/admin/queues/9277"),
     ("GET", "/admin/diagnostics/9277"),

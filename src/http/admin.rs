@@ -83,6 +83,13 @@ pub async fn sessions(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct)
     Ok(data(v))
 }
 
+/// `GET /admin/metrics`: the broker's counters since it started, in all products (messages and bytes in
+/// and out, datapoints, connections open, QoS 0 dropped at full connections, retained messages not kept):
+/// what the console's Overview shows. Any product's key.
+pub async fn metrics(State(s): State<ServiceHandle>, _k: KeyProduct) -> ApiResult {
+    Ok(data(s.metrics()))
+}
+
 /// `POST /admin/sessions/{id}/kick`.
 pub async fn kick(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
     if !s.kick(&k.device.id).await {

@@ -52,6 +52,7 @@ pub fn router(service: ServiceHandle) -> Router {
         )
         .route("/admin/devices/{id}", delete(admin::delete_device))
         .route("/admin/sessions", get(admin::sessions))
+        .route("/admin/metrics", get(admin::metrics))
         .route("/admin/sessions/{id}/kick", post(admin::kick))
         .route(
             "/admin/retained",
