@@ -100,10 +100,10 @@ pub struct Limits {
     /// publisher (at most one per 10 s per publisher, with its count) and `retained_refused` in the metrics.
     pub max_retained_messages: usize,
     pub max_retained_bytes: usize,
-    /// A connection whose socket does not take the output it was given within this long is closed (stuck
-    /// subscriber): everything the connection took from its queue at once (at most the output bound,
-    /// `max_outbound_*`) must be written within one timeout, however many writes it takes, so a reader
-    /// that trickles cannot hold its publishers back for ever.
+    /// A connection whose socket takes no byte of its waiting output for this long is closed (stuck
+    /// subscriber). A slow reader that keeps reading is not: one that reads but does not acknowledge
+    /// QoS 1/2 is closed by `ack_timeout`, and QoS 0 past its output bound is dropped, so it holds no
+    /// publisher back for long.
     #[serde(rename = "stuck_timeout_secs", with = "serde_units::secs")]
     pub stuck_timeout: Duration,
     /// An outbound QoS 1/2 PUBLISH (or PUBREL) not acknowledged by then closes the connection (spec §5; the

@@ -50,8 +50,9 @@ pub(super) struct Conn {
     /// Output waiting behind `barrier`.
     pub(super) held: VecDeque<Outbound>,
     pub(super) barrier: Option<u64>,
-    /// When the output taken so far must be on the socket (`stuck_timeout` from the first write that
-    /// waited), and that timeout; cleared when `held` is empty.
+    /// When the socket must next take a byte of the waiting output (`stuck_timeout` from the first wait
+    /// since it last took one), and that timeout; cleared whenever it takes one (see
+    /// `write::write_progressing`).
     pub(super) write_deadline: Option<(Instant, Duration)>,
     /// OneNET drops what a client sends before CONNACK (spec §3.2).
     pub(super) connack_sent: bool,

@@ -288,7 +288,7 @@ impl SettingsPanel {
                 row(ui, tr("Output waiting per connection (MiB)"), tr("The same in bytes of topic and payload, whichever comes first."), |ui, id| {
                     in_mib(ui, &mut d.broker.limits.max_outbound_bytes, 0.1..=4096.0).labelled_by(id);
                 });
-                row(ui, tr("Disconnect a device that stops reading after (s)"), tr("A connection that does not take the output it was given (at most the output bound above) within this time is closed, with a diagnostic; its session then follows the offline rules."), |ui, id| {
+                row(ui, tr("Disconnect a device that stops reading after (s)"), tr("A connection whose socket takes none of its waiting output for this long is closed, with a diagnostic; its session then follows the offline rules. A slow reader that keeps reading is not."), |ui, id| {
                     in_units(ui, &mut d.broker.limits.stuck_timeout, 1, 1..=86_400).labelled_by(id);
                 });
                 row(ui, tr("Disconnect a device that does not acknowledge after (s)"), tr("A QoS 1/2 message sent to a device and not acknowledged (PUBACK, PUBREC or PUBCOMP) within this time closes its connection, with a diagnostic naming the packet id. Spec §5."), |ui, id| {
