@@ -178,10 +178,8 @@ impl Conn {
             {
                 return e;
             }
+            // (`write_deadline` needs no reset here: a write that returns took bytes, which clears it.)
             self.keep_or_release_buffers();
-            if self.held.is_empty() {
-                self.write_deadline = None;
-            }
             if self.writing && self.outbuf.is_empty() && self.held.is_empty() {
                 self.outbox.written();
                 self.writing = false;

@@ -185,10 +185,7 @@ impl Session {
                 self.dropped_qos0 += 1;
                 fx.count_qos0_drop();
                 self.drops_unlogged.add(1);
-                self.log_drops(now, limits, false);
-                if let Some(at) = self.drops_unlogged.due_at() {
-                    fx.drops_due(at);
-                }
+                self.report_drops(now, limits, fx);
                 return false;
             }
             self.messages_out += 1;
@@ -229,10 +226,7 @@ impl Session {
         });
         // Online, nothing is dropped here: the router pauses the publishers instead (backpressure).
         if !online && self.trim_queue(limits.max_queued, limits.max_queued_bytes, fx) > 0 {
-            self.log_drops(now, limits, false);
-            if let Some(at) = self.drops_unlogged.due_at() {
-                fx.drops_due(at);
-            }
+            self.report_drops(now, limits, fx);
         }
         self.pump(fx, limits);
         !online
@@ -262,6 +256,15 @@ impl Session {
             let (bytes, msgs) = g.load();
             bytes >= limits.max_out_bytes || msgs >= limits.max_out_msgs
         })
+    }
+
+    /// After new drops: logs them if a summary is due, else tells the router when it will be (its tick
+    /// logs it then if no later drop does).
+    fn report_drops(&mut self, now: i64, limits: SessionLimits, fx: &mut Effects) {
+        self.log_drops(now, limits, false);
+        if let Some(at) = self.drops_unlogged.due_at() {
+            fx.drops_due(at);
+        }
     }
 
     /// Logs the drops not yet logged, at most once per `tally::REPORT_EVERY_MS` (or now, when `force`).

@@ -192,11 +192,19 @@ fn http_api(ui: &mut Ui, m: &Model) {
 }
 
 fn stat(ui: &mut Ui, label: &str, value: String) {
-    ui.vertical(|ui| {
-        ui.weak(label);
-        ui.label(RichText::new(value).size(22.0).strong());
-    });
+    stat_text(ui, label, RichText::new(value));
+}
+
+/// A figure under its label, in `value`'s colour; the response is the pair's, for a hover text.
+fn stat_text(ui: &mut Ui, label: &str, value: RichText) -> egui::Response {
+    let r = ui
+        .vertical(|ui| {
+            ui.weak(label);
+            ui.label(value.size(22.0).strong());
+        })
+        .response;
     ui.add_space(18.0);
+    r
 }
 
 impl OverviewPanel {
@@ -317,16 +325,11 @@ impl OverviewPanel {
             // Shown once there is something to show: QoS 0 is dropped only where a subscriber's
             // connection has its whole output bound waiting.
             if m.qos0_dropped > 0 {
-                ui.vertical(|ui| {
-                    ui.weak(tr("QoS 0 dropped"));
-                    ui.label(
-                        RichText::new(m.qos0_dropped.to_string())
-                            .size(22.0)
-                            .strong()
-                            .color(AMBER),
-                    );
-                })
-                .response
+                stat_text(
+                    ui,
+                    tr("QoS 0 dropped"),
+                    RichText::new(m.qos0_dropped.to_string()).color(AMBER),
+                )
                 .on_hover_text(tr(
                     "QoS 0 messages not delivered since the broker started: their subscriber's connection had its output bound waiting (Settings: Output waiting per connection). Devices shows which.",
                 ));
