@@ -1,12 +1,14 @@
 //! Local admin endpoints (not OneNET's; under `/admin`): what the console shows, for scripts and CI.
-//! Same key rules as the rest: a product's master key, scoped to that product.
+//! Same key rules as the rest: a product's master key, scoped to that product. In the `mqtt` profile,
+//! whose clients log in anonymously to one namespace, the calls about live broker state (sessions,
+//! kick, retained, queues, diagnostics) reach those clients with any product's key, by client id.
 
 use axum::extract::{Path, State};
 use serde_json::json;
 
 use super::bodies::{DeviceBody, ProductBody, optional};
 use super::envelope::{ApiError, ApiResult, Errno, data, succ};
-use super::extract::{Body, KeyDevice, KeyProduct, Params};
+use super::extract::{Body, KeyClient, KeyDevice, KeyProduct, Params};
 use crate::service::ServiceHandle;
 use crate::service::api::{NewDevice, NewProduct, RetainedQuery};
 
@@ -72,13 +74,15 @@ pub async fn delete_device(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiR
     Ok(succ())
 }
 
-/// `GET /admin/sessions`: the product's sessions, online or kept.
+/// `GET /admin/sessions`: the product's sessions, online or kept (in `mqtt`, every client's: see
+/// [`ServiceHandle::namespace_for`]).
 pub async fn sessions(State(s): State<ServiceHandle>, KeyProduct(p): KeyProduct) -> ApiResult {
+    let namespace = s.namespace_for(&p.id);
     let v: Vec<_> = s
         .sessions()
         .await
         .into_iter()
-        .filter(|x| x.namespace == p.id)
+        .filter(|x| x.namespace == namespace)
         .collect();
     Ok(data(v))
 }
@@ -91,9 +95,9 @@ pub async fn metrics(State(s): State<ServiceHandle>, _k: KeyProduct) -> ApiResul
 }
 
 /// `POST /admin/sessions/{id}/kick`.
-pub async fn kick(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
-    if !s.kick(&k.device.id).await {
-        return Err(ApiError::new(Errno::DeviceNotOnline, k.device.id));
+pub async fn kick(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    if !s.kick(&id).await {
+        return Err(ApiError::new(Errno::DeviceNotOnline, id));
     }
     Ok(succ())
 }
@@ -117,7 +121,7 @@ pub async fn retained(
         limit: q.int("limit", 100, 1..=1000)? as usize,
         max_bytes: RETAINED_PAGE_BYTES,
     };
-    let page = s.retained_page(&p.id, query).await;
+    let page = s.retained_page(&s.namespace_for(&p.id), query).await;
     let items: Vec<_> = page
         .items
         .iter()
@@ -137,7 +141,9 @@ pub async fn delete_retained(
     KeyProduct(p): KeyProduct,
     q: Params,
 ) -> ApiResult {
-    let n = s.delete_retained(Some(&p.id), q.opt("topic")).await;
+    let n = s
+        .delete_retained(Some(&s.namespace_for(&p.id)), q.opt("topic"))
+        .await;
     if n == 0 && q.opt("topic").is_some() {
         return Err(ApiError::new(
             Errno::NotFound,
@@ -148,16 +154,16 @@ pub async fn delete_retained(
 }
 
 /// `GET /admin/queues/{device_id}`: deliveries waiting for the device (in flight and offline).
-pub async fn queue(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
-    Ok(data(s.queue(&k.device.id).await))
+pub async fn queue(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    Ok(data(s.queue(&id).await))
 }
 
 /// `DELETE /admin/queues/{device_id}`: drops the queued (not in-flight) deliveries.
-pub async fn clear_queue(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
-    Ok(data(json!({"deleted": s.clear_queue(&k.device.id).await})))
+pub async fn clear_queue(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    Ok(data(json!({"deleted": s.clear_queue(&id).await})))
 }
 
 /// `GET /admin/diagnostics/{device_id}`.
-pub async fn diagnostics(State(s): State<ServiceHandle>, k: KeyDevice) -> ApiResult {
-    Ok(data(s.diagnostics(&k.device.id).await))
+pub async fn diagnostics(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    Ok(data(s.diagnostics(&id).await))
 }

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, Errno};
+use crate::config::Profile;
 use crate::onenet::registry::{Device, Product};
 use crate::service::ServiceHandle;
 
@@ -70,6 +71,35 @@ impl FromRequestParts<ServiceHandle> for KeyDevice {
             .await
             .map_err(IntoResponse::into_response)?;
         Ok(KeyDevice { product, device })
+    }
+}
+
+/// The client named by the path's one parameter, for the calls about what the broker holds for it
+/// (kick, queue, diagnostics). In `onenet` it is a device of the key's product, checked as for
+/// [`KeyDevice`]; in `mqtt` clients log in anonymously with any id, so it is the id as given, with any
+/// product's key (the registry knows no such clients).
+pub struct KeyClient(pub String);
+
+impl FromRequestParts<ServiceHandle> for KeyClient {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &ServiceHandle,
+    ) -> Result<Self, Response> {
+        if service.config().profile == Profile::OneNet {
+            return KeyDevice::from_request_parts(parts, service)
+                .await
+                .map(|k| KeyClient(k.device.id));
+        }
+        KeyProduct::from_request_parts(parts, service)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, service)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        Ok(KeyClient(id))
     }
 }
 

@@ -12,6 +12,16 @@ use crate::onenet::diagnostics::Diagnostic;
 use crate::store::StoreError;
 
 impl ServiceHandle {
+    /// The namespace a product's HTTP calls act in: the product's own in `onenet`; in `mqtt`, where
+    /// every client logs in anonymously to one namespace, that one, so that a key of the local registry
+    /// reaches the plain MQTT clients (their sessions, retained messages, pushes).
+    pub fn namespace_for(&self, product_id: &str) -> String {
+        match self.config().profile {
+            crate::config::Profile::OneNet => product_id.to_string(),
+            crate::config::Profile::Mqtt => String::new(),
+        }
+    }
+
     /// Every session, online or kept for a clean-session-0 client, sorted by client id.
     pub async fn sessions(&self) -> Vec<SessionInfo> {
         self.ask(RouterMsg::Sessions).await.unwrap_or_default()
@@ -182,11 +192,7 @@ impl ServiceHandle {
         payload: bytes::Bytes,
     ) -> Result<usize, crate::mqtt::TopicError> {
         let topic = crate::mqtt::TopicName::new(topic)?;
-        let namespace = if self.config().profile == crate::config::Profile::OneNet {
-            product_id.to_string()
-        } else {
-            String::new()
-        };
+        let namespace = self.namespace_for(product_id);
         Ok(self
             .ask(|reply| RouterMsg::Push {
                 namespace,
