@@ -120,6 +120,28 @@ impl RetainedStore {
         t.due(now, false)
     }
 
+    /// When `client`'s refusals counted and not reported yet may be reported (Unix ms), if it has any.
+    pub fn refusals_due_at(&self, client: &str) -> Option<i64> {
+        self.refusals.get(client).and_then(Tally::due_at)
+    }
+
+    /// The reports that fell due by `now` and were not made because no refusal came after them (a
+    /// burst's last interval): each publisher with its count, now reported; and when the next one falls
+    /// due, if any are left. One pass over the publishers tracked (at most `REFUSALS_KEPT`).
+    pub fn due_refusals(&mut self, now: i64) -> (Vec<(Arc<str>, u64)>, Option<i64>) {
+        let mut due = Vec::new();
+        let mut next: Option<i64> = None;
+        for (client, t) in &mut self.refusals {
+            if let Some(n) = t.due(now, false) {
+                due.push((client.clone(), n));
+            }
+            if let Some(at) = t.due_at() {
+                next = Some(next.map_or(at, |x| x.min(at)));
+            }
+        }
+        (due, next)
+    }
+
     pub fn clear(&mut self, ns: &str, topic: &str) -> bool {
         let Some(m) = self.by_ns.get_mut(ns) else {
             return false;

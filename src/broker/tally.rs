@@ -46,9 +46,9 @@ impl Tally {
     }
 
     /// When what is counted and not reported may be reported (Unix ms), if anything is. The router
-    /// reports a session's dropped messages then even if nothing more is dropped, so a burst's last
-    /// interval is not left unlogged until the next drop (`Router::log_due_drops`); a publisher's refused
-    /// retained messages are still reported at its next refusal.
+    /// reports then even if nothing more is counted, so a burst's last interval is not left unreported
+    /// until the next event, which may never come (`Router::log_due_drops` for a session's dropped
+    /// messages, `Router::report_due_refusals` for a publisher's refused retained messages).
     pub fn due_at(&self) -> Option<i64> {
         (self.unreported > 0).then(|| self.reported_at.saturating_add(REPORT_EVERY_MS))
     }

@@ -80,6 +80,9 @@ pub(crate) struct Router {
     /// When sessions' drops counted and not yet logged are next due to be logged (see
     /// [`Router::log_due_drops`]).
     drops_due: Option<i64>,
+    /// When publishers' refused retained messages counted and not yet reported are next due to be
+    /// reported (see [`Router::report_due_refusals`]).
+    refusals_due: Option<i64>,
     /// Per-client totals kept across connections and restarts (`stats`).
     stats: stats::StatsBook,
     /// The namespace of the PUBLISH being handled, copied (see `Router::publish`); one namespace long.
@@ -89,8 +92,9 @@ pub(crate) struct Router {
 /// How often in-flight deliveries are checked against `ack_timeout` (Unix ms).
 const SWEEP_MS: i64 = 1000;
 
-/// Passes over the sessions for drop summaries that fell due are at least this far apart (Unix ms).
-const DROPS_PASS_MS: i64 = 1000;
+/// Passes for summaries that fell due (over the sessions for drops, over the publishers for refused
+/// retained messages) are at least this far apart (Unix ms).
+const SUMMARY_PASS_MS: i64 = 1000;
 
 impl Router {
     pub fn new(
@@ -118,6 +122,7 @@ impl Router {
             paused: ConnMap::default(),
             sweep_due: None,
             drops_due: None,
+            refusals_due: None,
             ns_buf: String::new(),
             stats,
         };
@@ -185,6 +190,7 @@ impl Router {
             self.commands.next_deadline(),
             self.sweep_due,
             self.drops_due,
+            self.refusals_due,
         ]
         .into_iter()
         .flatten()
@@ -245,6 +251,9 @@ impl Router {
                 if self.drops_due.is_some_and(|t| t <= now) {
                     self.log_due_drops();
                 }
+                if self.refusals_due.is_some_and(|t| t <= now) {
+                    self.report_due_refusals();
+                }
             }
         }
         self.settle();
@@ -270,7 +279,7 @@ impl Router {
 
     /// Logs every session's drops that are due and were not logged because no drop came after them (the
     /// last interval of a burst); the next such time, if any are left. A pass over the sessions at most
-    /// once per `DROPS_PASS_MS` (sessions' summaries fall due at different times: a pass for each would
+    /// once per `SUMMARY_PASS_MS` (sessions' summaries fall due at different times: a pass for each would
     /// be one per session), and only while some drop waits to be logged; a summary is that much late at
     /// most.
     fn log_due_drops(&mut self) {
@@ -282,7 +291,7 @@ impl Router {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         }
-        self.drops_due = next.map(|n| n.max(self.now + DROPS_PASS_MS));
+        self.drops_due = next.map(|n| n.max(self.now + SUMMARY_PASS_MS));
     }
 
     /// Closes connections whose oldest in-flight delivery waited longer than `ack_timeout` for its

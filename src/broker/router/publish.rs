@@ -241,7 +241,7 @@ impl Router {
             .retained
             .fits(ns, &topic, msg.payload.len(), max_count, max_bytes)
         {
-            self.refuse_retained(ns, topic, from, (max_count, max_bytes));
+            self.refuse_retained(ns, topic, from);
             return;
         }
         self.fx.store(StoreOp::SetRetained {
@@ -288,30 +288,56 @@ impl Router {
     /// is superseded, and a later subscriber must not take it for the latest. Counted in the metrics;
     /// reported to the publisher (`from`, else the connection being handled; a will's owner for a will)
     /// at most once per `tally::REPORT_EVERY_MS` per publisher, with its count.
-    fn refuse_retained(
-        &mut self,
-        ns: &str,
-        topic: String,
-        from: Option<Arc<str>>,
-        (max_count, max_bytes): (usize, usize),
-    ) {
+    fn refuse_retained(&mut self, ns: &str, topic: String, from: Option<Arc<str>>) {
         crate::metrics::Metrics::add(&self.metrics.retained_refused, 1);
         let from = from
             .or_else(|| self.source.and_then(|c| self.conns.get(&c).cloned()))
             .unwrap_or_else(|| Arc::from("broker"));
         if let Some(n) = self.retained.refused(&from, self.now) {
-            let (count, bytes) = self.retained.totals();
+            let bound = self.retained_bound();
             self.diag(
                 &from,
                 DiagKind::RetainedFull,
                 format!(
-                    "retained messages are at their bound ({count} of limits.max_retained_messages {max_count}, \
-                     {bytes} of limits.max_retained_bytes {max_bytes} payload bytes): '{topic}' was delivered \
-                     but not kept, nor its older retained message; {n} of this client's refused since its last report"
+                    "{bound}: '{topic}' was delivered but not kept, nor its older retained message; \
+                     {n} of this client's refused since its last report"
                 ),
             );
         }
+        if let Some(at) = self.retained.refusals_due_at(&from) {
+            self.refusals_due = Some(self.refusals_due.map_or(at, |d| d.min(at)));
+        }
         self.clear_retained(ns, topic);
+    }
+
+    /// The retained store against its bounds, as a diagnostic says it.
+    fn retained_bound(&self) -> String {
+        let (count, bytes) = self.retained.totals();
+        let l = &self.cfg.limits;
+        format!(
+            "retained messages are at their bound ({count} of limits.max_retained_messages {}, \
+             {bytes} of limits.max_retained_bytes {} payload bytes)",
+            l.max_retained_messages, l.max_retained_bytes
+        )
+    }
+
+    /// Reports to each publisher its refused retained messages that were counted since its last report
+    /// and not reported because it published no further refused message (the last interval of a
+    /// burst); when the next report falls due, if any is left. A pass at most once per
+    /// `SUMMARY_PASS_MS`, as for drops.
+    pub(super) fn report_due_refusals(&mut self) {
+        let (due, next) = self.retained.due_refusals(self.now);
+        if !due.is_empty() {
+            let bound = self.retained_bound();
+            for (from, n) in due {
+                self.diag(
+                    &from,
+                    DiagKind::RetainedFull,
+                    format!("{bound}: {n} more of this client's delivered but not kept since its last report"),
+                );
+            }
+        }
+        self.refusals_due = next.map(|n| n.max(self.now + super::SUMMARY_PASS_MS));
     }
 
     /// Fan-out to every matching session of the namespace.

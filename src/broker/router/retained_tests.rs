@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::tests::{H, config, ops, pubs};
+use crate::broker::message::Input;
 use crate::broker::tally::REPORT_EVERY_MS;
 use crate::config::Profile;
 use crate::mqtt::QoS;
@@ -120,6 +121,39 @@ fn refusals_are_reported_at_most_once_per_interval_with_their_count() {
         r[1]
     );
     assert_eq!(h.r.metrics.retained_refused.load(Ordering::Relaxed), 51);
+}
+
+/// The refusals of a burst's last interval are reported when the interval ends, by the router's clock,
+/// even if the device publishes nothing more (before, they waited for its next refusal).
+#[test]
+fn the_last_refusals_of_a_burst_are_reported_when_their_interval_ends() {
+    let mut h = bounded();
+    h.publish_retained(1, "a", bytes(1), 1);
+    h.publish_retained(1, "b", bytes(1), 2);
+    assert_eq!(h.r.next_deadline(), None, "nothing waits for time");
+    for i in 0..50u16 {
+        h.publish_retained(1, &format!("new/{i}"), bytes(1), 3 + i);
+    }
+    assert_eq!(refusals(&h).len(), 1, "the first, at once");
+    let due = h.r.next_deadline().expect("the rest are due later");
+    assert_eq!(due, h.now + REPORT_EVERY_MS);
+    h.now = due - 1;
+    h.on(Input::Tick);
+    assert_eq!(refusals(&h).len(), 1, "not before the interval ends");
+    h.now = due;
+    h.on(Input::Tick);
+    let r = refusals(&h);
+    assert_eq!(
+        r.len(),
+        2,
+        "reported by the tick, with no refusal after them"
+    );
+    assert!(
+        r[1].contains("49 more of this client's delivered but not kept"),
+        "{}",
+        r[1]
+    );
+    assert_eq!(h.r.next_deadline(), None, "and nothing more is due");
 }
 
 /// Bounds lowered at run time leave the store over them: updates to what is kept still replace it (a
