@@ -310,6 +310,36 @@ fn a_long_value_does_not_push_the_plot_off_screen_at_1024x700() {
     );
 }
 
+/// Every column of the Devices table, Warnings the last, is on screen in a 1024 px window with a lab's
+/// figures in it (eight-digit ids, five-digit counters), without scrolling sideways.
+#[test]
+fn the_devices_table_fits_a_1024_px_window() {
+    let mut m = fixture();
+    let now = onenet_desk::ui::format::now_ms();
+    for (d, s) in m.devices.iter_mut().zip(m.sessions.iter_mut()) {
+        d.id = format!("1000{}", d.id);
+        d.name = format!("virtual {}", d.id);
+        s.client_id = d.id.clone();
+        s.remote = Some("127.0.0.1:59020".into());
+        s.online = true;
+        s.connected_at = Some(now);
+        s.last_seen = Some(now);
+        s.messages_in = 12_345;
+        s.messages_out = 12_345;
+        s.dropped = 1_234;
+        s.warnings = 12;
+    }
+    m.tab = Tab::Devices;
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    h.run();
+    let warnings = h.get_by_label("Warnings").rect();
+    assert!(
+        warnings.right() <= 1024.0,
+        "the last column's header is on screen: {warnings:?}"
+    );
+}
+
 fn command(uuid: &str, status: CommandStatus, reply: Option<&[u8]>) -> Command {
     Command {
         uuid: uuid.into(),

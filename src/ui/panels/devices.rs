@@ -217,6 +217,10 @@ impl DevicesPanel {
         // Clicks on a cell select the row rather than the cell's text.
         ui.style_mut().interaction.selectable_labels = false;
         ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+        // Fourteen columns: a little less space between them, so a lab's figures (eight-digit ids,
+        // five-digit counters) fit a 1024 px window with the last column, Warnings, on screen; a wider
+        // table scrolls sideways.
+        ui.spacing_mut().item_spacing.x = 6.0;
         egui::ScrollArea::horizontal()
             .id_salt("devices-h")
             .show(ui, |ui| self.table(ui, m, &rows, out));
@@ -269,7 +273,7 @@ impl DevicesPanel {
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
         for _ in 0..cols.len() {
-            t = t.column(Column::auto().at_least(40.0).resizable(true));
+            t = t.column(Column::auto().at_least(24.0).resizable(true));
         }
         t.header(22.0, |mut h| {
             for (label, by) in cols {
