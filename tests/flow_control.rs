@@ -12,6 +12,7 @@ use onenet_desk::client::{Client, ConnectOptions, connect};
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::service::ServiceHandle;
+use onenet_desk::service::api::SessionInfo;
 use onenet_desk::start;
 use tokio::time::Instant;
 
@@ -94,6 +95,15 @@ async fn qos1_burst_4_to_4_loses_nothing() {
     h.shutdown().await;
 }
 
+/// The session of `client_id` as the admin API reports it.
+async fn session(h: &ServiceHandle, client_id: &str) -> SessionInfo {
+    h.sessions()
+        .await
+        .into_iter()
+        .find(|s| s.client_id == client_id)
+        .unwrap()
+}
+
 /// Backpressure on the wire: a QoS 1 subscriber that neither reads nor acknowledges fills its window and
 /// queue, and then the broker stops reading the publisher's socket (its session's count of messages in
 /// stops while the publisher's writes block in TCP); once the subscriber reads and acknowledges, reading
@@ -123,41 +133,40 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
         }
         p
     });
-    // The publisher's count of messages in settles (four readings 200 ms apart agree) well below N: the
-    // broker is not reading it. Bounded by a deadline.
-    let count_in = || async {
-        h.sessions()
-            .await
-            .iter()
-            .find(|s| s.client_id == "pub")
-            .map_or(0, |s| s.messages_in)
-    };
+    // The broker holds the publisher's reading back (its session says so, `held_back`) once the
+    // subscriber's window is full and its queue at the high watermark, near window + queue (12) of N
+    // messages in: waited for by state, not by watching the count stand still. Bounded by a deadline.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut last, mut same) = (u64::MAX, 0);
-    let held_at = loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = count_in().await;
-        same = if now == last { same + 1 } else { 0 };
-        if same == 3 {
-            break now;
+    let held = loop {
+        let p = session(&h, "pub").await;
+        if p.held_back == 1 {
+            break p;
         }
-        last = now;
         assert!(
             Instant::now() < deadline,
-            "the publisher was never held back"
+            "the publisher was never held back: {p:?}"
         );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    assert!(
-        held_at < 100,
-        "reading stopped near window + queue (12), not after {held_at} of {N}"
-    );
-    assert!(!publisher.is_finished(), "its writes are blocked in TCP");
-    let slow = h.sessions().await;
-    let slow = slow.iter().find(|s| s.client_id == "slow").unwrap();
+    let slow = session(&h, "slow").await;
     assert_eq!(slow.inflight, 4, "the window is full");
     assert!(
         slow.queued >= 8,
         "and the queue at its high watermark: {slow:?}"
+    );
+    assert!(
+        held.messages_in < 100,
+        "reading stopped near window + queue (12), not after {} of {N}",
+        held.messages_in
+    );
+    // Held, the broker reads nothing: what it had read is all it has, and the publisher's writes, 31 MiB
+    // past what the socket buffers hold, cannot all have gone through.
+    assert!(!publisher.is_finished(), "its writes are blocked in TCP");
+    let still = session(&h, "pub").await;
+    assert_eq!(still.held_back, 1);
+    assert!(
+        still.messages_in < 100,
+        "nothing more was read while held: {still:?}"
     );
     // The subscriber reads and acknowledges: reading resumes and everything arrives, in order.
     let mut next = 1u16;
@@ -177,7 +186,9 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
         .await
         .expect("the publisher's writes went through once the subscriber drained")
         .unwrap();
-    assert_eq!(count_in().await, N as u64);
+    let p = session(&h, "pub").await;
+    assert_eq!(p.messages_in, N as u64);
+    assert_eq!(p.held_back, 0, "released");
     let s = h.sessions().await;
     assert!(s.iter().all(|s| s.dropped == 0), "{s:?}");
     h.shutdown().await;

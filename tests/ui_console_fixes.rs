@@ -340,6 +340,22 @@ fn the_devices_table_fits_a_1024_px_window() {
     );
 }
 
+/// A publisher whose reading the broker holds back (its subscribers' windows and queues full) says so
+/// in its detail, with how many it waits for; one read as usual says nothing of it.
+#[test]
+fn a_device_held_back_by_full_subscribers_says_so() {
+    let mut m = fixture();
+    m.sessions[0].held_back = 2;
+    m.tab = Tab::Devices;
+    m.selected = Some("9277".into());
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    assert!(has_label_containing(&h, "held back by full subscribers: 2"));
+    h.state_mut().model.sessions[0].held_back = 0;
+    h.run();
+    assert!(!has_label_containing(&h, "held back by full subscribers"));
+}
+
 fn command(uuid: &str, status: CommandStatus, reply: Option<&[u8]>) -> Command {
     Command {
         uuid: uuid.into(),

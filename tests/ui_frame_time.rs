@@ -69,6 +69,7 @@ fn loaded_model() -> Model {
             held_bytes: 0,
             dropped: 0,
             dropped_qos0: 0,
+            held_back: 0,
             messages_in: i as u64 * 7,
             messages_out: i as u64,
             warnings: 0,

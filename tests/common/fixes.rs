@@ -33,6 +33,7 @@ pub fn session(id: &str, online: bool, clean: bool) -> SessionInfo {
         held_bytes: 0,
         dropped: 0,
         dropped_qos0: 0,
+        held_back: 0,
         messages_in: 1,
         messages_out: 1,
         warnings: 0,

@@ -134,6 +134,7 @@ pub fn session(id: &str, online: bool, msgs_in: u64) -> SessionInfo {
         held_bytes: if online { 0 } else { 2_048 },
         dropped: 0,
         dropped_qos0: 0,
+        held_back: 0,
         messages_in: msgs_in,
         messages_out: 1,
         warnings: 0,

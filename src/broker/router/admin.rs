@@ -102,6 +102,10 @@ impl Router {
                 held_bytes: s.inflight.bytes() + s.queue.bytes(),
                 dropped: s.dropped,
                 dropped_qos0: s.dropped_qos0,
+                held_back: s
+                    .conn
+                    .and_then(|c| self.paused.get(&c).copied())
+                    .unwrap_or(0),
                 messages_in: s.messages_in,
                 messages_out: s.messages_out,
                 warnings: self.diags.total(&s.client_id),

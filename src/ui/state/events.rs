@@ -38,6 +38,7 @@ impl Model {
                     held_bytes: 0,
                     dropped: 0,
                     dropped_qos0: 0,
+                    held_back: 0,
                     messages_in: 0,
                     messages_out: 0,
                     warnings: 0,

@@ -138,6 +138,12 @@ pub(super) fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
                     "0".into()
                 },
             );
+            if s.held_back > 0 {
+                fact(
+                    tr("Reading"),
+                    format!("{} {}", tr("held back by full subscribers:"), s.held_back),
+                );
+            }
             fact(
                 tr("Will"),
                 s.will
