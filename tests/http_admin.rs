@@ -5,24 +5,11 @@
 
 mod common;
 
-use common::http::api;
+use common::http::{KEY, api, errno, setup};
 use common::*;
-use onenet_desk::ServiceHandle;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
-use serde_json::{Value, json};
-
-fn errno(v: &Value) -> i64 {
-    v["errno"].as_i64().unwrap_or(-1)
-}
-
-const KEY: Option<&str> = Some("KEY339");
-
-async fn setup() -> (tempfile::TempDir, ServiceHandle) {
-    let dir = tempfile::tempdir().unwrap();
-    let h = seeded(dir.path()).await;
-    (dir, h)
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn admin_endpoints() {

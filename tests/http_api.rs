@@ -6,24 +6,11 @@ mod common;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::http::{api, call};
+use common::http::{KEY, api, call, errno, setup};
 use common::*;
-use onenet_desk::ServiceHandle;
 use onenet_desk::config::Profile;
 use onenet_desk::mqtt::{Packet, QoS};
 use serde_json::{Value, json};
-
-fn errno(v: &Value) -> i64 {
-    v["errno"].as_i64().unwrap_or(-1)
-}
-
-const KEY: Option<&str> = Some("KEY339");
-
-async fn setup() -> (tempfile::TempDir, ServiceHandle) {
-    let dir = tempfile::tempdir().unwrap();
-    let h = seeded(dir.path()).await;
-    (dir, h)
-}
 
 const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/mqtt?topic=/t"),

@@ -60,13 +60,7 @@ impl FromRequestParts<ServiceHandle> for KeyDevice {
         parts: &mut Parts,
         service: &ServiceHandle,
     ) -> Result<Self, Response> {
-        let KeyProduct(product) = KeyProduct::from_request_parts(parts, service)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let axum::extract::Path(id) =
-            axum::extract::Path::<String>::from_request_parts(parts, service)
-                .await
-                .map_err(IntoResponse::into_response)?;
+        let (product, id) = key_and_path(parts, service).await?;
         let device = device_of(service, &product, &id)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -92,15 +86,24 @@ impl FromRequestParts<ServiceHandle> for KeyClient {
                 .await
                 .map(|k| KeyClient(k.device.id));
         }
-        KeyProduct::from_request_parts(parts, service)
+        key_and_path(parts, service)
             .await
-            .map_err(IntoResponse::into_response)?;
-        let axum::extract::Path(id) =
-            axum::extract::Path::<String>::from_request_parts(parts, service)
-                .await
-                .map_err(IntoResponse::into_response)?;
-        Ok(KeyClient(id))
+            .map(|(_, id)| KeyClient(id))
     }
+}
+
+/// The key's product and the path's one parameter.
+async fn key_and_path(
+    parts: &mut Parts,
+    service: &ServiceHandle,
+) -> Result<(Product, String), Response> {
+    let KeyProduct(product) = KeyProduct::from_request_parts(parts, service)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, service)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((product, id))
 }
 
 /// The device, if it belongs to the key's product (errno 8 otherwise, as for an unknown one).

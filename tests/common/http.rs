@@ -1,5 +1,5 @@
 //! The HTTP API called through its router, without a socket: the tests of the API, of commands and of the
-//! fidelity issue share these two calls.
+//! fidelity issue share these calls, the sample product's key and a seeded broker to call.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -44,4 +44,19 @@ pub async fn api(
     let (status, bytes) = call(h, method, uri, key, body).await;
     assert_eq!(status, StatusCode::OK, "{method} {uri}");
     serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {uri}: not JSON: {bytes:?}"))
+}
+
+/// The sample product's (339) master key.
+pub const KEY: Option<&str> = Some("KEY339");
+
+/// An envelope's errno (-1 when it has none).
+pub fn errno(v: &Value) -> i64 {
+    v["errno"].as_i64().unwrap_or(-1)
+}
+
+/// A `onenet` broker with the sample registry in a temporary directory, kept alive by the returned guard.
+pub async fn setup() -> (tempfile::TempDir, ServiceHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let h = super::seeded(dir.path()).await;
+    (dir, h)
 }
