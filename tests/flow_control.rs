@@ -194,6 +194,87 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
     h.shutdown().await;
 }
 
+/// A held publisher that drops its socket and logs in again is held on its new connection at once,
+/// before it has sent anything (before, each new connection got a read into the full queue before it was
+/// held, so a device reconnecting in a loop grew a slow subscriber's queue without bound); what it sends
+/// then waits in TCP, and arrives once the subscriber drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_publisher_that_reconnects_is_held_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), Profile::Mqtt);
+    cfg.limits.inflight_window = 4;
+    cfg.limits.max_queued_per_session = 8;
+    let h = start(cfg).await.unwrap();
+    let addr = h.mqtt_addr();
+    let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, false, 600)).await;
+    sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
+    for i in 1..=40u16 {
+        p.send(&common::publish(
+            "bp",
+            &i.to_be_bytes(),
+            QoS::AtLeastOnce,
+            i,
+            false,
+        ))
+        .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while session(&h, "pub").await.held_back != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the publisher was never held back"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let queued = session(&h, "slow").await.queued;
+    // The device resets: its socket goes, and it logs in again on a new one. (The broker does not read
+    // the held socket, so it learns of the reset from the new login: a takeover.)
+    drop(p);
+    let (mut p, ack) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
+    assert!(matches!(ack, Packet::ConnAck(_)));
+    assert_eq!(
+        session(&h, "pub").await.held_back,
+        1,
+        "held from its CONNACK on, before it sent anything"
+    );
+    for i in 1001..=1010u16 {
+        p.send(&common::publish(
+            "bp",
+            &i.to_be_bytes(),
+            QoS::AtLeastOnce,
+            i,
+            false,
+        ))
+        .await;
+    }
+    assert_eq!(
+        session(&h, "slow").await.queued,
+        queued,
+        "nothing of the new connection's was read"
+    );
+    // The subscriber drains: the new connection is let go and its ten arrive, after what was queued.
+    let mut got = Vec::new();
+    while !got.contains(&1010u16) {
+        match sub.recv().await {
+            Packet::Publish(m) => {
+                got.push(u16::from_be_bytes([m.payload[0], m.payload[1]]));
+                if let Some(id) = m.qos_pid.pid() {
+                    sub.send(&Packet::PubAck(id)).await;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        got.ends_with(&(1001..=1010).collect::<Vec<_>>()),
+        "the new connection's, in order, last: {got:?}"
+    );
+    assert_eq!(session(&h, "pub").await.held_back, 0, "let go");
+    h.shutdown().await;
+}
+
 /// QoS 0 dropped at a device's full connection is counted on its session in the admin API
 /// (`GET /admin/sessions`) and in all (`GET /admin/metrics`), as the console counts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

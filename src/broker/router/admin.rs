@@ -102,10 +102,7 @@ impl Router {
                 held_bytes: s.inflight.bytes() + s.queue.bytes(),
                 dropped: s.dropped,
                 dropped_qos0: s.dropped_qos0,
-                held_back: s
-                    .conn
-                    .and_then(|c| self.paused.get(&c).copied())
-                    .unwrap_or(0),
+                held_back: s.conn.and_then(|c| self.holds.count(c)).unwrap_or(0),
                 messages_in: s.messages_in,
                 messages_out: s.messages_out,
                 warnings: self.diags.total(&s.client_id),
@@ -171,7 +168,7 @@ impl Router {
             return 0;
         };
         let n = s.clear_queue(&mut self.fx);
-        super::release(&mut self.fx, &mut self.paused, s, limits, false);
+        self.holds.release(&mut self.fx, s, limits, false);
         let (queued, dropped) = (s.inflight.len(), s.dropped);
         self.fx.event(Event::OfflineQueue {
             client_id,

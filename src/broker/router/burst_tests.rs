@@ -21,10 +21,10 @@ const PER: u32 = 10_000;
 const PUB_WINDOW: usize = 64;
 
 /// A small deterministic generator (xorshift64*), so every run takes the same interleaving.
-struct Rng(u64);
+pub(super) struct Rng(pub u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;

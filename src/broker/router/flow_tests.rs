@@ -11,7 +11,7 @@ use crate::events::Event;
 use crate::mqtt::QoS;
 use crate::onenet::diagnostics::DiagKind;
 
-fn pauses(fx: &[Effect]) -> Vec<(u64, bool)> {
+pub(super) fn pauses(fx: &[Effect]) -> Vec<(u64, bool)> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Pause(c, p) => Some((*c, *p)),
@@ -33,7 +33,7 @@ fn pub_sub(persistent: bool, limits: impl FnOnce(&mut crate::config::Limits)) ->
 }
 
 /// Window 1, high watermark 4: publisher 1 → subscriber 2 (QoS 1).
-fn small() -> H {
+pub(super) fn small() -> H {
     pub_sub(false, |l| {
         l.inflight_window = 1;
         l.max_queued_per_session = 4;

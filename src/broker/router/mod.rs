@@ -16,10 +16,13 @@ mod acks;
 mod admin;
 #[cfg(test)]
 mod burst_tests;
+#[cfg(test)]
+mod churn_tests;
 mod driver;
 mod effects;
 #[cfg(test)]
 mod flow_tests;
+mod holds;
 mod hub;
 mod load;
 mod onenet;
@@ -73,8 +76,9 @@ pub(crate) struct Router {
     metrics: Arc<crate::metrics::Metrics>,
     /// The connection whose PUBLISH (or PUBREL) is being routed: the one to pause if a subscriber fills up.
     source: Option<ConnId>,
-    /// Paused publishing connections → how many congested sessions each waits for.
-    paused: ConnMap<u32>,
+    /// Publishing connections held back by full sessions (backpressure), and holds carried over to a
+    /// held client's next connection.
+    holds: holds::Holds,
     /// When the acknowledgement-timeout sweep is next due; `None` while nothing is in flight.
     sweep_due: Option<i64>,
     /// When sessions' drops counted and not yet logged are next due to be logged (see
@@ -119,7 +123,7 @@ impl Router {
             now: 0,
             metrics,
             source: None,
-            paused: ConnMap::default(),
+            holds: holds::Holds::default(),
             sweep_due: None,
             drops_due: None,
             refusals_due: None,
@@ -341,7 +345,7 @@ impl Router {
         let limits = self.limits();
         if let Some((_, s)) = live_session(&self.conns, &mut self.sessions, conn) {
             f(s, &mut self.fx, limits);
-            release(&mut self.fx, &mut self.paused, s, limits, false);
+            self.holds.release(&mut self.fx, s, limits, false);
         }
     }
 
@@ -384,6 +388,7 @@ impl Router {
         {
             tracing::info!(client = %client, "client id logged in again: previous connection closed (takeover)");
             self.conns.remove(&c);
+            self.holds.ended(c, &client);
             self.fx.send(c, Outbound::Close(CloseReason::TakenOver));
         }
         if onenet {
@@ -426,6 +431,14 @@ impl Router {
             }
             self.sessions.insert(client.clone(), Box::new(s));
         }
+        // Held when its last connection ended, and still: held now, before its CONNACK goes out (the
+        // driver sets the hold before it queues the CONNACK), so it reads nothing more.
+        self.holds.carry_over(
+            &mut self.fx,
+            &client,
+            l.conn,
+            self.sessions.values_mut().map(|b| &mut **b),
+        );
         let limits = self.limits();
         let o = &self.cfg.onenet;
         let (max_n, max_age) = (o.offline_max_messages, o.offline_max_age.as_millis() as i64);
@@ -492,11 +505,12 @@ impl Router {
     }
 
     fn closed(&mut self, conn: ConnId, ending: Ending) {
-        // A paused publisher that is gone needs no resume.
-        self.paused.remove(&conn);
+        // A held publisher that is gone needs no resume; its client's next connection is held instead.
         let Some(client) = self.conns.remove(&conn) else {
+            self.holds.forget(conn);
             return;
         };
+        self.holds.ended(conn, &client);
         let limits = self.limits();
         let Some(s) = self.sessions.get_mut(&client) else {
             return;
@@ -507,7 +521,7 @@ impl Router {
         s.conn = None;
         s.gauge = None;
         // Offline now: the publishers it held back go on, and its queue follows the offline rules.
-        release(&mut self.fx, &mut self.paused, s, limits, true);
+        self.holds.release(&mut self.fx, s, limits, true);
         if s.persistent {
             s.trim_queue(limits.max_queued, limits.max_queued_bytes, &mut self.fx);
             s.detach_kept();
@@ -547,49 +561,4 @@ fn live_session<'a>(
     let client = conns.get(&conn)?;
     let s = sessions.get_mut(&SameClient(client))?;
     (s.conn == Some(conn)).then_some((client, &mut **s))
-}
-
-/// Resumes the publishers `s` held back once its queue is down to half the high watermark, in messages
-/// and in bytes (or at once, when `now_offline`).
-pub(super) fn release(
-    fx: &mut Effects,
-    paused: &mut ConnMap<u32>,
-    s: &mut Session,
-    limits: SessionLimits,
-    now_offline: bool,
-) {
-    if s.blockers.is_empty() || (!now_offline && !s.queue.drained(limits)) {
-        return;
-    }
-    for c in s.blockers.drain(..) {
-        if let Some(n) = paused.get_mut(&c) {
-            *n -= 1;
-            if *n == 0 {
-                paused.remove(&c);
-                fx.pause(c, false);
-            }
-        }
-    }
-}
-
-/// Pauses `src` (the connection publishing to `s`) when `s` is online and its queue is at the high
-/// watermark: backpressure instead of loss.
-pub(super) fn hold_back(
-    fx: &mut Effects,
-    paused: &mut ConnMap<u32>,
-    s: &mut Session,
-    limits: SessionLimits,
-    src: Option<ConnId>,
-) {
-    let Some(src) = src else { return };
-    if !s.online() || !s.queue.full(limits) || s.blockers.contains(&src) {
-        return;
-    }
-    s.blockers.push(src);
-    let n = paused.entry(src).or_insert(0);
-    *n += 1;
-    if *n == 1 {
-        tracing::debug!(client = %s.client_id, publisher = src, "subscriber over its window: publisher paused");
-        fx.pause(src, true);
-    }
 }

@@ -380,7 +380,7 @@ impl Router {
                     dropped: s.dropped,
                 });
             }
-            super::hold_back(&mut self.fx, &mut self.paused, s, limits, self.source);
+            self.holds.hold(&mut self.fx, s, limits, self.source);
         }
     }
 
