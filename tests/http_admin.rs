@@ -246,6 +246,37 @@ async fn admin_endpoints() {
         8,
         "another product's device"
     );
+    // Another product's key sees none of 339's sessions or retained messages, and reaches none of its
+    // devices.
+    let other = Some("KEY400");
+    let v = api(&h, "GET", "/admin/sessions", other, "").await;
+    assert_eq!(v["data"], json!([]), "{v}");
+    p.send(&publish("/r", b"kept", QoS::AtLeastOnce, 20, true))
+        .await;
+    assert_eq!(p.recv().await, Packet::PubAck(pid(20)));
+    let v = api(&h, "GET", "/admin/retained", other, "").await;
+    assert_eq!(v["data"]["total_count"], 0, "{v}");
+    for (method, path) in [
+        ("POST", "/admin/sessions/9277/kick"),
+        ("GET", "/admin/queues/9278"),
+        ("GET", "/admin/diagnostics/9277"),
+        ("GET", "/admin/record/9277?duration=1"),
+    ] {
+        assert_eq!(
+            errno(&api(&h, method, path, other, "").await),
+            8,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        errno(&api(&h, "DELETE", "/admin/retained?topic=/r", other, "").await),
+        8
+    );
+    assert_eq!(
+        h.retained().await.len(),
+        1,
+        "339's retained message is untouched"
+    );
     h.shutdown().await;
 }
 
@@ -277,10 +308,20 @@ async fn in_the_mqtt_profile_admin_calls_reach_the_anonymous_clients() {
     let v = api(&h, "GET", "/admin/retained", KEY, "").await;
     assert_eq!(v["data"]["total_count"], 1, "{v}");
     assert_eq!(v["data"]["items"][0]["topic"], "lab/r");
-    assert_eq!(
-        errno(&api(&h, "GET", "/admin/diagnostics/bench-1", KEY, "").await),
-        0
-    );
+    // A diagnostic of its own, by client id: the SDK's SUBSCRIBE with reserved flags 0000.
+    c.send_bytes(&[0x80, 0x08, 0x00, 0x02, 0x00, 0x03, b'l', b'/', b'x', 0x01])
+        .await;
+    assert!(matches!(c.recv().await, Packet::SubAck(_)));
+    let v = eventually("a diagnostic for bench-1", || async {
+        let v = api(&h, "GET", "/admin/diagnostics/bench-1", KEY, "").await;
+        (v["data"].as_array().is_some_and(|a| !a.is_empty())).then_some(v)
+    })
+    .await;
+    assert_eq!(v["data"][0]["kind"], "reserved_flags", "{v}");
+    // A client the broker knows nothing of is errno 8, not an empty answer.
+    for path in ["/admin/diagnostics/nobody", "/admin/queues/nobody"] {
+        assert_eq!(errno(&api(&h, "GET", path, KEY, "").await), 8, "{path}");
+    }
 
     // Offline, its persistent session queues what arrives; the queue is listed and cleared by client id.
     assert_eq!(

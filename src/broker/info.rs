@@ -22,8 +22,9 @@ pub struct SessionInfo {
     pub dropped: u64,
     /// Of `dropped`: QoS 0 messages dropped because the connection's outbound queue was full.
     pub dropped_qos0: u64,
-    /// How many subscribers' full windows and queues this client's reading waits for (backpressure: the
-    /// broker reads nothing more from its connection until they drain); 0 when it is read as usual.
+    /// How many subscribers' full queues this client's reading waits for (backpressure: the broker reads
+    /// nothing more from its connection until they drain). Full subscribers only: 0 also while every
+    /// client waits for the store writer (`limits.max_store_backlog`).
     pub held_back: u32,
     pub messages_in: u64,
     pub messages_out: u64,

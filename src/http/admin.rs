@@ -1,5 +1,7 @@
 //! Local admin endpoints (not OneNET's; under `/admin`): what the console shows, for scripts and CI.
-//! Same key rules as the rest: a product's master key, scoped to that product. In the `mqtt` profile,
+//! A product's master key, scoped to that product, except the registry itself: any product's key lists,
+//! adds and deletes products (keys included: the registry is local, as the console shows it) and reads
+//! the broker-wide metrics. In the `mqtt` profile,
 //! whose clients log in anonymously to one namespace, the calls about live broker state (sessions,
 //! kick, retained, queues, diagnostics) reach those clients with any product's key, by client id.
 
@@ -153,17 +155,32 @@ pub async fn delete_retained(
     Ok(data(json!({"deleted": n})))
 }
 
+/// In `mqtt`, where [`KeyClient`] takes any id: a client the broker knows nothing of (no session, no
+/// diagnostic) is errno 8, as an unknown device is in `onenet`, so a mistyped id does not read as "empty".
+async fn known(s: &ServiceHandle, id: &str) -> Result<(), ApiError> {
+    if s.config().profile == crate::config::Profile::OneNet
+        || s.sessions().await.iter().any(|x| x.client_id == id)
+        || !s.diagnostics(id).await.is_empty()
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(Errno::NotFound, format!("no client {id}")))
+}
+
 /// `GET /admin/queues/{device_id}`: deliveries waiting for the device (in flight and offline).
 pub async fn queue(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    known(&s, &id).await?;
     Ok(data(s.queue(&id).await))
 }
 
 /// `DELETE /admin/queues/{device_id}`: drops the queued (not in-flight) deliveries.
 pub async fn clear_queue(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    known(&s, &id).await?;
     Ok(data(json!({"deleted": s.clear_queue(&id).await})))
 }
 
 /// `GET /admin/diagnostics/{device_id}`.
 pub async fn diagnostics(State(s): State<ServiceHandle>, KeyClient(id): KeyClient) -> ApiResult {
+    known(&s, &id).await?;
     Ok(data(s.diagnostics(&id).await))
 }

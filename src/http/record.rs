@@ -1,6 +1,7 @@
 //! `GET /admin/record/{device_id}?duration=S`: streams one device's packets, both directions, as recording
 //! lines (JSON Lines, see [`crate::record`]) for S seconds (default: until the client hangs up, at most a
-//! day). `onenet-desk record` is its client. Same key rule as the other admin endpoints.
+//! day). `onenet-desk record` is its client. Same key rule as the other admin endpoints (in `mqtt`, any
+//! client id, connected yet or not: see `KeyClient`).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, Errno};
-use super::extract::{KeyDevice, Params};
+use super::extract::{KeyClient, Params};
 use crate::record::recorder::Recorder;
 use crate::service::ServiceHandle;
 
@@ -18,7 +19,7 @@ const MAX_DURATION_S: u64 = 86_400;
 
 pub async fn record(
     State(s): State<ServiceHandle>,
-    KeyDevice { device, .. }: KeyDevice,
+    KeyClient(id): KeyClient,
     Params(params): Params,
 ) -> Result<Response, ApiError> {
     let secs = match params.get("duration") {
@@ -34,7 +35,7 @@ pub async fn record(
         },
     };
     let until = tokio::time::Instant::now() + Duration::from_secs(secs);
-    let rec = Recorder::new(&s, &device.id);
+    let rec = Recorder::new(&s, &id);
     // One line per poll; the recorder reads a bounded broadcast, so nothing here grows.
     let stream = futures_util::stream::unfold(rec, move |mut rec| async move {
         let line = tokio::time::timeout_at(until, rec.next())

@@ -227,11 +227,7 @@ impl ServiceHandle {
         payload.extend_from_slice(json);
         let upload = crate::onenet::datapoint::decode(&payload, &self.dp_options())?;
         let n = upload.points.len();
-        let namespace = if self.config().profile == crate::config::Profile::OneNet {
-            device.product_id
-        } else {
-            String::new()
-        };
+        let namespace = self.namespace_for(&device.product_id);
         let seq = self
             .ask(|reply| RouterMsg::Ingest {
                 device_id: device.id,

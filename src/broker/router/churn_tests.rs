@@ -1,8 +1,8 @@
 //! Flow control under churn, in virtual time. Three publishers and four persistent QoS 1 subscribers (one
 //! of them fed by every publisher through a wildcard, so each publisher feeds two sessions), with bounds
 //! small enough that backpressure engages again and again, and a seeded random mix of publishing,
-//! writing, acknowledging, disconnecting, reconnecting, taking over and the clock running past the
-//! acknowledgement timeout. Whatever the order:
+//! writing, acknowledging, disconnecting, reconnecting, taking over, unsubscribing and subscribing again,
+//! and the clock running past the acknowledgement timeout, in both profiles. Whatever the order:
 //!
 //! * pause and resume alternate for each connection, and only live publishers are paused;
 //! * once the subscribers have drained, no publisher is held back and the router keeps no hold;
@@ -22,7 +22,7 @@ use super::flow_tests::{pauses, small};
 use super::tests::{H, config, pid};
 use crate::broker::message::{ConnId, Ending, Input, Outbound};
 use crate::config::Profile;
-use crate::mqtt::{Packet, QoS};
+use crate::mqtt::{Packet, QoS, TopicFilter};
 
 const PUBS: usize = 3;
 /// Subscriber `j`'s filter: publisher 0's topic, publisher 1's, every publisher's, publisher 2's.
@@ -47,12 +47,15 @@ struct Subscriber {
     conn: Option<ConnId>,
     /// What the router queued for the connection and it has not written yet.
     wire: VecDeque<Outbound>,
-    /// Received by the client, not yet acknowledged.
-    to_ack: VecDeque<u16>,
-    /// Message numbers received (a redelivery after a reconnect may repeat one).
-    got: BTreeSet<u64>,
+    /// Received by the client, not yet acknowledged: packet id and message number.
+    to_ack: VecDeque<(u16, u64)>,
+    /// Message numbers the client acknowledged (a redelivery after a reconnect may repeat one). What it
+    /// received and never acknowledged may be dropped later (OneNET keeps the latest 10 at login),
+    /// counted: acknowledged and dropped are what the broker answers for.
+    acked: BTreeSet<u64>,
     /// Messages routed to its session.
     owed: u64,
+    subscribed: bool,
 }
 
 struct Churn {
@@ -70,8 +73,8 @@ struct Churn {
 }
 
 impl Churn {
-    fn new(window: usize, max_queued: usize) -> Churn {
-        let mut cfg = config(Profile::Mqtt);
+    fn new(profile: Profile, window: usize, max_queued: usize) -> Churn {
+        let mut cfg = config(profile);
         cfg.limits.inflight_window = window;
         cfg.limits.max_queued_per_session = max_queued;
         cfg.limits.max_outbound_messages = 4;
@@ -90,13 +93,56 @@ impl Churn {
         for i in 0..PUBS {
             c.connect_pub(i);
         }
-        for (j, filter) in FILTERS.iter().enumerate() {
+        for j in 0..FILTERS.len() {
             c.connect_sub(j);
-            let conn = c.subs[j].conn.expect("connected");
-            let fx = c.h.subscribe(conn, filter, QoS::AtLeastOnce);
-            c.apply(fx);
+            c.subscribe(j);
         }
         c
+    }
+
+    /// Subscriber `j`'s filters: `FILTERS[j]`, where OneNET (exact topics only) takes every publisher's
+    /// topic for the wildcard.
+    fn filters(&self, j: usize) -> Vec<TopicFilter> {
+        let all = ["t/0", "t/1", "t/2"];
+        let f: &[&str] = if FILTERS[j] == "t/+" && self.h.r.onenet() {
+            &all
+        } else {
+            std::slice::from_ref(&FILTERS[j])
+        };
+        f.iter()
+            .map(|f| TopicFilter::new(*f).expect("filter"))
+            .collect()
+    }
+
+    fn subscribe(&mut self, j: usize) {
+        let Some(conn) = self.subs[j].conn else {
+            return;
+        };
+        let filters = self
+            .filters(j)
+            .into_iter()
+            .map(|f| (f, QoS::AtLeastOnce))
+            .collect();
+        self.on(Input::Subscribe {
+            conn,
+            pid: pid(1),
+            filters,
+        });
+        self.subs[j].subscribed = true;
+    }
+
+    /// What was routed to it before stays owed (queued and in flight go on); nothing after.
+    fn unsubscribe(&mut self, j: usize) {
+        let Some(conn) = self.subs[j].conn else {
+            return;
+        };
+        let filters = self.filters(j);
+        self.on(Input::Unsubscribe {
+            conn,
+            pid: pid(1),
+            filters,
+        });
+        self.subs[j].subscribed = false;
     }
 
     fn conn(&mut self) -> ConnId {
@@ -218,7 +264,7 @@ impl Churn {
         let seq = self.next_seq;
         self.next_seq += 1;
         for (j, s) in self.subs.iter_mut().enumerate() {
-            s.owed += u64::from(feeds(i, j));
+            s.owed += u64::from(feeds(i, j) && s.subscribed);
         }
         let fx = self.h.publish_bytes(
             conn,
@@ -243,10 +289,9 @@ impl Churn {
             match o {
                 Outbound::Publish { msg, pid, .. } => {
                     let seq = u64::from_be_bytes(msg.payload[..8].try_into().expect("8 bytes"));
-                    self.subs[j].got.insert(seq);
                     self.subs[j]
                         .to_ack
-                        .push_back(pid.expect("QoS 1 has a packet id").get());
+                        .push_back((pid.expect("QoS 1 has a packet id").get(), seq));
                 }
                 Outbound::Close(_) => {
                     self.closing.push_back(conn);
@@ -262,9 +307,10 @@ impl Churn {
             return;
         };
         for _ in 0..n {
-            let Some(id) = self.subs[j].to_ack.pop_front() else {
+            let Some((id, seq)) = self.subs[j].to_ack.pop_front() else {
                 break;
             };
+            self.subs[j].acked.insert(seq);
             self.on(Input::PubAck { conn, pid: pid(id) });
         }
     }
@@ -317,8 +363,8 @@ impl Churn {
 }
 
 /// One seeded run of `steps` random steps, then the drain and the checks.
-fn run(seed: u64, steps: usize) -> Churn {
-    let mut c = Churn::new(4, 8);
+fn run(profile: Profile, seed: u64, steps: usize) -> Churn {
+    let mut c = Churn::new(profile, 4, 8);
     let mut rng = Rng(seed);
     let ack_timeout = c.h.r.cfg.limits.ack_timeout.as_millis() as usize;
     for step in 0..steps {
@@ -337,9 +383,15 @@ fn run(seed: u64, steps: usize) -> Churn {
             }
             960..968 => c.connect_sub(j),
             968..976 => c.disconnect_pub(i),
-            976..990 => {
+            976..986 => {
                 if c.pubs[i].conn.is_none() {
                     c.connect_pub(i);
+                }
+            }
+            986..988 => c.unsubscribe(j),
+            988..990 => {
+                if !c.subs[j].subscribed {
+                    c.subscribe(j);
                 }
             }
             _ => {
@@ -361,7 +413,18 @@ fn run(seed: u64, steps: usize) -> Churn {
 fn under_churn_no_publisher_stays_held_and_no_message_is_lost_silently() {
     let (mut pauses, mut reconnects, mut dropped, mut delivered) = (0, 0, 0, 0);
     for seed in 1..=16u64 {
-        let c = run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, 25_000);
+        // Half in each profile: `mqtt` keeps QoS 1/2 for offline sessions up to the queue's bound,
+        // `onenet` keeps every message and replays the latest 10 at login (spec §9).
+        let profile = if seed % 2 == 0 {
+            Profile::OneNet
+        } else {
+            Profile::Mqtt
+        };
+        let c = run(
+            profile,
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            25_000,
+        );
         for p in &c.pubs {
             assert!(!p.paused, "seed {seed}: a publisher is still held back");
         }
@@ -376,15 +439,15 @@ fn under_churn_no_publisher_stays_held_and_no_message_is_lost_silently() {
                 .find(|x| x.client_id == format!("s{j}"))
                 .expect("a persistent session");
             assert_eq!(
-                s.got.len() as u64 + info.dropped,
+                s.acked.len() as u64 + info.dropped,
                 s.owed,
-                "seed {seed}, subscriber {j}: {} delivered and {} dropped of {} routed to it",
-                s.got.len(),
+                "seed {seed}, subscriber {j}: {} acknowledged and {} dropped of {} routed to it",
+                s.acked.len(),
                 info.dropped,
                 s.owed
             );
             dropped += info.dropped;
-            delivered += s.got.len() as u64;
+            delivered += s.acked.len() as u64;
         }
         pauses += c.pauses;
         reconnects += c.reconnects;

@@ -299,8 +299,8 @@ impl Router {
                 &from,
                 DiagKind::RetainedFull,
                 format!(
-                    "{bound}: '{topic}' was delivered but not kept, nor its older retained message; \
-                     {n} of this client's refused since its last report"
+                    "retained messages are at their bound ({bound}): '{topic}' was delivered but not kept, \
+                     nor its older retained message; {n} of this client's refused since its last report"
                 ),
             );
         }
@@ -315,8 +315,7 @@ impl Router {
         let (count, bytes) = self.retained.totals();
         let l = &self.cfg.limits;
         format!(
-            "retained messages are at their bound ({count} of limits.max_retained_messages {}, \
-             {bytes} of limits.max_retained_bytes {} payload bytes)",
+            "{count} of limits.max_retained_messages {}, {bytes} of limits.max_retained_bytes {} payload bytes",
             l.max_retained_messages, l.max_retained_bytes
         )
     }
@@ -333,7 +332,10 @@ impl Router {
                 self.diag(
                     &from,
                     DiagKind::RetainedFull,
-                    format!("{bound}: {n} more of this client's delivered but not kept since its last report"),
+                    format!(
+                        "{n} more of this client's retained messages were delivered but not kept since its last \
+                         report, the store being at its bound (now: {bound})"
+                    ),
                 );
             }
         }

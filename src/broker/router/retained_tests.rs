@@ -149,7 +149,7 @@ fn the_last_refusals_of_a_burst_are_reported_when_their_interval_ends() {
         "reported by the tick, with no refusal after them"
     );
     assert!(
-        r[1].contains("49 more of this client's delivered but not kept"),
+        r[1].contains("49 more of this client's retained messages were delivered but not kept"),
         "{}",
         r[1]
     );
