@@ -104,6 +104,44 @@ async fn session(h: &ServiceHandle, client_id: &str) -> SessionInfo {
         .unwrap()
 }
 
+/// A broker with window 4 and queue 8 (`mqtt`), and subscriber "slow" (persistent when `persistent`) of
+/// `bp` at QoS 1, which reads nothing until the test says.
+async fn slow_subscriber(dir: &std::path::Path, persistent: bool) -> (ServiceHandle, Raw) {
+    let mut cfg = config(dir, Profile::Mqtt);
+    cfg.limits.inflight_window = 4;
+    cfg.limits.max_queued_per_session = 8;
+    let h = start(cfg).await.unwrap();
+    let (mut sub, _) = Raw::login(
+        h.mqtt_addr(),
+        &connect_packet("slow", None, None, !persistent, 600),
+    )
+    .await;
+    sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    (h, sub)
+}
+
+/// A QoS 1 PUBLISH to `bp` whose payload is `i`, with packet id `i`.
+fn numbered(i: u16) -> Packet {
+    common::publish("bp", &i.to_be_bytes(), QoS::AtLeastOnce, i, false)
+}
+
+/// Waits (bounded) until `client`'s reading is held back by one full subscriber; its session then.
+async fn until_held(h: &ServiceHandle, client: &str) -> SessionInfo {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = session(h, client).await;
+        if s.held_back == 1 {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{client} was never held back: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Backpressure on the wire: a QoS 1 subscriber that neither reads nor acknowledges fills its window and
 /// queue, and then the broker stops reading the publisher's socket (its session's count of messages in
 /// stops while the publisher's writes block in TCP); once the subscriber reads and acknowledges, reading
@@ -112,14 +150,8 @@ async fn session(h: &ServiceHandle, client_id: &str) -> SessionInfo {
 async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drains() {
     const N: u16 = 2_000;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), Profile::Mqtt);
-    cfg.limits.inflight_window = 4;
-    cfg.limits.max_queued_per_session = 8;
-    let h = start(cfg).await.unwrap();
+    let (h, mut sub) = slow_subscriber(dir.path(), false).await;
     let addr = h.mqtt_addr();
-    let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, true, 600)).await;
-    sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
-    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
     // 2,000 messages of 16 KiB (31 MiB): far more than the socket buffers between publisher and broker
     // hold (loopback's grow to a few MiB each), so the publisher's writes block once the broker stops
     // reading.
@@ -136,18 +168,7 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
     // The broker holds the publisher's reading back (its session says so, `held_back`) once the
     // subscriber's window is full and its queue at the high watermark, near window + queue (12) of N
     // messages in: waited for by state. Bounded by a deadline.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let held = loop {
-        let p = session(&h, "pub").await;
-        if p.held_back == 1 {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the publisher was never held back: {p:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let held = until_held(&h, "pub").await;
     let slow = session(&h, "slow").await;
     assert_eq!(slow.inflight, 4, "the window is full");
     assert!(
@@ -206,33 +227,13 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_publisher_that_reconnects_is_held_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), Profile::Mqtt);
-    cfg.limits.inflight_window = 4;
-    cfg.limits.max_queued_per_session = 8;
-    let h = start(cfg).await.unwrap();
+    let (h, mut sub) = slow_subscriber(dir.path(), true).await;
     let addr = h.mqtt_addr();
-    let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, false, 600)).await;
-    sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
-    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
     let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
     for i in 1..=40u16 {
-        p.send(&common::publish(
-            "bp",
-            &i.to_be_bytes(),
-            QoS::AtLeastOnce,
-            i,
-            false,
-        ))
-        .await;
+        p.send(&numbered(i)).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while session(&h, "pub").await.held_back != 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the publisher was never held back"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_held(&h, "pub").await;
     let queued = session(&h, "slow").await.queued;
     // The device resets: its socket goes, and it logs in again on a new one. (The broker does not read
     // the held socket, so it learns of the reset from the new login: a takeover.)
@@ -245,14 +246,7 @@ async fn a_held_publisher_that_reconnects_is_held_at_once() {
         "held from its CONNACK on, before it sent anything"
     );
     for i in 1001..=1010u16 {
-        p.send(&common::publish(
-            "bp",
-            &i.to_be_bytes(),
-            QoS::AtLeastOnce,
-            i,
-            false,
-        ))
-        .await;
+        p.send(&numbered(i)).await;
     }
     assert_eq!(
         session(&h, "slow").await.queued,
