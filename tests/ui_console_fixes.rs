@@ -340,15 +340,27 @@ fn the_devices_table_fits_a_1024_px_window() {
     );
 }
 
-/// A publisher whose reading the broker holds back (its subscribers' windows and queues full) says so
-/// in its detail, with how many it waits for; one read as usual says nothing of it.
+/// A publisher whose reading the broker holds back (its subscribers' queues full) says so: its In count
+/// in the table, amber, on hover, and its detail, with how many it waits for; one read as usual says
+/// nothing of it.
 #[test]
 fn a_device_held_back_by_full_subscribers_says_so() {
     let mut m = fixture();
     m.sessions[0].held_back = 2;
+    m.sessions[0].messages_in = 4321;
     m.tab = Tab::Devices;
-    m.selected = Some("9277".into());
     let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    // In the table, its In count is amber, and says why on hover.
+    let at = h.get_by_label("4321").rect().center();
+    h.hover_at(at);
+    h.run_steps(12);
+    assert!(has_label_containing(
+        &h,
+        "Reading held back until its full subscribers drain: 2"
+    ));
+    // Its detail says so too.
+    h.state_mut().model.selected = Some("9277".into());
     h.run();
     assert!(has_label_containing(&h, "held back by full subscribers: 2"));
     h.state_mut().model.sessions[0].held_back = 0;

@@ -50,6 +50,8 @@ pub struct DeviceRow {
     /// starts from 0 at each connection).
     pub dropped: u64,
     pub dropped_qos0: u64,
+    /// How many full subscribers its reading waits for (backpressure; 0: read as usual).
+    pub held_back: u32,
     /// Auto-registered since the console started.
     pub new: bool,
 }
@@ -102,6 +104,7 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
                     .max(m.diagnostics.get(id).map_or(0, |d| d.len() as u64)),
                 dropped: s.map_or(0, |s| s.dropped),
                 dropped_qos0: s.map_or(0, |s| s.dropped_qos0),
+                held_back: s.map_or(0, |s| s.held_back),
                 new: d.is_some_and(|d| m.is_new_auto(d)),
             }
         })
@@ -137,6 +140,14 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
 }
 
 /// What a device's dropped count is made of (the table's hover, the detail's line).
+/// What a held publisher's In count says on hover.
+pub fn held_text(full: u32) -> String {
+    format!(
+        "{} {full}",
+        tr("Reading held back until its full subscribers drain:")
+    )
+}
+
 pub fn dropped_text(dropped: u64, qos0: u64) -> String {
     format!(
         "{qos0} {}; {} {}",
@@ -330,8 +341,17 @@ impl DevicesPanel {
                 row.col(|ui| {
                     ui.label(r.subscriptions.to_string());
                 });
+                // Held back (a subscriber it feeds is full): its count in stops, so it says why, in amber
+                // and on hover, without a column of its own.
                 row.col(|ui| {
-                    ui.label(r.messages_in.to_string());
+                    if r.held_back > 0 {
+                        ui.label(RichText::new(r.messages_in.to_string()).color(AMBER))
+                            .on_hover_ui(|ui| {
+                                ui.label(held_text(r.held_back));
+                            });
+                    } else {
+                        ui.label(r.messages_in.to_string());
+                    }
                 });
                 row.col(|ui| {
                     ui.label(r.messages_out.to_string());
