@@ -1,7 +1,8 @@
 //! Flow control under churn, in virtual time. Three publishers and four persistent QoS 1 subscribers (one
 //! of them fed by every publisher through a wildcard, so each publisher feeds two sessions), with bounds
 //! small enough that backpressure engages again and again, and a seeded random mix of publishing,
-//! writing, acknowledging, disconnecting, reconnecting, taking over, unsubscribing and subscribing again,
+//! writing, acknowledging, disconnecting, reconnecting, taking over, starting afresh with a clean session,
+//! unsubscribing and subscribing again,
 //! and the clock running past the acknowledgement timeout, in both profiles. Whatever the order:
 //!
 //! * pause and resume alternate for each connection, and only live publishers are paused;
@@ -12,7 +13,8 @@
 //! * a session's window and queue stay within their bounds.
 //!
 //! The queue bound is what found a held publisher's reconnection adding a read to a full queue with each
-//! new connection (`router/holds`); the last test takes that case step by step.
+//! new connection, and the drain what found a session replaced by a clean login leaving its publishers
+//! held (`router/holds`); `holds_tests.rs` takes those cases step by step.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -20,7 +22,6 @@ use bytes::Bytes;
 
 use super::Effect;
 use super::burst_tests::Rng;
-use super::flow_tests::{pauses, small};
 use super::tests::{H, config, pid};
 use crate::broker::message::{ConnId, Ending, Input, Outbound};
 use crate::config::Profile;
@@ -88,6 +89,8 @@ struct Churn {
     max_queued: usize,
     /// Every publish and subscription at this QoS (1 or 2).
     qos: QoS,
+    /// Messages delivered to sessions that a clean login ended since (for the totals only).
+    delivered_before_restarts: u64,
 }
 
 impl Churn {
@@ -108,6 +111,7 @@ impl Churn {
             window,
             max_queued,
             qos,
+            delivered_before_restarts: 0,
         };
         for i in 0..PUBS {
             c.connect_pub(i);
@@ -231,6 +235,23 @@ impl Churn {
         self.reconnects += 1;
         let fx = self.h.login(conn, &format!("s{j}"), false);
         self.apply(fx);
+    }
+
+    /// Subscriber `j`'s client starts afresh: a clean login (taking its connection over, if it has one)
+    /// ends its session and all it held, then a persistent login and its subscriptions again. Nothing
+    /// routed before is owed any more, and the client forgets what it held too.
+    fn restart_sub(&mut self, j: usize) {
+        let conn = self.conn();
+        self.delivered_before_restarts += self.subs[j].delivered.len() as u64;
+        let s = &mut self.subs[j];
+        *s = Subscriber {
+            conn: Some(conn),
+            ..Subscriber::default()
+        };
+        let fx = self.h.login(conn, &format!("s{j}"), true);
+        self.apply(fx);
+        self.connect_sub(j);
+        self.subscribe(j);
     }
 
     fn disconnect_sub(&mut self, j: usize, ending: Ending) {
@@ -449,7 +470,8 @@ fn run(profile: Profile, qos: QoS, seed: u64, steps: usize) -> Churn {
                     c.connect_sub(j);
                 }
             }
-            960..968 => c.connect_sub(j),
+            960..964 => c.connect_sub(j),
+            964..968 => c.restart_sub(j),
             968..976 => c.disconnect_pub(i),
             976..986 => {
                 if c.pubs[i].conn.is_none() {
@@ -514,6 +536,7 @@ fn check_runs(seeds: u64, qos: QoS, profile: impl Fn(u64) -> Profile) -> (usize,
         }
         pauses += c.pauses;
         reconnects += c.reconnects;
+        delivered += c.delivered_before_restarts;
     }
     // The mix did what it is for: holds, reconnections, and both deliveries and offline drops.
     assert!(pauses > 100, "{pauses} pauses");
@@ -545,48 +568,4 @@ fn under_churn_no_publisher_stays_held_and_no_message_is_lost_silently() {
 #[test]
 fn under_churn_qos2_is_delivered_exactly_once() {
     check_runs(8, QoS::ExactlyOnce, |_| Profile::Mqtt);
-}
-
-/// A held publisher that reconnects is held again on its new connection at once (after a disconnect and on
-/// a takeover alike), before it reads anything: reconnecting in a loop cannot add a message to a full
-/// session with each new connection (its queue grew by one per connection before). The last connection
-/// is let go when the session drains, as the first would have been, and no hold is left behind.
-#[test]
-fn a_held_publisher_that_reconnects_is_held_again_at_once() {
-    let mut h = small();
-    for i in 1..=5u16 {
-        h.publish(1, "t", QoS::AtLeastOnce, i);
-    }
-    let queued = |h: &H| {
-        h.r.session_infos()
-            .into_iter()
-            .find(|s| s.client_id == "sub")
-            .map(|s| s.queued)
-            .unwrap()
-    };
-    assert_eq!(queued(&h), 4, "at the high watermark, the publisher held");
-    let mut conn = 1;
-    for round in 0..20u64 {
-        // Half the rounds a disconnect then a login, half a takeover (the login closes the old one).
-        if round % 2 == 0 {
-            h.close(conn, Ending::Graceful);
-        }
-        let old = conn;
-        conn = 100 + round;
-        let fx = h.login(conn, "pub", true);
-        assert_eq!(pauses(&fx), vec![(conn, true)], "held again at login");
-        if round % 2 == 1 {
-            h.close(old, Ending::ClosedByBroker);
-        }
-    }
-    assert_eq!(queued(&h), 4, "nothing more was read");
-    let mut resumed = Vec::new();
-    for n in 1..=5u16 {
-        resumed.extend(pauses(&h.on(Input::PubAck {
-            conn: 2,
-            pid: pid(n),
-        })));
-    }
-    assert_eq!(resumed, vec![(conn, false)], "the last connection let go");
-    assert!(h.r.holds.is_empty(), "no hold left behind");
 }

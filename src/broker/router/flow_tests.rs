@@ -22,7 +22,7 @@ pub(super) fn pauses(fx: &[Effect]) -> Vec<(u64, bool)> {
 
 /// `mqtt`, `limits` applied: publisher 1 ("pub") → subscriber 2 ("sub", persistent when `persistent`)
 /// of `t` at QoS 1.
-fn pub_sub(persistent: bool, limits: impl FnOnce(&mut crate::config::Limits)) -> H {
+pub(super) fn pub_sub(persistent: bool, limits: impl FnOnce(&mut crate::config::Limits)) -> H {
     let mut cfg = config(Profile::Mqtt);
     limits(&mut cfg.limits);
     let mut h = H::new(cfg);

@@ -1,6 +1,6 @@
 //! Backpressure's book: which publishing connections full sessions hold back, and how many sessions hold
 //! each. A session lists the connections it holds (`Session::blockers`) and lets them go when its queue is
-//! down to half, or when it goes offline.
+//! down to half, when it goes offline, or when a clean login replaces it (its queue goes with it).
 //!
 //! A hold outlives its connection. A connection ends while held (the device reset, or logged in again on a
 //! new socket) and the sessions that held it may still be full: its client's next connection is held at

@@ -23,6 +23,8 @@ mod effects;
 #[cfg(test)]
 mod flow_tests;
 mod holds;
+#[cfg(test)]
+mod holds_tests;
 mod hub;
 mod load;
 mod onenet;
@@ -411,6 +413,9 @@ impl Router {
             .is_some_and(|s| s.persistent && *s.namespace == *l.namespace);
         let session_present = !l.clean_session && resumable;
         if !session_present && let Some(mut old) = self.sessions.remove(&client) {
+            // The publishers it held go on: its queue goes with it.
+            let limits = self.limits();
+            self.holds.release(&mut self.fx, &mut old, limits, true);
             // Its drops not yet logged go with a last summary, not silently.
             old.log_drops(self.now, self.limits(), true);
             self.drop_subscriptions(&old);
