@@ -274,6 +274,33 @@ async fn a_held_publisher_that_reconnects_is_held_at_once() {
     h.shutdown().await;
 }
 
+/// A full subscriber that restarts with a clean session (a takeover by a clean login) ends its session and
+/// its queue, and the publisher it held goes on at once: what it sends next is read and acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_restart_of_a_full_subscriber_lets_its_publisher_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, _sub) = slow_subscriber(dir.path(), true).await;
+    let addr = h.mqtt_addr();
+    let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
+    for i in 1..=40u16 {
+        p.send(&numbered(i)).await;
+    }
+    until_held(&h, "pub").await;
+    let (_again, ack) = Raw::login(addr, &connect_packet("slow", None, None, true, 600)).await;
+    assert!(matches!(ack, Packet::ConnAck(_)));
+    // Let go: what it sends now is read and acknowledged too (held, it would wait for ever).
+    p.send(&numbered(41)).await;
+    let mut acked = 0;
+    while acked < 41 {
+        if let Packet::PubAck(_) = p.recv().await {
+            acked += 1;
+        }
+    }
+    let s = session(&h, "pub").await;
+    assert_eq!((s.held_back, s.messages_in), (0, 41), "{s:?}");
+    h.shutdown().await;
+}
+
 /// QoS 0 dropped at a device's full connection is counted on its session in the admin API
 /// (`GET /admin/sessions`) and in all (`GET /admin/metrics`), as the console counts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
