@@ -221,38 +221,60 @@ async fn a_full_subscriber_stops_the_broker_reading_its_publisher_until_it_drain
 }
 
 /// A held publisher that drops its socket and logs in again is held on its new connection at once,
-/// before it has sent anything (before, each new connection got a read into the full queue before it was
-/// held, so a device reconnecting in a loop grew a slow subscriber's queue without bound); what it sends
-/// then waits in TCP, and arrives once the subscriber drains.
+/// even when it sends with its CONNECT (before, each new connection got a read into the full queue
+/// before it was held, so a device reconnecting in a loop grew a slow subscriber's queue without bound);
+/// what it sends waits, and arrives once the subscriber drains.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_publisher_that_reconnects_is_held_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let (h, mut sub) = slow_subscriber(dir.path(), true).await;
     let addr = h.mqtt_addr();
+    // One message at a time, each acknowledged (routed) before the next, until the publisher is held:
+    // all it sent is counted, none waits in the pipeline.
     let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
-    for i in 1..=40u16 {
-        p.send(&numbered(i)).await;
+    let mut sent = 0u16;
+    while session(&h, "pub").await.held_back == 0 {
+        sent += 1;
+        assert!(sent < 100, "never held back");
+        p.send(&numbered(sent)).await;
+        assert_eq!(p.recv().await, Packet::PubAck(common::pid(sent)));
     }
-    until_held(&h, "pub").await;
-    let queued = session(&h, "slow").await.queued;
-    // The device resets: its socket goes, and it logs in again on a new one. (The broker does not read
-    // the held socket, so it learns of the reset from the new login: a takeover.)
+    // The device resets: its socket goes, and it logs in again on a new one, its first ten messages in
+    // the same write as its CONNECT (a client that does not wait for CONNACK). The broker does not read
+    // the held socket, so it learns of the reset from the new login: a takeover.
     drop(p);
-    let (mut p, ack) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
-    assert!(matches!(ack, Packet::ConnAck(_)));
+    let mut p = Raw::connect(addr).await;
+    let mut bytes = connect_packet("pub", None, None, true, 600)
+        .to_bytes()
+        .unwrap()
+        .to_vec();
+    for i in 1001..=1010u16 {
+        bytes.extend_from_slice(&numbered(i).to_bytes().unwrap());
+    }
+    p.send_bytes(&bytes).await;
+    assert!(matches!(p.recv().await, Packet::ConnAck(_)));
     assert_eq!(
         session(&h, "pub").await.held_back,
         1,
-        "held from its CONNACK on, before it sent anything"
+        "held from its CONNACK on"
     );
-    for i in 1001..=1010u16 {
-        p.send(&numbered(i)).await;
-    }
-    assert_eq!(
+    // Nothing of the new connection's is read (the old one's can no longer arrive: it was taken over).
+    // A negative, so it takes time to show: two readings 200 ms apart agree.
+    let before = (
         session(&h, "slow").await.queued,
-        queued,
-        "nothing of the new connection's was read"
+        session(&h, "pub").await.messages_in,
     );
+    assert_eq!(
+        before.1,
+        u64::from(sent),
+        "what the old connection sent, none of the new one's ten"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = (
+        session(&h, "slow").await.queued,
+        session(&h, "pub").await.messages_in,
+    );
+    assert_eq!(after, before, "nothing of the new connection's was read");
     // The subscriber drains: the new connection is let go and its ten arrive, after what was queued.
     let mut got = Vec::new();
     while !got.contains(&1010u16) {

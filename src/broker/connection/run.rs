@@ -84,7 +84,8 @@ impl Conn {
         tokio::pin!(cancelled);
         let mut was_paused = false;
         // Bytes that arrived with the CONNECT (a client that pipelines) are handled now, not at the next
-        // read: processed in `mqtt`, dropped as "before CONNACK" in `onenet`.
+        // read: held until the CONNACK in `mqtt` (see `input_waits`), dropped as "before CONNACK" in
+        // `onenet`.
         if !self.inbuf.is_empty()
             && let Flow::Stop(e) = self.read_packets_boxed().await
         {
@@ -92,7 +93,7 @@ impl Conn {
         }
         loop {
             let pubrel_deadline = self.pubrel_waits.front().map(|(_, d)| *d);
-            let paused = self.outbox.paused();
+            let paused = self.input_waits();
             if was_paused && !paused {
                 // Keepalive counts from when reading resumes: a paused client was not silent.
                 last_heard = Instant::now();
@@ -370,6 +371,14 @@ impl Conn {
         Box::pin(self.read_packets())
     }
 
+    /// Whether input waits: while the router holds this client back (a subscriber it feeds is full), and,
+    /// in `mqtt`, until its CONNACK is written (a client that sends before it waits for its login to be
+    /// handled: a hold carried over from its previous connection is in place by then, so a held client
+    /// that reconnects gets nothing in first; `onenet` drops such packets, as the platform does).
+    fn input_waits(&self) -> bool {
+        self.outbox.paused() || (!self.connack_sent && self.ctx.cfg.profile == Profile::Mqtt)
+    }
+
     /// Decodes every complete packet in the input buffer and acts on it.
     async fn read_packets(&mut self) -> Flow {
         let max = self.ctx.cfg.limits.max_packet;
@@ -384,8 +393,9 @@ impl Conn {
         // Asked once per read, not per packet (see `encode`).
         let watched = self.ctx.events.watched();
         let flow = loop {
-            // Paused (a subscriber this client feeds is full): the rest waits in the buffer.
-            if self.outbox.paused() {
+            // Paused (a subscriber this client feeds is full), or before its CONNACK: the rest waits
+            // in the buffer.
+            if self.input_waits() {
                 self.input_held = !self.inbuf.is_empty();
                 break Flow::Continue;
             }

@@ -472,7 +472,9 @@ fn run(profile: Profile, qos: QoS, seed: u64, steps: usize) -> Churn {
             }
             960..964 => c.connect_sub(j),
             964..968 => c.restart_sub(j),
-            968..976 => c.disconnect_pub(i),
+            968..972 => c.disconnect_pub(i),
+            // A publisher logs in again on a new connection: a takeover when it is connected.
+            972..976 => c.connect_pub(i),
             976..986 => {
                 if c.pubs[i].conn.is_none() {
                     c.connect_pub(i);

@@ -4,7 +4,8 @@
 //!
 //! A hold outlives its connection. A connection ends while held (the device reset, or logged in again on a
 //! new socket) and the sessions that held it may still be full: its client's next connection is held at
-//! login, before it reads anything, and let go when they drain. Otherwise each new connection of a
+//! login, before it reads anything (the connection holds what it read before its CONNACK until then), and
+//! let go when they drain. Otherwise each new connection of a
 //! reconnecting publisher got one read into a full session before it was held, and a device reconnecting
 //! in a loop grew a slow subscriber's queue without bound.
 
@@ -100,9 +101,13 @@ impl Holds {
         }
     }
 
-    /// `conn` ended and its client is not known (any hold on it simply goes).
-    pub fn forget(&mut self, conn: ConnId) {
-        self.live.remove(&conn);
+    /// `conn` ended and its client is not known: only a connection already taken over, whose hold went
+    /// with `ended` then; sessions still list a held one, so dropping it here would break their counts.
+    pub fn forget(&self, conn: ConnId) {
+        debug_assert!(
+            !self.live.contains_key(&conn),
+            "a held connection ended unknown"
+        );
     }
 
     /// `client` logged in on `conn`: held at once if its previous connection ended held and sessions
@@ -125,6 +130,12 @@ impl Holds {
         }
         let mut n = 0;
         for s in sessions {
+            if *s.client_id == *client {
+                // Held by its own session (it subscribes to what it publishes): not carried over, or the
+                // new connection could not even read the acknowledgements that would drain it.
+                s.blockers.retain(|b| *b != old);
+                continue;
+            }
             for b in s.blockers.iter_mut().filter(|b| **b == old) {
                 *b = conn;
                 n += 1;

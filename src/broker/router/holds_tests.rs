@@ -70,3 +70,34 @@ fn a_replaced_session_lets_go_of_the_publishers_it_held() {
         assert!(h.r.holds.is_empty());
     }
 }
+
+/// A client that subscribes to what it publishes, held back by its own full session, is not held on its
+/// next connection: held, it could not read the acknowledgements that would drain its own queue. (Held on
+/// one connection, it waits for `ack_timeout`, as before.)
+#[test]
+fn a_hold_by_the_clients_own_session_is_not_carried_over() {
+    let mut cfg = super::tests::config(crate::config::Profile::Mqtt);
+    cfg.limits.inflight_window = 1;
+    cfg.limits.max_queued_per_session = 4;
+    let mut h = H::new(cfg);
+    h.login(1, "echo", false);
+    h.subscribe(1, "t", QoS::AtLeastOnce);
+    let mut held = Vec::new();
+    for i in 1..=5u16 {
+        held.extend(pauses(&h.publish(1, "t", QoS::AtLeastOnce, i)));
+    }
+    assert_eq!(held, vec![(1, true)], "held by its own session");
+    let fx = h.login(2, "echo", false);
+    assert!(pauses(&fx).is_empty(), "not held again: {:?}", pauses(&fx));
+    h.close(1, Ending::ClosedByBroker);
+    // It reads, and acknowledges what it is sent: its queue drains.
+    for n in 1..=5u16 {
+        h.on(Input::PubAck {
+            conn: 2,
+            pid: pid(n),
+        });
+    }
+    let s = &h.r.session_infos()[0];
+    assert_eq!((s.inflight, s.queued, s.held_back), (0, 0, 0), "{s:?}");
+    assert!(h.r.holds.is_empty());
+}

@@ -139,7 +139,6 @@ pub fn rows(m: &Model, filter: &str, online_only: bool, sort: SortBy, asc: bool)
     v
 }
 
-/// What a device's dropped count is made of (the table's hover, the detail's line).
 /// What a held publisher's In count says on hover.
 pub fn held_text(full: u32) -> String {
     format!(
@@ -148,6 +147,7 @@ pub fn held_text(full: u32) -> String {
     )
 }
 
+/// What a device's dropped count is made of (the table's hover, the detail's line).
 pub fn dropped_text(dropped: u64, qos0: u64) -> String {
     format!(
         "{qos0} {}; {} {}",
