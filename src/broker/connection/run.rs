@@ -375,6 +375,7 @@ impl Conn {
     /// in `mqtt`, until its CONNACK is written (a client that sends before it waits for its login to be
     /// handled: a hold carried over from its previous connection is in place by then, so a held client
     /// that reconnects gets nothing in first; `onenet` drops such packets, as the platform does).
+    #[inline]
     fn input_waits(&self) -> bool {
         self.outbox.paused() || (!self.connack_sent && self.ctx.cfg.profile == Profile::Mqtt)
     }
