@@ -5,9 +5,9 @@
 //! A hold outlives its connection. A connection ends while held (the device reset, or logged in again on a
 //! new socket) and the sessions that held it may still be full: its client's next connection is held at
 //! login, before it reads anything (the connection holds what it read before its CONNACK until then), and
-//! let go when they drain. Otherwise each new connection of a
-//! reconnecting publisher got one read into a full session before it was held, and a device reconnecting
-//! in a loop grew a slow subscriber's queue without bound.
+//! let go when they drain. Otherwise each new connection of a reconnecting publisher got one read into a
+//! full session before it was held, and a device reconnecting in a loop grew a slow subscriber's queue
+//! without bound.
 
 use std::sync::Arc;
 

@@ -417,7 +417,7 @@ impl Router {
             let limits = self.limits();
             self.holds.release(&mut self.fx, &mut old, limits, true);
             // Its drops not yet logged go with a last summary, not silently.
-            old.log_drops(self.now, self.limits(), true);
+            old.log_drops(self.now, limits, true);
             self.drop_subscriptions(&old);
             if old.persistent {
                 self.fx.store(StoreOp::DeleteSession {
