@@ -196,6 +196,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         write_deadline: None,
         connack_sent: false,
         input_held: false,
+        held_eof: false,
         client_id,
         lane,
     };

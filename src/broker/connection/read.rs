@@ -5,6 +5,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use super::run::READ_CHUNK;
+use crate::mqtt::Pid;
 
 /// Reads what the socket holds into `buf` (after making room for [`READ_CHUNK`] more bytes, or, once the
 /// client is admitted and `frames` says up to what size, for the rest of a large frame: see [`room`]);
@@ -39,6 +40,45 @@ pub(super) fn read_some(
         Some(n) => Ok(n),
         None => r,
     }
+}
+
+/// Takes the acknowledgements of the broker's own deliveries (PUBACK, PUBREC, PUBCOMP) out of `buf`,
+/// leaving every other packet, and any partial one, in order at its front. For a connection held back
+/// by a full subscriber (see `Conn::held_read`): the client's PUBLISHes wait, but the acknowledgements
+/// it sent behind them are acted on, so a session that this very client, or a client it holds back in
+/// turn, has to drain can drain. An acknowledgement answers a delivery, not the client's own stream of
+/// messages, so taking it early reorders nothing a client can see. A frame that is not a well-formed
+/// acknowledgement (wrong flags, length or packet id 0) stays, for the decoder to explain in order;
+/// scanning stops at a malformed header for the same reason.
+pub(super) fn take_acks(buf: &mut BytesMut, max_packet: usize) -> Vec<([u8; 4], Pid)> {
+    let mut acks = Vec::new();
+    let (mut at, mut kept) = (0, 0);
+    while let Ok(Some(h)) = crate::mqtt::check(buf.get(at..).unwrap_or_default(), max_packet) {
+        let total = h.total_len();
+        let Some(frame) = buf.get(at..at + total) else {
+            break;
+        };
+        let ack = match frame {
+            &[first @ (0x40 | 0x50 | 0x70), 2, hi, lo] => {
+                Pid::new(u16::from_be_bytes([hi, lo])).map(|pid| ([first, 2, hi, lo], pid))
+            }
+            _ => None,
+        };
+        match ack {
+            Some(a) => acks.push(a),
+            None => {
+                buf.copy_within(at..at + total, kept);
+                kept += total;
+            }
+        }
+        at += total;
+    }
+    if !acks.is_empty() {
+        let len = buf.len();
+        buf.copy_within(at..len, kept);
+        buf.truncate(kept + len - at);
+    }
+    acks
 }
 
 /// The room to make before a read. A frame larger than [`READ_CHUNK`] whose header is in (`check` has
@@ -98,6 +138,45 @@ mod tests {
             }
         }
         assert_eq!(&buf[..], b"abcde");
+    }
+
+    /// Acknowledgements come out from between PUBLISHes, the rest stays in order with a partial frame
+    /// at the end; malformed acknowledgements stay for the decoder.
+    #[test]
+    fn acknowledgements_are_taken_from_between_other_packets() {
+        let mut publish = BytesMut::new();
+        crate::mqtt::encode_publish(
+            &mut publish,
+            "t",
+            crate::mqtt::QosPid::AtLeastOnce(Pid::new(9).unwrap()),
+            false,
+            false,
+            b"xy",
+        )
+        .unwrap();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&publish);
+        buf.extend_from_slice(&[0x40, 2, 0, 7]); // PUBACK 7
+        buf.extend_from_slice(&[0x40, 2, 0, 0]); // PUBACK 0: malformed, stays
+        buf.extend_from_slice(&publish);
+        buf.extend_from_slice(&[0x50, 2, 1, 0, 0x70, 2, 0, 3]); // PUBREC 256, PUBCOMP 3
+        buf.extend_from_slice(&[0x42, 2, 0, 5]); // PUBACK with flags 0010: stays
+        buf.extend_from_slice(&[0xE0, 0]); // DISCONNECT stays
+        buf.extend_from_slice(&publish[..3]); // partial
+        let acks = take_acks(&mut buf, 1 << 20);
+        let got: Vec<(u8, u16)> = acks.iter().map(|(f, p)| (f[0], p.get())).collect();
+        assert_eq!(got, [(0x40, 7), (0x50, 256), (0x70, 3)]);
+        let mut rest = BytesMut::new();
+        rest.extend_from_slice(&publish);
+        rest.extend_from_slice(&[0x40, 2, 0, 0]);
+        rest.extend_from_slice(&publish);
+        rest.extend_from_slice(&[0x42, 2, 0, 5, 0xE0, 0]);
+        rest.extend_from_slice(&publish[..3]);
+        assert_eq!(buf, rest);
+        // Nothing to take: untouched.
+        let before = buf.clone();
+        assert!(take_acks(&mut buf, 1 << 20).is_empty());
+        assert_eq!(buf, before);
     }
 
     /// A large PUBLISH read in pieces ends in a buffer of its own size, not one grown by doubling.

@@ -58,6 +58,9 @@ pub(super) struct Conn {
     pub(super) connack_sent: bool,
     /// Reading stopped for a pause with bytes left in `inbuf`: handled as soon as the pause is lifted.
     pub(super) input_held: bool,
+    /// A read while held found the end of the stream: no more reads until the hold ends (the read
+    /// branch then sees it again, after the packets already buffered).
+    pub(super) held_eof: bool,
     pub(super) client_id: String,
     /// This connection's inputs waiting in the router's mailbox (see `Hub::send`).
     pub(super) lane: Arc<Lane>,
@@ -155,6 +158,28 @@ impl Conn {
                             flow
                         }
                     },
+                    // Held back by a full subscriber: the client's acknowledgements are still read (up
+                    // to `HELD_READ` buffered), since they may be what drains that subscriber.
+                    r = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)), if paused && self.reads_acks() => {
+                        match r.and_then(|()| super::read::read_some(&self.stream, &mut self.inbuf, None)) {
+                            Ok(0) => {
+                                // Seen again when let go, after what it sent before.
+                                self.held_eof = true;
+                                Flow::Continue
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Flow::Continue,
+                            Err(e) => Flow::Stop(Ending::Abnormal(format!("socket error: {e}"))),
+                            Ok(n) => {
+                                Metrics::add(&self.ctx.metrics.bytes_in, n as u64);
+                                let flow = self.held_acks().await;
+                                self.input_held = !self.inbuf.is_empty();
+                                if !self.input_held {
+                                    self.inbuf = BytesMut::new();
+                                }
+                                flow
+                            }
+                        }
+                    }
                     _ = &mut ka_timer, if self.keep_alive.is_some() && !paused => {
                         let due = last_heard + self.keep_alive.unwrap_or_default();
                         if Instant::now() < due {
@@ -380,6 +405,49 @@ impl Conn {
         self.outbox.paused() || (!self.connack_sent && self.ctx.cfg.profile == Profile::Mqtt)
     }
 
+    /// Whether a held connection reads on: held by the router (not waiting for its CONNACK), its client
+    /// still sending, and less than `HELD_READ` buffered. A client that ignores its own flow control and
+    /// sends more than that ahead of its acknowledgements is left waiting, as before, for `ack_timeout`
+    /// or the subscriber that holds it.
+    fn reads_acks(&self) -> bool {
+        !self.held_eof && self.connack_sent && self.outbox.paused() && self.inbuf.len() < HELD_READ
+    }
+
+    /// Hands the router the acknowledgements in the input buffer (see `read::take_acks`), the rest left
+    /// waiting for the hold to end.
+    async fn held_acks(&mut self) -> Flow {
+        let acks = super::read::take_acks(&mut self.inbuf, self.ctx.cfg.limits.max_packet);
+        if acks.is_empty() {
+            return Flow::Continue;
+        }
+        let watched = self.ctx.events.watched();
+        let mut batch = Vec::with_capacity(acks.len());
+        for (frame, pid) in acks {
+            if watched {
+                packet_event(
+                    &self.ctx.events,
+                    Some(&self.client_id),
+                    Direction::In,
+                    &frame,
+                    None,
+                );
+            }
+            let conn = self.id;
+            batch.push(match frame[0] {
+                0x40 => Input::PubAck { conn, pid },
+                0x50 => Input::PubRec { conn, pid },
+                _ => Input::PubComp { conn, pid },
+            });
+            if batch.len() >= MAX_BATCH && !self.send_batch(&mut batch).await {
+                return Flow::Stop(Ending::ClosedByBroker);
+            }
+        }
+        if !self.send_batch(&mut batch).await {
+            return Flow::Stop(Ending::ClosedByBroker);
+        }
+        Flow::Continue
+    }
+
     /// Decodes every complete packet in the input buffer and acts on it.
     async fn read_packets(&mut self) -> Flow {
         let max = self.ctx.cfg.limits.max_packet;
@@ -555,6 +623,10 @@ fn batch_room(buffered: usize) -> usize {
 /// Inputs per router mailbox message at most: the mailbox is bounded in messages, so this times its
 /// depth bounds the inputs waiting for the router.
 const MAX_BATCH: usize = 64;
+
+/// Bytes a held connection buffers while it looks for acknowledgements: what a client keeps in flight
+/// ahead of them (64 PUBLISHes of 1 KiB, say) fits.
+const HELD_READ: usize = 64 * 1024;
 
 /// Bytes reserved for one read.
 pub(super) const READ_CHUNK: usize = 4096;

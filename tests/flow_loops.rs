@@ -1,0 +1,125 @@
+//! Flow control when the publisher held back is itself a subscriber waiting for acknowledgements: a
+//! client fed by itself (it subscribes to what it publishes), and two clients feeding each other. A held
+//! connection still reads its client's acknowledgements, so these bursts complete; before, the broker
+//! stopped reading the very PUBACKs that would have drained the full session, and the client hung until
+//! `ack_timeout` closed it.
+
+mod common;
+
+use std::time::Duration;
+
+use onenet_desk::client::{Client, ConnectOptions, Incoming, connect};
+use onenet_desk::config::Profile;
+use onenet_desk::mqtt::QoS;
+use onenet_desk::service::ServiceHandle;
+use onenet_desk::start;
+
+use common::config;
+
+/// Messages each client publishes: far more than window + queue (4 + 8).
+const N: usize = 2_000;
+
+/// A broker with window 4 and queue 8 (`mqtt`), and timeouts far beyond the test's deadline, so only
+/// the acknowledgements can drain a full session.
+async fn small_windows(dir: &std::path::Path) -> ServiceHandle {
+    let mut cfg = config(dir, Profile::Mqtt);
+    cfg.limits.inflight_window = 4;
+    cfg.limits.max_queued_per_session = 8;
+    cfg.limits.ack_timeout = Duration::from_secs(600);
+    cfg.limits.stuck_timeout = Duration::from_secs(600);
+    start(cfg).await.unwrap()
+}
+
+/// `id` logged in with a persistent session and subscribed to `filter` at QoS 1.
+async fn subscriber(h: &ServiceHandle, id: &str, filter: &str) -> (Client, Incoming) {
+    let opts =
+        ConnectOptions::new(h.mqtt_addr().to_string(), id.to_string()).with_clean_session(false);
+    let (c, inc, _) = connect(opts).await.unwrap();
+    c.subscribe(&[(filter, QoS::AtLeastOnce)]).await.unwrap();
+    (c, inc)
+}
+
+/// Publishes `N` numbered QoS 1 messages to `topic` (64 in flight, the client's window) and waits for
+/// the last PUBACK.
+async fn burst(c: Client, topic: String) -> Client {
+    let mut last = None;
+    for i in 0..N {
+        last = Some(
+            c.publish(&topic, QoS::AtLeastOnce, format!("{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    last.unwrap().wait().await.unwrap();
+    c
+}
+
+/// Receives `N` messages, in order (the client acknowledges each as it is received).
+async fn receive_all(mut inc: Incoming) -> usize {
+    let mut next = 0usize;
+    while next < N {
+        let Some(p) = inc.recv().await else { break };
+        assert_eq!(p.payload, format!("{next}").as_bytes(), "in order");
+        next += 1;
+    }
+    next
+}
+
+/// No session dropped anything and no client is held back any more.
+async fn settled(h: &ServiceHandle) {
+    for s in h.sessions().await {
+        assert_eq!(s.dropped, 0, "{s:?}");
+        assert_eq!(s.held_back, 0, "{s:?}");
+    }
+}
+
+/// A client that subscribes to its own topic bursts 2,000 QoS 1 messages: its session fills, its reading
+/// is held back, and the PUBACKs it sends for what it receives are still read, so every message comes
+/// back, in order, without a disconnection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_fed_by_itself_receives_its_whole_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = small_windows(dir.path()).await;
+    let (c, inc) = subscriber(&h, "echo", "echo/#").await;
+    let received = tokio::spawn(receive_all(inc));
+    let all = async {
+        let c = burst(c, "echo/1".into()).await;
+        (c, received.await.unwrap())
+    };
+    let (c, n) = tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("the burst came back within 60 s (ack_timeout is 600 s)");
+    assert_eq!(n, N);
+    settled(&h).await;
+    let s = h.sessions().await;
+    assert_eq!(s.len(), 1);
+    assert!(s[0].online, "never disconnected: {s:?}");
+    assert_eq!(s[0].messages_in, N as u64);
+    drop(c);
+    h.shutdown().await;
+}
+
+/// Two clients burst at each other: each one's session fills and holds the other back. Both still read
+/// acknowledgements, so both bursts arrive whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_feeding_each_other_both_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = small_windows(dir.path()).await;
+    let (a, a_in) = subscriber(&h, "a", "to/a").await;
+    let (b, b_in) = subscriber(&h, "b", "to/b").await;
+    let a_got = tokio::spawn(receive_all(a_in));
+    let b_got = tokio::spawn(receive_all(b_in));
+    let a_sent = tokio::spawn(burst(a, "to/b".into()));
+    let b_sent = tokio::spawn(burst(b, "to/a".into()));
+    let all = async {
+        let clients = (a_sent.await.unwrap(), b_sent.await.unwrap());
+        (clients, a_got.await.unwrap(), b_got.await.unwrap())
+    };
+    let (_clients, a_n, b_n) = tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("both bursts arrived within 60 s (ack_timeout is 600 s)");
+    assert_eq!((a_n, b_n), (N, N));
+    settled(&h).await;
+    assert!(h.sessions().await.iter().all(|s| s.online));
+    h.shutdown().await;
+}
