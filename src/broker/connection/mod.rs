@@ -197,6 +197,7 @@ pub(crate) async fn serve(mut stream: TcpStream, remote: SocketAddr, ctx: Arc<Co
         connack_sent: false,
         input_held: false,
         held_eof: false,
+        held_scanned: 0,
         client_id,
         lane,
     };

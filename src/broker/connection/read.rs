@@ -44,15 +44,21 @@ pub(super) fn read_some(
 
 /// Takes the acknowledgements of the broker's own deliveries (PUBACK, PUBREC, PUBCOMP) out of `buf`,
 /// leaving every other packet, and any partial one, in order at its front. For a connection held back
-/// by a full subscriber (see `Conn::held_read`): the client's PUBLISHes wait, but the acknowledgements
+/// by a full subscriber (see `Conn::held_acks`): the client's PUBLISHes wait, but the acknowledgements
 /// it sent behind them are acted on, so a session that this very client, or a client it holds back in
 /// turn, has to drain can drain. An acknowledgement answers a delivery, not the client's own stream of
-/// messages, so taking it early reorders nothing a client can see. A frame that is not a well-formed
-/// acknowledgement (wrong flags, length or packet id 0) stays, for the decoder to explain in order;
-/// scanning stops at a malformed header for the same reason.
-pub(super) fn take_acks(buf: &mut BytesMut, max_packet: usize) -> Vec<([u8; 4], Pid)> {
+/// messages, so taking it early reorders nothing a client can see. An acknowledgement of packet id 0
+/// stays, for the decoder to explain in order, and scanning stops at a header the decoder refuses (wrong
+/// flags or length) for the same reason. `scanned`: how far an earlier call found
+/// no acknowledgement (the complete frames before it are not looked at again); moved to where this one
+/// stopped.
+pub(super) fn take_acks(
+    buf: &mut BytesMut,
+    scanned: &mut usize,
+    max_packet: usize,
+) -> Vec<([u8; 4], Pid)> {
     let mut acks = Vec::new();
-    let (mut at, mut kept) = (0, 0);
+    let (mut at, mut kept) = (*scanned, *scanned);
     while let Ok(Some(h)) = crate::mqtt::check(buf.get(at..).unwrap_or_default(), max_packet) {
         let total = h.total_len();
         let Some(frame) = buf.get(at..at + total) else {
@@ -78,6 +84,7 @@ pub(super) fn take_acks(buf: &mut BytesMut, max_packet: usize) -> Vec<([u8; 4], 
         buf.copy_within(at..len, kept);
         buf.truncate(kept + len - at);
     }
+    *scanned = kept;
     acks
 }
 
@@ -141,7 +148,8 @@ mod tests {
     }
 
     /// Acknowledgements come out from between PUBLISHes, the rest stays in order with a partial frame
-    /// at the end; malformed acknowledgements stay for the decoder.
+    /// at the end; malformed acknowledgements stay for the decoder, and scanning stops at a malformed
+    /// header; frames already scanned are not looked at again.
     #[test]
     fn acknowledgements_are_taken_from_between_other_packets() {
         let mut publish = BytesMut::new();
@@ -160,23 +168,40 @@ mod tests {
         buf.extend_from_slice(&[0x40, 2, 0, 0]); // PUBACK 0: malformed, stays
         buf.extend_from_slice(&publish);
         buf.extend_from_slice(&[0x50, 2, 1, 0, 0x70, 2, 0, 3]); // PUBREC 256, PUBCOMP 3
-        buf.extend_from_slice(&[0x42, 2, 0, 5]); // PUBACK with flags 0010: stays
         buf.extend_from_slice(&[0xE0, 0]); // DISCONNECT stays
         buf.extend_from_slice(&publish[..3]); // partial
-        let acks = take_acks(&mut buf, 1 << 20);
+        let mut scanned = 0;
+        let acks = take_acks(&mut buf, &mut scanned, 1 << 20);
         let got: Vec<(u8, u16)> = acks.iter().map(|(f, p)| (f[0], p.get())).collect();
         assert_eq!(got, [(0x40, 7), (0x50, 256), (0x70, 3)]);
         let mut rest = BytesMut::new();
         rest.extend_from_slice(&publish);
         rest.extend_from_slice(&[0x40, 2, 0, 0]);
         rest.extend_from_slice(&publish);
-        rest.extend_from_slice(&[0x42, 2, 0, 5, 0xE0, 0]);
+        rest.extend_from_slice(&[0xE0, 0]);
         rest.extend_from_slice(&publish[..3]);
         assert_eq!(buf, rest);
-        // Nothing to take: untouched.
+        // Scanned up to the partial frame; nothing to take from a second look, even from the start.
+        assert_eq!(scanned, rest.len() - 3);
         let before = buf.clone();
-        assert!(take_acks(&mut buf, 1 << 20).is_empty());
+        assert!(take_acks(&mut buf, &mut scanned, 1 << 20).is_empty());
+        assert!(take_acks(&mut buf, &mut 0, 1 << 20).is_empty());
         assert_eq!(buf, before);
+        // The partial frame completed as a PUBACK behind the frames already scanned: only it is taken.
+        buf.truncate(buf.len() - 3);
+        buf.extend_from_slice(&[0x40, 2, 0, 1]);
+        let acks = take_acks(&mut buf, &mut scanned, 1 << 20);
+        assert_eq!(acks.iter().map(|(_, p)| p.get()).collect::<Vec<_>>(), [1]);
+        assert_eq!(buf.len(), scanned);
+        // A header the decoder refuses (PUBACK with flags 0010, or of length 3) stops the scan: what
+        // follows waits for the decoder, in order.
+        for first in [&[0x42, 2, 0, 5][..], &[0x40, 3, 0, 5, 0]] {
+            let mut bad = BytesMut::from(first);
+            bad.extend_from_slice(&[0x40, 2, 0, 6]);
+            let len = bad.len();
+            assert!(take_acks(&mut bad, &mut 0, 1 << 20).is_empty());
+            assert_eq!(bad.len(), len);
+        }
     }
 
     /// A large PUBLISH read in pieces ends in a buffer of its own size, not one grown by doubling.

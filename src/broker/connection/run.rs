@@ -61,6 +61,9 @@ pub(super) struct Conn {
     /// A read while held found the end of the stream: no more reads until the hold ends (the read
     /// branch then sees it again, after the packets already buffered).
     pub(super) held_eof: bool,
+    /// How much of `inbuf` reads while held have looked through for acknowledgements (`read::take_acks`);
+    /// 0 again once packets are handled from its front.
+    pub(super) held_scanned: usize,
     pub(super) client_id: String,
     /// This connection's inputs waiting in the router's mailbox (see `Hub::send`).
     pub(super) lane: Arc<Lane>,
@@ -416,7 +419,8 @@ impl Conn {
     /// Hands the router the acknowledgements in the input buffer (see `read::take_acks`), the rest left
     /// waiting for the hold to end.
     async fn held_acks(&mut self) -> Flow {
-        let acks = super::read::take_acks(&mut self.inbuf, self.ctx.cfg.limits.max_packet);
+        let max = self.ctx.cfg.limits.max_packet;
+        let acks = super::read::take_acks(&mut self.inbuf, &mut self.held_scanned, max);
         if acks.is_empty() {
             return Flow::Continue;
         }
@@ -453,6 +457,7 @@ impl Conn {
         let max = self.ctx.cfg.limits.max_packet;
         let onenet = self.ctx.cfg.profile == Profile::OneNet;
         self.input_held = false;
+        self.held_scanned = 0;
         // What this read decoded, handed to the router in one mailbox message (one wake-up of the router
         // per read, not per packet); at most `MAX_BATCH`, and sent before anything else the connection
         // tells the router, so the router sees this client's packets in order.
