@@ -340,6 +340,51 @@ fn the_devices_table_fits_a_1024_px_window() {
     );
 }
 
+/// With a device's detail open beside it, the Devices table keeps to the columns the detail does not
+/// repeat, so Dropped and Warnings stay on screen in a 1024 px window instead of behind a sideways
+/// scroll; closing the detail brings every column back.
+#[test]
+fn the_devices_table_beside_the_detail_keeps_its_last_columns_on_screen() {
+    let mut m = fixture();
+    for s in m.sessions.iter_mut() {
+        s.online = true;
+        s.remote = Some("127.0.0.1:59020".into());
+        s.dropped = 1_234;
+        s.warnings = 12;
+    }
+    m.selected = Some(m.devices[0].id.clone());
+    m.tab = Tab::Devices;
+    let mut h = offline_app(m, [1024.0, 700.0]);
+    h.run();
+    h.run();
+    let detail = h.get_by_label("Kick").rect();
+    // The table's header (the detail has a "Dropped" line of its own).
+    for col in ["Dropped", "Warnings", "Name", "In"] {
+        let header = h
+            .get_all_by_label(col)
+            .map(|n| n.rect())
+            .min_by(|a, b| a.left().total_cmp(&b.left()))
+            .unwrap();
+        assert!(
+            header.right() <= detail.left(),
+            "{col} is on screen, left of the detail: {header:?}, detail at {detail:?}"
+        );
+    }
+    for col in ["Subs", "Clean"] {
+        assert!(
+            h.query_by_label(col).is_none(),
+            "{col}: the detail says it, the table leaves it out"
+        );
+    }
+    h.state_mut().model.selected = None;
+    h.run();
+    h.run();
+    assert!(
+        h.query_by_label("Subs").is_some() && h.query_by_label("Clean").is_some(),
+        "every column is back"
+    );
+}
+
 /// A publisher whose reading the broker holds back (its subscribers' queues full) says so: its In count
 /// in the table, amber, on hover, and its detail, with how many it waits for; one read as usual says
 /// nothing of it.

@@ -202,8 +202,11 @@ impl Default for DevicesPanel {
 impl DevicesPanel {
     pub fn ui(&mut self, ui: &mut Ui, m: &Model, out: &mut Vec<Action>) {
         if let Some(id) = m.selected.clone() {
+            // Bounded: a long line in the detail (the dropped count's explanation) would otherwise widen
+            // it until the table beside it had no room left.
             egui::Panel::right("device-detail")
                 .default_size(380.0)
+                .size_range(280.0..=480.0)
                 .resizable(true)
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| detail(ui, m, &id, out));
@@ -263,31 +266,19 @@ impl DevicesPanel {
 
     fn table(&mut self, ui: &mut Ui, m: &Model, rows: &[DeviceRow], out: &mut Vec<Action>) {
         let off = m.offset();
-        let cols: [(&str, Option<SortBy>); 14] = [
-            (tr("Product"), Some(SortBy::Product)),
-            (tr("Device ID"), Some(SortBy::Id)),
-            (tr("Name"), Some(SortBy::Name)),
-            (tr("Status"), Some(SortBy::Online)),
-            (tr("Remote"), None),
-            (tr("Connected"), Some(SortBy::ConnectedSince)),
-            (tr("Keepalive"), None),
-            (tr("Clean"), None),
-            (tr("Subs"), None),
-            (tr("In"), Some(SortBy::MessagesIn)),
-            (tr("Out"), Some(SortBy::MessagesOut)),
-            (tr("Dropped"), Some(SortBy::Dropped)),
-            (tr("Last seen"), Some(SortBy::LastSeen)),
-            (tr("Warnings"), Some(SortBy::Warnings)),
-        ];
+        // With the detail open the table has about 600 px of a 1024 px window: the columns the detail
+        // repeats go, so Dropped and Warnings stay on screen instead of behind a sideways scroll.
+        let cols: &[Col] = if m.selected.is_some() { &COMPACT } else { &ALL };
         let mut t = TableBuilder::new(ui)
             .striped(true)
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center));
-        for _ in 0..cols.len() {
+        for _ in cols {
             t = t.column(Column::auto().at_least(24.0).resizable(true));
         }
         t.header(22.0, |mut h| {
-            for (label, by) in cols {
+            for &c in cols {
+                let (label, by) = c.header();
                 h.col(|ui| self.header(ui, label, by));
             }
         })
@@ -295,89 +286,166 @@ impl DevicesPanel {
             body.rows(22.0, rows.len(), |mut row| {
                 let r = &rows[row.index()];
                 row.set_selected(m.selected.as_deref() == Some(r.id.as_str()));
-                row.col(|ui| {
-                    ui.label(&r.product);
-                });
-                row.col(|ui| {
-                    let t = RichText::new(&r.id).monospace();
-                    ui.label(if r.new { t.color(AMBER).strong() } else { t })
-                        .on_hover_text(if r.new {
-                            tr("Registered automatically since the console started")
-                        } else {
-                            ""
-                        });
-                });
-                row.col(|ui| {
-                    ui.label(&r.name);
-                });
-                row.col(|ui| widgets::online_dot(ui, r.online));
-                row.col(|ui| {
-                    ui.label(&r.remote);
-                });
-                // Today's as a time of day (like Last seen), so the table's columns fit a 1024 px window;
-                // the whole date and time on hover.
-                row.col(|ui| {
-                    if let Some(t) = r.connected_at {
-                        ui.label(last_seen_text(t, off)).on_hover_ui(|ui| {
-                            ui.label(format::datetime(t, off));
-                        });
-                    }
-                });
-                row.col(|ui| {
-                    ui.label(keep_alive_text(r.keep_alive))
-                        .on_hover_text(if r.online {
-                            ""
-                        } else {
-                            tr("Asked for at its last login")
-                        });
-                });
-                row.col(|ui| {
-                    ui.label(match r.clean_session {
-                        Some(true) => tr("yes"),
-                        Some(false) => tr("no"),
-                        None => "",
-                    });
-                });
-                row.col(|ui| {
-                    ui.label(r.subscriptions.to_string());
-                });
-                // Held back (a subscriber it feeds is full): its count in stops, so it says why, in amber
-                // and on hover, without a column of its own.
-                row.col(|ui| {
-                    if r.held_back > 0 {
-                        ui.label(RichText::new(r.messages_in.to_string()).color(AMBER))
-                            .on_hover_ui(|ui| {
-                                ui.label(held_text(r.held_back));
-                            });
-                    } else {
-                        ui.label(r.messages_in.to_string());
-                    }
-                });
-                row.col(|ui| {
-                    ui.label(r.messages_out.to_string());
-                });
-                row.col(|ui| {
-                    let c = if r.dropped > 0 { AMBER } else { GREY };
-                    ui.label(RichText::new(r.dropped.to_string()).color(c))
-                        // Built only when hovered: the table draws every row each frame.
-                        .on_hover_ui(|ui| {
-                            ui.label(dropped_text(r.dropped, r.dropped_qos0));
-                        });
-                });
-                row.col(|ui| {
-                    ui.label(
-                        r.last_seen
-                            .map_or_else(|| "—".into(), |t| last_seen_text(t, off)),
-                    );
-                });
-                row.col(|ui| {
-                    let c = if r.warnings > 0 { AMBER } else { GREY };
-                    ui.label(RichText::new(r.warnings.to_string()).color(c));
-                });
+                for &c in cols {
+                    row.col(|ui| c.cell(ui, r, off));
+                }
                 if row.response().clicked() {
                     out.push(Action::SelectDevice(Some(r.id.clone())));
                 }
             });
         });
+    }
+}
+
+/// The table's columns, in order.
+#[derive(Clone, Copy)]
+enum Col {
+    Product,
+    Id,
+    Name,
+    Status,
+    Remote,
+    Connected,
+    Keepalive,
+    Clean,
+    Subs,
+    In,
+    Out,
+    Dropped,
+    LastSeen,
+    Warnings,
+}
+
+const ALL: [Col; 14] = [
+    Col::Product,
+    Col::Id,
+    Col::Name,
+    Col::Status,
+    Col::Remote,
+    Col::Connected,
+    Col::Keepalive,
+    Col::Clean,
+    Col::Subs,
+    Col::In,
+    Col::Out,
+    Col::Dropped,
+    Col::LastSeen,
+    Col::Warnings,
+];
+
+/// Beside the detail: what tells devices apart and what changes as they run.
+const COMPACT: [Col; 7] = [
+    Col::Id,
+    Col::Name,
+    Col::Status,
+    Col::In,
+    Col::Out,
+    Col::Dropped,
+    Col::Warnings,
+];
+
+impl Col {
+    fn header(self) -> (&'static str, Option<SortBy>) {
+        match self {
+            Col::Product => (tr("Product"), Some(SortBy::Product)),
+            Col::Id => (tr("Device ID"), Some(SortBy::Id)),
+            Col::Name => (tr("Name"), Some(SortBy::Name)),
+            Col::Status => (tr("Status"), Some(SortBy::Online)),
+            Col::Remote => (tr("Remote"), None),
+            Col::Connected => (tr("Connected"), Some(SortBy::ConnectedSince)),
+            Col::Keepalive => (tr("Keepalive"), None),
+            Col::Clean => (tr("Clean"), None),
+            Col::Subs => (tr("Subs"), None),
+            Col::In => (tr("In"), Some(SortBy::MessagesIn)),
+            Col::Out => (tr("Out"), Some(SortBy::MessagesOut)),
+            Col::Dropped => (tr("Dropped"), Some(SortBy::Dropped)),
+            Col::LastSeen => (tr("Last seen"), Some(SortBy::LastSeen)),
+            Col::Warnings => (tr("Warnings"), Some(SortBy::Warnings)),
+        }
+    }
+
+    /// Draws row `r`'s cell of this column (`off`: the display's UTC offset).
+    fn cell(self, ui: &mut Ui, r: &DeviceRow, off: i32) {
+        match self {
+            Col::Product => {
+                ui.label(&r.product);
+            }
+            Col::Id => {
+                let t = RichText::new(&r.id).monospace();
+                ui.label(if r.new { t.color(AMBER).strong() } else { t })
+                    .on_hover_text(if r.new {
+                        tr("Registered automatically since the console started")
+                    } else {
+                        ""
+                    });
+            }
+            Col::Name => {
+                ui.label(&r.name);
+            }
+            Col::Status => widgets::online_dot(ui, r.online),
+            Col::Remote => {
+                ui.label(&r.remote);
+            }
+            // Today's as a time of day (like Last seen), so the table's columns fit a 1024 px window;
+            // the whole date and time on hover.
+            Col::Connected => {
+                if let Some(t) = r.connected_at {
+                    ui.label(last_seen_text(t, off)).on_hover_ui(|ui| {
+                        ui.label(format::datetime(t, off));
+                    });
+                }
+            }
+            Col::Keepalive => {
+                ui.label(keep_alive_text(r.keep_alive))
+                    .on_hover_text(if r.online {
+                        ""
+                    } else {
+                        tr("Asked for at its last login")
+                    });
+            }
+            Col::Clean => {
+                ui.label(match r.clean_session {
+                    Some(true) => tr("yes"),
+                    Some(false) => tr("no"),
+                    None => "",
+                });
+            }
+            Col::Subs => {
+                ui.label(r.subscriptions.to_string());
+            }
+            // Held back (a subscriber it feeds is full): its count in stops, so it says why, in amber and
+            // on hover, without a column of its own.
+            Col::In => {
+                if r.held_back > 0 {
+                    ui.label(RichText::new(r.messages_in.to_string()).color(AMBER))
+                        .on_hover_ui(|ui| {
+                            ui.label(held_text(r.held_back));
+                        });
+                } else {
+                    ui.label(r.messages_in.to_string());
+                }
+            }
+            Col::Out => {
+                ui.label(r.messages_out.to_string());
+            }
+            Col::Dropped => {
+                let c = if r.dropped > 0 { AMBER } else { GREY };
+                ui.label(RichText::new(r.dropped.to_string()).color(c))
+                    // Built only when hovered: the table draws every row each frame.
+                    .on_hover_ui(|ui| {
+                        ui.label(dropped_text(r.dropped, r.dropped_qos0));
+                    });
+            }
+            Col::LastSeen => {
+                ui.label(
+                    r.last_seen
+                        .map_or_else(|| "—".into(), |t| last_seen_text(t, off)),
+                );
+            }
+            Col::Warnings => {
+                let c = if r.warnings > 0 { AMBER } else { GREY };
+                ui.label(RichText::new(r.warnings.to_string()).color(c));
+            }
+        }
     }
 }

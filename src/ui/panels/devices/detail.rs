@@ -96,7 +96,8 @@ pub(super) fn detail(ui: &mut Ui, m: &Model, id: &str, out: &mut Vec<Action>) {
         egui::Grid::new("dev-facts").num_columns(2).show(ui, |ui| {
             let mut fact = |k: &str, v: String| {
                 ui.weak(k);
-                ui.label(v);
+                // Wrapped within the panel's width (the dropped count's explanation is a sentence).
+                ui.add(egui::Label::new(v).wrap());
                 ui.end_row();
             };
             fact(tr("Remote"), s.remote.clone().unwrap_or_default());
