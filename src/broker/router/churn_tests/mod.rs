@@ -1,11 +1,15 @@
 //! Flow control under churn, in virtual time. Three publishers and four persistent QoS 1 subscribers (one
-//! of them fed by every publisher through a wildcard, so each publisher feeds two sessions), with bounds
+//! of them fed by every publisher through a wildcard, so each publisher feeds two sessions), and a client
+//! that publishes to what it subscribes to (publisher 3 and subscriber 4 on one connection and session,
+//! `echo.rs`: its own session, and in `mqtt` the wildcard's, hold it back), with bounds
 //! small enough that backpressure engages again and again, and a seeded random mix of publishing,
 //! writing, acknowledging, disconnecting, reconnecting, taking over, starting afresh with a clean session,
 //! unsubscribing and subscribing again,
 //! and the clock running past the acknowledgement timeout, in both profiles. Whatever the order:
 //!
 //! * pause and resume alternate for each connection, and only live publishers are paused;
+//! * a client held back by its own session drains it: its acknowledgements are still read while held
+//!   (`connection::read::take_acks`), only its PUBLISHes and PUBRELs wait;
 //! * once the subscribers have drained, no publisher is held back and the router keeps no hold;
 //! * every message routed to a subscriber is delivered to it or counted as dropped, never lost silently;
 //! * at QoS 2 (publishers and subscribers), no message reaches a subscriber's application twice, and none
@@ -23,19 +27,29 @@ use bytes::Bytes;
 use super::Effect;
 use super::burst_tests::Rng;
 use super::tests::{H, config, pid};
+
+mod drain;
+mod echo;
 use crate::broker::message::{ConnId, Ending, Input, Outbound};
 use crate::config::Profile;
 use crate::mqtt::{Packet, QoS, TopicFilter};
+use echo::{ECHO_PUB, ECHO_SUB};
 
-const PUBS: usize = 3;
-/// Subscriber `j`'s filter: publisher 0's topic, publisher 1's, every publisher's, publisher 2's.
-const FILTERS: [&str; 4] = ["t/0", "t/1", "t/+", "t/2"];
+const PUBS: usize = 4;
+/// Subscriber `j`'s filter: publisher 0's topic, publisher 1's, every publisher's, publisher 2's, and the
+/// echo client's own (publisher 3's).
+const FILTERS: [&str; 5] = ["t/0", "t/1", "t/+", "t/2", "t/3"];
 /// Unacknowledged PUBLISHes a publisher keeps going.
 const PUB_WINDOW: usize = 16;
 
-/// Whether subscriber `j` is owed what publisher `i` publishes.
-fn feeds(i: usize, j: usize) -> bool {
-    matches!((i, j), (_, 2) | (0, 0) | (1, 1) | (2, 3))
+/// Whether subscriber `j` is owed what publisher `i` publishes (OneNET's wildcard subscriber takes the
+/// first three publishers' topics by name).
+fn feeds(i: usize, j: usize, onenet: bool) -> bool {
+    match (i, j) {
+        (3, 2) => !onenet,
+        (_, 2) | (0, 0) | (1, 1) | (2, 3) | (3, 4) => true,
+        _ => false,
+    }
 }
 
 #[derive(Default)]
@@ -84,6 +98,8 @@ struct Churn {
     /// Connections the router asked to close, which end (report `Closed`) at the next step.
     closing: VecDeque<ConnId>,
     pauses: usize,
+    /// Of them, the echo client's.
+    echo_pauses: usize,
     reconnects: usize,
     window: usize,
     max_queued: usize,
@@ -107,6 +123,7 @@ impl Churn {
             next_seq: 0,
             closing: VecDeque::new(),
             pauses: 0,
+            echo_pauses: 0,
             reconnects: 0,
             window,
             max_queued,
@@ -192,6 +209,8 @@ impl Churn {
                     }
                 }
                 Effect::Pause(conn, paused) => {
+                    self.echo_pauses +=
+                        usize::from(paused && self.pubs[ECHO_PUB].conn == Some(conn));
                     let p = self
                         .pubs
                         .iter_mut()
@@ -214,6 +233,9 @@ impl Churn {
     }
 
     fn connect_pub(&mut self, i: usize) {
+        if i == ECHO_PUB {
+            return self.connect_echo();
+        }
         let conn = self.conn();
         self.pubs[i] = Publisher {
             conn: Some(conn),
@@ -227,6 +249,9 @@ impl Churn {
     /// connection's unwritten output and the client's unacknowledged messages go with it, and the
     /// persistent session sends them again).
     fn connect_sub(&mut self, j: usize) {
+        if j == ECHO_SUB {
+            return self.connect_echo();
+        }
         let conn = self.conn();
         let s = &mut self.subs[j];
         s.conn = Some(conn);
@@ -248,6 +273,12 @@ impl Churn {
             conn: Some(conn),
             ..Subscriber::default()
         };
+        if j == ECHO_SUB {
+            self.pubs[ECHO_PUB] = Publisher {
+                conn: Some(conn),
+                ..Publisher::default()
+            };
+        }
         let fx = self.h.login(conn, &format!("s{j}"), true);
         self.apply(fx);
         self.connect_sub(j);
@@ -255,6 +286,9 @@ impl Churn {
     }
 
     fn disconnect_sub(&mut self, j: usize, ending: Ending) {
+        if j == ECHO_SUB {
+            return self.end_echo(ending);
+        }
         let Some(conn) = self.subs[j].conn.take() else {
             return;
         };
@@ -264,6 +298,9 @@ impl Churn {
     }
 
     fn disconnect_pub(&mut self, i: usize) {
+        if i == ECHO_PUB {
+            return self.end_echo(Ending::Graceful);
+        }
         if let Some(conn) = self.pubs[i].conn.take() {
             self.pubs[i] = Publisher::default();
             self.on(Input::Closed {
@@ -276,6 +313,7 @@ impl Churn {
     /// Connections the router closed report their end.
     fn end_closing(&mut self) {
         while let Some(conn) = self.closing.pop_front() {
+            // (The echo client's connection is found as its subscriber side: both sides end.)
             if let Some(j) = self.subs.iter().position(|s| s.conn == Some(conn)) {
                 self.disconnect_sub(j, Ending::ClosedByBroker);
             } else if let Some(i) = self.pubs.iter().position(|p| p.conn == Some(conn)) {
@@ -327,8 +365,9 @@ impl Churn {
 
     /// A message of publisher `i` is routed: owed to every subscriber of its topic.
     fn owe(&mut self, i: usize) {
+        let onenet = self.h.r.onenet();
         for (j, s) in self.subs.iter_mut().enumerate() {
-            s.owed += u64::from(feeds(i, j) && s.subscribed);
+            s.owed += u64::from(feeds(i, j, onenet) && s.subscribed);
         }
     }
 
@@ -342,6 +381,9 @@ impl Churn {
                 break;
             };
             self.h.gauges[&conn].sub(o.weight());
+            if j == ECHO_SUB && self.echo_answer(&o) {
+                continue;
+            }
             match o {
                 Outbound::Publish { msg, pid, qos, .. } => {
                     let seq = u64::from_be_bytes(msg.payload[..8].try_into().expect("8 bytes"));
@@ -381,7 +423,8 @@ impl Churn {
         }
     }
 
-    /// Subscriber `j`'s client sends up to `n` of its answers.
+    /// Subscriber `j`'s client sends up to `n` of its answers (the echo client's too while it is held: its
+    /// connection reads acknowledgements whatever the pause).
     fn ack(&mut self, j: usize, n: usize) {
         let Some(conn) = self.subs[j].conn else {
             return;
@@ -400,54 +443,6 @@ impl Churn {
             };
             self.on(input);
         }
-    }
-
-    fn check_bounds(&self) {
-        for s in self.h.r.session_infos() {
-            assert!(s.inflight <= self.window, "window passed: {s:?}");
-            // Publishers are held at the queue's high watermark; what they had sent before that (one
-            // publish each, as the model sends one at a time) may still arrive.
-            assert!(
-                s.queued <= self.max_queued + PUBS,
-                "queue passed its bound: {s:?}"
-            );
-        }
-    }
-
-    /// Everyone back online, publishers quiet, subscribers read and acknowledge everything.
-    fn drain(&mut self) {
-        for j in 0..self.subs.len() {
-            if self.subs[j].conn.is_none() {
-                self.connect_sub(j);
-            }
-        }
-        for _ in 0..100_000 {
-            self.end_closing();
-            for j in 0..self.subs.len() {
-                if self.subs[j].conn.is_none() {
-                    self.connect_sub(j);
-                }
-                self.write(j, usize::MAX);
-                self.ack(j, usize::MAX);
-            }
-            let idle = self.closing.is_empty()
-                && self.subs.iter().all(|s| {
-                    s.conn.is_some()
-                        && s.wire.is_empty()
-                        && s.replies.is_empty()
-                        && s.received.is_empty()
-                })
-                && self
-                    .h
-                    .r
-                    .session_infos()
-                    .iter()
-                    .all(|s| s.inflight == 0 && s.queued == 0);
-            if idle {
-                return;
-            }
-        }
-        panic!("the subscribers never drained");
     }
 }
 
@@ -505,6 +500,7 @@ fn run(profile: Profile, qos: QoS, seed: u64, steps: usize) -> Churn {
 /// returns the totals (pauses, reconnections, delivered, dropped) so a test can check the mix did its job.
 fn check_runs(seeds: u64, qos: QoS, profile: impl Fn(u64) -> Profile) -> (usize, usize, u64, u64) {
     let (mut pauses, mut reconnects, mut dropped, mut delivered) = (0, 0, 0, 0);
+    let (mut echo_pauses, mut echo_delivered) = (0, 0);
     for seed in 1..=seeds {
         let c = run(
             profile(seed),
@@ -537,11 +533,17 @@ fn check_runs(seeds: u64, qos: QoS, profile: impl Fn(u64) -> Profile) -> (usize,
             delivered += s.delivered.len() as u64;
         }
         pauses += c.pauses;
+        echo_pauses += c.echo_pauses;
+        echo_delivered += c.subs[ECHO_SUB].delivered.len();
         reconnects += c.reconnects;
         delivered += c.delivered_before_restarts;
     }
     // The mix did what it is for: holds, reconnections, and both deliveries and offline drops.
     assert!(pauses > 100, "{pauses} pauses");
+    assert!(
+        echo_pauses > 10 && echo_delivered > 50,
+        "the echo client: {echo_pauses} pauses, {echo_delivered} delivered"
+    );
     assert!(reconnects > 100, "{reconnects} reconnections");
     assert!(
         delivered > 1_000 * seeds && dropped > 0,
