@@ -2,7 +2,8 @@
 //! client fed by itself (it subscribes to what it publishes), and two clients feeding each other. A held
 //! connection still reads its client's acknowledgements, so these bursts complete; before, the broker
 //! stopped reading the very PUBACKs that would have drained the full session, and the client hung until
-//! `ack_timeout` closed it.
+//! `ack_timeout` closed it. It also answers its client's PINGREQs, so a client held longer than its
+//! keepalive does not take the broker for gone.
 
 mod common;
 
@@ -10,11 +11,11 @@ use std::time::Duration;
 
 use onenet_desk::client::{Client, ConnectOptions, Incoming, connect};
 use onenet_desk::config::Profile;
-use onenet_desk::mqtt::QoS;
+use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::service::ServiceHandle;
 use onenet_desk::start;
 
-use common::config;
+use common::{Raw, config, connect_packet, eventually, subscribe};
 
 /// Messages each client publishes: far more than window + queue (4 + 8).
 const N: usize = 2_000;
@@ -121,5 +122,72 @@ async fn two_clients_feeding_each_other_both_finish() {
     assert_eq!((a_n, b_n), (N, N));
     settled(&h).await;
     assert!(h.sessions().await.iter().all(|s| s.online));
+    h.shutdown().await;
+}
+
+/// A publisher held back by a subscriber that reads nothing sends two more messages and then a PINGREQ:
+/// the PINGREQ is answered while the messages ahead of it still wait (a client whose keepalive timer
+/// runs out while held would otherwise disconnect, and its firmware would reconnect into the same hold).
+/// Before, nothing a held client sent was read, so its PINGREQ went unanswered until the hold ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_client_still_gets_its_pingresp() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = small_windows(dir.path()).await;
+    let addr = h.mqtt_addr();
+    let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, true, 600)).await;
+    sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
+    assert!(matches!(sub.recv().await, Packet::SubAck(_)));
+    let numbered = |i: u16| common::publish("bp", &i.to_be_bytes(), QoS::AtLeastOnce, i, false);
+    let pub_session = || async {
+        h.sessions()
+            .await
+            .into_iter()
+            .find(|s| s.client_id == "pub")
+    };
+    // One message at a time, each routed before the next, until the publisher is held back.
+    let (mut p, _) = Raw::login(addr, &connect_packet("pub", None, None, true, 600)).await;
+    let mut sent = 0u16;
+    while pub_session().await.unwrap().held_back == 0 {
+        sent += 1;
+        assert!(sent < 100, "never held back");
+        p.send(&numbered(sent)).await;
+        assert_eq!(p.recv().await, Packet::PubAck(common::pid(sent)));
+    }
+    p.send(&numbered(sent + 1)).await;
+    p.send(&numbered(sent + 2)).await;
+    p.send(&Packet::PingReq).await;
+    assert_eq!(p.recv().await, Packet::PingResp, "answered while held");
+    let s = pub_session().await.unwrap();
+    assert_eq!(
+        (s.held_back, s.messages_in),
+        (1, u64::from(sent)),
+        "still held, the two messages before the PINGREQ not read"
+    );
+    // The subscriber drains: the two are read, in order, after what was queued.
+    let mut got = Vec::new();
+    while got.last() != Some(&(sent + 2)) {
+        match sub.recv().await {
+            Packet::Publish(m) => {
+                got.push(u16::from_be_bytes([m.payload[0], m.payload[1]]));
+                if let Some(id) = m.qos_pid.pid() {
+                    sub.send(&Packet::PubAck(id)).await;
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, (1..=sent + 2).collect::<Vec<_>>());
+    let acks = [p.recv().await, p.recv().await];
+    assert_eq!(
+        acks,
+        [
+            Packet::PubAck(common::pid(sent + 1)),
+            Packet::PubAck(common::pid(sent + 2))
+        ]
+    );
+    eventually("the publisher let go", || async {
+        (pub_session().await?.held_back == 0).then_some(())
+    })
+    .await;
     h.shutdown().await;
 }

@@ -42,21 +42,27 @@ pub(super) fn read_some(
     }
 }
 
-/// Takes the acknowledgements of the broker's own deliveries (PUBACK, PUBREC, PUBCOMP) out of `buf`,
-/// leaving every other packet, and any partial one, in order at its front. For a connection held back
+/// What a held connection acts on at once (see [`take_acks`]).
+#[derive(Debug, PartialEq)]
+pub(super) enum Taken {
+    /// PUBACK, PUBREC or PUBCOMP (the frame, whose first byte says which) of a delivery.
+    Ack([u8; 4], Pid),
+    /// PINGREQ: answered, so a client held longer than its keepalive is not left thinking the broker gone.
+    Ping,
+}
+
+/// Takes the acknowledgements of the broker's own deliveries (PUBACK, PUBREC, PUBCOMP), and PINGREQs,
+/// out of `buf`, leaving every other packet, and any partial one, in order at its front. For a connection held back
 /// by a full subscriber (see `Conn::held_acks`): the client's PUBLISHes wait, but the acknowledgements
 /// it sent behind them are acted on, so a session that this very client, or a client it holds back in
 /// turn, has to drain can drain. An acknowledgement answers a delivery, not the client's own stream of
-/// messages, so taking it early reorders nothing a client can see. An acknowledgement of packet id 0
+/// messages, so taking it early reorders nothing a client can see (nor does a PINGRESP: it says nothing
+/// about the packets before the PINGREQ). An acknowledgement of packet id 0
 /// stays, for the decoder to explain in order, and scanning stops at a header the decoder refuses (wrong
 /// flags or length) for the same reason. `scanned`: how far an earlier call found
 /// no acknowledgement (the complete frames before it are not looked at again); moved to where this one
 /// stopped.
-pub(super) fn take_acks(
-    buf: &mut BytesMut,
-    scanned: &mut usize,
-    max_packet: usize,
-) -> Vec<([u8; 4], Pid)> {
+pub(super) fn take_acks(buf: &mut BytesMut, scanned: &mut usize, max_packet: usize) -> Vec<Taken> {
     let mut acks = Vec::new();
     let (mut at, mut kept) = (*scanned, *scanned);
     while let Ok(Some(h)) = crate::mqtt::check(buf.get(at..).unwrap_or_default(), max_packet) {
@@ -65,9 +71,9 @@ pub(super) fn take_acks(
             break;
         };
         let ack = match frame {
-            &[first @ (0x40 | 0x50 | 0x70), 2, hi, lo] => {
-                Pid::new(u16::from_be_bytes([hi, lo])).map(|pid| ([first, 2, hi, lo], pid))
-            }
+            &[first @ (0x40 | 0x50 | 0x70), 2, hi, lo] => Pid::new(u16::from_be_bytes([hi, lo]))
+                .map(|pid| Taken::Ack([first, 2, hi, lo], pid)),
+            [0xC0, 0] => Some(Taken::Ping),
             _ => None,
         };
         match ack {
@@ -147,7 +153,7 @@ mod tests {
         assert_eq!(&buf[..], b"abcde");
     }
 
-    /// Acknowledgements come out from between PUBLISHes, the rest stays in order with a partial frame
+    /// Acknowledgements and PINGREQs come out from between PUBLISHes, the rest stays in order with a partial frame
     /// at the end; malformed acknowledgements stay for the decoder, and scanning stops at a malformed
     /// header; frames already scanned are not looked at again.
     #[test]
@@ -167,13 +173,19 @@ mod tests {
         buf.extend_from_slice(&[0x40, 2, 0, 7]); // PUBACK 7
         buf.extend_from_slice(&[0x40, 2, 0, 0]); // PUBACK 0: malformed, stays
         buf.extend_from_slice(&publish);
-        buf.extend_from_slice(&[0x50, 2, 1, 0, 0x70, 2, 0, 3]); // PUBREC 256, PUBCOMP 3
+        buf.extend_from_slice(&[0x50, 2, 1, 0, 0xC0, 0, 0x70, 2, 0, 3]); // PUBREC 256, PINGREQ, PUBCOMP 3
         buf.extend_from_slice(&[0xE0, 0]); // DISCONNECT stays
         buf.extend_from_slice(&publish[..3]); // partial
         let mut scanned = 0;
         let acks = take_acks(&mut buf, &mut scanned, 1 << 20);
-        let got: Vec<(u8, u16)> = acks.iter().map(|(f, p)| (f[0], p.get())).collect();
-        assert_eq!(got, [(0x40, 7), (0x50, 256), (0x70, 3)]);
+        let got: Vec<(u8, u16)> = acks
+            .iter()
+            .map(|t| match t {
+                Taken::Ack(f, p) => (f[0], p.get()),
+                Taken::Ping => (0xC0, 0),
+            })
+            .collect();
+        assert_eq!(got, [(0x40, 7), (0x50, 256), (0xC0, 0), (0x70, 3)]);
         let mut rest = BytesMut::new();
         rest.extend_from_slice(&publish);
         rest.extend_from_slice(&[0x40, 2, 0, 0]);
@@ -191,7 +203,7 @@ mod tests {
         buf.truncate(buf.len() - 3);
         buf.extend_from_slice(&[0x40, 2, 0, 1]);
         let acks = take_acks(&mut buf, &mut scanned, 1 << 20);
-        assert_eq!(acks.iter().map(|(_, p)| p.get()).collect::<Vec<_>>(), [1]);
+        assert_eq!(acks, [Taken::Ack([0x40, 2, 0, 1], Pid::new(1).unwrap())]);
         assert_eq!(buf.len(), scanned);
         // A header the decoder refuses (PUBACK with flags 0010, or of length 3) stops the scan: what
         // follows waits for the decoder, in order.

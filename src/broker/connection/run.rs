@@ -24,6 +24,7 @@ use super::super::message::{
     CloseReason, Ending, Input, Message, OutGauge, Outbound, Outbox, RouterMsg,
 };
 use super::super::router::Lane;
+use super::read::Taken;
 use super::{ConnCtx, packet_event};
 
 pub(super) struct Conn {
@@ -416,17 +417,37 @@ impl Conn {
         !self.held_eof && self.connack_sent && self.outbox.paused() && self.inbuf.len() < HELD_READ
     }
 
-    /// Hands the router the acknowledgements in the input buffer (see `read::take_acks`), the rest left
-    /// waiting for the hold to end.
+    /// Hands the router the acknowledgements in the input buffer and answers its PINGREQs (see
+    /// `read::take_acks`), the rest left waiting for the hold to end.
     async fn held_acks(&mut self) -> Flow {
         let max = self.ctx.cfg.limits.max_packet;
-        let acks = super::read::take_acks(&mut self.inbuf, &mut self.held_scanned, max);
-        if acks.is_empty() {
+        let taken = super::read::take_acks(&mut self.inbuf, &mut self.held_scanned, max);
+        if taken.is_empty() {
             return Flow::Continue;
         }
         let watched = self.ctx.events.watched();
-        let mut batch = Vec::with_capacity(acks.len());
-        for (frame, pid) in acks {
+        let mut batch = Vec::with_capacity(taken.len());
+        let conn = self.id;
+        for t in taken {
+            let (frame, pid) = match t {
+                Taken::Ack(frame, pid) => (frame, pid),
+                Taken::Ping => {
+                    if watched {
+                        let frame = [0xC0, 0];
+                        packet_event(
+                            &self.ctx.events,
+                            Some(&self.client_id),
+                            Direction::In,
+                            &frame,
+                            None,
+                        );
+                    }
+                    // As in `read_packets`: marked before the bytes are in the buffer.
+                    self.mark_writing();
+                    self.encode(&Packet::PingResp, watched);
+                    continue;
+                }
+            };
             if watched {
                 packet_event(
                     &self.ctx.events,
@@ -436,7 +457,6 @@ impl Conn {
                     None,
                 );
             }
-            let conn = self.id;
             batch.push(match frame[0] {
                 0x40 => Input::PubAck { conn, pid },
                 0x50 => Input::PubRec { conn, pid },
