@@ -25,8 +25,7 @@ impl Churn {
         };
         let s = &mut self.subs[ECHO_SUB];
         s.conn = Some(conn);
-        s.wire.clear();
-        s.replies.clear();
+        s.lose_connection();
         self.reconnects += 1;
         let fx = self.h.login(conn, &format!("s{ECHO_SUB}"), false);
         self.apply(fx);
@@ -38,8 +37,7 @@ impl Churn {
         let Some(conn) = self.subs[ECHO_SUB].conn.take() else {
             return;
         };
-        self.subs[ECHO_SUB].wire.clear();
-        self.subs[ECHO_SUB].replies.clear();
+        self.subs[ECHO_SUB].lose_connection();
         self.on(Input::Closed { conn, ending });
     }
 
