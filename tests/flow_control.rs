@@ -276,18 +276,7 @@ async fn a_held_publisher_that_reconnects_is_held_at_once() {
     );
     assert_eq!(after, before, "nothing of the new connection's was read");
     // The subscriber drains: the new connection is let go and its ten arrive, after what was queued.
-    let mut got = Vec::new();
-    while !got.contains(&1010u16) {
-        match sub.recv().await {
-            Packet::Publish(m) => {
-                got.push(u16::from_be_bytes([m.payload[0], m.payload[1]]));
-                if let Some(id) = m.qos_pid.pid() {
-                    sub.send(&Packet::PubAck(id)).await;
-                }
-            }
-            other => panic!("{other:?}"),
-        }
-    }
+    let got = sub.numbered_until(1010).await;
     assert!(
         got.ends_with(&(1001..=1010).collect::<Vec<_>>()),
         "the new connection's, in order, last: {got:?}"

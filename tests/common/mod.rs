@@ -285,6 +285,24 @@ impl Raw {
         self.suback().await
     }
 
+    /// Receives PUBLISHes whose payloads start with a big-endian `u16` number (acknowledging those at
+    /// QoS 1) until number `last` arrives; returns the numbers in the order received.
+    pub async fn numbered_until(&mut self, last: u16) -> Vec<u16> {
+        let mut got = Vec::new();
+        while got.last() != Some(&last) {
+            match self.recv().await {
+                Packet::Publish(m) => {
+                    got.push(u16::from_be_bytes([m.payload[0], m.payload[1]]));
+                    if let Some(id) = m.qos_pid.pid() {
+                        self.send(&Packet::PubAck(id)).await;
+                    }
+                }
+                other => panic!("expected a numbered PUBLISH, got {other:?}"),
+            }
+        }
+        got
+    }
+
     /// Connects with CONNECT `p` and returns the CONNACK.
     pub async fn login(addr: SocketAddr, p: &Packet) -> (Raw, Packet) {
         let mut r = Raw::connect(addr).await;

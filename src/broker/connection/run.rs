@@ -429,35 +429,29 @@ impl Conn {
         let mut batch = Vec::with_capacity(taken.len());
         let conn = self.id;
         for t in taken {
-            let (frame, pid) = match t {
-                Taken::Ack(frame, pid) => (frame, pid),
+            if watched {
+                let frame: &[u8] = match &t {
+                    Taken::Ack(frame, _) => frame,
+                    Taken::Ping => &[0xC0, 0],
+                };
+                packet_event(
+                    &self.ctx.events,
+                    Some(&self.client_id),
+                    Direction::In,
+                    frame,
+                    None,
+                );
+            }
+            let (first, pid) = match t {
+                Taken::Ack(frame, pid) => (frame[0], pid),
                 Taken::Ping => {
-                    if watched {
-                        let frame = [0xC0, 0];
-                        packet_event(
-                            &self.ctx.events,
-                            Some(&self.client_id),
-                            Direction::In,
-                            &frame,
-                            None,
-                        );
-                    }
                     // As in `read_packets`: marked before the bytes are in the buffer.
                     self.mark_writing();
                     self.encode(&Packet::PingResp, watched);
                     continue;
                 }
             };
-            if watched {
-                packet_event(
-                    &self.ctx.events,
-                    Some(&self.client_id),
-                    Direction::In,
-                    &frame,
-                    None,
-                );
-            }
-            batch.push(match frame[0] {
+            batch.push(match first {
                 0x40 => Input::PubAck { conn, pid },
                 0x50 => Input::PubRec { conn, pid },
                 _ => Input::PubComp { conn, pid },
