@@ -123,7 +123,7 @@ async fn slow_subscriber(dir: &std::path::Path, persistent: bool) -> (ServiceHan
 
 /// A QoS 1 PUBLISH to `bp` whose payload is `i`, with packet id `i`.
 fn numbered(i: u16) -> Packet {
-    common::publish("bp", &i.to_be_bytes(), QoS::AtLeastOnce, i, false)
+    common::numbered("bp", i)
 }
 
 /// Waits (bounded) until `client`'s reading is held back by one full subscriber; its session then.

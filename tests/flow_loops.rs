@@ -15,7 +15,7 @@ use onenet_desk::mqtt::{Packet, QoS};
 use onenet_desk::service::ServiceHandle;
 use onenet_desk::start;
 
-use common::{Raw, config, connect_packet, eventually, subscribe};
+use common::{Raw, config, connect_packet, eventually, numbered, subscribe};
 
 /// Messages each client publishes: far more than window + queue (4 + 8).
 const N: usize = 2_000;
@@ -137,7 +137,6 @@ async fn a_held_client_still_gets_its_pingresp() {
     let (mut sub, _) = Raw::login(addr, &connect_packet("slow", None, None, true, 600)).await;
     sub.send(&subscribe(1, &[("bp", QoS::AtLeastOnce)])).await;
     assert!(matches!(sub.recv().await, Packet::SubAck(_)));
-    let numbered = |i: u16| common::publish("bp", &i.to_be_bytes(), QoS::AtLeastOnce, i, false);
     let pub_session = || async {
         h.sessions()
             .await
@@ -150,11 +149,11 @@ async fn a_held_client_still_gets_its_pingresp() {
     while pub_session().await.unwrap().held_back == 0 {
         sent += 1;
         assert!(sent < 100, "never held back");
-        p.send(&numbered(sent)).await;
+        p.send(&numbered("bp", sent)).await;
         assert_eq!(p.recv().await, Packet::PubAck(common::pid(sent)));
     }
-    p.send(&numbered(sent + 1)).await;
-    p.send(&numbered(sent + 2)).await;
+    p.send(&numbered("bp", sent + 1)).await;
+    p.send(&numbered("bp", sent + 2)).await;
     p.send(&Packet::PingReq).await;
     assert_eq!(p.recv().await, Packet::PingResp, "answered while held");
     let s = pub_session().await.unwrap();

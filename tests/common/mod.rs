@@ -177,6 +177,12 @@ pub fn subscribe(id: u16, filters: &[(&str, QoS)]) -> Packet {
     })
 }
 
+/// A QoS 1 PUBLISH to `topic` whose payload is `i` (big-endian), with packet id `i`: the numbered
+/// messages [`Raw::numbered_until`] reads back.
+pub fn numbered(topic: &str, i: u16) -> Packet {
+    publish(topic, &i.to_be_bytes(), QoS::AtLeastOnce, i, false)
+}
+
 /// A client that writes raw bytes and reads packets through the codec.
 pub struct Raw {
     pub stream: TcpStream,

@@ -335,6 +335,14 @@ impl Conn {
         }
     }
 
+    /// Answers a PINGREQ, here rather than in the router. Marked as writing before the bytes are in the
+    /// buffer: a direct write to the socket (see `Outbox::write_direct`) must not start between the
+    /// encoding and the write.
+    fn answer_ping(&mut self, watched: bool) {
+        self.mark_writing();
+        self.encode(&Packet::PingResp, watched);
+    }
+
     /// Encodes `p` into the output buffer; `watched`: whether anyone reads events, asked once per burst
     /// by the caller (asking takes the event channel's lock, shared by every connection: once per
     /// packet in both directions, that was a contended lock per packet).
@@ -445,9 +453,7 @@ impl Conn {
             let (first, pid) = match t {
                 Taken::Ack(frame, pid) => (frame[0], pid),
                 Taken::Ping => {
-                    // As in `read_packets`: marked before the bytes are in the buffer.
-                    self.mark_writing();
-                    self.encode(&Packet::PingResp, watched);
+                    self.answer_ping(watched);
                     continue;
                 }
             };
@@ -557,10 +563,7 @@ impl Conn {
             let id = self.id;
             let msg = match d.packet {
                 Packet::PingReq => {
-                    // Marked before the bytes are in the buffer: a direct write to the socket (see
-                    // `Outbox::write_direct`) must not start between the encoding and the write.
-                    self.mark_writing();
-                    self.encode(&Packet::PingResp, watched);
+                    self.answer_ping(watched);
                     continue;
                 }
                 Packet::Disconnect => break Flow::Stop(Ending::Graceful),

@@ -394,7 +394,7 @@ impl Churn {
                 Outbound::Publish { msg, pid, qos, .. } => {
                     let seq = u64::from_be_bytes(msg.payload[..8].try_into().expect("8 bytes"));
                     if qos == QoS::AtMostOnce {
-                        self.received0(j, seq, pid.is_none());
+                        self.received0(j, seq, pid);
                         continue;
                     }
                     let id = pid.expect("QoS 1 and 2 have a packet id").get();

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::{Churn, Subscriber, feeds};
 use crate::broker::message::Outbound;
-use crate::mqtt::QoS;
+use crate::mqtt::{Pid, QoS};
 
 impl Subscriber {
     /// The connection went: its unwritten output and the client's unsent answers go with it. The
@@ -61,9 +61,9 @@ impl Churn {
     }
 
     /// Subscriber `j`'s client receives QoS 0 message `seq`: delivered, once, and not acknowledged.
-    pub(super) fn received0(&mut self, j: usize, seq: u64, no_pid: bool) {
-        assert!(
-            no_pid,
+    pub(super) fn received0(&mut self, j: usize, seq: u64, pid: Option<Pid>) {
+        assert_eq!(
+            pid, None,
             "subscriber {j}: QoS 0 message {seq} with a packet id"
         );
         let s = &mut self.subs[j];
